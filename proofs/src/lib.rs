@@ -1,0 +1,9 @@
+//! Pure formats and proofs of the taglog transparency log.
+//!
+//! No I/O, no async and no clock: time is always an argument. Every format is parsed here
+//! and every proof is verified here; the server, client, monitor and witness only move bytes.
+//! See `docs/` for the format reference.
+
+pub mod b64;
+pub mod hash;
+pub mod num;
