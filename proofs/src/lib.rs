@@ -7,3 +7,4 @@
 pub mod b64;
 pub mod hash;
 pub mod num;
+pub mod refs;
