@@ -5,6 +5,9 @@
 //! See `docs/` for the format reference.
 
 pub mod b64;
+pub mod checkpoint;
+pub mod cosignature;
 pub mod hash;
+pub mod note;
 pub mod num;
 pub mod refs;
