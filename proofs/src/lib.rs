@@ -6,8 +6,12 @@
 
 pub mod b64;
 pub mod checkpoint;
+pub mod consistency;
 pub mod cosignature;
 pub mod hash;
+pub mod inclusion;
 pub mod note;
 pub mod num;
 pub mod refs;
+pub mod tiles;
+pub mod tree;
