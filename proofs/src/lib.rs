@@ -14,4 +14,6 @@ pub mod note;
 pub mod num;
 pub mod refs;
 pub mod tiles;
+pub mod tlogproof;
 pub mod tree;
+pub mod witness;
