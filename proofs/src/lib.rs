@@ -10,6 +10,7 @@ pub mod consistency;
 pub mod cosignature;
 pub mod hash;
 pub mod inclusion;
+pub mod map;
 pub mod note;
 pub mod num;
 pub mod refs;
