@@ -58,9 +58,12 @@ fn go_note_verifies_with_one_and_two_signatures() {
     let one = Note::parse(s(&j, &["go_note", "signed_note"]).as_bytes()).unwrap();
     assert_eq!(one.text(), text);
     assert_eq!(one.signatures().len(), 1);
-    assert_eq!(one.verify(&[peter.clone()]).unwrap(), vec![peter.clone()]);
     assert_eq!(
-        one.verify(&[enoch.clone()]),
+        one.verify(std::slice::from_ref(&peter)).unwrap(),
+        vec![peter.clone()]
+    );
+    assert_eq!(
+        one.verify(std::slice::from_ref(&enoch)),
         Err(NoteError::NoTrustedSignature)
     );
 
@@ -76,8 +79,14 @@ fn go_note_verifies_with_one_and_two_signatures() {
         two.verify(&[enoch.clone(), peter.clone()]).unwrap(),
         vec![peter.clone(), enoch.clone()]
     );
-    assert_eq!(two.verify(&[enoch.clone()]).unwrap(), vec![enoch]);
-    assert_eq!(two.verify(&[peter.clone()]).unwrap(), vec![peter]);
+    assert_eq!(
+        two.verify(std::slice::from_ref(&enoch)).unwrap(),
+        vec![enoch]
+    );
+    assert_eq!(
+        two.verify(std::slice::from_ref(&peter)).unwrap(),
+        vec![peter]
+    );
 }
 
 #[test]
