@@ -5,11 +5,13 @@
 //! See `docs/` for the format reference.
 
 pub mod b64;
+pub mod binding;
 pub mod checkpoint;
 pub mod consistency;
 pub mod cosignature;
 pub mod hash;
 pub mod inclusion;
+pub mod leaves;
 pub mod map;
 pub mod note;
 pub mod num;

@@ -103,7 +103,7 @@ pub enum RefError {
     #[error("bad path component {0:?}: use a-z 0-9 separated by single '.', '_', '__' or dashes")]
     BadComponent(String),
     /// A Docker Hub name that does not have exactly two path components.
-    #[error("Docker Hub path {0:?} must have exactly two components (namespace/repository)")]
+    #[error("Docker Hub path {0:?} has too many components: a ref has exactly two (namespace/repository), a prefix at most two")]
     DockerHubComponents(String),
     /// The name before `:tag` is longer than [`MAX_NAME_BYTES`].
     #[error("name is {0} bytes, more than the 255 allowed before :tag")]
