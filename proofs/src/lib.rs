@@ -6,6 +6,7 @@
 
 pub mod b64;
 pub mod binding;
+pub mod bundle;
 pub mod checkpoint;
 pub mod consistency;
 pub mod cosignature;
@@ -15,8 +16,10 @@ pub mod leaves;
 pub mod map;
 pub mod note;
 pub mod num;
+pub mod policy;
 pub mod refs;
 pub mod tiles;
 pub mod tlogproof;
 pub mod tree;
+pub mod verify;
 pub mod witness;
