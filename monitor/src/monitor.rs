@@ -1,0 +1,764 @@
+//! The monitor loop: one [`Monitor::poll`] fetches the log's checkpoint and the checkpoints
+//! of witnesses and clients, verifies the largest one from the log's tiles, replays the new
+//! entries in checked ranges, and raises alerts (DESIGN.md §6).
+//!
+//! Order of a poll, and why:
+//! 1. Deliver alerts left in the outbox (a crash or a failing webhook last time).
+//! 2. `GET /checkpoint`; a bad log signature is `bad-signature`; a smaller size than served
+//!    before is `log-rollback`.
+//! 3. Advance: the largest log-signed checkpoint seen (log, witnesses, reports) is accepted
+//!    only if the entries served rebuild its root on top of the verified tree. Otherwise
+//!    `tile-mismatch` (the log's own checkpoint) or `fork-risk` (a checkpoint seen
+//!    elsewhere), and the log's own checkpoint is tried next.
+//! 4. Replay the verified entries not yet checked, at most `chunk` at a time; after each
+//!    range the replay state, the range end and the alerts it produced are saved in one
+//!    atomic write, then the alerts are delivered. A crash re-checks the range; stable
+//!    alert ids keep a re-check from alerting twice.
+//! 5. Compare every log-signed checkpoint no larger than the verified tree with it (`fork`).
+//! 6. Freshness (`stale-checkpoint`).
+//!
+//! Out of scope: the rules themselves ([`crate::replay`], [`crate::checks`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use taglog_proofs::checkpoint::{CheckpointError, SignedCheckpoint};
+use taglog_proofs::hash::{leaf_hash, Hash};
+use taglog_proofs::leaves::Leaf;
+use taglog_proofs::note::{NoteError, VerifierKey};
+
+use crate::alerts::{Alert, AlertKind, AlertSink};
+use crate::checks::{self, SeenCheckpoint, Watchlist};
+use crate::follow::{self, FetchError, LogClient};
+use crate::replay::{Finding, ReplayError, Replayer};
+use crate::state::{StateDir, StateError, Verified};
+
+/// Default number of entries replayed between two state saves.
+pub const DEFAULT_CHUNK: u64 = 65_536;
+/// Default freshness bound in seconds (DESIGN §3.9 `max-age`).
+pub const DEFAULT_MAX_AGE: u64 = 3600;
+/// Default maximum merge delay in seconds (DESIGN §5).
+pub const DEFAULT_MMD: u64 = 300;
+/// The most report files read per poll.
+pub const MAX_REPORTS: usize = 1000;
+
+/// Monitor configuration (the binary fills it from flags).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Base URL of the log or of a mirror of its tiles.
+    pub log_url: String,
+    /// The log's public key; its name is the origin.
+    pub log_key: VerifierKey,
+    /// Witness base URLs to compare checkpoints with.
+    pub witness_urls: Vec<String>,
+    /// Witness cosigning keys whose cosignatures count for freshness.
+    pub witness_keys: Vec<VerifierKey>,
+    /// A file or directory of signed checkpoints reported by clients.
+    pub reports: Option<PathBuf>,
+    /// The state directory.
+    pub state_dir: PathBuf,
+    /// Watched prefixes and keys.
+    pub watch: Watchlist,
+    /// Freshness bound (seconds); `None` disables `stale-checkpoint`.
+    pub max_age: Option<u64>,
+    /// Maximum merge delay (seconds); `None` disables `mmd-violation`.
+    pub mmd: Option<u64>,
+    /// Entries replayed between saves.
+    pub chunk: u64,
+    /// Stop a poll after replaying this many entries (tests of interrupted replays).
+    pub max_entries: Option<u64>,
+    /// A fixed clock (tests); `None` uses the system clock.
+    pub now: Option<u64>,
+    /// Alert destinations.
+    pub sink: AlertSink,
+}
+
+impl Config {
+    /// A configuration with defaults for everything but the log and the state directory.
+    pub fn new(log_url: &str, log_key: VerifierKey, state_dir: PathBuf) -> Config {
+        Config {
+            log_url: log_url.to_owned(),
+            log_key,
+            witness_urls: Vec::new(),
+            witness_keys: Vec::new(),
+            reports: None,
+            state_dir,
+            watch: Watchlist::default(),
+            max_age: Some(DEFAULT_MAX_AGE),
+            mmd: Some(DEFAULT_MMD),
+            chunk: DEFAULT_CHUNK,
+            max_entries: None,
+            now: None,
+            sink: AlertSink::default(),
+        }
+    }
+}
+
+/// Why a poll could not complete (alerts are not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// The state directory failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The log could not be read.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The replay state is corrupt.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// A stored checkpoint no longer opens (the state is damaged or the key changed).
+    #[error("stored checkpoint does not verify with the configured log key: {0}")]
+    StoredCheckpoint(String),
+}
+
+/// What one poll did.
+#[derive(Clone, Debug, Default)]
+pub struct PollReport {
+    /// The verified size after the poll.
+    pub verified_size: u64,
+    /// Entries checked after the poll.
+    pub replayed: u64,
+    /// Entries replayed in this poll.
+    pub replayed_now: u64,
+    /// Alerts delivered during this poll.
+    pub alerts: Vec<Alert>,
+    /// Alerts still in the outbox (delivery failed).
+    pub undelivered: usize,
+}
+
+impl PollReport {
+    /// Whether every verified entry has been replayed.
+    pub fn caught_up(&self) -> bool {
+        self.replayed == self.verified_size
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Clone, Debug, Default)]
+pub struct Metrics {
+    /// Polls completed / failed.
+    pub polls_ok: u64,
+    /// Polls that failed.
+    pub polls_failed: u64,
+    /// Entries replayed since start.
+    pub entries_replayed: u64,
+    /// Alerts delivered since start, by kind.
+    pub alerts: BTreeMap<&'static str, u64>,
+    /// Verified size.
+    pub verified_size: u64,
+    /// Entries checked.
+    pub replayed: u64,
+    /// Monitor clock of the last successful poll.
+    pub last_success: u64,
+}
+
+/// A running monitor for one log.
+#[derive(Debug)]
+pub struct Monitor {
+    config: Config,
+    origin: String,
+    http: reqwest::Client,
+    client: LogClient,
+    dir: StateDir,
+    replayer: Replayer,
+    /// Counters (read by the metrics endpoint).
+    pub metrics: Metrics,
+}
+
+fn system_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Monitor {
+    /// Opens the state directory (taking its lock) and prepares the HTTP client.
+    ///
+    /// # Errors
+    /// [`MonitorError::State`], [`MonitorError::Replay`], [`MonitorError::Fetch`].
+    pub fn open(config: Config) -> Result<Monitor, MonitorError> {
+        let origin = config.log_key.name().to_string();
+        let now = config.now.unwrap_or_else(system_now);
+        let dir = StateDir::open(&config.state_dir, &origin, now)?;
+        if let Some(v) = &dir.state.verified {
+            SignedCheckpoint::open(v.note.as_bytes(), &config.log_key)
+                .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
+        }
+        let replayer = Replayer::from_state(&origin, dir.state.replay.clone())?;
+        let http = follow::http_client()?;
+        let client = LogClient::new(http.clone(), &config.log_url);
+        Ok(Monitor {
+            config,
+            origin,
+            http,
+            client,
+            dir,
+            replayer,
+            metrics: Metrics::default(),
+        })
+    }
+
+    /// The monitor clock.
+    pub fn now(&self) -> u64 {
+        self.config.now.unwrap_or_else(system_now)
+    }
+
+    /// The log origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The persistent state (read-only).
+    pub fn state(&self) -> &crate::state::MonitorState {
+        &self.dir.state
+    }
+
+    /// The alert sink (delivered alerts are recorded in it).
+    pub fn sink(&self) -> &AlertSink {
+        &self.config.sink
+    }
+
+    fn open_note(&self, note: &[u8], source: &str) -> Result<SeenCheckpoint, CheckpointError> {
+        let cp = SignedCheckpoint::open(note, &self.config.log_key)?;
+        Ok(SeenCheckpoint {
+            note: note.to_vec(),
+            checkpoint: cp.checkpoint().clone(),
+            source: source.to_owned(),
+        })
+    }
+
+    fn queue(&mut self, alert: Alert) {
+        if self.dir.state.queue_alert(alert) {
+            tracing::debug!("alert queued");
+        }
+    }
+
+    /// Delivers the outbox; stops at the first failure (retried next poll).
+    async fn deliver(&mut self, report: &mut PollReport) -> Result<(), MonitorError> {
+        let pending = self.dir.state.outbox.clone();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        for alert in pending {
+            match self.config.sink.deliver(&alert, &self.http).await {
+                Ok(()) => {
+                    self.dir.state.mark_sent(&alert.id);
+                    *self.metrics.alerts.entry(alert.kind.as_str()).or_insert(0) += 1;
+                    report.alerts.push(alert);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "alert delivery failed; will retry");
+                    break;
+                }
+            }
+        }
+        self.dir.save()?;
+        report.undelivered = self.dir.state.outbox.len();
+        Ok(())
+    }
+
+    /// One poll (see the module docs). Alerts are delivered before it returns.
+    ///
+    /// # Errors
+    /// [`MonitorError`] when the log cannot be read or the state cannot be saved; alerts
+    /// found before the error stay in the outbox.
+    pub async fn poll(&mut self) -> Result<PollReport, MonitorError> {
+        let mut report = PollReport::default();
+        let result = self.poll_inner(&mut report).await;
+        let delivered = self.deliver(&mut report).await;
+        report.verified_size = self.dir.state.verified_size();
+        report.replayed = self.dir.state.replayed;
+        self.metrics.verified_size = report.verified_size;
+        self.metrics.replayed = report.replayed;
+        match result.and(delivered) {
+            Ok(()) => {
+                self.metrics.polls_ok += 1;
+                self.metrics.last_success = self.now();
+                Ok(report)
+            }
+            Err(e) => {
+                self.metrics.polls_failed += 1;
+                Err(e)
+            }
+        }
+    }
+
+    async fn poll_inner(&mut self, report: &mut PollReport) -> Result<(), MonitorError> {
+        self.deliver(report).await?;
+        let now = self.now();
+        let note = self.client.checkpoint().await?;
+        let log_cp = match self.open_note(&note, "log") {
+            Ok(cp) => cp,
+            Err(e) => {
+                if is_signature_failure(&e) {
+                    let a =
+                        checks::bad_checkpoint_signature(&self.origin, &note, &e.to_string(), now);
+                    self.queue(a);
+                    self.dir.save()?;
+                }
+                return Err(MonitorError::StoredCheckpoint(format!(
+                    "the log's checkpoint does not open: {e}"
+                )));
+            }
+        };
+        self.check_served(&log_cp, now)?;
+        let others = self.other_checkpoints().await;
+        self.advance(&log_cp, &others, now).await?;
+        self.replay(report).await?;
+        self.compare(&log_cp, &others, now)?;
+        self.freshness(&log_cp, now)?;
+        self.dir.save()?;
+        Ok(())
+    }
+
+    /// Rollback check and bookkeeping of the largest checkpoint served.
+    fn check_served(&mut self, served: &SeenCheckpoint, now: u64) -> Result<(), MonitorError> {
+        let largest = match &self.dir.state.largest_served {
+            Some(n) => Some(
+                self.open_note(n.as_bytes(), "log (earlier)")
+                    .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?,
+            ),
+            None => None,
+        };
+        match largest {
+            Some(l) if l.checkpoint.size() > served.checkpoint.size() => {
+                if let Some(a) = checks::check_rollback(&self.origin, &l, served, now) {
+                    self.queue(a);
+                }
+            }
+            _ => {
+                self.dir.state.largest_served = Some(checks::note_text(&served.note));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checkpoints from witnesses and reports that carry a valid log signature.
+    async fn other_checkpoints(&self) -> Vec<SeenCheckpoint> {
+        let mut out = Vec::new();
+        for url in &self.config.witness_urls {
+            match follow::witness_checkpoint(&self.http, url, &self.origin).await {
+                Ok(Some(note)) => match self.open_note(&note, &format!("witness {url}")) {
+                    Ok(cp) => out.push(cp),
+                    Err(e) => {
+                        tracing::warn!(witness = %url, error = %e, "witness checkpoint does not verify")
+                    }
+                },
+                Ok(None) => {}
+                Err(e) => tracing::warn!(witness = %url, error = %e, "witness unreachable"),
+            }
+        }
+        if let Some(path) = &self.config.reports {
+            for (name, note) in read_reports(path) {
+                match self.open_note(&note, &format!("report {name}")) {
+                    Ok(cp) => out.push(cp),
+                    Err(e) => tracing::debug!(report = %name, error = %e, "report ignored"),
+                }
+            }
+        }
+        out
+    }
+
+    /// Tries to verify `target` from the tiles. `Err(reason, computed root)` if it fails.
+    async fn try_advance(
+        &mut self,
+        target: &SeenCheckpoint,
+    ) -> Result<Result<(), (String, Option<Hash>)>, MonitorError> {
+        let from = self.dir.tree.size();
+        let to = target.checkpoint.size();
+        let entries = match self.client.entries(from, to, to).await {
+            Ok(e) => e,
+            Err(
+                e @ (FetchError::NotFound { .. }
+                | FetchError::Tile { .. }
+                | FetchError::TooLarge { .. }),
+            ) => return Ok(Err((e.to_string(), None))),
+            Err(e) => return Err(e.into()),
+        };
+        let leaves = follow::leaf_hashes(&entries);
+        let root = follow::extend_root(&self.dir.tree, &leaves)
+            .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
+        if root != target.checkpoint.root() {
+            return Ok(Err((
+                format!(
+                    "entries {from}..{to} rebuild root {}, not the checkpoint's {}",
+                    root.to_base64(),
+                    target.checkpoint.root().to_base64()
+                ),
+                Some(root),
+            )));
+        }
+        self.dir.append_leaves(&leaves)?;
+        self.dir.state.verified = Some(Verified {
+            note: checks::note_text(&target.note),
+            size: to,
+            root: root.to_base64(),
+        });
+        self.dir.state.last_progress = self.now();
+        self.dir.save()?;
+        tracing::info!(size = to, source = %target.source, "verified checkpoint");
+        Ok(Ok(()))
+    }
+
+    async fn advance(
+        &mut self,
+        log_cp: &SeenCheckpoint,
+        others: &[SeenCheckpoint],
+        now: u64,
+    ) -> Result<(), MonitorError> {
+        let verified = self.dir.state.verified_size();
+        let mut bigger: Vec<&SeenCheckpoint> = others
+            .iter()
+            .filter(|c| c.checkpoint.size() > verified.max(log_cp.checkpoint.size()))
+            .collect();
+        bigger.sort_by_key(|c| std::cmp::Reverse(c.checkpoint.size()));
+        for other in bigger {
+            match self.try_advance(other).await? {
+                Ok(()) => break,
+                Err((reason, _)) => {
+                    let vnote = self.dir.state.verified.as_ref().map(|v| v.note.clone());
+                    let a = checks::fork_risk(
+                        &self.origin,
+                        vnote.as_deref().map(str::as_bytes),
+                        other,
+                        &reason,
+                        now,
+                    );
+                    self.queue(a);
+                }
+            }
+        }
+        if log_cp.checkpoint.size() > self.dir.state.verified_size()
+            || (self.dir.state.verified.is_none() && log_cp.checkpoint.size() == 0)
+        {
+            if let Err((reason, computed)) = self.try_advance(log_cp).await? {
+                let a = checks::tile_mismatch(
+                    &self.origin,
+                    log_cp,
+                    self.dir.tree.size(),
+                    computed,
+                    &reason,
+                    now,
+                );
+                self.queue(a);
+            }
+        }
+        Ok(())
+    }
+
+    /// Entries `start..end` of the verified tree, each checked against its verified leaf
+    /// hash. `Err(index)` names the first entry that differs.
+    async fn verified_entries(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Result<Vec<Vec<u8>>, (u64, String)>, MonitorError> {
+        let size = self.dir.state.verified_size();
+        let entries = match self.client.entries(start, end, size).await {
+            Ok(e) => e,
+            Err(e) if e.is_bad_content() || matches!(e, FetchError::NotFound { .. }) => {
+                return Ok(Err((start, e.to_string())))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for (i, e) in (start..end).zip(&entries) {
+            if self.dir.tree.leaf_hash(i) != Some(leaf_hash(e)) {
+                return Ok(Err((i, format!("entry {i} differs from the verified one"))));
+            }
+        }
+        if entries.len() as u64 != end - start {
+            return Ok(Err((start, "short read".into())));
+        }
+        Ok(Ok(entries))
+    }
+
+    async fn entry_evidence(&self, index: u64) -> Option<Value> {
+        let size = self.dir.state.verified_size();
+        match self.verified_entries(index, index + 1).await {
+            Ok(Ok(e)) => e
+                .first()
+                .map(|e| checks::entry_evidence(index, e, &self.dir.tree, size)),
+            _ => None,
+        }
+    }
+
+    /// Replays verified entries in checked ranges.
+    async fn replay(&mut self, report: &mut PollReport) -> Result<(), MonitorError> {
+        let Some(verified) = self.dir.state.verified.clone() else {
+            return Ok(());
+        };
+        let size = verified.size;
+        let note = verified.note.into_bytes();
+        let chunk = self.config.chunk.max(1);
+        while self.dir.state.replayed < size {
+            let start = self.dir.state.replayed;
+            let mut end = size.min(start.saturating_add(chunk));
+            if let Some(max) = self.config.max_entries {
+                let left = max.saturating_sub(report.replayed_now);
+                if left == 0 {
+                    break;
+                }
+                end = end.min(start.saturating_add(left));
+            }
+            let entries = match self.verified_entries(start, end).await? {
+                Ok(e) => e,
+                Err((index, reason)) => {
+                    let cp = self
+                        .open_note(&note, "verified")
+                        .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
+                    let a =
+                        checks::tile_mismatch(&self.origin, &cp, index, None, &reason, self.now());
+                    self.queue(a);
+                    return Ok(());
+                }
+            };
+            let alerts = match self.replay_range(start, &entries, size, &note).await {
+                Ok(a) => a,
+                Err(e) => {
+                    // Undo the partial range in memory; the saved state is untouched.
+                    self.replayer =
+                        Replayer::from_state(&self.origin, self.dir.state.replay.clone())?;
+                    return Err(e);
+                }
+            };
+            for a in alerts {
+                self.queue(a);
+            }
+            self.dir.state.replay = self.replayer.state().clone();
+            self.dir.state.replayed = end;
+            self.dir.save()?;
+            let n = end - start;
+            report.replayed_now += n;
+            self.metrics.entries_replayed += n;
+            tracing::info!(replayed = end, size, "checked entries");
+            self.deliver(report).await?;
+        }
+        Ok(())
+    }
+
+    /// Checks one range; returns its alerts and updates the replayer and notices in memory.
+    async fn replay_range(
+        &mut self,
+        start: u64,
+        entries: &[Vec<u8>],
+        size: u64,
+        note: &[u8],
+    ) -> Result<Vec<Alert>, MonitorError> {
+        let now = self.now();
+        let mut alerts = Vec::new();
+        let mut notices = self.dir.state.notices.clone();
+        for (i, entry) in (start..).zip(entries) {
+            let (leaf, findings) = self.replayer.check(i, entry)?;
+            let ev = checks::entry_evidence(i, entry, &self.dir.tree, size);
+            for f in &findings {
+                let previous = match f {
+                    Finding::Version {
+                        previous: Some(p), ..
+                    } => self.entry_evidence(p.index).await,
+                    _ => None,
+                };
+                alerts.push(checks::finding_alert(
+                    &self.origin,
+                    f,
+                    note,
+                    ev.clone(),
+                    previous,
+                    now,
+                ));
+            }
+            match &leaf {
+                Some(Leaf::Binding(b)) => {
+                    if let Some(reason) = self.config.watch.reason(b) {
+                        alerts.push(checks::watched_alert(
+                            &self.origin,
+                            b,
+                            &reason,
+                            note,
+                            ev.clone(),
+                            now,
+                        ));
+                    }
+                    if let Some(earlier) = checks::note_binding(&mut notices, i, b) {
+                        if let Some(prev) = self.entry_evidence(earlier).await {
+                            alerts.push(checks::rebind_alert(
+                                &self.origin,
+                                b,
+                                note,
+                                ev.clone(),
+                                prev,
+                                now,
+                            ));
+                        }
+                    }
+                }
+                Some(Leaf::State(s)) => {
+                    let late =
+                        checks::settle(&mut notices, s.time, self.config.mmd.unwrap_or(u64::MAX));
+                    if let Some(mmd) = self.config.mmd {
+                        for (bi, t) in late {
+                            if let Some(bev) = self.entry_evidence(bi).await {
+                                alerts.push(checks::mmd_alert(
+                                    &self.origin,
+                                    &checks::LateBinding {
+                                        index: bi,
+                                        publisher_time: t,
+                                        state_time: s.time,
+                                        mmd,
+                                    },
+                                    note,
+                                    bev,
+                                    ev.clone(),
+                                    now,
+                                ));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if i + 1 == size {
+                for f in self.replayer.end_checkpoint(size) {
+                    alerts.push(checks::finding_alert(
+                        &self.origin,
+                        &f,
+                        note,
+                        ev.clone(),
+                        None,
+                        now,
+                    ));
+                }
+            }
+        }
+        self.dir.state.notices = notices;
+        Ok(alerts)
+    }
+
+    /// `fork` for every log-signed checkpoint that contradicts the verified tree.
+    fn compare(
+        &mut self,
+        log_cp: &SeenCheckpoint,
+        others: &[SeenCheckpoint],
+        now: u64,
+    ) -> Result<(), MonitorError> {
+        let Some(verified) = self.dir.state.verified.clone() else {
+            return Ok(());
+        };
+        let mut found = Vec::new();
+        for cp in std::iter::once(log_cp).chain(others) {
+            if let Some(a) = checks::check_against_tree(
+                &self.origin,
+                verified.note.as_bytes(),
+                &self.dir.tree,
+                cp,
+                now,
+            ) {
+                found.push(a);
+            }
+        }
+        for a in found {
+            self.queue(a);
+        }
+        Ok(())
+    }
+
+    /// `stale-checkpoint` if neither a witness cosignature nor the log's clock is recent.
+    fn freshness(&mut self, log_cp: &SeenCheckpoint, now: u64) -> Result<(), MonitorError> {
+        let Some(max_age) = self.config.max_age else {
+            return Ok(());
+        };
+        if self.dir.state.replayed < self.dir.state.verified_size() {
+            return Ok(()); // still catching up: the log time is not known yet
+        }
+        let mut freshest = self.dir.state.replay.log_time;
+        if let Ok(cp) = SignedCheckpoint::open(&log_cp.note, &self.config.log_key) {
+            if let Ok(cos) = cp.cosignatures(&self.config.witness_keys) {
+                for c in cos {
+                    freshest = Some(freshest.map_or(c.time, |f| f.max(c.time)));
+                }
+            }
+        }
+        if let Some(a) = checks::check_stale(&self.origin, log_cp, freshest, max_age, now) {
+            self.queue(a);
+        }
+        Ok(())
+    }
+
+    /// Polls until the replay has caught up with the verified checkpoint (for `--once`).
+    ///
+    /// # Errors
+    /// As [`Monitor::poll`].
+    pub async fn run_once(&mut self) -> Result<Vec<Alert>, MonitorError> {
+        let mut alerts = Vec::new();
+        loop {
+            let r = self.poll().await?;
+            alerts.extend(r.alerts.iter().cloned());
+            if r.caught_up() || self.config.max_entries.is_some() || r.replayed_now == 0 {
+                return Ok(alerts);
+            }
+        }
+    }
+
+    /// Polls forever: `interval` between successful polls, doubling up to `max_interval`
+    /// after failures.
+    pub async fn run_follow(&mut self, interval: Duration, max_interval: Duration) {
+        let mut wait = interval;
+        loop {
+            match self.poll().await {
+                Ok(r) => {
+                    wait = interval;
+                    if !r.caught_up() {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?wait, "poll failed");
+                    wait = (wait * 2).min(max_interval);
+                }
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+fn is_signature_failure(e: &CheckpointError) -> bool {
+    matches!(
+        e,
+        CheckpointError::Note(NoteError::InvalidSignature { .. })
+            | CheckpointError::Note(NoteError::NoTrustedSignature)
+    )
+}
+
+/// Reads report notes: every regular file of a directory (at most [`MAX_REPORTS`]), or the
+/// file itself.
+fn read_reports(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let read = |p: &std::path::Path| -> Option<Vec<u8>> {
+        let meta = std::fs::metadata(p).ok()?;
+        if !meta.is_file() || meta.len() > taglog_proofs::note::MAX_NOTE_BYTES as u64 {
+            return None;
+        }
+        std::fs::read(p).ok()
+    };
+    if path.is_dir() {
+        let Ok(rd) = std::fs::read_dir(path) else {
+            return out;
+        };
+        let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        names.sort();
+        for p in names.into_iter().take(MAX_REPORTS) {
+            if let Some(b) = read(&p) {
+                out.push((p.display().to_string(), b));
+            }
+        }
+    } else if let Some(b) = read(path) {
+        out.push((path.display().to_string(), b));
+    }
+    out
+}
+
+#[allow(dead_code)]
+fn kind_name(k: AlertKind) -> &'static str {
+    k.as_str()
+}

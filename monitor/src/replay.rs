@@ -1,0 +1,573 @@
+//! The replay checker: re-derives everything a taglog log vouches for from its entries alone
+//! (DESIGN.md §3.4–§3.6, §6). Shared by `taglog-monitor` and `taglog-witness --audit`.
+//!
+//! Feed it every entry in index order ([`Replayer::check`]) and mark each checkpoint boundary
+//! ([`Replayer::end_checkpoint`]). It checks:
+//! - every entry parses strictly as a binding, state or publisher leaf;
+//! - bindings: `log` is this origin, the signer was admitted (by a publisher leaf earlier in
+//!   the log) for a prefix covering the ref, the signature verifies (`verify_strict`), and the
+//!   version rule (first 1..=2³², then previous + 1);
+//! - publisher leaves: no duplicate `add`, no `remove` of an absent pair;
+//! - state leaves: `size` = own index, `map` = the map rebuilt from all bindings before it,
+//!   log time non-decreasing over all log-authored leaves (and at most a caller-given bound);
+//! - the last leaf of every checkpoint is a state leaf.
+//!
+//! An invalid binding still updates the map (DESIGN §3.6: the map function takes every
+//! binding leaf), so one bad entry is reported once and does not cascade into map alerts.
+//! Findings are data ([`Finding`]), never errors: the caller decides (alert, 422, ...).
+//!
+//! The checker is pure (no I/O, no clock). Its durable part is [`ReplayState`]
+//! (serde; the tag map is rebuilt from it on load). Out of scope: fetching entries, tree
+//! hashes and checkpoint signatures (the caller verifies that the entries are the log's).
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use taglog_proofs::binding::{check_version, BindingError, SignedBinding, VersionError};
+use taglog_proofs::hash::{leaf_hash, Hash};
+use taglog_proofs::leaves::{Leaf, PublisherChange, PublisherLeaf, StateLeaf};
+use taglog_proofs::map::{MapValue, SparseMap};
+use taglog_proofs::note::VerifierKey;
+use taglog_proofs::refs::RefPrefix;
+
+/// What is wrong with an entry (or a checkpoint boundary). Each variant names the leaf.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    /// The entry does not parse as any taglog leaf.
+    Malformed {
+        /// Leaf index.
+        index: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A binding for another log's origin.
+    WrongLog {
+        /// Leaf index.
+        index: u64,
+        /// The origin it names.
+        found: String,
+    },
+    /// A binding whose signer was not admitted for the ref at this index.
+    NotAdmitted {
+        /// Leaf index.
+        index: u64,
+        /// The ref.
+        reference: String,
+        /// `name+hex id` on the signature line.
+        signer: String,
+    },
+    /// A binding whose signature by an admitted key does not verify.
+    BadSignature {
+        /// Leaf index.
+        index: u64,
+        /// The ref.
+        reference: String,
+        /// The admitted key (vkey) whose signature failed.
+        key: String,
+    },
+    /// A binding that breaks the version rule.
+    Version {
+        /// Leaf index.
+        index: u64,
+        /// The ref.
+        reference: String,
+        /// The map value before this binding (None for a first binding).
+        previous: Option<MapValue>,
+        /// The version given.
+        version: u64,
+        /// The rule broken.
+        error: VersionError,
+    },
+    /// A publisher leaf that repeats an `add` or removes an absent pair.
+    BadPublisherChange {
+        /// Leaf index.
+        index: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A state leaf whose `size` is not its own index.
+    StateSize {
+        /// Leaf index.
+        index: u64,
+        /// The size it claims.
+        size: u64,
+    },
+    /// A state leaf whose map root differs from the recomputed map.
+    MapMismatch {
+        /// Leaf index.
+        index: u64,
+        /// The root the leaf claims.
+        claimed: Hash,
+        /// The root rebuilt from the bindings before it.
+        computed: Hash,
+    },
+    /// A log-authored leaf whose time is below an earlier one's (or above the bound).
+    Time {
+        /// Leaf index.
+        index: u64,
+        /// Its time.
+        time: u64,
+        /// The bound it broke (the previous log time, or the caller's maximum).
+        bound: u64,
+        /// Whether the bound was an upper bound (the clock) rather than the previous time.
+        future: bool,
+    },
+    /// A checkpoint whose last leaf is not a state leaf.
+    NoStateLeaf {
+        /// The checkpoint size.
+        size: u64,
+    },
+}
+
+impl Finding {
+    /// The leaf index concerned (for a checkpoint boundary: size − 1).
+    pub fn index(&self) -> u64 {
+        match self {
+            Finding::Malformed { index, .. }
+            | Finding::WrongLog { index, .. }
+            | Finding::NotAdmitted { index, .. }
+            | Finding::BadSignature { index, .. }
+            | Finding::Version { index, .. }
+            | Finding::BadPublisherChange { index, .. }
+            | Finding::StateSize { index, .. }
+            | Finding::MapMismatch { index, .. }
+            | Finding::Time { index, .. } => *index,
+            Finding::NoStateLeaf { size } => size.saturating_sub(1),
+        }
+    }
+
+    /// One sentence for humans and for 422 bodies.
+    pub fn describe(&self) -> String {
+        match self {
+            Finding::Malformed { index, reason } => format!("leaf {index} is malformed: {reason}"),
+            Finding::WrongLog { index, found } => {
+                format!("leaf {index} is a binding for another log ({found})")
+            }
+            Finding::NotAdmitted {
+                index,
+                reference,
+                signer,
+            } => format!("leaf {index} binds {reference} with key {signer}, which the log had not admitted for it"),
+            Finding::BadSignature { index, reference, key } => {
+                format!("leaf {index} binds {reference} with a signature by {key} that does not verify")
+            }
+            Finding::Version {
+                index,
+                reference,
+                error,
+                ..
+            } => format!("leaf {index} breaks the version rule for {reference}: {error}"),
+            Finding::BadPublisherChange { index, reason } => {
+                format!("publisher leaf {index}: {reason}")
+            }
+            Finding::StateSize { index, size } => {
+                format!("state leaf {index} claims size {size}; it must be its own index")
+            }
+            Finding::MapMismatch {
+                index,
+                claimed,
+                computed,
+            } => format!(
+                "state leaf {index} claims map root {claimed}, but the bindings before it give {computed}"
+            ),
+            Finding::Time {
+                index,
+                time,
+                bound,
+                future,
+            } => {
+                if *future {
+                    format!("log-authored leaf {index} has time {time}, after the bound {bound}")
+                } else {
+                    format!("log-authored leaf {index} has time {time}, before an earlier leaf's {bound}")
+                }
+            }
+            Finding::NoStateLeaf { size } => {
+                format!("the checkpoint of size {size} does not end in a state leaf")
+            }
+        }
+    }
+}
+
+/// One allowlist pair, as logged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admitted {
+    /// The canonical prefix.
+    pub prefix: String,
+    /// The publisher vkey.
+    pub key: String,
+}
+
+/// The current binding of one ref (the map value), as stored in [`ReplayState`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Current {
+    /// Leaf index.
+    pub index: u64,
+    /// Version.
+    pub version: u64,
+    /// Leaf hash (base64 in JSON via [`Hash`]'s string form is avoided: raw hex).
+    #[serde(with = "hex_hash")]
+    pub leaf_hash: Hash,
+}
+
+mod hex_hash {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use taglog_proofs::hash::Hash;
+
+    pub fn serialize<S: Serializer>(h: &Hash, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(h.0))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        let s = String::deserialize(d)?;
+        hex::decode(&s)
+            .ok()
+            .and_then(|b| Hash::from_slice(&b))
+            .ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
+    }
+}
+
+/// The durable replay state after entry `next_index − 1`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayState {
+    /// Entries replayed.
+    pub next_index: u64,
+    /// The allowlist as logged so far.
+    pub admitted: Vec<Admitted>,
+    /// The tag map: hex SHA-256(ref) → current binding.
+    pub map: BTreeMap<String, Current>,
+    /// The largest log-authored time so far.
+    pub log_time: Option<u64>,
+    /// Index of the last state leaf.
+    pub last_state: Option<u64>,
+}
+
+impl ReplayState {
+    /// JSON bytes (for a witness store).
+    ///
+    /// # Errors
+    /// Only if serialization fails.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    /// Parses [`ReplayState::to_bytes`].
+    ///
+    /// # Errors
+    /// If the bytes are not a replay state.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ReplayState, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+/// Why a replay state cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// A stored allowlist pair or map key does not parse.
+    #[error("replay state is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The replay checker for one log.
+#[derive(Clone, Debug)]
+pub struct Replayer {
+    origin: String,
+    state: ReplayState,
+    admitted: Vec<(RefPrefix, VerifierKey)>,
+    map: SparseMap,
+    pending: BTreeMap<Hash, MapValue>,
+    max_time: Option<u64>,
+}
+
+impl Replayer {
+    /// A checker for the log `origin`, starting at entry 0.
+    pub fn new(origin: &str) -> Replayer {
+        Replayer {
+            origin: origin.to_owned(),
+            state: ReplayState::default(),
+            admitted: Vec::new(),
+            map: SparseMap::new(),
+            pending: BTreeMap::new(),
+            max_time: None,
+        }
+    }
+
+    /// A checker resuming from a saved state (the tag map is rebuilt from it).
+    ///
+    /// # Errors
+    /// [`ReplayError::Corrupt`] if the state does not parse back.
+    pub fn from_state(origin: &str, state: ReplayState) -> Result<Replayer, ReplayError> {
+        let mut admitted = Vec::with_capacity(state.admitted.len());
+        for a in &state.admitted {
+            let p =
+                RefPrefix::from_str(&a.prefix).map_err(|e| ReplayError::Corrupt(e.to_string()))?;
+            let k =
+                VerifierKey::from_str(&a.key).map_err(|e| ReplayError::Corrupt(e.to_string()))?;
+            admitted.push((p, k));
+        }
+        let mut batch = Vec::with_capacity(state.map.len());
+        for (k, c) in &state.map {
+            let key = hex::decode(k)
+                .ok()
+                .and_then(|b| Hash::from_slice(&b))
+                .ok_or_else(|| ReplayError::Corrupt(format!("map key {k:?}")))?;
+            batch.push((
+                key,
+                MapValue {
+                    index: c.index,
+                    version: c.version,
+                    leaf_hash: c.leaf_hash,
+                },
+            ));
+        }
+        let mut map = SparseMap::new();
+        if !batch.is_empty() {
+            map.insert_batch(&batch)
+                .map_err(|e| ReplayError::Corrupt(e.to_string()))?;
+        }
+        Ok(Replayer {
+            origin: origin.to_owned(),
+            state,
+            admitted,
+            map,
+            pending: BTreeMap::new(),
+            max_time: None,
+        })
+    }
+
+    /// Sets an upper bound on log-authored times (a witness passes now + 5 min).
+    pub fn set_max_time(&mut self, max_time: Option<u64>) {
+        self.max_time = max_time;
+    }
+
+    /// The durable state.
+    pub fn state(&self) -> &ReplayState {
+        &self.state
+    }
+
+    /// The next index expected.
+    pub fn next_index(&self) -> u64 {
+        self.state.next_index
+    }
+
+    /// The current binding of a ref key, if any.
+    pub fn current(&self, key: &Hash) -> Option<Current> {
+        self.state.map.get(&hex::encode(key.0)).copied()
+    }
+
+    /// The map root over all bindings replayed so far.
+    ///
+    /// # Errors
+    /// [`ReplayError::Corrupt`] only on an internal map inconsistency (a bug).
+    pub fn map_root(&mut self) -> Result<Hash, ReplayError> {
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<Hash, ReplayError> {
+        if !self.pending.is_empty() {
+            let batch: Vec<(Hash, MapValue)> =
+                std::mem::take(&mut self.pending).into_iter().collect();
+            self.map
+                .insert_batch(&batch)
+                .map_err(|e| ReplayError::Corrupt(e.to_string()))?;
+        }
+        Ok(self.map.root())
+    }
+
+    /// Checks entry `index` (which must be [`Replayer::next_index`]) and applies it. Returns
+    /// the parsed leaf (if it parsed) and what is wrong with it.
+    ///
+    /// # Errors
+    /// [`ReplayError::Corrupt`] if `index` is out of order or on an internal map
+    /// inconsistency; findings about the entry are never errors.
+    pub fn check(
+        &mut self,
+        index: u64,
+        entry: &[u8],
+    ) -> Result<(Option<Leaf>, Vec<Finding>), ReplayError> {
+        if index != self.state.next_index {
+            return Err(ReplayError::Corrupt(format!(
+                "entry {index} given, entry {} expected",
+                self.state.next_index
+            )));
+        }
+        self.state.next_index = index.saturating_add(1);
+        let mut findings = Vec::new();
+        let leaf = match Leaf::parse(entry) {
+            Ok(l) => l,
+            Err(e) => {
+                findings.push(Finding::Malformed {
+                    index,
+                    reason: e.to_string(),
+                });
+                return Ok((None, findings));
+            }
+        };
+        match &leaf {
+            Leaf::Binding(b) => self.binding(index, b, &mut findings),
+            Leaf::State(s) => self.state_leaf(index, s, &mut findings)?,
+            Leaf::Publisher(p) => self.publisher(index, p, &mut findings),
+        }
+        Ok((Some(leaf), findings))
+    }
+
+    /// Checks that the checkpoint of `size` ends in a state leaf. Call once all of its
+    /// entries were checked.
+    pub fn end_checkpoint(&self, size: u64) -> Vec<Finding> {
+        if size == 0 || self.state.last_state == Some(size - 1) {
+            Vec::new()
+        } else {
+            vec![Finding::NoStateLeaf { size }]
+        }
+    }
+
+    fn binding(&mut self, index: u64, b: &SignedBinding, findings: &mut Vec<Finding>) {
+        let binding = b.binding();
+        let reference = binding.reference.as_str().to_owned();
+        if let Err(BindingError::WrongLog { found, .. }) = b.check_log(&self.origin) {
+            findings.push(Finding::WrongLog { index, found });
+        }
+        let keys: Vec<VerifierKey> = self
+            .admitted
+            .iter()
+            .filter(|(p, _)| p.matches(&binding.reference))
+            .map(|(_, k)| k.clone())
+            .collect();
+        match b.verify_any(&keys) {
+            Ok(_) => {}
+            Err(BindingError::BadSignature { .. }) => {
+                let (name, id) = b.signer();
+                let key = keys
+                    .iter()
+                    .find(|k| k.name() == name && k.id() == id)
+                    .map_or_else(|| format!("{name}+{id}"), |k| k.to_string());
+                findings.push(Finding::BadSignature {
+                    index,
+                    reference: reference.clone(),
+                    key,
+                });
+            }
+            Err(_) => {
+                let (name, id) = b.signer();
+                findings.push(Finding::NotAdmitted {
+                    index,
+                    reference: reference.clone(),
+                    signer: format!("{name}+{id}"),
+                });
+            }
+        }
+        let key = binding.reference.key();
+        let hex_key = hex::encode(key.0);
+        let previous = self.state.map.get(&hex_key).copied();
+        if let Err(error) = check_version(previous.map(|p| p.version), binding.version) {
+            findings.push(Finding::Version {
+                index,
+                reference,
+                previous: previous.map(|p| MapValue {
+                    index: p.index,
+                    version: p.version,
+                    leaf_hash: p.leaf_hash,
+                }),
+                version: binding.version,
+                error,
+            });
+        }
+        let value = MapValue {
+            index,
+            version: binding.version,
+            leaf_hash: leaf_hash(b.entry()),
+        };
+        self.state.map.insert(
+            hex_key,
+            Current {
+                index,
+                version: value.version,
+                leaf_hash: value.leaf_hash,
+            },
+        );
+        self.pending.insert(key, value);
+    }
+
+    fn log_time(&mut self, index: u64, time: u64, findings: &mut Vec<Finding>) {
+        if let Some(prev) = self.state.log_time {
+            if time < prev {
+                findings.push(Finding::Time {
+                    index,
+                    time,
+                    bound: prev,
+                    future: false,
+                });
+            }
+        }
+        if let Some(max) = self.max_time {
+            if time > max {
+                findings.push(Finding::Time {
+                    index,
+                    time,
+                    bound: max,
+                    future: true,
+                });
+            }
+        }
+        self.state.log_time = Some(self.state.log_time.map_or(time, |p| p.max(time)));
+    }
+
+    fn state_leaf(
+        &mut self,
+        index: u64,
+        s: &StateLeaf,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), ReplayError> {
+        if s.size != index {
+            findings.push(Finding::StateSize {
+                index,
+                size: s.size,
+            });
+        }
+        let computed = self.flush()?;
+        if computed != s.map_root {
+            findings.push(Finding::MapMismatch {
+                index,
+                claimed: s.map_root,
+                computed,
+            });
+        }
+        self.log_time(index, s.time, findings);
+        self.state.last_state = Some(index);
+        Ok(())
+    }
+
+    fn publisher(&mut self, index: u64, p: &PublisherLeaf, findings: &mut Vec<Finding>) {
+        self.log_time(index, p.time, findings);
+        let pos = self
+            .admitted
+            .iter()
+            .position(|(prefix, key)| prefix == &p.prefix && key == &p.key);
+        match (p.change, pos) {
+            (PublisherChange::Add, Some(_)) => findings.push(Finding::BadPublisherChange {
+                index,
+                reason: format!("duplicate add of {} {}", p.prefix, p.key),
+            }),
+            (PublisherChange::Add, None) => {
+                self.admitted.push((p.prefix.clone(), p.key.clone()));
+                self.state.admitted.push(Admitted {
+                    prefix: p.prefix.to_string(),
+                    key: p.key.to_string(),
+                });
+            }
+            (PublisherChange::Remove, None) => findings.push(Finding::BadPublisherChange {
+                index,
+                reason: format!("remove of {} {}, which was not admitted", p.prefix, p.key),
+            }),
+            (PublisherChange::Remove, Some(i)) => {
+                if i < self.admitted.len() {
+                    self.admitted.remove(i);
+                }
+                if i < self.state.admitted.len() {
+                    self.state.admitted.remove(i);
+                }
+            }
+        }
+    }
+}

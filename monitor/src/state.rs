@@ -1,0 +1,420 @@
+//! The monitor's persistent state in `--state-dir` (DESIGN.md §6).
+//!
+//! Two files and a lock:
+//! - `leaves.bin`: the RFC 6962 leaf hash of every entry of the last verified checkpoint, 32
+//!   bytes each, in index order. Appended (and synced) only after the appended range rebuilt
+//!   the root of a log-signed checkpoint, and truncated on load to the verified size. From it
+//!   the monitor rebuilds the whole tree in memory, so it can compute the root at any earlier
+//!   size and build consistency and inclusion proofs for evidence without trusting the log.
+//! - `state.json`: the last verified checkpoint, how many of its entries have been replayed
+//!   (checked), the replay checker's state at that point, the alert outbox and the ids of
+//!   alerts already delivered. Replaced atomically (write temporary file, fsync, rename,
+//!   fsync directory) and only after a range of entries was fully checked, so a crash makes
+//!   the monitor re-check that range, never skip it. Alerts found in a range are put in the
+//!   outbox in the same write that records the range as checked, and moved to `sent` after
+//!   delivery: an alert is neither lost nor (outside a crash between delivery and the next
+//!   save) delivered twice, and its stable id lets consumers drop that rare repeat.
+//! - `lock`: an exclusive advisory lock, held while the monitor runs.
+//!
+//! Out of scope: what the checks are (see [`crate::checks`]) and how entries are fetched (see
+//! [`crate::follow`]).
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use fs2::FileExt;
+use serde::{Deserialize, Serialize};
+use taglog_proofs::hash::{Hash, HASH_LEN};
+use taglog_proofs::tree::MemoryTree;
+
+use crate::alerts::Alert;
+use crate::checks::NoticeState;
+use crate::replay::ReplayState;
+
+/// The state file format version this code writes and reads.
+pub const STATE_FORMAT: u32 = 1;
+/// The most alert ids remembered as delivered; older ones are forgotten first (ids are
+/// stable, so a consumer can still deduplicate).
+pub const MAX_SENT_IDS: usize = 100_000;
+/// The largest state file accepted on load.
+pub const MAX_STATE_BYTES: u64 = 4 << 30;
+
+const STATE_FILE: &str = "state.json";
+const LEAVES_FILE: &str = "leaves.bin";
+const LOCK_FILE: &str = "lock";
+
+/// Why the state could not be loaded or saved.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// File system error.
+    #[error("state directory {path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another monitor holds the lock.
+    #[error(
+        "state directory {0} is locked by another monitor; stop it or use another --state-dir"
+    )]
+    Locked(PathBuf),
+    /// `state.json` does not parse.
+    #[error(
+        "state file {path} is corrupt: {detail}; restore it or start with an empty --state-dir"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The state belongs to another log.
+    #[error("state directory is for log {found}, not {expected}; use another --state-dir")]
+    WrongLog {
+        /// Origin in the state.
+        found: String,
+        /// Origin configured.
+        expected: String,
+    },
+    /// `leaves.bin` does not rebuild the verified checkpoint.
+    #[error("leaves.bin holds {have} leaf hashes whose tree does not match the verified checkpoint of size {size}; the state directory is damaged")]
+    LeavesMismatch {
+        /// Leaf hashes found.
+        have: u64,
+        /// Verified size.
+        size: u64,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The last checkpoint whose root the monitor rebuilt from the log's entries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    /// The signed checkpoint note, exactly as verified (with its cosignatures).
+    pub note: String,
+    /// Its tree size.
+    pub size: u64,
+    /// Its root (standard base64).
+    pub root: String,
+}
+
+/// Everything in `state.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MonitorState {
+    /// [`STATE_FORMAT`].
+    pub format: u32,
+    /// The log origin.
+    pub origin: String,
+    /// The last verified checkpoint, if any.
+    pub verified: Option<Verified>,
+    /// Entries replayed and checked: `0..replayed` (≤ the verified size).
+    pub replayed: u64,
+    /// The replay checker's state after entry `replayed − 1`.
+    pub replay: ReplayState,
+    /// Notice bookkeeping (digests seen, bindings awaiting a state leaf) at `replayed`.
+    pub notices: NoticeState,
+    /// Alerts found but not yet delivered.
+    pub outbox: Vec<Alert>,
+    /// Ids of alerts delivered, oldest first.
+    pub sent: Vec<String>,
+    /// The largest log checkpoint ever served to this monitor (note), for rollback checks.
+    pub largest_served: Option<String>,
+    /// Monitor clock when the verified size last grew or a fresh checkpoint was seen.
+    pub last_progress: u64,
+}
+
+impl MonitorState {
+    /// A fresh state for a log.
+    pub fn new(origin: &str, now: u64) -> MonitorState {
+        MonitorState {
+            format: STATE_FORMAT,
+            origin: origin.to_owned(),
+            verified: None,
+            replayed: 0,
+            replay: ReplayState::default(),
+            notices: NoticeState::default(),
+            outbox: Vec::new(),
+            sent: Vec::new(),
+            largest_served: None,
+            last_progress: now,
+        }
+    }
+
+    /// The verified size (0 before the first checkpoint).
+    pub fn verified_size(&self) -> u64 {
+        self.verified.as_ref().map_or(0, |v| v.size)
+    }
+
+    /// Whether an alert with this id was delivered or is waiting in the outbox.
+    pub fn knows_alert(&self, id: &str) -> bool {
+        self.outbox.iter().any(|a| a.id == id) || self.sent.iter().any(|s| s == id)
+    }
+
+    /// Queues an alert unless it is already known. Returns whether it was queued.
+    pub fn queue_alert(&mut self, alert: Alert) -> bool {
+        if self.knows_alert(&alert.id) {
+            return false;
+        }
+        self.outbox.push(alert);
+        true
+    }
+
+    /// Records an outbox alert as delivered.
+    pub fn mark_sent(&mut self, id: &str) {
+        self.outbox.retain(|a| a.id != id);
+        if !self.sent.iter().any(|s| s == id) {
+            self.sent.push(id.to_owned());
+        }
+        if self.sent.len() > MAX_SENT_IDS {
+            let excess = self.sent.len() - MAX_SENT_IDS;
+            self.sent.drain(..excess);
+        }
+    }
+
+    /// The delivered ids as a set (for tests).
+    pub fn sent_set(&self) -> BTreeSet<String> {
+        self.sent.iter().cloned().collect()
+    }
+}
+
+/// An open state directory: the lock, the state and the verified tree.
+#[derive(Debug)]
+pub struct StateDir {
+    dir: PathBuf,
+    _lock: File,
+    /// The state as last loaded or saved (callers mutate it, then [`StateDir::save`]).
+    pub state: MonitorState,
+    /// The tree of the verified checkpoint, rebuilt from `leaves.bin`.
+    pub tree: MemoryTree,
+}
+
+impl StateDir {
+    /// Opens (creating if needed) a state directory for `origin`, takes the lock, loads the
+    /// state and rebuilds the verified tree.
+    ///
+    /// # Errors
+    /// [`StateError::Locked`], [`StateError::WrongLog`], [`StateError::Corrupt`],
+    /// [`StateError::LeavesMismatch`], [`StateError::Io`].
+    pub fn open(dir: &Path, origin: &str, now: u64) -> Result<StateDir, StateError> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        lock.try_lock_exclusive()
+            .map_err(|_| StateError::Locked(dir.to_path_buf()))?;
+        let state = load_state(dir, origin, now)?;
+        let tree = load_tree(dir, &state)?;
+        Ok(StateDir {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            state,
+            tree,
+        })
+    }
+
+    /// Appends leaf hashes (already checked against a signed root) to `leaves.bin` and the
+    /// in-memory tree, durably, before the state that refers to them is saved.
+    ///
+    /// # Errors
+    /// [`StateError::Io`].
+    pub fn append_leaves(&mut self, leaves: &[Hash]) -> Result<(), StateError> {
+        let path = self.dir.join(LEAVES_FILE);
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let keep = self.tree.size().saturating_mul(HASH_LEN as u64);
+        f.set_len(keep).map_err(io_err(&path))?;
+        let mut buf = Vec::with_capacity(leaves.len().saturating_mul(HASH_LEN));
+        for h in leaves {
+            buf.extend_from_slice(&h.0);
+        }
+        use std::io::Seek;
+        f.seek(std::io::SeekFrom::Start(keep))
+            .map_err(io_err(&path))?;
+        f.write_all(&buf).map_err(io_err(&path))?;
+        f.sync_data().map_err(io_err(&path))?;
+        for h in leaves {
+            self.tree
+                .append_leaf_hash(*h)
+                .map_err(|e| StateError::Corrupt {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Saves `state.json` atomically.
+    ///
+    /// # Errors
+    /// [`StateError::Io`], [`StateError::Corrupt`] if the state cannot be encoded.
+    pub fn save(&self) -> Result<(), StateError> {
+        let path = self.dir.join(STATE_FILE);
+        let tmp = self.dir.join("state.json.tmp");
+        let bytes = serde_json::to_vec(&self.state).map_err(|e| StateError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        {
+            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+            f.write_all(&bytes).map_err(io_err(&tmp))?;
+            f.sync_all().map_err(io_err(&tmp))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(&self.dir))?;
+        Ok(())
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn load_state(dir: &Path, origin: &str, now: u64) -> Result<MonitorState, StateError> {
+    let path = dir.join(STATE_FILE);
+    let mut f = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(MonitorState::new(origin, now))
+        }
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    let mut bytes = Vec::new();
+    Read::by_ref(&mut f)
+        .take(MAX_STATE_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(io_err(&path))?;
+    let state: MonitorState = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    if state.format != STATE_FORMAT {
+        return Err(StateError::Corrupt {
+            path,
+            detail: format!(
+                "format {} (this monitor reads {STATE_FORMAT})",
+                state.format
+            ),
+        });
+    }
+    if state.origin != origin {
+        return Err(StateError::WrongLog {
+            found: state.origin,
+            expected: origin.to_owned(),
+        });
+    }
+    if state.replayed > state.verified_size() {
+        return Err(StateError::Corrupt {
+            path,
+            detail: "replayed beyond the verified size".into(),
+        });
+    }
+    Ok(state)
+}
+
+fn load_tree(dir: &Path, state: &MonitorState) -> Result<MemoryTree, StateError> {
+    let size = state.verified_size();
+    let mut tree = MemoryTree::new();
+    let Some(verified) = &state.verified else {
+        return Ok(tree);
+    };
+    let path = dir.join(LEAVES_FILE);
+    let mut bytes = Vec::new();
+    match File::open(&path) {
+        Ok(f) => {
+            f.take(size.saturating_mul(HASH_LEN as u64))
+                .read_to_end(&mut bytes)
+                .map_err(io_err(&path))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&path)(e)),
+    }
+    let have = (bytes.len() / HASH_LEN) as u64;
+    if have != size {
+        return Err(StateError::LeavesMismatch { have, size });
+    }
+    for chunk in bytes.chunks_exact(HASH_LEN) {
+        let h = Hash::from_slice(chunk).ok_or(StateError::LeavesMismatch { have, size })?;
+        tree.append_leaf_hash(h)
+            .map_err(|_| StateError::LeavesMismatch { have, size })?;
+    }
+    if Some(tree.root()) != Hash::from_base64(&verified.root) {
+        return Err(StateError::LeavesMismatch { have, size });
+    }
+    Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use taglog_proofs::hash::leaf_hash;
+
+    #[test]
+    fn save_load_roundtrip_and_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sd = StateDir::open(dir.path(), "o", 5).unwrap();
+        assert!(matches!(
+            StateDir::open(dir.path(), "o", 5),
+            Err(StateError::Locked(_))
+        ));
+        let leaves: Vec<Hash> = (0..5u8).map(|i| leaf_hash(&[i])).collect();
+        sd.append_leaves(&leaves).unwrap();
+        sd.state.verified = Some(Verified {
+            note: "n".into(),
+            size: 5,
+            root: sd.tree.root().to_base64(),
+        });
+        sd.state.replayed = 3;
+        sd.save().unwrap();
+        let root = sd.tree.root();
+        drop(sd);
+        let sd = StateDir::open(dir.path(), "o", 5).unwrap();
+        assert_eq!(sd.state.replayed, 3);
+        assert_eq!(sd.tree.root(), root);
+        drop(sd);
+        assert!(matches!(
+            StateDir::open(dir.path(), "other", 5),
+            Err(StateError::WrongLog { .. })
+        ));
+    }
+
+    #[test]
+    fn leaves_beyond_verified_size_are_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sd = StateDir::open(dir.path(), "o", 0).unwrap();
+        sd.append_leaves(&[leaf_hash(b"a")]).unwrap();
+        sd.state.verified = Some(Verified {
+            note: String::new(),
+            size: 1,
+            root: sd.tree.root().to_base64(),
+        });
+        sd.save().unwrap();
+        // Leaves of a range that was never verified (crash before the state save).
+        sd.append_leaves(&[leaf_hash(b"b")]).unwrap();
+        drop(sd);
+        let mut sd = StateDir::open(dir.path(), "o", 0).unwrap();
+        assert_eq!(sd.tree.size(), 1);
+        sd.append_leaves(&[leaf_hash(b"c")]).unwrap();
+        assert_eq!(sd.tree.leaf_hash(1), Some(leaf_hash(b"c")));
+    }
+}
