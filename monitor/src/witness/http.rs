@@ -1,0 +1,95 @@
+//! HTTP edge of the witness (axum): `POST /add-checkpoint` and
+//! `GET /<hex sha256(origin)>/checkpoint`, as in C2SP tlog-witness with the submission and
+//! monitoring prefixes both at the root.
+//!
+//! Guarantees: bodies above [`MAX_BODY_BYTES`] get 413 before being read whole; every refusal
+//! carries a one-line plain-text reason; a 409 carries exactly the spec's `text/x.tlog.size`
+//! body; the clock is read here and passed into [`super::Witness::add_checkpoint`]. Out of
+//! scope: TLS (run behind a proxy), rate limits.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use taglog_proofs::witness::{encode_size_body, MAX_ADD_CHECKPOINT_BYTES, TLOG_SIZE_CONTENT_TYPE};
+
+use super::{AddError, Witness};
+
+/// The largest request body read (the spec's largest add-checkpoint body).
+pub const MAX_BODY_BYTES: usize = MAX_ADD_CHECKPOINT_BYTES;
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The witness's routes.
+pub fn router(witness: Arc<Witness>) -> Router {
+    Router::new()
+        .route("/add-checkpoint", post(add_checkpoint))
+        .route("/{origin_hash}/checkpoint", get(checkpoint))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(witness)
+}
+
+/// The current POSIX time in seconds (0 if the clock is before 1970, which is refused).
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+async fn add_checkpoint(State(witness): State<Arc<Witness>>, body: Bytes) -> Response {
+    match witness.add_checkpoint(&body, now()).await {
+        Ok(lines) => ([(header::CONTENT_TYPE, TEXT)], lines).into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+fn error_response(e: &AddError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status.is_server_error() {
+        tracing::error!(error = %e, "add-checkpoint failed");
+    } else {
+        tracing::info!(status = status.as_u16(), reason = %e, "add-checkpoint refused");
+    }
+    let mut resp = match e {
+        AddError::Conflict { current, .. } => (
+            status,
+            [(header::CONTENT_TYPE, TLOG_SIZE_CONTENT_TYPE)],
+            encode_size_body(*current),
+        )
+            .into_response(),
+        _ => (status, [(header::CONTENT_TYPE, TEXT)], format!("{e}\n")).into_response(),
+    };
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+    }
+    resp
+}
+
+async fn checkpoint(
+    State(witness): State<Arc<Witness>>,
+    Path(origin_hash): Path<String>,
+) -> Response {
+    match witness.latest_checkpoint(&origin_hash).await {
+        Some(note) => (
+            [
+                (header::CONTENT_TYPE, TEXT),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            note,
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, TEXT)],
+            "no checkpoint cosigned for this origin hash\n",
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,404 @@
+//! `taglog-witness`: a C2SP tlog-witness (<https://c2sp.org/tlog-witness>) that cosigns
+//! checkpoints of configured logs with cosignature/v1 (<https://c2sp.org/tlog-cosignature>),
+//! DESIGN §6.
+//!
+//! Guarantees:
+//! - `add-checkpoint` answers exactly as the spec maps its checks: 400 for a malformed body or
+//!   an old size above the checkpoint size, 404 for an unknown origin, 403 when no trusted log
+//!   signature verifies or a trusted key's line fails, 409 (with the current size) when the old
+//!   size is not the size last cosigned, 422 for a non-empty root of size 0, a proof from size
+//!   0, a failing consistency proof or (with `--audit`) entries that fail the replay.
+//! - Compare-and-swap: the per-origin state is locked from the old-size check until the new
+//!   state is durable, so concurrent requests cannot roll the size back; nothing is cosigned
+//!   in a reply before the new `(size, root)` is fsynced ([`store`]).
+//! - What is cosigned is a re-encoding of the parsed checkpoint, at a time passed in by the
+//!   caller (the clock stays at the edge, in [`http`]).
+//!
+//! Out of scope: `sign-subtree` (optional in the spec), ML-DSA-44 cosignatures, logging
+//! refused requests as misbehaviour evidence (the spec's MAY; refusals are traced only).
+
+pub mod audit;
+pub mod config;
+pub mod http;
+pub mod keyfile;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use taglog_proofs::checkpoint::{Checkpoint, CheckpointError};
+use taglog_proofs::consistency::verify_consistency;
+use taglog_proofs::cosignature::{cosign, CosignatureError};
+use taglog_proofs::hash::{empty_root, Hash};
+use taglog_proofs::inclusion::ProofError;
+use taglog_proofs::note::{KeyType, Note, NoteError, NoteSignature, SignerKey, VerifierKey};
+use taglog_proofs::witness::{encode_cosignature_response, AddCheckpointRequest, WitnessError};
+use tokio::sync::Mutex;
+
+use self::audit::{AuditError, AuditState, Auditor};
+use self::config::LogConfig;
+use self::store::{Store, StoreError};
+
+/// Why an `add-checkpoint` request was refused. [`AddError::status`] is the HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    /// The body is not an add-checkpoint request (400).
+    #[error("malformed request: {0}")]
+    Malformed(#[from] WitnessError),
+    /// The checkpoint note's text is not a taglog checkpoint (400).
+    #[error("malformed checkpoint: {0}")]
+    BadCheckpoint(CheckpointError),
+    /// The old size is above the checkpoint's size (400).
+    #[error("old size {old_size} is above the checkpoint size {size}")]
+    OldSizeAboveSize {
+        /// The request's old size.
+        old_size: u64,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// No log with this origin is configured (404).
+    #[error("unknown log origin {0:?}")]
+    UnknownOrigin(String),
+    /// No trusted log signature verified, or a trusted key's signature failed (403).
+    #[error("checkpoint signature: {0}")]
+    Signature(NoteError),
+    /// The old size is not the size this witness last cosigned (409).
+    #[error("old size {old_size} does not match the latest cosigned size {current}")]
+    Conflict {
+        /// The request's old size.
+        old_size: u64,
+        /// The size of the latest checkpoint cosigned for this origin (0 if none).
+        current: u64,
+    },
+    /// A checkpoint of size 0 whose root is not SHA-256("") (422).
+    #[error("a checkpoint of size 0 must have the empty tree root SHA-256(\"\"), not {0}")]
+    EmptyTreeRoot(Hash),
+    /// Proof lines were sent with old size 0 (422).
+    #[error("old size is 0 but {0} consistency proof lines were sent; send none")]
+    ProofFromZero(usize),
+    /// The consistency proof does not verify against the stored checkpoint (422).
+    #[error("consistency with the latest cosigned checkpoint: {0}")]
+    Inconsistent(ProofError),
+    /// The audit of the new entries failed (422).
+    #[error("audit refused: {0}")]
+    AuditRefused(AuditError),
+    /// The audit could not fetch the log's entries (503).
+    #[error("audit could not read the log: {0}")]
+    AuditUnavailable(AuditError),
+    /// The new state could not be made durable (500); nothing was cosigned.
+    #[error("storage: {0}")]
+    Storage(#[from] StoreError),
+    /// Cosigning failed (500).
+    #[error("cosigning: {0}")]
+    Cosign(#[from] CosignatureError),
+    /// The cosigned note could not be built (500).
+    #[error("building the cosigned checkpoint: {0}")]
+    Note(NoteError),
+    /// The clock reads 0 or before 1970 (500): the spec forbids a zero timestamp.
+    #[error("the clock reads {0}; a cosignature needs a non-zero POSIX time")]
+    Clock(u64),
+}
+
+impl AddError {
+    /// The HTTP status the spec assigns to this refusal.
+    pub fn status(&self) -> u16 {
+        match self {
+            AddError::Malformed(WitnessError::TooLarge { .. }) => 413,
+            AddError::Malformed(_)
+            | AddError::BadCheckpoint(_)
+            | AddError::OldSizeAboveSize { .. } => 400,
+            AddError::Signature(_) => 403,
+            AddError::UnknownOrigin(_) => 404,
+            AddError::Conflict { .. } => 409,
+            AddError::EmptyTreeRoot(_)
+            | AddError::ProofFromZero(_)
+            | AddError::Inconsistent(_)
+            | AddError::AuditRefused(_) => 422,
+            AddError::AuditUnavailable(_) => 503,
+            AddError::Storage(_) | AddError::Cosign(_) | AddError::Note(_) | AddError::Clock(_) => {
+                500
+            }
+        }
+    }
+}
+
+/// Why the witness could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The witness key is not a cosignature key.
+    #[error("the witness key {0} is not a cosignature (0x04) key")]
+    KeyType(String),
+    /// The data directory failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored checkpoint does not parse: the data directory is corrupt or not ours.
+    #[error("stored checkpoint for {origin:?} is unreadable ({reason}); restore it from a backup of this witness or move it away knowingly")]
+    CorruptState {
+        /// The origin.
+        origin: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// `--audit` without a URL for a log, or audit state that does not match the checkpoint.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+/// What the witness knows about one log: its latest cosigned checkpoint.
+#[derive(Debug, Default)]
+struct LogState {
+    /// Size of the latest cosigned checkpoint (0 if none).
+    size: u64,
+    /// Its root (the empty root if none).
+    root: Hash,
+    /// The latest cosigned checkpoint note as served by `GET /<hash>/checkpoint`.
+    cosigned: Option<Vec<u8>>,
+    /// The auditor's replay state at `size` (with `--audit`).
+    audit: Option<AuditState>,
+}
+
+/// One configured log.
+#[derive(Debug)]
+struct Log {
+    keys: Vec<VerifierKey>,
+    url: Option<String>,
+    state: Mutex<LogState>,
+}
+
+/// The witness: configured logs, their states, the store and the cosigning key.
+#[derive(Debug)]
+pub struct Witness {
+    key: SignerKey,
+    logs: BTreeMap<String, Log>,
+    /// Origins by lowercase hex SHA-256, for the monitoring endpoint.
+    by_hash: BTreeMap<String, String>,
+    store: Arc<Store>,
+    auditor: Option<Auditor>,
+}
+
+impl Witness {
+    /// Loads every configured log's state from `store`.
+    ///
+    /// # Errors
+    /// [`StartError::KeyType`], [`StartError::CorruptState`], [`StartError::Store`], and with
+    /// an auditor [`StartError::Audit`] for a log without URL or with missing audit state.
+    pub fn open(
+        key: SignerKey,
+        logs: Vec<LogConfig>,
+        store: Store,
+        auditor: Option<Auditor>,
+    ) -> Result<Witness, StartError> {
+        if key.key_type() != KeyType::Cosignature {
+            return Err(StartError::KeyType(key.name().to_string()));
+        }
+        let mut map = BTreeMap::new();
+        let mut by_hash = BTreeMap::new();
+        for log in logs {
+            let state = load_state(&store, &log.origin, auditor.as_ref(), log.url.as_deref())?;
+            by_hash.insert(
+                taglog_proofs::witness::origin_hash_hex(&log.origin),
+                log.origin.clone(),
+            );
+            map.insert(
+                log.origin,
+                Log {
+                    keys: log.keys,
+                    url: log.url,
+                    state: Mutex::new(state),
+                },
+            );
+        }
+        Ok(Witness {
+            key,
+            logs: map,
+            by_hash,
+            store: Arc::new(store),
+            auditor,
+        })
+    }
+
+    /// The witness's verifier key.
+    pub fn vkey(&self) -> VerifierKey {
+        self.key.verifier()
+    }
+
+    /// Handles an `add-checkpoint` body at POSIX time `now` and returns the 200 body (the
+    /// cosignature line), after the new state is durable.
+    ///
+    /// # Errors
+    /// An [`AddError`] whose [`AddError::status`] is the response code; state is unchanged.
+    pub async fn add_checkpoint(&self, body: &[u8], now: u64) -> Result<Vec<u8>, AddError> {
+        let req = AddCheckpointRequest::parse(body)?;
+        let note = Note::parse(&req.checkpoint)
+            .map_err(|e| AddError::Malformed(WitnessError::Checkpoint(e)))?;
+        let checkpoint = Checkpoint::parse(note.text()).map_err(AddError::BadCheckpoint)?;
+        let origin = checkpoint.origin();
+        let log = self
+            .logs
+            .get(origin)
+            .ok_or_else(|| AddError::UnknownOrigin(origin.to_owned()))?;
+        let verified = note.verify(&log.keys).map_err(AddError::Signature)?;
+        if req.old_size > checkpoint.size() {
+            return Err(AddError::OldSizeAboveSize {
+                old_size: req.old_size,
+                size: checkpoint.size(),
+            });
+        }
+        if now == 0 {
+            return Err(AddError::Clock(now));
+        }
+
+        let mut state = log.state.lock().await;
+        check_transition(
+            state.size,
+            &state.root,
+            req.old_size,
+            &req.proof,
+            &checkpoint,
+        )?;
+        let audited = match (&self.auditor, &state.audit) {
+            (Some(auditor), Some(audit_state)) => Some(
+                auditor
+                    .audit(log.url.as_deref(), audit_state, &checkpoint, now)
+                    .await?,
+            ),
+            _ => None,
+        };
+
+        let cosignature = cosign(&checkpoint, now, &self.key)?;
+        // Serve the log signatures that verified plus ours; drop lines nobody here checked.
+        let mut sigs: Vec<NoteSignature> = note
+            .signatures()
+            .iter()
+            .filter(|s| verified.iter().any(|k| k.matches(s)))
+            .cloned()
+            .collect();
+        sigs.push(cosignature.clone());
+        let cosigned = Note::new(checkpoint.to_text(), sigs)
+            .map_err(AddError::Note)?
+            .to_bytes();
+
+        self.persist(origin, checkpoint.size(), audited.as_ref(), &cosigned)
+            .await?;
+        tracing::info!(
+            origin,
+            old_size = req.old_size,
+            size = checkpoint.size(),
+            time = now,
+            "cosigned"
+        );
+        state.size = checkpoint.size();
+        state.root = checkpoint.root();
+        state.cosigned = Some(cosigned);
+        if audited.is_some() {
+            state.audit = audited;
+        }
+        Ok(encode_cosignature_response(&[cosignature]))
+    }
+
+    /// Writes audit state (if any), then the checkpoint (the commit point), off the runtime.
+    async fn persist(
+        &self,
+        origin: &str,
+        size: u64,
+        audit: Option<&AuditState>,
+        cosigned: &[u8],
+    ) -> Result<(), AddError> {
+        let store = Arc::clone(&self.store);
+        let origin = origin.to_owned();
+        let audit_bytes = audit.map(AuditState::to_bytes);
+        let cosigned = cosigned.to_vec();
+        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+            if let Some(bytes) = &audit_bytes {
+                store.save_audit(&origin, size, bytes)?;
+            }
+            store.save_checkpoint(&origin, &cosigned)?;
+            if audit_bytes.is_some() {
+                store.prune_audit(&origin, size);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| {
+            AddError::Storage(StoreError::Io {
+                action: "join the storage task for",
+                path: std::path::PathBuf::from(e.to_string()),
+                source: std::io::Error::other("storage task panicked or was cancelled"),
+            })
+        })??;
+        Ok(())
+    }
+
+    /// The latest cosigned checkpoint of the log whose origin hashes to `origin_hash` (lowercase
+    /// hex SHA-256), with the log's signatures and this witness's cosignature; `None` if the
+    /// origin is unknown or was never cosigned.
+    pub async fn latest_checkpoint(&self, origin_hash: &str) -> Option<Vec<u8>> {
+        let origin = self.by_hash.get(origin_hash)?;
+        let log = self.logs.get(origin)?;
+        log.state.lock().await.cosigned.clone()
+    }
+}
+
+/// The spec's checks of a new checkpoint against the latest cosigned `(size, root)`, in the
+/// spec's order after the signature: old size match (409), empty-tree root (422), no proof from
+/// 0 (422), consistency proof (422; for equal sizes this requires equal roots).
+///
+/// # Errors
+/// [`AddError::Conflict`], [`AddError::EmptyTreeRoot`], [`AddError::ProofFromZero`] or
+/// [`AddError::Inconsistent`].
+pub fn check_transition(
+    current_size: u64,
+    current_root: &Hash,
+    old_size: u64,
+    proof: &[Hash],
+    new: &Checkpoint,
+) -> Result<(), AddError> {
+    if old_size != current_size {
+        return Err(AddError::Conflict {
+            old_size,
+            current: current_size,
+        });
+    }
+    if new.size() == 0 && new.root() != empty_root() {
+        return Err(AddError::EmptyTreeRoot(new.root()));
+    }
+    if old_size == 0 {
+        if !proof.is_empty() {
+            return Err(AddError::ProofFromZero(proof.len()));
+        }
+        return Ok(());
+    }
+    verify_consistency(old_size, new.size(), current_root, &new.root(), proof)
+        .map_err(AddError::Inconsistent)
+}
+
+/// Reads one origin's stored checkpoint (and audit state) at start.
+fn load_state(
+    store: &Store,
+    origin: &str,
+    auditor: Option<&Auditor>,
+    url: Option<&str>,
+) -> Result<LogState, StartError> {
+    let corrupt = |reason: String| StartError::CorruptState {
+        origin: origin.to_owned(),
+        reason,
+    };
+    let mut state = LogState {
+        root: empty_root(),
+        ..LogState::default()
+    };
+    if let Some(bytes) = store.load_checkpoint(origin)? {
+        let note = Note::parse(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        let cp = Checkpoint::parse(note.text()).map_err(|e| corrupt(e.to_string()))?;
+        if cp.origin() != origin {
+            return Err(corrupt(format!("it names origin {:?}", cp.origin())));
+        }
+        state.size = cp.size();
+        state.root = cp.root();
+        state.cosigned = Some(bytes);
+    }
+    if let Some(auditor) = auditor {
+        state.audit = Some(auditor.load(store, origin, url, state.size, &state.root)?);
+    }
+    Ok(state)
+}

@@ -1,0 +1,259 @@
+//! Durable per-origin witness state in plain files (no database).
+//!
+//! Layout under the data directory:
+//!
+//! ```text
+//! LOCK                                   exclusive lock: one witness process per directory
+//! logs/<hex sha256(origin)>/checkpoint   the latest cosigned checkpoint (the commit point)
+//! logs/<hex sha256(origin)>/audit-<size> the auditor's replay state at that size (--audit)
+//! ```
+//!
+//! Guarantees: every write goes to a fresh temporary file in the same directory, which is
+//! fsynced, renamed over the target and followed by an fsync of the directory, so after a
+//! crash a file holds either its old or its new content, never a mix. The `checkpoint` file is
+//! the single commit point: audit state for a size is written *before* the checkpoint of that
+//! size, so whenever a checkpoint of size `n` is on disk, `audit-<n>` is too (if auditing).
+//!
+//! Out of scope: deciding what to write (see [`super::Witness`]), and concurrency inside the
+//! process (the caller serialises writes per origin; the directory lock keeps other processes
+//! out).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use fs2::FileExt as _;
+use taglog_proofs::hash::sha256;
+
+/// The largest state file read back, in bytes (a checkpoint note is at most 64 KiB; audit
+/// state grows with the number of refs: 1 GiB is far beyond what this file format is meant for).
+pub const MAX_STATE_FILE_BYTES: u64 = 1 << 30;
+
+/// Name of the file holding the latest cosigned checkpoint of an origin.
+const CHECKPOINT_FILE: &str = "checkpoint";
+
+/// Why the witness's files could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the data directory.
+    #[error(
+        "data directory {dir} is locked by another process; run one witness per data directory"
+    )]
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// A file operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A state file is larger than [`MAX_STATE_FILE_BYTES`].
+    #[error("state file {path} is larger than {MAX_STATE_FILE_BYTES} bytes; it is not ours or is corrupt")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The witness's data directory, held under an exclusive lock for the life of the value.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    _lock: File,
+}
+
+impl Store {
+    /// Opens (creating if needed) the data directory and takes its lock.
+    ///
+    /// # Errors
+    /// [`StoreError::Locked`] if another process holds it; [`StoreError::Io`] if it cannot be
+    /// created or locked.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let logs = dir.join("logs");
+        fs::create_dir_all(&logs).map_err(io_err("create directory", &logs))?;
+        let lock_path = dir.join("LOCK");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err("open lock file", &lock_path))?;
+        if lock.try_lock_exclusive().is_err() {
+            return Err(StoreError::Locked {
+                dir: dir.to_owned(),
+            });
+        }
+        Ok(Store {
+            dir: dir.to_owned(),
+            _lock: lock,
+        })
+    }
+
+    /// The directory holding one origin's files.
+    fn origin_dir(&self, origin: &str) -> PathBuf {
+        self.dir
+            .join("logs")
+            .join(hex::encode(sha256(origin.as_bytes()).0))
+    }
+
+    /// The latest cosigned checkpoint stored for `origin`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] or [`StoreError::TooLarge`] if the file exists but cannot be read.
+    pub fn load_checkpoint(&self, origin: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        read_optional(&self.origin_dir(origin).join(CHECKPOINT_FILE))
+    }
+
+    /// Durably replaces the latest cosigned checkpoint of `origin`: the commit point.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] if any step fails; the old checkpoint then may or may not have been
+    /// replaced, and the caller must not reply with a cosignature.
+    pub fn save_checkpoint(&self, origin: &str, note: &[u8]) -> Result<(), StoreError> {
+        let dir = self.origin_dir(origin);
+        fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        write_atomic(&dir, CHECKPOINT_FILE, note)
+    }
+
+    /// The audit state stored for `origin` at tree size `size`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] or [`StoreError::TooLarge`] if the file exists but cannot be read.
+    pub fn load_audit(&self, origin: &str, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        read_optional(&self.origin_dir(origin).join(format!("audit-{size}")))
+    }
+
+    /// Durably writes the audit state of `origin` at `size` (before the checkpoint of `size`).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] if any step fails.
+    pub fn save_audit(&self, origin: &str, size: u64, state: &[u8]) -> Result<(), StoreError> {
+        let dir = self.origin_dir(origin);
+        fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        write_atomic(&dir, &format!("audit-{size}"), state)
+    }
+
+    /// Removes audit state files of `origin` other than the one for `keep` (best effort:
+    /// leftovers waste space but are never read, as the checkpoint names the size to load).
+    pub fn prune_audit(&self, origin: &str, keep: u64) {
+        let dir = self.origin_dir(origin);
+        let keep_name = format!("audit-{keep}");
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("audit-") && name != keep_name.as_str() {
+                if let Err(e) = fs::remove_file(entry.path()) {
+                    tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove old audit state");
+                }
+            }
+        }
+    }
+}
+
+/// Reads a whole file, `None` if it does not exist.
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("open", path)(e)),
+    };
+    let len = file.metadata().map_err(io_err("stat", path))?.len();
+    if len > MAX_STATE_FILE_BYTES {
+        return Err(StoreError::TooLarge {
+            path: path.to_owned(),
+        });
+    }
+    fs::read(path).map(Some).map_err(io_err("read", path))
+}
+
+/// Writes `bytes` to `dir/name` atomically and durably: temp file, fsync, rename, fsync dir.
+///
+/// # Errors
+/// [`StoreError::Io`] naming the step and file that failed.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let target = dir.join(name);
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        f.write_all(bytes).map_err(io_err("write", &tmp))?;
+        f.sync_all().map_err(io_err("fsync", &tmp))?;
+        drop(f);
+        fs::rename(&tmp, &target).map_err(io_err("rename into", &target))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("fsync directory", dir))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoint_round_trip_and_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(StoreError::Locked { .. })
+        ));
+        assert_eq!(store.load_checkpoint("o").unwrap(), None);
+        store.save_checkpoint("o", b"one").unwrap();
+        store.save_checkpoint("o", b"two").unwrap();
+        assert_eq!(store.load_checkpoint("o").unwrap().unwrap(), b"two");
+        assert_eq!(store.load_checkpoint("other").unwrap(), None);
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.load_checkpoint("o").unwrap().unwrap(), b"two");
+    }
+
+    #[test]
+    fn audit_files_are_pruned_except_the_kept_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.save_audit("o", 3, b"a3").unwrap();
+        store.save_audit("o", 5, b"a5").unwrap();
+        store.prune_audit("o", 5);
+        assert_eq!(store.load_audit("o", 3).unwrap(), None);
+        assert_eq!(store.load_audit("o", 5).unwrap().unwrap(), b"a5");
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.save_checkpoint("o", b"old").unwrap();
+        // A directory where the temp file should go makes the write fail before the rename.
+        let odir = store.origin_dir("o");
+        fs::create_dir(odir.join(format!(".checkpoint.tmp-{}", std::process::id()))).unwrap();
+        assert!(store.save_checkpoint("o", b"new").is_err());
+        assert_eq!(store.load_checkpoint("o").unwrap().unwrap(), b"old");
+    }
+}
