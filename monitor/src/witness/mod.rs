@@ -79,12 +79,10 @@ pub enum AddError {
     /// The consistency proof does not verify against the stored checkpoint (422).
     #[error("consistency with the latest cosigned checkpoint: {0}")]
     Inconsistent(ProofError),
-    /// The audit of the new entries failed (422).
-    #[error("audit refused: {0}")]
-    AuditRefused(AuditError),
-    /// The audit could not fetch the log's entries (503).
-    #[error("audit could not read the log: {0}")]
-    AuditUnavailable(AuditError),
+    /// `--audit`: the new entries break the log's rules or do not match the checkpoint
+    /// (422), the log's tiles could not be read (503), or the auditor failed (500).
+    #[error("audit: {0}")]
+    Audit(AuditError),
     /// The new state could not be made durable (500); nothing was cosigned.
     #[error("storage: {0}")]
     Storage(#[from] StoreError),
@@ -110,11 +108,10 @@ impl AddError {
             AddError::Signature(_) => 403,
             AddError::UnknownOrigin(_) => 404,
             AddError::Conflict { .. } => 409,
-            AddError::EmptyTreeRoot(_)
-            | AddError::ProofFromZero(_)
-            | AddError::Inconsistent(_)
-            | AddError::AuditRefused(_) => 422,
-            AddError::AuditUnavailable(_) => 503,
+            AddError::EmptyTreeRoot(_) | AddError::ProofFromZero(_) | AddError::Inconsistent(_) => {
+                422
+            }
+            AddError::Audit(e) => e.status(),
             AddError::Storage(_) | AddError::Cosign(_) | AddError::Note(_) | AddError::Clock(_) => {
                 500
             }
@@ -260,7 +257,8 @@ impl Witness {
             (Some(auditor), Some(audit_state)) => Some(
                 auditor
                     .audit(log.url.as_deref(), audit_state, &checkpoint, now)
-                    .await?,
+                    .await
+                    .map_err(AddError::Audit)?,
             ),
             _ => None,
         };

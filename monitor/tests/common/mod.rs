@@ -1,6 +1,8 @@
 //! Shared harness for tests that drive the real `taglog-witness` binary over loopback HTTP.
 #![allow(dead_code)]
 
+pub mod tiles;
+
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

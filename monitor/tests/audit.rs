@@ -1,0 +1,385 @@
+//! End-to-end tests of `taglog-witness --audit`: the witness replays the log's entries from a
+//! static tile server before cosigning, cosigns an honest log (the independent `log-small`
+//! vectors and logs built here with `proofs`), and refuses with 422 and the reason a log
+//! whose state leaf has a wrong map root, whose entries break a rule, or whose tiles do not
+//! match the checkpoint.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::tiles::{TaglogBuilder, TileServer};
+use common::{body, get, init_key, post, Resp, WitnessProc};
+use taglog_proofs::checkpoint::SignedCheckpoint;
+use taglog_proofs::consistency::consistency_proof;
+use taglog_proofs::cosignature::verify_cosignature;
+use taglog_proofs::hash::Hash;
+use taglog_proofs::note::VerifierKey;
+use taglog_proofs::tiles::decode_entry_bundle;
+use taglog_proofs::tree::MemoryTree;
+use taglog_proofs::witness::{origin_hash_hex, parse_cosignature_response, parse_size_body};
+
+fn vectors() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proofs/tests/vectors/taglog/log-small")
+}
+
+struct Audit {
+    dir: tempfile::TempDir,
+    wkey: VerifierKey,
+    args: Vec<String>,
+}
+
+impl Audit {
+    fn new(log_vkey: &str, origin: &str, url: &str) -> Audit {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("w.key");
+        let wkey = init_key(&key, "auditor.test/w1");
+        let args = vec![
+            "--key".into(),
+            key.display().to_string(),
+            "--data-dir".into(),
+            dir.path().join("data").display().to_string(),
+            "--log".into(),
+            log_vkey.to_owned(),
+            "--log-url".into(),
+            format!("{origin}={url}"),
+            "--audit".into(),
+        ];
+        Audit { dir, wkey, args }
+    }
+
+    fn start(&self) -> WitnessProc {
+        WitnessProc::start(self.dir.path(), &self.args)
+    }
+}
+
+fn assert_cosigned(r: &Resp, cp_text: &str, wkey: &VerifierKey) {
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sigs = parse_cosignature_response(&r.body).unwrap();
+    verify_cosignature(&sigs[0], cp_text, wkey).unwrap();
+}
+
+fn assert_refused(r: &Resp, needle: &str) {
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains(needle),
+        "422 body {:?} lacks {needle:?}",
+        r.text()
+    );
+}
+
+#[test]
+fn cosigns_the_independent_log_small_vectors_and_resumes_after_restart() {
+    let dir = vectors();
+    let keys: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("keys.json")).unwrap()).unwrap();
+    let log_vkey: VerifierKey = keys["log"].as_str().unwrap().parse().unwrap();
+    let origin = keys["origin"].as_str().unwrap().to_owned();
+    let sizes: Vec<u64> = keys["checkpoint_sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, [12, 21, 31]);
+
+    let tiles = TileServer::start();
+    tiles.put_dir(&dir);
+    // Our own tree from the largest bundle, for consistency proofs.
+    let bundle = std::fs::read(dir.join("tile/entries/000.p/31")).unwrap();
+    let mut tree = MemoryTree::new();
+    for e in decode_entry_bundle(&bundle, 31).unwrap() {
+        tree.append(&e).unwrap();
+    }
+
+    let a = Audit::new(&log_vkey.to_string(), &origin, &tiles.url);
+    let mut w = a.start();
+    let mut old = 0;
+    for (i, &size) in sizes.iter().enumerate() {
+        let note = std::fs::read(dir.join(format!("checkpoints/{size}"))).unwrap();
+        let signed = SignedCheckpoint::open(&note, &log_vkey).unwrap();
+        let proof = if old == 0 {
+            vec![]
+        } else {
+            consistency_proof(old, size, &tree).unwrap()
+        };
+        let r = post(&w.url, body(old, proof, note));
+        assert_cosigned(&r, &signed.checkpoint().to_text(), &a.wkey);
+        old = size;
+        if i == 0 {
+            // The audit state is durable: a restarted auditor continues from size 12.
+            w.stop();
+            w = a.start();
+        }
+    }
+    let r = get(&format!(
+        "{}/{}/checkpoint",
+        w.url,
+        origin_hash_hex(&origin)
+    ));
+    let served = SignedCheckpoint::open(&r.body, &log_vkey).unwrap();
+    assert_eq!(served.checkpoint().size(), 31);
+    assert_eq!(
+        served
+            .cosignatures(std::slice::from_ref(&a.wkey))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// An honest log: two publishers, bindings, rebindings and a state leaf per checkpoint.
+fn honest_log() -> (TaglogBuilder, Vec<u64>) {
+    let mut b = TaglogBuilder::new("log.test/audited", 21);
+    let p1 = TaglogBuilder::publisher_key(1);
+    let p2 = TaglogBuilder::publisher_key(2);
+    b.add_publisher("registry.test/acme", &p1);
+    b.add_publisher("registry.test/beta", &p2);
+    b.bind(&p1, "registry.test/acme/app:1.0", 1, 1);
+    b.bind(&p2, "registry.test/beta/db:latest", 2, 7);
+    b.state();
+    let first = b.size();
+    for i in 0..300u32 {
+        let version = u64::from(i) + 2;
+        b.bind(&p1, "registry.test/acme/app:1.0", (i % 250) as u8, version);
+        if i % 50 == 0 {
+            b.bind(&p1, &format!("registry.test/acme/tool:v{i}"), 9, 1);
+        }
+    }
+    b.state();
+    let second = b.size();
+    (b, vec![first, second])
+}
+
+#[test]
+fn cosigns_an_honest_built_log_across_bundles() {
+    let (b, sizes) = honest_log();
+    assert!(
+        sizes[1] > 256,
+        "the second checkpoint spans two entry bundles"
+    );
+    let tiles = TileServer::start();
+    b.publish(&tiles, sizes[0]);
+    b.publish(&tiles, sizes[1]);
+    let a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+    let w = a.start();
+    let r = post(&w.url, b.log.request(0, sizes[0]));
+    assert_cosigned(&r, &b.log.checkpoint(sizes[0]).to_text(), &a.wkey);
+    let r = post(&w.url, b.log.request(sizes[0], sizes[1]));
+    assert_cosigned(&r, &b.log.checkpoint(sizes[1]).to_text(), &a.wkey);
+}
+
+#[test]
+fn refuses_a_state_leaf_with_a_wrong_map_root_and_changes_nothing() {
+    let mut b = TaglogBuilder::new("log.test/liar", 22);
+    let p1 = TaglogBuilder::publisher_key(1);
+    b.add_publisher("registry.test/acme", &p1);
+    b.bind(&p1, "registry.test/acme/app:1.0", 1, 1);
+    b.state();
+    let good = b.size();
+    b.bind(&p1, "registry.test/acme/app:1.0", 2, 2);
+    // The log claims the map still holds version 1: S8, a map that lies.
+    b.state_with(Some(b.map.root()).map(|_| Hash([0x55; 32])), None);
+    let bad = b.size();
+
+    let tiles = TileServer::start();
+    b.publish(&tiles, good);
+    b.publish(&tiles, bad);
+    let a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+    let w = a.start();
+    assert_eq!(post(&w.url, b.log.request(0, good)).status, 200);
+    let r = post(&w.url, b.log.request(good, bad));
+    assert_refused(&r, "map root");
+    assert!(r.text().contains(&format!("state leaf {}", bad - 1)));
+    // Nothing changed: the witness still stands at `good`, on disk too.
+    let r = post(&w.url, b.log.request(0, bad));
+    assert_eq!(r.status, 409);
+    assert_eq!(parse_size_body(&r.body).unwrap(), good);
+    w.stop();
+    let w = a.start();
+    let r = post(&w.url, b.log.request(good, bad));
+    assert_refused(&r, "map root");
+}
+
+#[test]
+fn refuses_rule_breaking_entries() {
+    let p1 = TaglogBuilder::publisher_key(1);
+    let p2 = TaglogBuilder::publisher_key(2);
+    type Case = (&'static str, Box<dyn Fn(&mut TaglogBuilder)>);
+    let cases: Vec<Case> = vec![
+        (
+            "not end in a state leaf",
+            Box::new(|b: &mut TaglogBuilder| {
+                b.bind(
+                    &TaglogBuilder::publisher_key(1),
+                    "registry.test/acme/x:1",
+                    1,
+                    1,
+                );
+            }),
+        ),
+        (
+            "had not admitted",
+            Box::new(move |b: &mut TaglogBuilder| {
+                b.bind(&p2, "registry.test/acme/x:1", 1, 1);
+                b.state();
+            }),
+        ),
+        (
+            "version rule",
+            Box::new(move |b: &mut TaglogBuilder| {
+                b.bind(&p1, "registry.test/acme/app:1.0", 3, 1);
+                b.state();
+            }),
+        ),
+        (
+            "claims size",
+            Box::new(|b: &mut TaglogBuilder| {
+                b.time += 1;
+                let leaf = taglog_proofs::leaves::StateLeaf {
+                    size: b.size() + 1,
+                    map_root: b.map.root(),
+                    time: b.time,
+                };
+                b.push(leaf.to_text().into_bytes());
+            }),
+        ),
+        (
+            "after the bound",
+            Box::new(|b: &mut TaglogBuilder| {
+                b.state_with(None, Some(common::now() + 3600));
+            }),
+        ),
+        (
+            "before an earlier",
+            Box::new(|b: &mut TaglogBuilder| {
+                b.state_with(None, Some(1));
+            }),
+        ),
+        (
+            "malformed",
+            Box::new(|b: &mut TaglogBuilder| {
+                b.push(b"taglog/v1/state\nsize 01\n".to_vec());
+                b.state();
+            }),
+        ),
+    ];
+    let tiles = TileServer::start();
+    for (i, (needle, make_bad)) in cases.into_iter().enumerate() {
+        let mut b = TaglogBuilder::new(&format!("log.test/rules{i}"), 30 + i as u8);
+        b.add_publisher("registry.test/acme", &TaglogBuilder::publisher_key(1));
+        b.bind(
+            &TaglogBuilder::publisher_key(1),
+            "registry.test/acme/app:1.0",
+            1,
+            1,
+        );
+        b.state();
+        let good = b.size();
+        make_bad(&mut b);
+        tiles.clear();
+        b.publish(&tiles, good);
+        b.publish(&tiles, b.size());
+        let a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+        let w = a.start();
+        assert_eq!(
+            post(&w.url, b.log.request(0, good)).status,
+            200,
+            "case {needle}"
+        );
+        let r = post(&w.url, b.log.request(good, b.size()));
+        assert_refused(&r, needle);
+    }
+}
+
+#[test]
+fn refuses_tiles_that_do_not_match_and_waits_for_an_unreachable_log() {
+    let (b, sizes) = honest_log();
+    let tiles = TileServer::start();
+    // Tiles of another tree under the same origin: the entries do not hash to the root.
+    let (mut other, _) = honest_log();
+    other.entries[3] =
+        b"taglog/v1/state\nsize 3\nmap AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\ntime 1\n"
+            .to_vec();
+    other.publish(&tiles, sizes[0]);
+    let a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+    let w = a.start();
+    assert_refused(
+        &post(&w.url, b.log.request(0, sizes[0])),
+        "do not hash to the checkpoint root",
+    );
+    // A truncated bundle is bad content: 422.
+    tiles.clear();
+    let path = taglog_proofs::tiles::TilePath::new(
+        taglog_proofs::tiles::TileKind::Entries,
+        0,
+        u16::try_from(sizes[0]).unwrap(),
+    )
+    .unwrap()
+    .to_path();
+    b.publish(&tiles, sizes[0]);
+    let mut bytes = get(&format!("{}/{path}", tiles.url)).body;
+    bytes.pop();
+    tiles.put(&path, bytes);
+    assert_eq!(post(&w.url, b.log.request(0, sizes[0])).status, 422);
+    // No tiles at all: 503 with Retry-After, nothing cosigned.
+    tiles.clear();
+    let r = common::client()
+        .post(format!("{}/add-checkpoint", w.url))
+        .body(b.log.request(0, sizes[0]))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert!(r.headers().get("retry-after").is_some());
+    // Once the log serves its tiles, the same request is cosigned.
+    b.publish(&tiles, sizes[0]);
+    assert_eq!(post(&w.url, b.log.request(0, sizes[0])).status, 200);
+}
+
+#[test]
+fn audit_needs_a_url_and_an_audit_history() {
+    let (b, sizes) = honest_log();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("w.key");
+    init_key(&key, "auditor.test/w2");
+    let data = dir.path().join("data");
+    let base: Vec<String> = vec![
+        "--key".into(),
+        key.display().to_string(),
+        "--data-dir".into(),
+        data.display().to_string(),
+        "--log".into(),
+        b.log.vkey(),
+    ];
+    let run = |extra: &[&str]| {
+        std::process::Command::new(common::BIN)
+            .args(&base)
+            .args(extra)
+            .args(["--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--audit"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--log-url"));
+
+    // Cosign without auditing, then restart with --audit: refused, it never replayed.
+    {
+        let w = WitnessProc::start(dir.path(), &base);
+        assert_eq!(post(&w.url, b.log.request(0, sizes[0])).status, 200);
+    }
+    let url = format!("{}=http://127.0.0.1:9", b.log.origin());
+    let out = run(&["--audit", "--log-url", &url]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("without --audit"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
