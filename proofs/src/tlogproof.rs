@@ -10,11 +10,13 @@
 //! ```
 //!
 //! This module guarantees a strict parse (limits checked first, canonical number and base64,
-//! a well-formed checkpoint note) and that every accepted input re-encodes byte for byte.
+//! a well-formed signed note holding a three-line taglog checkpoint) and that every accepted
+//! input re-encodes byte for byte.
 //! Out of scope: verification. Open the checkpoint with
 //! [`crate::checkpoint::SignedCheckpoint::open`], check cosignatures with the policy, then
 //! verify the inclusion proof; the extra data is unauthenticated.
 
+use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::hash::Hash;
 use crate::note::{Note, NoteError, MAX_NOTE_BYTES};
 use crate::num::parse_decimal;
@@ -74,6 +76,16 @@ pub enum TlogProofError {
     /// The checkpoint is not a well-formed signed note.
     #[error("checkpoint: {0}")]
     Checkpoint(NoteError),
+    /// The checkpoint note's text is not a taglog checkpoint (three lines, no extensions).
+    #[error("checkpoint text: {0}")]
+    CheckpointText(CheckpointError),
+}
+
+/// Checks that `bytes` is a well-formed signed note holding a taglog checkpoint text.
+fn check_checkpoint(bytes: &[u8]) -> Result<(), TlogProofError> {
+    let note = Note::parse(bytes).map_err(TlogProofError::Checkpoint)?;
+    Checkpoint::parse(note.text()).map_err(TlogProofError::CheckpointText)?;
+    Ok(())
 }
 
 /// A parsed tlog-proof. The checkpoint's signatures and the proof are not verified.
@@ -91,7 +103,8 @@ impl TlogProof {
     /// # Errors
     /// [`TlogProofError::BadExtra`] for empty or oversized extra data,
     /// [`TlogProofError::BadIndex`] for an index above 2⁶³−1,
-    /// [`TlogProofError::TooManyProofLines`], or [`TlogProofError::Checkpoint`].
+    /// [`TlogProofError::TooManyProofLines`], [`TlogProofError::Checkpoint`] or
+    /// [`TlogProofError::CheckpointText`].
     pub fn new(
         extra: Option<Vec<u8>>,
         index: u64,
@@ -110,7 +123,7 @@ impl TlogProof {
         if proof.len() > MAX_INCLUSION_PROOF_LINES {
             return Err(TlogProofError::TooManyProofLines);
         }
-        Note::parse(&checkpoint).map_err(TlogProofError::Checkpoint)?;
+        check_checkpoint(&checkpoint)?;
         Ok(TlogProof {
             extra,
             index,
@@ -125,7 +138,8 @@ impl TlogProof {
     /// [`TlogProofError::TooLarge`] (checked first), then the first defect found:
     /// [`TlogProofError::BadHeader`], [`TlogProofError::BadExtra`], [`TlogProofError::BadIndex`],
     /// [`TlogProofError::TooManyProofLines`], [`TlogProofError::BadProofLine`],
-    /// [`TlogProofError::MissingBlankLine`] or [`TlogProofError::Checkpoint`].
+    /// [`TlogProofError::MissingBlankLine`], [`TlogProofError::Checkpoint`] or
+    /// [`TlogProofError::CheckpointText`].
     pub fn parse(bytes: &[u8]) -> Result<TlogProof, TlogProofError> {
         if bytes.len() > MAX_TLOG_PROOF_BYTES {
             return Err(TlogProofError::TooLarge { len: bytes.len() });
@@ -165,7 +179,7 @@ impl TlogProof {
                 line: proof.len() + 1,
             })?);
         }
-        Note::parse(rest).map_err(TlogProofError::Checkpoint)?;
+        check_checkpoint(rest)?;
         Ok(TlogProof {
             extra,
             index,

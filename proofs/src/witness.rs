@@ -10,6 +10,7 @@
 //! Out of scope: HTTP, the witness's checks (origin known, signature, old size, proof, empty
 //! root), which take a parsed request and answer 403/404/409/422; `sign-subtree`.
 
+use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::hash::{sha256, Hash};
 use crate::note::{Note, NoteError, NoteSignature, MAX_NOTE_BYTES, MAX_SIGNATURES};
 use crate::num::parse_decimal;
@@ -57,6 +58,9 @@ pub enum WitnessError {
     /// The checkpoint is not a well-formed signed note.
     #[error("checkpoint: {0}")]
     Checkpoint(NoteError),
+    /// The checkpoint note's text is not a taglog checkpoint (three lines, no extensions).
+    #[error("checkpoint text: {0}")]
+    CheckpointText(CheckpointError),
     /// The response body is not one or more signature lines.
     #[error("cosignature response: {0}")]
     BadResponse(NoteError),
@@ -65,8 +69,8 @@ pub enum WitnessError {
     BadSizeBody,
 }
 
-/// A parsed `add-checkpoint` request. `checkpoint` is a well-formed note whose signatures are
-/// not yet verified (open it with [`crate::checkpoint::SignedCheckpoint::open`]).
+/// A parsed `add-checkpoint` request. `checkpoint` is a well-formed note with a valid checkpoint
+/// text whose signatures are not yet verified (open it with [`crate::checkpoint::SignedCheckpoint::open`]).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct AddCheckpointRequest {
     /// Size of the checkpoint the client believes the witness last cosigned.
@@ -83,7 +87,8 @@ impl AddCheckpointRequest {
     /// # Errors
     /// [`WitnessError::TooLarge`] (checked first), [`WitnessError::BadOldSizeLine`],
     /// [`WitnessError::TooManyProofLines`], [`WitnessError::BadProofLine`],
-    /// [`WitnessError::MissingBlankLine`] or [`WitnessError::Checkpoint`].
+    /// [`WitnessError::MissingBlankLine`], [`WitnessError::Checkpoint`] or
+    /// [`WitnessError::CheckpointText`].
     pub fn parse(body: &[u8]) -> Result<AddCheckpointRequest, WitnessError> {
         if body.len() > MAX_ADD_CHECKPOINT_BYTES {
             return Err(WitnessError::TooLarge {
@@ -111,7 +116,8 @@ impl AddCheckpointRequest {
                 line: proof.len() + 1,
             })?);
         }
-        Note::parse(rest).map_err(WitnessError::Checkpoint)?;
+        let note = Note::parse(rest).map_err(WitnessError::Checkpoint)?;
+        Checkpoint::parse(note.text()).map_err(WitnessError::CheckpointText)?;
         Ok(AddCheckpointRequest {
             old_size,
             proof,
