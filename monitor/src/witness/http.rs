@@ -43,9 +43,23 @@ fn now() -> u64 {
 }
 
 async fn add_checkpoint(State(witness): State<Arc<Witness>>, body: Bytes) -> Response {
-    match witness.add_checkpoint(&body, now()).await {
-        Ok(lines) => ([(header::CONTENT_TYPE, TEXT)], lines).into_response(),
-        Err(e) => error_response(&e),
+    // Run the request in its own task: if the client goes away, the request still either
+    // completes (durable state and memory updated together) or fails as a whole, instead of
+    // being dropped between the fsync and the in-memory update.
+    let now = now();
+    let task = tokio::spawn(async move { witness.add_checkpoint(&body, now).await });
+    match task.await {
+        Ok(Ok(lines)) => ([(header::CONTENT_TYPE, TEXT)], lines).into_response(),
+        Ok(Err(e)) => error_response(&e),
+        Err(e) => {
+            tracing::error!(error = %e, "add-checkpoint task failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, TEXT)],
+                "internal error\n",
+            )
+                .into_response()
+        }
     }
 }
 
@@ -76,13 +90,13 @@ async fn checkpoint(
     State(witness): State<Arc<Witness>>,
     Path(origin_hash): Path<String>,
 ) -> Response {
-    match witness.latest_checkpoint(&origin_hash).await {
+    match witness.latest_checkpoint(&origin_hash) {
         Some(note) => (
             [
                 (header::CONTENT_TYPE, TEXT),
                 (header::CACHE_CONTROL, "no-cache"),
             ],
-            note,
+            note.to_vec(),
         )
             .into_response(),
         None => (

@@ -24,7 +24,7 @@ pub mod keyfile;
 pub mod store;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use taglog_proofs::checkpoint::{Checkpoint, CheckpointError};
 use taglog_proofs::consistency::verify_consistency;
@@ -148,8 +148,6 @@ struct LogState {
     size: u64,
     /// Its root (the empty root if none).
     root: Hash,
-    /// The latest cosigned checkpoint note as served by `GET /<hash>/checkpoint`.
-    cosigned: Option<Vec<u8>>,
     /// The auditor's replay state at `size` (with `--audit`).
     audit: Option<AuditState>,
 }
@@ -159,7 +157,11 @@ struct LogState {
 struct Log {
     keys: Vec<VerifierKey>,
     url: Option<String>,
+    /// Held from the old-size check until the new state is durable (the compare-and-swap).
     state: Mutex<LogState>,
+    /// The latest cosigned checkpoint note, as served by `GET /<hash>/checkpoint`. Kept
+    /// apart from `state` so that reads never wait for an audit in progress.
+    served: std::sync::RwLock<Option<Arc<[u8]>>>,
 }
 
 /// The witness: configured logs, their states, the store and the cosigning key.
@@ -191,7 +193,8 @@ impl Witness {
         let mut map = BTreeMap::new();
         let mut by_hash = BTreeMap::new();
         for log in logs {
-            let state = load_state(&store, &log.origin, auditor.as_ref(), log.url.as_deref())?;
+            let (state, served) =
+                load_state(&store, &log.origin, auditor.as_ref(), log.url.as_deref())?;
             by_hash.insert(
                 taglog_proofs::witness::origin_hash_hex(&log.origin),
                 log.origin.clone(),
@@ -202,6 +205,7 @@ impl Witness {
                     keys: log.keys,
                     url: log.url,
                     state: Mutex::new(state),
+                    served: std::sync::RwLock::new(served.map(Arc::from)),
                 },
             );
         }
@@ -287,7 +291,7 @@ impl Witness {
         );
         state.size = checkpoint.size();
         state.root = checkpoint.root();
-        state.cosigned = Some(cosigned);
+        *log.served.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::from(cosigned));
         if audited.is_some() {
             state.audit = audited;
         }
@@ -330,10 +334,13 @@ impl Witness {
     /// The latest cosigned checkpoint of the log whose origin hashes to `origin_hash` (lowercase
     /// hex SHA-256), with the log's signatures and this witness's cosignature; `None` if the
     /// origin is unknown or was never cosigned.
-    pub async fn latest_checkpoint(&self, origin_hash: &str) -> Option<Vec<u8>> {
+    pub fn latest_checkpoint(&self, origin_hash: &str) -> Option<Arc<[u8]>> {
         let origin = self.by_hash.get(origin_hash)?;
         let log = self.logs.get(origin)?;
-        log.state.lock().await.cosigned.clone()
+        log.served
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -370,13 +377,14 @@ pub fn check_transition(
         .map_err(AddError::Inconsistent)
 }
 
-/// Reads one origin's stored checkpoint (and audit state) at start.
+/// Reads one origin's stored checkpoint (and audit state) at start; also returns the stored
+/// note to serve.
 fn load_state(
     store: &Store,
     origin: &str,
     auditor: Option<&Auditor>,
     url: Option<&str>,
-) -> Result<LogState, StartError> {
+) -> Result<(LogState, Option<Vec<u8>>), StartError> {
     let corrupt = |reason: String| StartError::CorruptState {
         origin: origin.to_owned(),
         reason,
@@ -385,18 +393,18 @@ fn load_state(
         root: empty_root(),
         ..LogState::default()
     };
-    if let Some(bytes) = store.load_checkpoint(origin)? {
-        let note = Note::parse(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    let stored = store.load_checkpoint(origin)?;
+    if let Some(bytes) = &stored {
+        let note = Note::parse(bytes).map_err(|e| corrupt(e.to_string()))?;
         let cp = Checkpoint::parse(note.text()).map_err(|e| corrupt(e.to_string()))?;
         if cp.origin() != origin {
             return Err(corrupt(format!("it names origin {:?}", cp.origin())));
         }
         state.size = cp.size();
         state.root = cp.root();
-        state.cosigned = Some(bytes);
     }
     if let Some(auditor) = auditor {
         state.audit = Some(auditor.load(store, origin, url, state.size, &state.root)?);
     }
-    Ok(state)
+    Ok((state, stored))
 }
