@@ -1,1 +1,427 @@
-fn main() {}
+//! `taglog`: publish and verify container image tag bindings. Flags only; the work is in the
+//! `taglog_client` library. Exit codes: 0 verified, 1 verification failed, 2 usage or policy
+//! error, 3 a service was unavailable.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use taglog_client::config::{load_policy, RegistryOptions};
+use taglog_client::publish::{PublishOptions, VersionChoice, DEFAULT_MMD_SECS};
+use taglog_client::registry::Credentials;
+use taglog_client::state::StateDir;
+use taglog_client::verify::{self, Options};
+use taglog_client::{inspect, keys, Failure, EXIT_OK};
+use taglog_proofs::binding::DigestValue;
+use taglog_proofs::policy::parse_duration;
+use taglog_proofs::refs::TagRef;
+
+#[derive(Parser)]
+#[command(
+    name = "taglog",
+    version,
+    about = "Publish and verify container image tag bindings in a taglog transparency log"
+)]
+struct Cli {
+    /// Trust policy file (default: $TAGLOG_POLICY, $XDG_CONFIG_HOME/taglog/policy).
+    #[arg(long, global = true, env = "TAGLOG_POLICY")]
+    policy: Option<PathBuf>,
+    /// Local state directory (default: $TAGLOG_STATE_DIR, $XDG_STATE_HOME/taglog).
+    #[arg(long, global = true)]
+    state_dir: Option<PathBuf>,
+    /// Log URL, overriding the URL on the policy's `log` line.
+    #[arg(long, global = true)]
+    log: Option<String>,
+    /// Registry host[:port] to reach over plain HTTP (repeatable; adds to the policy's).
+    #[arg(long = "insecure-registry", global = true)]
+    insecure_registry: Vec<String>,
+    /// Registry user for basic auth (password from TAGLOG_REGISTRY_PASSWORD).
+    #[arg(long, global = true, env = "TAGLOG_REGISTRY_USER")]
+    registry_user: Option<String>,
+    /// Testing only: the Unix time to use instead of the clock.
+    #[arg(long, global = true, hide = true, env = "TAGLOG_NOW")]
+    now: Option<u64>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a publisher key: writes the private key file (mode 0600), prints the vkey.
+    Keygen {
+        /// Key name (e.g. your registry namespace).
+        #[arg(long)]
+        name: String,
+        /// Private key file to create (never overwritten).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Bind a tag to a digest in the log, and verify that the log made it current.
+    Publish {
+        /// Reference, e.g. registry.example/acme/app:1.5.
+        reference: String,
+        /// Digest to bind (default: resolve the tag at its registry).
+        #[arg(long)]
+        digest: Option<String>,
+        /// Withdraw the tag instead (digest `withdrawn`).
+        #[arg(long, conflicts_with = "digest")]
+        withdraw: bool,
+        /// Version: a number, or `auto` (current + 1).
+        #[arg(long, default_value = "auto")]
+        version: String,
+        /// Private key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Save the verified bundle here.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// How long to wait for the log to make the binding current after a 202.
+        #[arg(long, default_value = "5m")]
+        mmd: String,
+    },
+    /// Verify a tag: prints the pullable `registry/repo@digest` on stdout.
+    Verify {
+        /// Reference as you pull it.
+        reference: String,
+        /// Check this digest instead of asking the registry.
+        #[arg(long)]
+        digest: Option<String>,
+        /// Verify a saved bundle instead of asking the log.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// No network at all (needs --bundle).
+        #[arg(long)]
+        offline: bool,
+        /// Accept cosignatures up to this much older than max-age (reported; never updates state).
+        #[arg(long)]
+        accept_stale: Option<String>,
+        /// Print a JSON verdict on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the current binding of a tag (verified; the registry is not asked).
+    Lookup {
+        /// Reference.
+        reference: String,
+        /// Verify a saved bundle instead of asking the log.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch and verify a bundle and save it for offline verification.
+    Bundle {
+        /// Reference.
+        reference: String,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Export the current binding's inclusion proof.
+    Export {
+        /// Write C2SP tlog-proof@v1.
+        #[arg(long, required = true)]
+        tlog_proof: bool,
+        /// Reference.
+        reference: String,
+        /// Use a saved bundle.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Pin a reference to a digest (S6): verify accepts it if the publisher ever bound it.
+    Pin {
+        /// Reference.
+        reference: String,
+        /// Digest.
+        digest: String,
+    },
+    /// Remove a local pin.
+    Unpin {
+        /// Reference.
+        reference: String,
+    },
+    /// Fetch and verify the log's checkpoint; show size, age and cosigners.
+    Checkpoint {
+        /// Log origin (if the policy lists several logs).
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// Policy tools.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyAction {
+    /// Print the C2SP tlog-policy subset.
+    ExportC2sp,
+    /// Warn about weak settings.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = matches!(
+        cli.command,
+        Command::Verify { json: true, .. } | Command::Lookup { json: true, .. }
+    );
+    let reference = match &cli.command {
+        Command::Verify { reference, .. } | Command::Lookup { reference, .. } => reference.clone(),
+        _ => String::new(),
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(f) => {
+            if json {
+                println!("{}", verify::failure_json(&f, &reference));
+            }
+            eprintln!("taglog: {}", f.message);
+            ExitCode::from(f.exit)
+        }
+    }
+}
+
+fn duration(s: &str, what: &str) -> Result<u64, Failure> {
+    parse_duration(s).map_err(|e| Failure::usage("bad-duration", format!("{what}: {e}")))
+}
+
+fn write_file(p: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    std::fs::write(p, bytes)
+        .map_err(|e| Failure::usage("output", format!("cannot write {}: {e}", p.display())))
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let now = cli.now.unwrap_or_else(taglog_client::unix_now);
+    let registry = RegistryOptions {
+        insecure: cli.insecure_registry.clone(),
+        credentials: cli.registry_user.clone().map(|username| Credentials {
+            username,
+            password: std::env::var("TAGLOG_REGISTRY_PASSWORD").unwrap_or_default(),
+        }),
+    };
+    let base = Options {
+        now,
+        log_url: cli.log.clone(),
+        registry: registry.clone(),
+        state_dir: cli.state_dir.clone(),
+        ..Options::default()
+    };
+    let policy = || load_policy(cli.policy.as_deref());
+    match cli.command {
+        Command::Keygen { name, output } => {
+            let v = keys::keygen(&name, &output)?;
+            println!("{v}");
+            eprintln!("wrote the private key to {} (mode 0600); publish the vkey above in your policy's publisher line", output.display());
+        }
+        Command::Publish {
+            reference,
+            digest,
+            withdraw,
+            version,
+            key,
+            output,
+            mmd,
+        } => {
+            let version = match version.as_str() {
+                "auto" => VersionChoice::Auto,
+                v => {
+                    VersionChoice::Exact(taglog_proofs::num::parse_decimal(v).ok_or_else(|| {
+                        Failure::usage(
+                            "bad-version",
+                            format!("--version {v:?} is not `auto` or a decimal number"),
+                        )
+                    })?)
+                }
+            };
+            let opts = PublishOptions {
+                reference,
+                digest,
+                withdraw,
+                version,
+                key,
+                log_url: cli.log.clone(),
+                now,
+                registry,
+                mmd: Duration::from_secs(if mmd.is_empty() {
+                    DEFAULT_MMD_SECS
+                } else {
+                    duration(&mmd, "--mmd")?
+                }),
+                poll: Duration::from_millis(500),
+            };
+            let p = taglog_client::publish::publish(&policy()?, &opts)?;
+            if let Some(o) = output {
+                write_file(&o, &p.bundle)?;
+            }
+            println!("{}@{}", p.reference.repository(), p.digest);
+            eprintln!(
+                "published {} -> {} as version {} (leaf {}), verified current",
+                p.reference.as_str(),
+                p.digest,
+                p.version,
+                p.index
+            );
+        }
+        Command::Verify {
+            reference,
+            digest,
+            bundle,
+            offline,
+            accept_stale,
+            json,
+        } => {
+            let opts = Options {
+                reference,
+                digest,
+                bundle,
+                offline,
+                accept_stale: accept_stale
+                    .as_deref()
+                    .map(|s| duration(s, "--accept-stale"))
+                    .transpose()?
+                    .unwrap_or(0),
+                ..base
+            };
+            let r = verify::run(&policy()?, &opts)?;
+            if json {
+                println!("{}", verify::report_json(&r));
+            } else {
+                println!("{}", r.pull());
+            }
+            eprintln!("{}", verify::describe(&r, now));
+        }
+        Command::Lookup {
+            reference,
+            bundle,
+            json,
+        } => {
+            let opts = Options {
+                reference,
+                bundle,
+                skip_registry: true,
+                ..base
+            };
+            let r = verify::run(&policy()?, &opts)?;
+            if json {
+                println!("{}", verify::report_json(&r));
+            } else {
+                println!("{}", verify::describe(&r, now));
+            }
+        }
+        Command::Bundle { reference, output } => {
+            let r = verify::run(
+                &policy()?,
+                &Options {
+                    reference,
+                    skip_registry: true,
+                    ..base
+                },
+            )?;
+            write_file(&output, &r.bundle_bytes)?;
+            eprintln!(
+                "{}\nsaved the bundle to {}",
+                verify::describe(&r, now),
+                output.display()
+            );
+        }
+        Command::Export {
+            tlog_proof: _,
+            reference,
+            bundle,
+            output,
+        } => {
+            let r = verify::run(
+                &policy()?,
+                &Options {
+                    reference,
+                    bundle,
+                    skip_registry: true,
+                    ..base
+                },
+            )?;
+            write_file(&output, &inspect::tlog_proof(&r)?)?;
+            eprintln!(
+                "wrote the tlog-proof of {} to {}",
+                r.signed.as_str(),
+                output.display()
+            );
+        }
+        Command::Pin { reference, digest } => {
+            let signed = signed_ref(&reference, cli.policy.as_deref())?;
+            let d: DigestValue = digest
+                .parse()
+                .ok()
+                .filter(|d: &DigestValue| !d.is_withdrawn())
+                .ok_or_else(|| {
+                    Failure::usage(
+                        "bad-digest",
+                        format!("{digest:?} is not sha256:<64 hex> or sha512:<128 hex>"),
+                    )
+                })?;
+            let mut l = StateDir::resolve(cli.state_dir.as_deref())?.lock()?;
+            l.state.pins.insert(signed.as_str().to_string(), d);
+            l.save()?;
+            eprintln!(
+                "pinned {} to {d}; `taglog verify` now accepts it if the publisher ever bound it",
+                signed.as_str()
+            );
+        }
+        Command::Unpin { reference } => {
+            let signed = signed_ref(&reference, cli.policy.as_deref())?;
+            let mut l = StateDir::resolve(cli.state_dir.as_deref())?.lock()?;
+            if l.state.pins.remove(signed.as_str()).is_none() {
+                return Err(Failure::usage(
+                    "no-pin",
+                    format!("{} is not pinned", signed.as_str()),
+                ));
+            }
+            l.save()?;
+            eprintln!("unpinned {}", signed.as_str());
+        }
+        Command::Checkpoint { origin } => {
+            println!(
+                "{}",
+                inspect::checkpoint(&policy()?, origin.as_deref(), cli.log.as_deref(), now)?
+            );
+        }
+        Command::Policy { action } => {
+            let p = policy()?;
+            match action {
+                PolicyAction::ExportC2sp => print!("{}", p.export_c2sp()),
+                PolicyAction::Check => {
+                    let warnings = p.check();
+                    for w in &warnings {
+                        println!("warning: {w}");
+                    }
+                    if warnings.is_empty() {
+                        println!("ok: no warnings");
+                    }
+                }
+            }
+        }
+    }
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
+
+/// The signed reference for pin/unpin: remapped by the policy when one is available.
+fn signed_ref(input: &str, policy_path: Option<&Path>) -> Result<TagRef, Failure> {
+    let r = TagRef::canonicalize(input).map_err(|e| {
+        Failure::usage(
+            "bad-reference",
+            format!("{input:?} is not a tag reference: {e}"),
+        )
+    })?;
+    match load_policy(policy_path) {
+        Ok(p) => p.signed_ref(&r).map_err(|e| Failure::usage("bad-remap", e)),
+        Err(_) => Ok(r),
+    }
+}

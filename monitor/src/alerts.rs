@@ -24,6 +24,9 @@ use taglog_proofs::hash::{sha256, Hash};
 /// The most bytes of an alert's JSON line; larger evidence is a bug in the monitor.
 pub const MAX_ALERT_BYTES: usize = 1 << 20;
 
+/// The most delivered alerts an [`AlertSink`] remembers in memory.
+pub const MAX_REMEMBERED: usize = 10_000;
+
 /// What an alert reports. Serialized in kebab-case (`"fork"`, `"map-mismatch"`, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -223,20 +226,20 @@ pub struct AlertSink {
     pub file: Option<PathBuf>,
     /// POST each alert as a JSON body to this URL.
     pub webhook: Option<String>,
-    /// Alerts delivered through this sink since it was made (for tests and `--once`).
+    /// Alerts delivered through this sink since it was made, the latest
+    /// [`MAX_REMEMBERED`] (for tests and `--once`).
     pub delivered: Vec<Alert>,
 }
 
 impl AlertSink {
-    /// Delivers one alert to every configured destination.
+    /// Delivers one alert to stdout and the alert file (local, in order). The webhook is
+    /// separate ([`AlertSink::post_webhook`]) so that a failing webhook never makes the
+    /// local destinations see an alert twice.
     ///
     /// # Errors
-    /// Any [`AlertError`]; the caller keeps the alert and retries later.
-    pub async fn deliver(
-        &mut self,
-        alert: &Alert,
-        http: &reqwest::Client,
-    ) -> Result<(), AlertError> {
+    /// [`AlertError::Encode`], [`AlertError::Stdout`], [`AlertError::File`]; the caller
+    /// keeps the alert and retries later.
+    pub fn deliver_local(&mut self, alert: &Alert) -> Result<(), AlertError> {
         let line = alert.to_line()?;
         if self.stdout {
             let mut out = std::io::stdout().lock();
@@ -250,25 +253,42 @@ impl AlertSink {
                 source,
             })?;
         }
-        if let Some(url) = &self.webhook {
-            let resp = http
-                .post(url)
-                .header("content-type", "application/json")
-                .body(line.clone())
-                .send()
-                .await
-                .map_err(|e| AlertError::Webhook {
-                    url: url.clone(),
-                    detail: e.to_string(),
-                })?;
-            if !resp.status().is_success() {
-                return Err(AlertError::Webhook {
-                    url: url.clone(),
-                    detail: format!("HTTP status {}", resp.status()),
-                });
-            }
+        if self.delivered.len() >= MAX_REMEMBERED {
+            self.delivered.remove(0);
         }
         self.delivered.push(alert.clone());
+        Ok(())
+    }
+
+    /// POSTs one alert to the webhook, if one is configured.
+    ///
+    /// # Errors
+    /// [`AlertError::Webhook`] unless it answers 2xx; the caller retries later.
+    pub async fn post_webhook(
+        &self,
+        alert: &Alert,
+        http: &reqwest::Client,
+    ) -> Result<(), AlertError> {
+        let Some(url) = &self.webhook else {
+            return Ok(());
+        };
+        let line = alert.to_line()?;
+        let resp = http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(line)
+            .send()
+            .await
+            .map_err(|e| AlertError::Webhook {
+                url: url.clone(),
+                detail: e.to_string(),
+            })?;
+        if !resp.status().is_success() {
+            return Err(AlertError::Webhook {
+                url: url.clone(),
+                detail: format!("HTTP status {}", resp.status()),
+            });
+        }
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ pub mod checks;
 pub mod follow;
 pub mod monitor;
 pub mod replay;
+pub mod serve;
 pub mod state;
 pub mod witness;
 

@@ -1,1 +1,228 @@
-fn main() {}
+//! `taglog-monitor`: follows a taglog log through its tiles and alerts (DESIGN.md §6).
+//! Flags only; the monitor itself is `taglog_monitor::Monitor`.
+//!
+//! Exit codes with `--once`: 0 no alert, 1 at least one alert, 2 usage or configuration
+//! error, 3 the log could not be read or the state could not be saved.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Parser;
+use taglog_monitor::alerts::AlertSink;
+use taglog_monitor::checks::Watchlist;
+use taglog_monitor::monitor::Metrics;
+use taglog_monitor::serve::{self, Shared};
+use taglog_monitor::{Config, Monitor};
+use taglog_proofs::note::VerifierKey;
+use taglog_proofs::refs::RefPrefix;
+
+/// Follows a taglog transparency log through its tiles, replays every entry, compares
+/// checkpoints with witnesses and clients, and prints alerts as JSON lines on stdout.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// Base URL of the log, or of any mirror or CDN serving its /checkpoint and tiles.
+    #[arg(long, env = "TAGLOG_MONITOR_LOG")]
+    log: String,
+    /// The log's public key (vkey); its name is the log origin. `@FILE` reads it from a file.
+    #[arg(long, env = "TAGLOG_MONITOR_LOG_KEY", value_name = "VKEY")]
+    log_key: String,
+    /// Directory for the monitor's state (created if missing; one monitor per directory).
+    #[arg(long, default_value = "./taglog-monitor-data")]
+    state_dir: PathBuf,
+    /// Witness base URL whose `/<hex sha256(origin)>/checkpoint` is compared (repeatable).
+    #[arg(long = "witness", value_name = "URL")]
+    witnesses: Vec<String>,
+    /// Witness cosigning key whose cosignatures count for freshness (repeatable).
+    #[arg(long = "witness-key", value_name = "VKEY")]
+    witness_keys: Vec<String>,
+    /// File or directory of signed checkpoints reported by clients (also where
+    /// `POST /report` stores them; default: <state-dir>/reports when --listen is given).
+    #[arg(long)]
+    reports: Option<PathBuf>,
+    /// Alert on every binding under this ref prefix (repeatable).
+    #[arg(long = "watch-prefix", value_name = "PREFIX")]
+    watch_prefixes: Vec<String>,
+    /// Alert on every binding signed by this publisher key (repeatable).
+    #[arg(long = "watch-key", value_name = "VKEY")]
+    watch_keys: Vec<String>,
+    /// Also append alerts (JSON lines) to this file.
+    #[arg(long)]
+    alert_file: Option<PathBuf>,
+    /// Also POST each alert (JSON) to this URL; retried until it answers 2xx.
+    #[arg(long)]
+    webhook: Option<String>,
+    /// Alert `stale-checkpoint` when nothing vouched for the checkpoint (witness
+    /// cosignature or log time) within this many seconds; 0 disables.
+    #[arg(long, default_value_t = 3600)]
+    max_age: u64,
+    /// Maximum merge delay in seconds for `mmd-violation`; 0 disables.
+    #[arg(long, default_value_t = 300)]
+    mmd: u64,
+    /// Entries checked between two state saves.
+    #[arg(long, default_value_t = 65_536)]
+    chunk: u64,
+    /// Poll once, replay everything, exit 1 if any alert fired.
+    #[arg(long, conflicts_with = "follow")]
+    once: bool,
+    /// Poll forever (the default).
+    #[arg(long)]
+    follow: bool,
+    /// Seconds between polls.
+    #[arg(long, default_value_t = 30)]
+    interval: u64,
+    /// Longest wait between polls after failures (backoff doubles up to it).
+    #[arg(long, default_value_t = 600)]
+    max_interval: u64,
+    /// Serve /healthz, /metrics and POST /report on this address (with --follow).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+}
+
+fn parse_key(s: &str) -> Result<VerifierKey, String> {
+    let text = match s.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
+        None => s.to_owned(),
+    };
+    VerifierKey::from_str(text.trim()).map_err(|e| format!("bad vkey {s:?}: {e}"))
+}
+
+fn config(args: &Args) -> Result<Config, String> {
+    let log_key = parse_key(&args.log_key)?;
+    let mut c = Config::new(&args.log, log_key, args.state_dir.clone());
+    c.witness_urls.clone_from(&args.witnesses);
+    c.witness_keys = args
+        .witness_keys
+        .iter()
+        .map(|k| parse_key(k))
+        .collect::<Result<_, _>>()?;
+    c.reports = args.reports.clone().or_else(|| {
+        args.listen
+            .is_some()
+            .then(|| args.state_dir.join("reports"))
+    });
+    c.watch = Watchlist {
+        prefixes: args
+            .watch_prefixes
+            .iter()
+            .map(|p| RefPrefix::from_str(p).map_err(|e| format!("bad --watch-prefix {p:?}: {e}")))
+            .collect::<Result<_, _>>()?,
+        keys: args
+            .watch_keys
+            .iter()
+            .map(|k| parse_key(k))
+            .collect::<Result<_, _>>()?,
+    };
+    c.max_age = (args.max_age > 0).then_some(args.max_age);
+    c.mmd = (args.mmd > 0).then_some(args.mmd);
+    c.chunk = args.chunk.max(1);
+    c.sink = AlertSink {
+        stdout: true,
+        file: args.alert_file.clone(),
+        webhook: args.webhook.clone(),
+        delivered: Vec::new(),
+    };
+    Ok(c)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = match config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("taglog-monitor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("taglog-monitor: cannot start the runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    rt.block_on(run(args, config))
+}
+
+async fn run(args: Args, config: Config) -> ExitCode {
+    let reports = config.reports.clone();
+    let log_key = config.log_key.clone();
+    let mut monitor = match Monitor::open(config) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("taglog-monitor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.once {
+        return match monitor.run_once().await {
+            Ok(alerts) if alerts.is_empty() && monitor.state().outbox.is_empty() => {
+                ExitCode::SUCCESS
+            }
+            Ok(_) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("taglog-monitor: {e}");
+                // Alerts found before the error were still delivered.
+                if monitor.sink().delivered.is_empty() {
+                    ExitCode::from(3)
+                } else {
+                    ExitCode::from(1)
+                }
+            }
+        };
+    }
+    let metrics = Arc::new(Mutex::new(Metrics::default()));
+    if let Some(addr) = args.listen {
+        let shared = Shared {
+            metrics: metrics.clone(),
+            reports: reports.unwrap_or_else(|| args.state_dir.join("reports")),
+            log_key,
+            health_bound: args.max_interval.saturating_mul(3),
+            now,
+        };
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("taglog-monitor: cannot listen on {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        if let Ok(a) = listener.local_addr() {
+            eprintln!("taglog-monitor: listening on {a}");
+        }
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, serve::router(shared)).await {
+                tracing::error!(error = %e, "HTTP server stopped");
+            }
+        });
+    }
+    monitor
+        .run_follow(
+            Duration::from_secs(args.interval.max(1)),
+            Duration::from_secs(args.max_interval.max(1)),
+            |m| {
+                if let Ok(mut g) = metrics.lock() {
+                    *g = m.metrics.clone();
+                }
+            },
+        )
+        .await;
+    ExitCode::SUCCESS
+}

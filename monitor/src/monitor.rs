@@ -29,7 +29,7 @@ use taglog_proofs::hash::{leaf_hash, Hash};
 use taglog_proofs::leaves::Leaf;
 use taglog_proofs::note::{NoteError, VerifierKey};
 
-use crate::alerts::{Alert, AlertKind, AlertSink};
+use crate::alerts::{Alert, AlertSink};
 use crate::checks::{self, SeenCheckpoint, Watchlist};
 use crate::follow::{self, FetchError, LogClient};
 use crate::replay::{Finding, ReplayError, Replayer};
@@ -235,18 +235,27 @@ impl Monitor {
         }
     }
 
-    /// Delivers the outbox; stops at the first failure (retried next poll).
+    /// Delivers the outbox to stdout and the alert file, then the webhook queue; stops at
+    /// the first failure of each (retried next poll).
     async fn deliver(&mut self, report: &mut PollReport) -> Result<(), MonitorError> {
         let pending = self.dir.state.outbox.clone();
-        if pending.is_empty() {
-            return Ok(());
-        }
+        let webhook = self.config.sink.webhook.is_some();
+        let mut changed = false;
         for alert in pending {
-            match self.config.sink.deliver(&alert, &self.http).await {
+            match self.config.sink.deliver_local(&alert) {
                 Ok(()) => {
                     self.dir.state.mark_sent(&alert.id);
                     *self.metrics.alerts.entry(alert.kind.as_str()).or_insert(0) += 1;
+                    if webhook {
+                        let q = &mut self.dir.state.webhook_outbox;
+                        if q.len() >= crate::state::MAX_WEBHOOK_BACKLOG {
+                            tracing::error!("webhook backlog full; dropping the oldest alert");
+                            q.remove(0);
+                        }
+                        q.push(alert.clone());
+                    }
                     report.alerts.push(alert);
+                    changed = true;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "alert delivery failed; will retry");
@@ -254,8 +263,22 @@ impl Monitor {
                 }
             }
         }
-        self.dir.save()?;
-        report.undelivered = self.dir.state.outbox.len();
+        while let Some(alert) = self.dir.state.webhook_outbox.first().cloned() {
+            match self.config.sink.post_webhook(&alert, &self.http).await {
+                Ok(()) => {
+                    self.dir.state.webhook_outbox.remove(0);
+                    changed = true;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook delivery failed; will retry");
+                    break;
+                }
+            }
+        }
+        if changed {
+            self.dir.save()?;
+        }
+        report.undelivered = self.dir.state.outbox.len() + self.dir.state.webhook_outbox.len();
         Ok(())
     }
 
@@ -668,8 +691,12 @@ impl Monitor {
         let Some(max_age) = self.config.max_age else {
             return Ok(());
         };
-        if self.dir.state.replayed < self.dir.state.verified_size() {
-            return Ok(()); // still catching up: the log time is not known yet
+        // Judge only a checkpoint that was verified and fully replayed: before that the
+        // log time it carries is unknown (and a checkpoint that failed verification has
+        // its own alert).
+        let verified = self.dir.state.verified_size();
+        if verified != log_cp.checkpoint.size() || self.dir.state.replayed < verified {
+            return Ok(());
         }
         let mut freshest = self.dir.state.replay.log_time;
         if let Ok(cp) = SignedCheckpoint::open(&log_cp.note, &self.config.log_key) {
@@ -701,20 +728,27 @@ impl Monitor {
     }
 
     /// Polls forever: `interval` between successful polls, doubling up to `max_interval`
-    /// after failures.
-    pub async fn run_follow(&mut self, interval: Duration, max_interval: Duration) {
+    /// after failures. `on_poll` runs after every poll (metrics export).
+    pub async fn run_follow(
+        &mut self,
+        interval: Duration,
+        max_interval: Duration,
+        mut on_poll: impl FnMut(&Monitor),
+    ) {
         let mut wait = interval;
         loop {
-            match self.poll().await {
+            let result = self.poll().await;
+            on_poll(self);
+            match result {
                 Ok(r) => {
                     wait = interval;
-                    if !r.caught_up() {
+                    if !r.caught_up() && r.replayed_now > 0 {
                         continue;
                     }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?wait, "poll failed");
-                    wait = (wait * 2).min(max_interval);
+                    wait = wait.saturating_mul(2).min(max_interval);
                 }
             }
             tokio::time::sleep(wait).await;
@@ -747,6 +781,11 @@ fn read_reports(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         };
         let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
         names.sort();
+        names.retain(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.'))
+        });
         for p in names.into_iter().take(MAX_REPORTS) {
             if let Some(b) = read(&p) {
                 out.push((p.display().to_string(), b));
@@ -756,9 +795,4 @@ fn read_reports(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         out.push((path.display().to_string(), b));
     }
     out
-}
-
-#[allow(dead_code)]
-fn kind_name(k: AlertKind) -> &'static str {
-    k.as_str()
 }

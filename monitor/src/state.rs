@@ -38,6 +38,9 @@ pub const STATE_FORMAT: u32 = 1;
 /// The most alert ids remembered as delivered; older ones are forgotten first (ids are
 /// stable, so a consumer can still deduplicate).
 pub const MAX_SENT_IDS: usize = 100_000;
+/// The most alerts kept for a webhook that does not answer; the oldest is dropped first
+/// (it was delivered to stdout and the alert file already).
+pub const MAX_WEBHOOK_BACKLOG: usize = 10_000;
 /// The largest state file accepted on load.
 pub const MAX_STATE_BYTES: u64 = 4 << 30;
 
@@ -125,8 +128,11 @@ pub struct MonitorState {
     pub notices: NoticeState,
     /// Alerts found but not yet delivered.
     pub outbox: Vec<Alert>,
-    /// Ids of alerts delivered, oldest first.
+    /// Ids of alerts delivered (to stdout and the alert file), oldest first.
     pub sent: Vec<String>,
+    /// Alerts delivered locally but not yet accepted by the webhook.
+    #[serde(default)]
+    pub webhook_outbox: Vec<Alert>,
     /// The largest log checkpoint ever served to this monitor (note), for rollback checks.
     pub largest_served: Option<String>,
     /// Monitor clock when the verified size last grew or a fresh checkpoint was seen.
@@ -145,6 +151,7 @@ impl MonitorState {
             notices: NoticeState::default(),
             outbox: Vec::new(),
             sent: Vec::new(),
+            webhook_outbox: Vec::new(),
             largest_served: None,
             last_progress: now,
         }

@@ -1,0 +1,123 @@
+//! `taglog checkpoint` (fetch, verify and describe the log's newest checkpoint) and
+//! `taglog export --tlog-proof` (a verified binding's inclusion as C2SP tlog-proof@v1,
+//! <https://c2sp.org/tlog-proof>). Out of scope: verifying tlog-proofs (other C2SP tools do).
+
+use std::collections::BTreeSet;
+
+use taglog_proofs::checkpoint::SignedCheckpoint;
+use taglog_proofs::cosignature::verify_cosignature;
+use taglog_proofs::policy::{Policy, Quorum};
+use taglog_proofs::tlogproof::TlogProof;
+use taglog_proofs::verify::FUTURE_SKEW_SECS;
+
+use crate::config::log_client;
+use crate::verify::Report;
+use crate::Failure;
+
+/// Fetches `/checkpoint` of the policy's log `origin` (or its only log), verifies the log
+/// signature and the cosignatures, and describes size, age and cosigners.
+///
+/// # Errors
+/// Exit 2 if the log is ambiguous or unknown, 3 if unavailable, 1 if the checkpoint is not
+/// validly signed or its fresh cosignatures do not meet the quorum.
+pub fn checkpoint(
+    policy: &Policy,
+    origin: Option<&str>,
+    log_url: Option<&str>,
+    now: u64,
+) -> Result<String, Failure> {
+    let log = match (origin, policy.logs()) {
+        (Some(o), _) => policy
+            .log(o)
+            .ok_or_else(|| Failure::usage("unknown-log", format!("the policy lists no log {o}")))?,
+        (None, [only]) => only,
+        (None, []) => return Err(Failure::usage("no-log", "the policy lists no log")),
+        (None, _) => {
+            return Err(Failure::usage(
+                "ambiguous-log",
+                "the policy lists several logs: pass --origin",
+            ))
+        }
+    };
+    let client = log_client(log, log_url)?;
+    let bytes = client.checkpoint()?;
+    let cp = SignedCheckpoint::open(&bytes, &log.key).map_err(|e| {
+        Failure::failed(
+            "bad-checkpoint",
+            format!(
+                "log {} sent a checkpoint that does not verify: {e}",
+                client.base()
+            ),
+        )
+    })?;
+    let mut lines = vec![
+        format!("origin {}", cp.checkpoint().origin()),
+        format!("size {}", cp.checkpoint().size()),
+        format!("root {}", cp.checkpoint().root().to_base64()),
+    ];
+    let max_age = policy.max_age();
+    let mut fresh = BTreeSet::new();
+    for w in policy.witnesses() {
+        let t = cp
+            .note()
+            .signatures()
+            .iter()
+            .filter(|s| w.key.matches(s))
+            .find_map(|s| verify_cosignature(s, cp.note().text(), &w.key).ok());
+        match t {
+            Some(t) => {
+                let ok =
+                    t >= now.saturating_sub(max_age) && t <= now.saturating_add(FUTURE_SKEW_SECS);
+                if ok {
+                    fresh.insert(w.name.clone());
+                }
+                lines.push(format!(
+                    "cosigned by {} at {t} ({}s ago, {})",
+                    w.name,
+                    now.saturating_sub(t),
+                    if ok { "fresh" } else { "stale" }
+                ));
+            }
+            None => lines.push(format!("no valid cosignature by {}", w.name)),
+        }
+    }
+    let met = policy.quorum_met(&fresh);
+    let q = match policy.quorum() {
+        Quorum::None => "none (freshness rests on the log's state leaves)".to_string(),
+        Quorum::Name(n) => n.clone(),
+    };
+    lines.push(format!(
+        "quorum {q}: {}",
+        if met {
+            "met by fresh cosignatures"
+        } else {
+            "NOT met"
+        }
+    ));
+    let text = lines.join("\n");
+    if met {
+        Ok(text)
+    } else {
+        Err(Failure::failed("stale-checkpoint", text))
+    }
+}
+
+/// The verified binding's inclusion proof as `c2sp.org/tlog-proof@v1`.
+///
+/// # Errors
+/// Exit 1 if the bundle has no binding.
+pub fn tlog_proof(report: &Report) -> Result<Vec<u8>, Failure> {
+    let b = report
+        .bundle
+        .binding
+        .as_ref()
+        .ok_or_else(|| Failure::failed("unbound", "the bundle has no binding to export"))?;
+    let p = TlogProof::new(
+        None,
+        b.index,
+        b.inclusion.clone(),
+        report.bundle.checkpoint.clone(),
+    )
+    .map_err(|e| Failure::failed("tlog-proof", format!("cannot encode the tlog-proof: {e}")))?;
+    Ok(p.to_bytes())
+}

@@ -1,0 +1,315 @@
+//! `taglog publish`: sign a binding, submit it, and succeed only after verifying, under the
+//! publisher's own policy, a fresh bundle that shows exactly this binding as current
+//! (DESIGN §5 "Maximum merge delay").
+//!
+//! `--version auto` reads the current version from a verified `/lookup` and retries with the
+//! log's expected version on 409. A 202 answer is followed by polling `/lookup` until the
+//! binding is current or the MMD passes; then the command fails with evidence (the 202
+//! answer and the newest checkpoint without the binding). Out of scope: key management beyond
+//! reading the key file ([`crate::keys`]).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use taglog_proofs::binding::{sign_binding, Binding, DigestValue};
+use taglog_proofs::bundle::Bundle;
+use taglog_proofs::hash::leaf_hash;
+use taglog_proofs::policy::Policy;
+use taglog_proofs::refs::TagRef;
+use taglog_proofs::verify::{verify, VerifyError, VerifyRequest};
+
+use crate::config::{log_client, RegistryOptions};
+use crate::keys::load_signer;
+use crate::remote::{AddOutcome, LogClient, RemoteError};
+use crate::Failure;
+
+/// Default maximum merge delay waited for after a 202 (DESIGN §5: 5 minutes).
+pub const DEFAULT_MMD_SECS: u64 = 300;
+/// Most submissions (409 retries with `--version auto`).
+pub const MAX_ATTEMPTS: usize = 5;
+
+/// Which version to publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VersionChoice {
+    /// Current + 1 (1 for a new ref), retried on 409.
+    #[default]
+    Auto,
+    /// Exactly this version.
+    Exact(u64),
+}
+
+/// What to publish.
+#[derive(Debug, Clone, Default)]
+pub struct PublishOptions {
+    /// The reference (canonicalised; publishers sign canonical refs, no remap).
+    pub reference: String,
+    /// `--digest`; otherwise the registry is asked.
+    pub digest: Option<String>,
+    /// `--withdraw`: publish `digest withdrawn` (S5).
+    pub withdraw: bool,
+    /// Version.
+    pub version: VersionChoice,
+    /// Private key file.
+    pub key: PathBuf,
+    /// `--log` URL override.
+    pub log_url: Option<String>,
+    /// Unix time (the binding's `time` and the freshness reference).
+    pub now: u64,
+    /// Registry access.
+    pub registry: RegistryOptions,
+    /// How long to wait after a 202.
+    pub mmd: Duration,
+    /// Poll interval after a 202.
+    pub poll: Duration,
+}
+
+/// A successful publication.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The signed reference.
+    pub reference: TagRef,
+    /// The digest (or `withdrawn`).
+    pub digest: DigestValue,
+    /// The version.
+    pub version: u64,
+    /// The leaf index.
+    pub index: u64,
+    /// The verified bundle's bytes.
+    pub bundle: Vec<u8>,
+}
+
+/// Publishes one binding.
+///
+/// # Errors
+/// Exit 2 for usage/policy problems (bad ref, key, uncovered ref), 3 for an unavailable
+/// registry or log, 1 when the log refuses the binding or does not make it current.
+pub fn publish(policy: &Policy, opts: &PublishOptions) -> Result<Published, Failure> {
+    let signer = load_signer(&opts.key)?;
+    let r = TagRef::canonicalize(&opts.reference).map_err(|e| {
+        Failure::usage(
+            "bad-reference",
+            format!("{:?} is not a tag reference: {e}", opts.reference),
+        )
+    })?;
+    let log = policy
+        .log_for(&r)
+        .map_err(|reason| Failure::usage("not-covered", reason))?;
+    let origin = log.origin().to_string();
+    let client = log_client(log, opts.log_url.as_deref())?;
+    let digest = if opts.withdraw {
+        DigestValue::Withdrawn
+    } else if let Some(d) = &opts.digest {
+        d.parse::<DigestValue>()
+            .ok()
+            .filter(|d| !d.is_withdrawn())
+            .ok_or_else(|| Failure::usage("bad-digest", format!("--digest {d:?} is not sha256:<64 hex> or sha512:<128 hex>; use --withdraw to withdraw")))?
+    } else {
+        opts.registry.client(Some(policy))?.resolve(&r)?.sha256
+    };
+    let mut version = match opts.version {
+        VersionChoice::Exact(v) => v,
+        VersionChoice::Auto => {
+            current_version(policy, &client, &r, opts.now)?.map_or(1, |v| v.saturating_add(1))
+        }
+    };
+    for _ in 0..MAX_ATTEMPTS {
+        let binding = Binding {
+            log: origin.clone(),
+            reference: r.clone(),
+            digest,
+            version,
+            time: opts.now,
+        };
+        let note = sign_binding(&binding, &signer)
+            .map_err(|e| Failure::usage("bad-binding", format!("cannot sign the binding: {e}")))?;
+        match client.add_binding(&note) {
+            Ok(outcome) => return finish(policy, &client, opts, &binding, &note, outcome),
+            Err(RemoteError::Rejected {
+                status: 409,
+                expected_version: Some(expected),
+                ..
+            }) if opts.version == VersionChoice::Auto && expected != version => {
+                version = expected;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Failure::failed(
+        "version-race",
+        format!(
+            "{} kept moving: gave up after {MAX_ATTEMPTS} version conflicts",
+            r.as_str()
+        ),
+    ))
+}
+
+/// The current version of `r` from a verified bundle (`None` if unbound).
+fn current_version(
+    policy: &Policy,
+    client: &LogClient,
+    r: &TagRef,
+    now: u64,
+) -> Result<Option<u64>, Failure> {
+    let bundle = fetch_bundle(client, r)?;
+    match verify(&request(policy, &bundle, r, None, now)) {
+        Ok(v) => Ok(v.current.map(|c| c.version)),
+        Err(VerifyError::Unbound { .. }) => Ok(None),
+        Err(VerifyError::Withdrawn { version, .. }) => Ok(Some(version)),
+        Err(e) => Err(Failure::failed(
+            e.code(),
+            format!(
+                "cannot determine the current version of {}: {e}",
+                r.as_str()
+            ),
+        )),
+    }
+}
+
+fn request<'a>(
+    policy: &'a Policy,
+    bundle: &'a Bundle,
+    r: &'a TagRef,
+    digest: Option<&'a DigestValue>,
+    now: u64,
+) -> VerifyRequest<'a> {
+    VerifyRequest {
+        policy,
+        bundle,
+        signed_ref: r,
+        registry_digest: digest,
+        now,
+        accept_stale: 0,
+        offline: true,
+        cached: None,
+        high_water: None,
+        newest_cosignature: None,
+        pin: None,
+        history: None,
+    }
+}
+
+fn fetch_bundle(client: &LogClient, r: &TagRef) -> Result<Bundle, Failure> {
+    let bytes = client.lookup(r, None)?;
+    Bundle::parse(&bytes).map_err(|e| {
+        Failure::failed(
+            "bad-bundle",
+            format!("log {} sent a malformed bundle: {e}", client.base()),
+        )
+    })
+}
+
+/// Whether `bundle` verifies and shows `note` as the current binding.
+fn shows_current(
+    policy: &Policy,
+    bundle: &Bundle,
+    binding: &Binding,
+    note: &[u8],
+    now: u64,
+) -> Result<Option<u64>, Failure> {
+    let want = leaf_hash(note);
+    let digest = (!binding.digest.is_withdrawn()).then_some(binding.digest);
+    match verify(&request(
+        policy,
+        bundle,
+        &binding.reference,
+        digest.as_ref(),
+        now,
+    )) {
+        Ok(v) => Ok(v.current.filter(|c| c.leaf_hash == want).map(|c| c.index)),
+        Err(VerifyError::Withdrawn { version, .. })
+            if binding.digest.is_withdrawn() && version == binding.version =>
+        {
+            Ok(bundle.binding.as_ref().map(|b| b.index))
+        }
+        Err(
+            VerifyError::DigestMismatch { .. }
+            | VerifyError::Unbound { .. }
+            | VerifyError::Withdrawn { .. },
+        ) => Ok(None),
+        Err(e) => Err(Failure::failed(
+            e.code(),
+            format!("the log's bundle does not verify under your policy: {e}"),
+        )),
+    }
+}
+
+fn finish(
+    policy: &Policy,
+    client: &LogClient,
+    opts: &PublishOptions,
+    binding: &Binding,
+    note: &[u8],
+    outcome: AddOutcome,
+) -> Result<Published, Failure> {
+    let done = |index: u64, bundle: Vec<u8>| Published {
+        reference: binding.reference.clone(),
+        digest: binding.digest,
+        version: binding.version,
+        index,
+        bundle,
+    };
+    let accepted_body = match outcome {
+        AddOutcome::Committed(bytes) => {
+            let bundle = Bundle::parse(&bytes)
+                .map_err(|e| Failure::failed("bad-bundle", format!("log {} answered with a malformed bundle: {e}", client.base())))?;
+            return match shows_current(policy, &bundle, binding, note, opts.now)? {
+                Some(index) => Ok(done(index, bytes)),
+                None => Err(Failure::failed(
+                    "not-current",
+                    format!(
+                        "the log accepted version {} of {} but its bundle shows another current binding",
+                        binding.version,
+                        binding.reference.as_str()
+                    ),
+                )),
+            };
+        }
+        AddOutcome::Duplicate {
+            superseded_by: Some((v, i)),
+            ..
+        } => {
+            return Err(Failure::failed(
+                "superseded",
+                format!(
+                    "this binding is already logged, and superseded by version {v} (leaf {i}); publish version {} or use --version auto",
+                    v.saturating_add(1)
+                ),
+            ))
+        }
+        AddOutcome::Duplicate { .. } => Vec::new(),
+        AddOutcome::Accepted { body, .. } => body,
+    };
+    // Poll until the binding is current in a fresh quorum checkpoint, or the MMD passes.
+    let start = Instant::now();
+    let deadline = start + opts.mmd;
+    let mut last_checkpoint = Vec::new();
+    loop {
+        match fetch_bundle(client, &binding.reference) {
+            Ok(bundle) => {
+                let now = opts.now.saturating_add(start.elapsed().as_secs());
+                if let Some(index) = shows_current(policy, &bundle, binding, note, now)? {
+                    let bytes = bundle.to_json().into_bytes();
+                    return Ok(done(index, bytes));
+                }
+                last_checkpoint = bundle.checkpoint;
+            }
+            Err(f) if f.exit == crate::EXIT_UNAVAILABLE => {}
+            Err(f) => return Err(f),
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(opts.poll);
+    }
+    Err(Failure::failed(
+        "mmd-exceeded",
+        format!(
+            "the log accepted version {} of {} but did not make it current within the MMD ({}s): evidence follows\n-- add-binding answer --\n{}\n-- newest checkpoint without it --\n{}",
+            binding.version,
+            binding.reference.as_str(),
+            opts.mmd.as_secs(),
+            String::from_utf8_lossy(&accepted_body),
+            String::from_utf8_lossy(&last_checkpoint)
+        ),
+    ))
+}

@@ -1,0 +1,352 @@
+//! Crash safety and real data: an interrupted replay (library-level limit, a killed
+//! process, a failing webhook) resumes without gaps and without duplicate alerts; the
+//! published log-small vector log yields no alert; the binary's `--once` exit codes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod fault;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use fault::{digest, key, read_dir_files, LogBuilder, StaticServer};
+use taglog_monitor::alerts::{Alert, AlertKind};
+use taglog_monitor::{Config, Monitor};
+use taglog_proofs::note::VerifierKey;
+
+/// A log of about `n` entries over several checkpoints with faults at known places.
+fn faulty_log(n: u64) -> (LogBuilder, BTreeMap<AlertKind, usize>) {
+    let mut log = LogBuilder::new();
+    let stranger = key("publisher.test", 77);
+    let mut i = 0u64;
+    while log.size() < n {
+        log.bind(&format!("registry.test/acme/app{}:v", i % 50), digest(i));
+        if i == n / 3 {
+            log.bind_signed("registry.test/acme/x:1", digest(1), 1, log.time, &stranger);
+        }
+        if i == 2 * n / 3 {
+            let p = log.publisher.clone();
+            log.bind_signed("registry.test/acme/app0:v", digest(i), 1, log.time, &p);
+        }
+        if i % 97 == 96 {
+            log.commit();
+        }
+        i += 1;
+    }
+    log.commit();
+    let mut want = BTreeMap::new();
+    want.insert(AlertKind::BadSignature, 1);
+    want.insert(AlertKind::VersionRegression, 1);
+    // every binding of app7 is watched
+    let watched = (0..i).filter(|j| j % 50 == 7).count();
+    want.insert(AlertKind::WatchedBinding, watched);
+    (log, want)
+}
+
+fn config(server: &StaticServer, log: &LogBuilder, dir: &Path) -> Config {
+    let mut c = Config::new(&server.url(), log.vkey(), dir.to_path_buf());
+    c.now = Some(log.time + 10);
+    c.chunk = 64;
+    c.watch
+        .prefixes
+        .push("registry.test/acme/app7".parse().unwrap());
+    c
+}
+
+fn count(alerts: &[Alert]) -> BTreeMap<AlertKind, usize> {
+    let mut m = BTreeMap::new();
+    for a in alerts {
+        *m.entry(a.kind).or_insert(0) += 1;
+    }
+    m
+}
+
+fn assert_unique(alerts: &[Alert]) {
+    let mut ids: Vec<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
+    ids.sort_unstable();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(before, ids.len(), "duplicate alerts");
+}
+
+#[tokio::test]
+async fn interrupted_replay_resumes_without_gaps_or_duplicates() {
+    let (log, want) = faulty_log(1200);
+    let size = log.size();
+    let server = StaticServer::start(log.files(size)).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let whole = Monitor::open(config(&server, &log, &dir.path().join("whole")))
+        .unwrap()
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(count(&whole), want);
+
+    // The same log, with the monitor stopped every 150 entries and reopened from disk.
+    let mut all = Vec::new();
+    let mut restarts = 0;
+    loop {
+        let mut c = config(&server, &log, &dir.path().join("pieces"));
+        c.max_entries = Some(150);
+        let mut m = Monitor::open(c).unwrap();
+        all.extend(m.run_once().await.unwrap());
+        restarts += 1;
+        let st = m.state();
+        assert!(st.replayed <= st.verified_size());
+        if st.replayed == size {
+            break;
+        }
+        assert!(restarts < 100);
+    }
+    assert!(restarts >= 8);
+    assert_unique(&all);
+    let mut a: Vec<&str> = all.iter().map(|a| a.id.as_str()).collect();
+    let mut b: Vec<&str> = whole.iter().map(|a| a.id.as_str()).collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(a, b, "the interrupted run found exactly the same alerts");
+}
+
+#[tokio::test]
+async fn failing_webhook_keeps_alerts_and_retries_without_repeating_stdout() {
+    let mut log = LogBuilder::new();
+    log.bind("registry.test/acme/app7:v", digest(1));
+    let size = log.commit();
+    let server = StaticServer::start(log.files(size)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.jsonl");
+    let mut c = config(&server, &log, &dir.path().join("s"));
+    c.sink.file = Some(file.clone());
+    // Nothing listens on this port: the webhook fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    c.sink.webhook = Some(dead);
+    let mut m = Monitor::open(c.clone()).unwrap();
+    let r = m.poll().await.unwrap();
+    assert_eq!(r.alerts.len(), 1);
+    assert_eq!(r.undelivered, 1, "the webhook still owes one alert");
+    drop(m);
+    // Restart with a webhook that works.
+    let hook = StaticServer::start(Default::default()).await;
+    c.sink.webhook = Some(format!("{}/hook", hook.url()));
+    let mut m = Monitor::open(c).unwrap();
+    let r = m.poll().await.unwrap();
+    assert!(r.alerts.is_empty(), "nothing new for stdout and the file");
+    assert_eq!(r.undelivered, 0);
+    let posts = hook.posts();
+    assert_eq!(posts.len(), 1);
+    let posted: Alert = serde_json::from_slice(&posts[0].1).unwrap();
+    assert_eq!(posted.kind, AlertKind::WatchedBinding);
+    let lines = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        lines.lines().count(),
+        1,
+        "the alert file saw the alert once"
+    );
+}
+
+fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../proofs/tests/vectors/taglog/log-small")
+}
+
+#[tokio::test]
+async fn published_log_small_vector_yields_no_alert() {
+    let dir = vectors();
+    let keys: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("keys.json")).unwrap()).unwrap();
+    let log_key = VerifierKey::from_str(keys["log"].as_str().unwrap()).unwrap();
+    let witness_key = VerifierKey::from_str(keys["witness"].as_str().unwrap()).unwrap();
+    let files = read_dir_files(&dir);
+    assert!(files.len() > 5);
+    let server = StaticServer::start(files).await;
+    let state = tempfile::tempdir().unwrap();
+    let mut c = Config::new(&server.url(), log_key, state.path().join("s"));
+    c.witness_keys.push(witness_key);
+    // Every signed checkpoint of the log, reported by "clients".
+    c.reports = Some(dir.join("checkpoints"));
+    // The vectors were made at a fixed time; judge freshness as of then.
+    c.now = Some(1_764_000_100);
+    c.chunk = 10;
+    let mut m = Monitor::open(c).unwrap();
+    let alerts = m.run_once().await.unwrap();
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    assert_eq!(m.state().replayed, keys["size"].as_u64().unwrap());
+    assert_eq!(
+        m.state().replay.admitted.len(),
+        2,
+        "beta removed at the end"
+    );
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_taglog-monitor")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_process_resumes_without_gaps_or_duplicate_alerts() {
+    let (log, want) = faulty_log(4000);
+    let size = log.size();
+    let server = StaticServer::start(log.files(size)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let alerts = dir.path().join("alerts.jsonl");
+    let (url, vkey) = (server.url(), log.vkey().to_string());
+    let (state_arg, alerts_arg) = (state.display().to_string(), alerts.display().to_string());
+    let args = move |mode: &str| -> Vec<String> {
+        vec![
+            mode.into(),
+            "--log".into(),
+            url.clone(),
+            "--log-key".into(),
+            vkey.clone(),
+            "--state-dir".into(),
+            state_arg.clone(),
+            "--alert-file".into(),
+            alerts_arg.clone(),
+            "--watch-prefix".into(),
+            "registry.test/acme/app7".into(),
+            "--chunk".into(),
+            "50".into(),
+            "--max-age".into(),
+            "0".into(),
+            "--interval".into(),
+            "1".into(),
+        ]
+    };
+    let mut child = Command::new(bin())
+        .args(args("--follow"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it has checked some but not all entries.
+    let start = Instant::now();
+    let at_kill;
+    loop {
+        if let Ok(s) = std::fs::read(state.join("state.json")) {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&s) {
+                let replayed = v["replayed"].as_u64().unwrap_or(0);
+                if replayed > 0 {
+                    at_kill = replayed;
+                    break;
+                }
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "monitor made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(at_kill < size, "killed mid-replay (at {at_kill} of {size})");
+
+    let once = args("--once");
+    let out = tokio::task::spawn_blocking(move || Command::new(bin()).args(once).output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "alerts fired: exit 1");
+    let lines = std::fs::read_to_string(&alerts).unwrap();
+    let got: Vec<Alert> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_unique(&got);
+    assert_eq!(count(&got), want);
+    // stdout of the second run holds exactly the alerts the first one had not delivered.
+    let printed = String::from_utf8(out.stdout).unwrap().lines().count();
+    assert!(printed <= got.len());
+
+    // Nothing new: exit 0.
+    let once = args("--once");
+    let out = tokio::task::spawn_blocking(move || Command::new(bin()).args(once).output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    // Unreachable log: 3.
+    let out = tokio::task::spawn_blocking({
+        let state = dir.path().join("a");
+        move || {
+            Command::new(bin())
+                .args(["--once", "--log", "http://127.0.0.1:9", "--log-key"])
+                .arg(LogBuilder::new().vkey().to_string())
+                .arg("--state-dir")
+                .arg(state)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    // Bad key: 2.
+    let out = Command::new(bin())
+        .args(["--once", "--log", "http://127.0.0.1:9", "--log-key", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // Honest log: 0, and an alert line per watched binding on stdout with --watch-prefix.
+    let mut log = LogBuilder::new();
+    log.bind("registry.test/acme/app:1", digest(1));
+    let size = log.commit();
+    let server = StaticServer::start(log.files(size)).await;
+    let url = server.url();
+    let vkey = log.vkey().to_string();
+    let state = dir.path().join("b");
+    let out = tokio::task::spawn_blocking(move || {
+        let honest = Command::new(bin())
+            .args([
+                "--once",
+                "--max-age",
+                "0",
+                "--log",
+                &url,
+                "--log-key",
+                &vkey,
+            ])
+            .arg("--state-dir")
+            .arg(&state)
+            .output()
+            .unwrap();
+        let watched = Command::new(bin())
+            .args([
+                "--once",
+                "--max-age",
+                "0",
+                "--log",
+                &url,
+                "--log-key",
+                &vkey,
+            ])
+            .args(["--watch-prefix", "registry.test/acme"])
+            .arg("--state-dir")
+            .arg(state.with_extension("w"))
+            .output()
+            .unwrap();
+        (honest, watched)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.0.status.code(), Some(0), "{out:?}");
+    assert!(out.0.stdout.is_empty());
+    assert_eq!(out.1.status.code(), Some(1));
+    let line = String::from_utf8(out.1.stdout).unwrap();
+    let alert: Alert = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(alert.kind, AlertKind::WatchedBinding);
+}
