@@ -274,23 +274,19 @@ impl NodeGroup {
     /// Recomputes the interior hashes above the child slots in `dirty` (bit s = slot s),
     /// keeping every other stored hash: each touched node is hashed once.
     pub(crate) fn rehash(&mut self, dirty: u16) -> Result<(), MapStoreError> {
-        let mut fresh = Vec::with_capacity(GROUP_WIDTH - 1);
+        let mut fresh = Fresh::default();
         self.compute(1, dirty, &mut fresh)?;
         self.nodes.retain(|(i, _)| {
             let (lo, w) = heap_range(usize::from(*i));
             range_mask(lo, w) & dirty == 0
         });
-        self.nodes.extend(fresh);
+        self.nodes
+            .extend_from_slice(fresh.items.get(..fresh.len).unwrap_or_default());
         self.nodes.sort_unstable_by_key(|(i, _)| *i);
         Ok(())
     }
 
-    fn compute(
-        &self,
-        i: usize,
-        dirty: u16,
-        fresh: &mut Vec<(u8, Hash)>,
-    ) -> Result<Kind<'_>, MapStoreError> {
+    fn compute(&self, i: usize, dirty: u16, fresh: &mut Fresh) -> Result<Kind<'_>, MapStoreError> {
         if i >= GROUP_WIDTH {
             return self.kind(i);
         }
@@ -305,7 +301,7 @@ impl NodeGroup {
             (Kind::Empty, Kind::Leaf(l)) | (Kind::Leaf(l), Kind::Empty) => Kind::Leaf(l),
             (l, r) => {
                 let h = map_node_hash(&l.hash(), &r.hash());
-                fresh.push((u8::try_from(i).unwrap_or(0), h));
+                fresh.push(i, h);
                 Kind::Node(h)
             }
         })
@@ -399,6 +395,22 @@ impl NodeGroup {
             ));
         }
         Ok(g)
+    }
+}
+
+/// Interior hashes recomputed by one [`NodeGroup::rehash`] (at most 15), on the stack.
+#[derive(Default)]
+struct Fresh {
+    items: [(u8, Hash); GROUP_WIDTH - 1],
+    len: usize,
+}
+
+impl Fresh {
+    fn push(&mut self, i: usize, h: Hash) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = (u8::try_from(i).unwrap_or(0), h);
+            self.len += 1;
+        }
     }
 }
 

@@ -6,18 +6,62 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::hash::Hash;
 
 use super::group::{NodeGroup, NodeKey};
 use super::proof::{MapProof, Terminal};
-use super::store::{self, MapStore, MapStoreError, MapUpdate};
+use super::store::{self, Fetch, MapStore, MapStoreError, MapUpdate};
 use super::MapValue;
+
+/// A fast hasher for node keys. Their paths are prefixes of SHA-256 outputs, so a simple
+/// multiply-rotate mix spreads them well; nothing here is exposed to chosen-hash flooding
+/// beyond grinding SHA-256 prefixes, which buys an attacker only a few bits.
+#[derive(Default)]
+struct NodeKeyHasher(u64);
+
+impl Hasher for NodeKeyHasher {
+    fn finish(&self) -> u64 {
+        // splitmix64 finalizer
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w.iter_mut().zip(chunk).for_each(|(d, s)| *d = *s);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(23) ^ i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+}
+
+type Groups = HashMap<NodeKey, NodeGroup, BuildHasherDefault<NodeKeyHasher>>;
 
 /// Node groups in a hash map: every written version stays readable until pruned.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryMapStore {
-    groups: HashMap<NodeKey, NodeGroup>,
+    groups: Groups,
+}
+
+/// Moves the base version's groups out of the map: used when only the newest version is kept.
+struct Owned<'m>(&'m mut Groups);
+
+impl Fetch for Owned<'_> {
+    fn fetch(&mut self, key: NodeKey) -> Result<NodeGroup, MapStoreError> {
+        self.0.remove(&key).ok_or(MapStoreError::MissingNode(key))
+    }
 }
 
 impl MapStore for MemoryMapStore {
@@ -67,21 +111,21 @@ impl SparseMap {
     }
 
     /// Sets every `(key, value)` of the batch (later pairs for one key win) and returns the
-    /// new root. Stale groups are dropped at once.
+    /// new root. This runs the same update as [`super::update`], but moves the old version's
+    /// groups instead of copying them, so stale groups are gone at once.
     ///
     /// # Errors
-    /// Only if the in-memory groups are inconsistent, which is a bug.
+    /// Only if the in-memory groups are inconsistent, which is a bug; the map is then unusable.
     pub fn insert_batch(&mut self, batch: &[(Hash, MapValue)]) -> Result<Hash, MapStoreError> {
         let next = self.version.map_or(0, |v| v.saturating_add(1));
         let MapUpdate {
             version,
             root,
             writes,
-            stale,
             new_keys,
-        } = store::update(&self.store, self.version, next, batch)?;
+            ..
+        } = store::update_from(Owned(&mut self.store.groups), self.version, next, batch)?;
         self.store.write(writes);
-        self.store.prune(&stale);
         self.version = Some(version);
         self.root = root;
         self.len = self.len.saturating_add(new_keys);

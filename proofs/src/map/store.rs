@@ -101,6 +101,30 @@ pub fn update<S: MapStore + ?Sized>(
     version: u64,
     batch: &[(Hash, MapValue)],
 ) -> Result<MapUpdate, MapStoreError> {
+    update_from(Shared(store), base, version, batch)
+}
+
+/// Where an update reads the base version's groups: shared storage (cloned, the groups stay)
+/// or an owned in-memory map (moved out: the caller keeps only the newest version).
+pub(crate) trait Fetch {
+    fn fetch(&mut self, key: NodeKey) -> Result<NodeGroup, MapStoreError>;
+}
+
+struct Shared<'s, S: ?Sized>(&'s S);
+
+impl<S: MapStore + ?Sized> Fetch for Shared<'_, S> {
+    fn fetch(&mut self, key: NodeKey) -> Result<NodeGroup, MapStoreError> {
+        load(self.0, key).map(Cow::into_owned)
+    }
+}
+
+/// [`update`] over any [`Fetch`]; the same code for every storage.
+pub(crate) fn update_from<F: Fetch>(
+    src: F,
+    base: Option<u64>,
+    version: u64,
+    batch: &[(Hash, MapValue)],
+) -> Result<MapUpdate, MapStoreError> {
     if let Some(base) = base {
         if version <= base {
             return Err(MapStoreError::VersionNotIncreasing { base, version });
@@ -117,7 +141,7 @@ pub fn update<S: MapStore + ?Sized>(
         items.push(MapLeaf::new(*k, *v));
     }
     let mut u = Updater {
-        store,
+        src,
         version,
         writes: Vec::new(),
         stale: Vec::new(),
@@ -128,7 +152,7 @@ pub fn update<S: MapStore + ?Sized>(
     let root_group = match base {
         Some(b) => {
             let key = NodeKey::root(b);
-            let g = load(store, key)?.into_owned();
+            let g = u.src.fetch(key)?;
             u.stale.push(key);
             g
         }
@@ -144,8 +168,8 @@ pub fn update<S: MapStore + ?Sized>(
     })
 }
 
-struct Updater<'s, S: ?Sized> {
-    store: &'s S,
+struct Updater<F> {
+    src: F,
     version: u64,
     writes: Vec<(NodeKey, NodeGroup)>,
     stale: Vec<NodeKey>,
@@ -155,7 +179,7 @@ struct Updater<'s, S: ?Sized> {
     pushed: u64,
 }
 
-impl<S: MapStore + ?Sized> Updater<'_, S> {
+impl<F: Fetch> Updater<F> {
     /// Writes `items` (sorted, distinct, all under this group's path) into `group` at nibble
     /// depth `nibbles`, stores the result and returns its root hash.
     fn update_group(
@@ -209,7 +233,7 @@ impl<S: MapStore + ?Sized> Updater<'_, S> {
             Some(Child::Subtree { version, .. }) => {
                 let path = run.first().map(|l| l.key).unwrap_or_default();
                 let key = NodeKey::new(version, &path, nibbles);
-                let group = load(self.store, key)?.into_owned();
+                let group = self.src.fetch(key)?;
                 self.stale.push(key);
                 let hash = self.update_group(group, nibbles, &path, run)?;
                 Ok(Child::Subtree {
