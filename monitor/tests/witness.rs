@@ -388,3 +388,81 @@ fn key_file_rules() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
     }
 }
+
+#[test]
+fn a_failed_write_answers_500_and_changes_nothing() {
+    let mut log = TestLog::new("log.test/h", 10);
+    log.append_n(6, "h");
+    let s = setup(&[&log]);
+    let w = s.start();
+    assert_eq!(post(&w.url, log.request(0, 3)).status, 200);
+    // Block the temp file the store writes ("failed and not persisted").
+    let origin_dir = s
+        .dir
+        .path()
+        .join("data/logs")
+        .join(origin_hash_hex(&log.origin()));
+    let blocker = origin_dir.join(format!(".checkpoint.tmp-{}", w.child.id()));
+    std::fs::create_dir(&blocker).unwrap();
+    let r = post(&w.url, log.request(3, 6));
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(served(&w.url, &log, &s.wkey), Some(log.checkpoint(3)));
+    assert_conflict(&post(&w.url, log.request(0, 6)), 3);
+    // Once storage works again, the same request succeeds.
+    std::fs::remove_dir(&blocker).unwrap();
+    assert_cosigned(
+        &post(&w.url, log.request(3, 6)),
+        &log.checkpoint(6),
+        &s.wkey,
+    );
+}
+
+#[test]
+fn kill_9_never_loses_an_acknowledged_size() {
+    let mut log = TestLog::new("log.test/k", 11);
+    log.append_n(400, "k");
+    let log = std::sync::Arc::new(log);
+    let s = setup(&[&log]);
+    let mut acknowledged = 0u64;
+    let mut delay_ms = 7u64;
+    for round in 0..12 {
+        let w = s.start();
+        // Where the witness stands after the restart: never below what it acknowledged.
+        let current = served(&w.url, &log, &s.wkey).map_or(0, |cp| cp.size());
+        assert!(
+            current >= acknowledged,
+            "round {round}: size {current} after restart, but {acknowledged} was acknowledged"
+        );
+        if current > 0 {
+            assert_eq!(served(&w.url, &log, &s.wkey), Some(log.checkpoint(current)));
+            assert_conflict(&post(&w.url, log.request(0, 400)), current);
+        }
+        acknowledged = current;
+        if current >= 399 {
+            break;
+        }
+        // Grow one leaf at a time from a thread; kill -9 the witness mid-stream.
+        let url = w.url.clone();
+        let l = std::sync::Arc::clone(&log);
+        let sender = std::thread::spawn(move || {
+            let mut acked = current;
+            let client = common::client();
+            for n in current + 1..=399 {
+                let resp = client
+                    .post(format!("{url}/add-checkpoint"))
+                    .body(l.request(acked, n))
+                    .send();
+                match resp {
+                    Ok(r) if r.status().as_u16() == 200 => acked = n,
+                    _ => break,
+                }
+            }
+            acked
+        });
+        delay_ms = (delay_ms * 7 + 13) % 100 + 20;
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        w.stop();
+        acknowledged = sender.join().unwrap();
+    }
+    assert!(acknowledged > 0);
+}
