@@ -117,7 +117,7 @@ pub fn check_against_tree(
         &format!("{m} {}", claimed.to_base64()),
         None,
         format!(
-            "the log signed root {} for size {m} (seen via {}), but its verified history of size {n} has root {} there",
+            "the log signed root {} for size {m} ({}), but the log-signed tree of size {n} has root {} at that size",
             claimed.to_base64(),
             other.source,
             expected.to_base64()

@@ -440,7 +440,11 @@ impl Monitor {
         for other in bigger {
             match self.try_advance(other).await? {
                 Ok(()) => break,
-                Err((reason, _)) => {
+                Err((reason, computed)) => {
+                    if let Some(fork) = self.diagnose_fork(other, computed, now).await? {
+                        self.queue(fork);
+                        continue;
+                    }
                     let vnote = self.dir.state.verified.as_ref().map(|v| v.note.clone());
                     let a = checks::fork_risk(
                         &self.origin,
@@ -457,6 +461,10 @@ impl Monitor {
             || (self.dir.state.verified.is_none() && log_cp.checkpoint.size() == 0)
         {
             if let Err((reason, computed)) = self.try_advance(log_cp).await? {
+                if let Some(fork) = self.diagnose_fork(log_cp, computed, now).await? {
+                    self.queue(fork);
+                    return Ok(());
+                }
                 let a = checks::tile_mismatch(
                     &self.origin,
                     log_cp,
@@ -469,6 +477,55 @@ impl Monitor {
             }
         }
         Ok(())
+    }
+
+    /// After the new entries failed to extend the verified tree to `target`: if the log's
+    /// tiles, read from entry 0, do rebuild `target`, the log rewrote history it had
+    /// already signed. That is a `fork`, proven by a consistency proof from the rebuilt
+    /// tree (it verifies against `target` and implies another root at the verified size).
+    async fn diagnose_fork(
+        &self,
+        target: &SeenCheckpoint,
+        computed: Option<Hash>,
+        now: u64,
+    ) -> Result<Option<Alert>, MonitorError> {
+        let Some(verified) = self.dir.state.verified.clone() else {
+            return Ok(None);
+        };
+        if computed.is_none() || verified.size == 0 {
+            return Ok(None);
+        }
+        let size = target.checkpoint.size();
+        let mut tree = taglog_proofs::tree::MemoryTree::new();
+        let mut start = 0;
+        while start < size {
+            let end = size.min(start.saturating_add(self.config.chunk.max(256)));
+            let entries = match self.client.entries(start, end, size).await {
+                Ok(e) => e,
+                Err(e) if e.is_bad_content() || matches!(e, FetchError::NotFound { .. }) => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for e in &entries {
+                tree.append(e)
+                    .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
+            }
+            start = end;
+        }
+        if tree.size() != size || tree.root() != target.checkpoint.root() {
+            return Ok(None);
+        }
+        let ours = self
+            .open_note(verified.note.as_bytes(), "verified")
+            .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
+        Ok(checks::check_against_tree(
+            &self.origin,
+            &target.note,
+            &tree,
+            &ours,
+            now,
+        ))
     }
 
     /// Entries `start..end` of the verified tree, each checked against its verified leaf

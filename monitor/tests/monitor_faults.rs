@@ -161,6 +161,46 @@ async fn reported_older_checkpoint_off_the_history_is_a_fork_with_a_consistency_
 }
 
 #[tokio::test]
+async fn rewritten_history_in_a_larger_checkpoint_is_a_fork_proven_from_its_own_tiles() {
+    let log = honest();
+    let size = log.size();
+    let server = StaticServer::start(log.files(size)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(&server, &log, dir.path());
+    assert!(run(c.clone()).await.is_empty());
+    // The log restarts from a backup, sequences other entries and signs a larger tree.
+    let mut other = LogBuilder::new();
+    other.bind(APP, digest(1));
+    other.bind(TOOL, digest(200));
+    other.commit();
+    other.bind(APP, digest(3));
+    other.bind(APP, digest(4));
+    let big = other.commit();
+    assert!(big > size);
+    server.set_all(other.files(big));
+    let mut c = c;
+    c.now = Some(other.time + 10);
+    let alerts = run(c).await;
+    assert_eq!(kinds(&alerts), [AlertKind::Fork]);
+    let ev = &alerts[0].evidence;
+    let new = open(&ev["checkpoints"][0], &log.vkey());
+    let old = open(&ev["checkpoints"][1], &log.vkey());
+    assert_eq!(old.checkpoint().size(), size);
+    assert_eq!(new.checkpoint().size(), big);
+    let c = &ev["consistency"];
+    let implied = Hash::from_base64(c["old_root_implied"].as_str().unwrap()).unwrap();
+    verify_consistency(
+        size,
+        big,
+        &implied,
+        &new.checkpoint().root(),
+        &hashes(&c["proof"]),
+    )
+    .unwrap();
+    assert_ne!(implied, old.checkpoint().root());
+}
+
+#[tokio::test]
 async fn tiles_that_do_not_match_the_checkpoint_are_a_tile_mismatch() {
     let mut log = honest();
     let size = log.size();
