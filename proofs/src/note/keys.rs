@@ -176,7 +176,8 @@ pub fn ed25519_verify_strict(key: &VerifyingKey, message: &[u8], signature: &[u8
 }
 
 /// A verifier key (vkey) `<name>+<hex8>+<base64(type ‖ public key)>` with a checked key ID.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// `Debug` prints the vkey string.
+#[derive(Clone, PartialEq, Eq)]
 pub struct VerifierKey {
     name: KeyName,
     key_type: KeyType,
@@ -258,6 +259,12 @@ impl FromStr for VerifierKey {
             });
         }
         Ok(vk)
+    }
+}
+
+impl fmt::Debug for VerifierKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerifierKey({self})")
     }
 }
 
@@ -415,5 +422,9 @@ mod tests {
     fn debug_redacts_the_seed() {
         let signer: SignerKey = SKEY.parse().unwrap();
         assert!(!format!("{signer:?}").contains("AYEKFALV"));
+        assert_eq!(
+            format!("{:?}", signer.verifier()),
+            format!("VerifierKey({VKEY})")
+        );
     }
 }
