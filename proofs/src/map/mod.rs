@@ -33,7 +33,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::hash::{Hash, HASH_LEN};
 
-pub use group::{Child, MapLeaf, NodeGroup, NodeKey, GROUP_BITS, GROUP_WIDTH};
+pub use group::{Child, MapLeaf, NodeGroup, NodeKey, GROUP_BITS, GROUP_WIDTH, MAX_GROUP_NIBBLES};
 pub use memory::{MemoryMapStore, SparseMap};
 pub use proof::{MapLookup, MapProof, MapProofError, Terminal};
 pub use store::{get, prove, root_hash, update, MapStore, MapStoreError, MapUpdate};

@@ -18,13 +18,13 @@
 //!    `0x03 ‖ 64 bytes`, and an empty subtree is the zero string, which is no SHA-256 output
 //!    anyone can produce. So a hash equal to a node hash is not a leaf or empty, and so on.
 //! 2. *The walk follows the real tree.* Suppose the verifier recomputes `R` from the proof.
-//!    At depth 0 the recomputed value is a node hash `node(a, b)` equal to the real root, so by
-//!    collision resistance the real root is a node whose children hash to `a` and `b` (if the
-//!    real root were a leaf or empty, 1. gives a collision or a zero preimage). The verifier
-//!    chose `a` or `b` by `K`'s bit 0, so the real child on `K`'s path hashes to the value the
-//!    proof claims. By induction over the `depth` levels, the real subtree at `K`'s first
-//!    `depth` bits hashes to the terminal's hash. (The bitmap and the sibling list only say
-//!    which sibling hashes are zero; a wrong sibling changes the recomputed root.)
+//!    If `depth` = 0, the terminal's hash is `R` itself. Otherwise the last value computed is
+//!    `node(a, b) = R`, so by 1. and collision resistance the real root is a node whose
+//!    children hash to `a` and `b`. The verifier put its running hash on the side that `K`'s
+//!    bit 0 names, so the real child on `K`'s path hashes to the value the proof claims for it.
+//!    By induction over the `depth` levels, the real subtree at `K`'s first `depth` bits hashes
+//!    to the terminal's hash. (The bitmap and the sibling list only say which sibling hashes
+//!    are zero; any wrong sibling changes the recomputed root.)
 //! 3. *The terminal settles the question.* If the terminal is empty, the real subtree at `K`'s
 //!    prefix is empty (zero is no hash of anything else), so no key with that prefix, `K`
 //!    included, is in the map. If the terminal is `leaf(K', h)`, the real subtree at that
