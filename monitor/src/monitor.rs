@@ -108,9 +108,14 @@ pub enum MonitorError {
     /// The replay state is corrupt.
     #[error(transparent)]
     Replay(#[from] ReplayError),
-    /// A stored checkpoint no longer opens (the state is damaged or the key changed).
+    /// A stored checkpoint no longer opens (the state is damaged or the key changed), or
+    /// the tree cannot grow further.
     #[error("stored checkpoint does not verify with the configured log key: {0}")]
     StoredCheckpoint(String),
+    /// The log's `/checkpoint` is not a checkpoint signed by the configured key (a bad
+    /// signature also raises `bad-signature`).
+    #[error("the log's checkpoint does not open with the configured log key: {0}")]
+    BadCheckpoint(String),
 }
 
 /// What one poll did.
@@ -321,9 +326,7 @@ impl Monitor {
                     self.queue(a);
                     self.dir.save()?;
                 }
-                return Err(MonitorError::StoredCheckpoint(format!(
-                    "the log's checkpoint does not open: {e}"
-                )));
+                return Err(MonitorError::BadCheckpoint(e.to_string()));
             }
         };
         self.check_served(&log_cp, now)?;
@@ -391,16 +394,21 @@ impl Monitor {
     ) -> Result<Result<(), (String, Option<Hash>)>, MonitorError> {
         let from = self.dir.tree.size();
         let to = target.checkpoint.size();
-        let entries = match self.client.entries(from, to, to).await {
-            Ok(e) => e,
-            Err(
-                e @ (FetchError::NotFound { .. }
-                | FetchError::Tile { .. }
-                | FetchError::TooLarge { .. }),
-            ) => return Ok(Err((e.to_string(), None))),
-            Err(e) => return Err(e.into()),
-        };
-        let leaves = follow::leaf_hashes(&entries);
+        // Only leaf hashes are kept (32 bytes per entry); entries are read a range at a
+        // time, and the first missing or malformed bundle stops the attempt.
+        let mut leaves = Vec::new();
+        let mut start = from;
+        while start < to {
+            let end = to.min(start.saturating_add(self.config.chunk.max(256)));
+            match self.client.entries(start, end, to).await {
+                Ok(e) => leaves.extend(follow::leaf_hashes(&e)),
+                Err(e) if e.is_bad_content() || matches!(e, FetchError::NotFound { .. }) => {
+                    return Ok(Err((e.to_string(), None)))
+                }
+                Err(e) => return Err(e.into()),
+            }
+            start = end;
+        }
         let root = follow::extend_root(&self.dir.tree, &leaves)
             .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
         if root != target.checkpoint.root() {

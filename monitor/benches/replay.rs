@@ -1,0 +1,85 @@
+//! Replay benchmark: entries/s of the monitor on a generated log, with the bound measured in
+//! the same run (Ed25519 `verify_strict`/s on one core: every binding costs one).
+//!
+//! `cargo bench -p taglog-monitor --bench replay` (size: `TAGLOG_BENCH_ENTRIES`, default
+//! 200000). Prints three figures: the pure replay checker (parse, signature, version rule,
+//! map update and map root at each state leaf), the whole monitor over loopback HTTP (tiles,
+//! tree rebuild, replay, state saves), and the verification bound.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+#[path = "../tests/fault/mod.rs"]
+mod fault;
+
+use std::time::Instant;
+
+use fault::{digest, LogBuilder, StaticServer};
+use taglog_monitor::replay::Replayer;
+use taglog_monitor::{Config, Monitor};
+
+fn main() {
+    let n: u64 = std::env::var("TAGLOG_BENCH_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    eprintln!("building a log of {n} entries ...");
+    let t = Instant::now();
+    let mut log = LogBuilder::new();
+    let mut i = 0u64;
+    while log.size() < n {
+        // 100,000 refs, rebound as the log grows; a state leaf every 1,000 bindings.
+        log.bind(&format!("registry.test/acme/app{}:v", i % 100_000), digest(i));
+        if i % 1000 == 999 {
+            log.commit();
+        }
+        i += 1;
+    }
+    let size = log.commit();
+    eprintln!("built {size} entries in {:.1} s", t.elapsed().as_secs_f64());
+
+    // The bound: one Ed25519 verify_strict per binding.
+    let key = log.publisher.verifier();
+    let msg = b"taglog/v1/binding\n";
+    let sig = log.publisher.sign(msg);
+    let k = 20_000;
+    let t = Instant::now();
+    for _ in 0..k {
+        assert!(key.verify_raw(msg, &sig));
+    }
+    let verify_rate = f64::from(k) / t.elapsed().as_secs_f64();
+
+    // The pure checker.
+    let mut r = Replayer::new(fault::ORIGIN);
+    let t = Instant::now();
+    for (idx, e) in log.entries.iter().enumerate() {
+        let (_, findings) = r.check(idx as u64, e).unwrap();
+        assert!(findings.is_empty());
+    }
+    let pure_rate = size as f64 / t.elapsed().as_secs_f64();
+
+    // The whole monitor over loopback HTTP.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (rate, replayed) = rt.block_on(async {
+        let server = StaticServer::start(log.files(size)).await;
+        let mut c = Config::new(&server.url(), log.vkey(), dir.path().to_path_buf());
+        c.now = Some(log.time + 10);
+        let mut m = Monitor::open(c).unwrap();
+        let t = Instant::now();
+        let alerts = m.run_once().await.unwrap();
+        assert!(alerts.is_empty());
+        (
+            size as f64 / t.elapsed().as_secs_f64(),
+            m.state().replayed,
+        )
+    });
+    assert_eq!(replayed, size);
+    println!("entries: {size}");
+    println!("ed25519 verify_strict/s (bound, 1 core): {verify_rate:.0}");
+    println!("replay checker entries/s (pure, 1 core): {pure_rate:.0}");
+    println!("monitor entries/s (loopback HTTP, tiles, state saves): {rate:.0}");
+}
