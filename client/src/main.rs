@@ -41,7 +41,7 @@ struct Cli {
     #[arg(long, global = true, env = "TAGLOG_REGISTRY_USER")]
     registry_user: Option<String>,
     /// Testing only: the Unix time to use instead of the clock.
-    #[arg(long, global = true, hide = true, env = "TAGLOG_NOW")]
+    #[arg(long, global = true, hide = true)]
     now: Option<u64>,
     #[command(subcommand)]
     command: Command,

@@ -486,3 +486,62 @@ fn publish_auto_version_and_explicit_conflict() {
         .code(2);
     let _ = &e.publisher;
 }
+
+#[test]
+fn witnessed_log_freshness_is_per_cosignature() {
+    let reg = Registry::start(None);
+    let p = publisher();
+    let log_vkey = Server::key_for(9).verifier().to_string();
+    let w1 = common::Witness::start(11, "w1.test", &log_vkey);
+    let w2 = common::Witness::start(12, "w2.test", &log_vkey);
+    let server = Server::start_with(
+        9,
+        &[(format!("{}/acme", reg.host()), p.verifier().to_string())],
+        &[(w1.vkey(), w1.url()), (w2.vkey(), w2.url())],
+    );
+    let policy = format!(
+        "log {} {}\nwitness w1 {}\nwitness w2 {}\ngroup both all w1 w2\nquorum both\npublisher {}/acme {}\ninsecure-registry {}\n",
+        server.vkey(),
+        server.url(),
+        w1.vkey(),
+        w2.vkey(),
+        reg.host(),
+        p.verifier(),
+        reg.host()
+    );
+    let c = Client::new(&policy);
+    let key = c.path("publisher.key");
+    common::write_key(&key, &p);
+    let r = format!("{}/acme/app:w", reg.host());
+    let (d, _) = reg.push_image("acme/app", "w", "witnessed");
+    c.run(&["publish", &r, "--key", key.to_str().unwrap()]).ok();
+    let j = c.run(&["verify", &r, "--json"]).ok().json();
+    assert_eq!(j["digest"], d);
+    assert_eq!(j["checkpoint"]["cosigners"].as_array().unwrap().len(), 2);
+    c.run(&["checkpoint"]).ok();
+    c.run(&["policy", "check"]).ok();
+    // A saved bundle: fresh now, stale once every cosignature is older than max-age.
+    let f = c.path("w.json");
+    c.run(&["bundle", &r, "-o", f.to_str().unwrap()]).ok();
+    let fresh = Client::new(&policy);
+    let args = ["verify", &r, "--offline", "--bundle", f.to_str().unwrap()];
+    fresh.run(&args).ok();
+    let later = (now() + 3600 + 400).to_string();
+    let mut late = args.to_vec();
+    late.extend(["--now", later.as_str()]);
+    let v = Client::new(&policy).run(&late);
+    v.code(1).stderr_has("newest cosignature");
+    // A policy that needs a third witness nobody asked is not met at all.
+    let w3 = SignerKey::from_seed("w3.test".parse().unwrap(), KeyType::Cosignature, [13; 32]);
+    let stricter = policy.replace(
+        "group both all w1 w2\nquorum both",
+        &format!(
+            "witness w3 {}\ngroup all3 all w1 w2 w3\nquorum all3",
+            w3.verifier()
+        ),
+    );
+    Client::new(&stricter)
+        .run(&args)
+        .code(1)
+        .stderr_has("lacks the quorum");
+}

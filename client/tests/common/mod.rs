@@ -255,6 +255,24 @@ pub struct Server {
 impl Server {
     /// Starts a server whose log key comes from `seed`, admitting `publishers` (prefix, vkey).
     pub fn start(seed: u8, publishers: &[(String, String)]) -> Server {
+        Server::start_with(seed, publishers, &[])
+    }
+
+    /// The log key a server started with `seed` uses.
+    pub fn key_for(seed: u8) -> SignerKey {
+        SignerKey::from_seed(
+            "log.test/taglog".parse().unwrap(),
+            KeyType::Ed25519,
+            [seed; 32],
+        )
+    }
+
+    /// As [`Server::start`], with witnesses (vkey, url) that must all cosign.
+    pub fn start_with(
+        seed: u8,
+        publishers: &[(String, String)],
+        witnesses: &[(String, String)],
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let log_key = SignerKey::from_seed(
             "log.test/taglog".parse().unwrap(),
@@ -275,7 +293,11 @@ impl Server {
             bin.display()
         );
         let log = dir.path().join("server.log");
-        let child = Command::new(&bin)
+        let mut cmd = Command::new(&bin);
+        for (vkey, url) in witnesses {
+            cmd.arg("--witness").arg(vkey).arg(url);
+        }
+        let child = cmd
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .arg("--key")
@@ -315,6 +337,77 @@ impl Server {
 
     pub fn vkey(&self) -> String {
         self.log_key.verifier().to_string()
+    }
+}
+
+pub fn witness_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("TAGLOG_WITNESS_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("taglog-witness")
+}
+
+/// A real taglog-witness for one log.
+pub struct Witness {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub key: SignerKey,
+    pub proc: Proc,
+}
+
+impl Witness {
+    pub fn start(seed: u8, name: &str, log_vkey: &str) -> Witness {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SignerKey::from_seed(name.parse().unwrap(), KeyType::Cosignature, [seed; 32]);
+        write_key(&dir.path().join("witness.key"), &key);
+        let port = free_port();
+        let bin = witness_bin();
+        assert!(
+            bin.exists(),
+            "taglog-witness binary not found at {}",
+            bin.display()
+        );
+        let log = dir.path().join("witness.log");
+        let child = Command::new(&bin)
+            .arg("--key")
+            .arg(dir.path().join("witness.key"))
+            .arg("--log")
+            .arg(log_vkey)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut proc = Proc {
+            child,
+            name: "taglog-witness",
+            log,
+        };
+        // Any HTTP answer means it listens.
+        wait_http(&format!("http://127.0.0.1:{port}/"), |_| true, &mut proc);
+        Witness {
+            dir,
+            port,
+            key,
+            proc,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn vkey(&self) -> String {
+        self.key.verifier().to_string()
     }
 }
 
