@@ -669,3 +669,46 @@ fn pin_via_history_inclusion() {
     c.history = None;
     assert_eq!(c.err().code(), "pin-not-proven");
 }
+
+#[test]
+fn future_cosignatures_are_ignored_and_never_move_the_clock() {
+    use taglog_proofs::checkpoint::SignedCheckpoint;
+    use taglog_proofs::cosignature::cosign;
+    let k = keys();
+    let log_key: taglog_proofs::note::VerifierKey = k.log.parse().unwrap();
+    let mine = SignerKey::from_seed(
+        "future.witness".parse().unwrap(),
+        KeyType::Cosignature,
+        [9; 32],
+    );
+    let mut c = Case::new("bound");
+    let cp = SignedCheckpoint::open(&c.bundle.checkpoint, &log_key).unwrap();
+    let sig = cosign(cp.checkpoint(), cosig_time() + 100_000, &mine).unwrap();
+    c.bundle.checkpoint = cp.with_signatures(&[sig]).unwrap().to_bytes();
+    c.policy = Policy::parse(
+        format!(
+            "log {}\nwitness w {}\nwitness f {}\ngroup g any w f\nquorum g\npublisher registry.example/acme {}\n",
+            k.log,
+            k.witness,
+            mine.verifier(),
+            k.publisher
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let v = c.run().unwrap();
+    assert_eq!(v.checkpoint.cosigners.len(), 2);
+    assert_eq!(v.update.newest_cosignature, Some(cosig_time()));
+    // Requiring the future-dated witness alone fails as stale, not as a quorum failure.
+    c.policy = Policy::parse(
+        format!(
+            "log {}\nwitness f {}\nquorum f\npublisher registry.example/acme {}\n",
+            k.log,
+            mine.verifier(),
+            k.publisher
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(c.err().code(), "stale-checkpoint");
+}

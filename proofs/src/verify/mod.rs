@@ -274,7 +274,14 @@ fn verify_checkpoint(
             max_age
         ));
     }
-    let newest_cosignature = match (newest_seen, req.newest_cosignature) {
+    // Only fresh cosignatures (≤ now + 5 min) may move a stateful client's clock forward: a
+    // witness with a clock far in the future must not make every later checkpoint stale.
+    let newest_fresh = cosigners
+        .iter()
+        .map(|(_, t)| *t)
+        .filter(|t| fresh(*t, extended))
+        .max();
+    let newest_cosignature = match (newest_fresh, req.newest_cosignature) {
         (Some(a), Some(b)) if a > b => Some(a),
         (Some(a), None) => Some(a),
         _ => None,
