@@ -197,6 +197,26 @@ fn refuses_a_state_leaf_with_a_wrong_map_root_and_changes_nothing() {
     let r = post(&w.url, b.log.request(good, bad));
     assert_refused(&r, "map root");
     assert!(r.text().contains(&format!("state leaf {}", bad - 1)));
+    // The refused, validly signed checkpoint is kept as evidence with the reason.
+    let evidence = a
+        .dir
+        .path()
+        .join("data/logs")
+        .join(origin_hash_hex(&b.log.origin()))
+        .join("evidence");
+    let files: Vec<_> = std::fs::read_dir(&evidence).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let e: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(files[0].as_ref().unwrap().path()).unwrap()).unwrap();
+    assert!(e["reason"].as_str().unwrap().contains("map root"));
+    assert!(e["request"]
+        .as_str()
+        .unwrap()
+        .contains(&b.log.checkpoint(bad).to_text()));
+    assert!(e["cosigned"]
+        .as_str()
+        .unwrap()
+        .contains(&b.log.checkpoint(good).to_text()));
     // Nothing changed: the witness still stands at `good`, on disk too.
     let r = post(&w.url, b.log.request(0, bad));
     assert_eq!(r.status, 409);
@@ -382,4 +402,35 @@ fn audit_needs_a_url_and_an_audit_history() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn monitoring_reads_do_not_wait_for_an_audit() {
+    let (b, sizes) = honest_log();
+    let tiles = TileServer::start();
+    b.publish(&tiles, sizes[0]);
+    b.publish(&tiles, sizes[1]);
+    let a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+    let w = a.start();
+    assert_eq!(post(&w.url, b.log.request(0, sizes[0])).status, 200);
+    tiles.set_delay_ms(3000);
+    let url = w.url.clone();
+    let req = b.log.request(sizes[0], sizes[1]);
+    let slow = std::thread::spawn(move || post(&url, req));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let r = get(&format!(
+        "{}/{}/checkpoint",
+        w.url,
+        origin_hash_hex(&b.log.origin())
+    ));
+    assert_eq!(r.status, 200);
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1500),
+        "GET waited {:?} for the audit",
+        started.elapsed()
+    );
+    let served = SignedCheckpoint::open(&r.body, &b.log.key.verifier()).unwrap();
+    assert_eq!(served.checkpoint().size(), sizes[0]);
+    assert_eq!(slow.join().unwrap().status, 200);
 }

@@ -149,6 +149,21 @@ fn cosigns_extensions_and_refuses_conflicts_forks_and_bad_proofs() {
     fork.append_n(3, "fork");
     let r = post(&w.url, fork.request(9, 12));
     assert_eq!(r.status, 422, "{}", r.text());
+    // Both fork attempts were validly signed: kept as evidence, with our checkpoint.
+    let evidence_dir = s
+        .dir
+        .path()
+        .join("data/logs")
+        .join(origin_hash_hex(&log.origin()))
+        .join("evidence");
+    let evidence: Vec<String> = std::fs::read_dir(&evidence_dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    // 6 bad proofs or more (one per proof hash, truncated, extended) and the 2 forks.
+    assert!(evidence.len() >= 8, "{} evidence files", evidence.len());
+    let fork_text = fork.checkpoint(9).to_text().replace('\n', "\\n");
+    assert!(evidence.iter().any(|e| e.contains(&fork_text)));
     // A fork presented as a fresh start: 409 naming our size.
     assert_conflict(&post(&w.url, fork.request(0, 12)), 9);
     assert_eq!(served(&w.url, &log, &s.wkey), Some(log.checkpoint(9)));

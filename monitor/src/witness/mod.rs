@@ -14,8 +14,11 @@
 //! - What is cosigned is a re-encoding of the parsed checkpoint, at a time passed in by the
 //!   caller (the clock stays at the edge, in [`http`]).
 //!
-//! Out of scope: `sign-subtree` (optional in the spec), ML-DSA-44 cosignatures, logging
-//! refused requests as misbehaviour evidence (the spec's MAY; refusals are traced only).
+//! - A validly log-signed checkpoint refused with 422 (inconsistent, or failing the audit) is
+//!   kept as evidence under `logs/<origin hash>/evidence/` (the spec's MAY), bounded by
+//!   [`store::MAX_EVIDENCE_FILES`].
+//!
+//! Out of scope: `sign-subtree` (optional in the spec), ML-DSA-44 cosignatures.
 
 pub mod audit;
 pub mod config;
@@ -250,21 +253,31 @@ impl Witness {
         }
 
         let mut state = log.state.lock().await;
-        check_transition(
+        let checked = check_transition(
             state.size,
             &state.root,
             req.old_size,
             &req.proof,
             &checkpoint,
-        )?;
-        let audited = match (&self.auditor, &state.audit) {
-            (Some(auditor), Some(audit_state)) => Some(
-                auditor
-                    .audit(log.url.as_deref(), audit_state, &checkpoint, now)
-                    .await
-                    .map_err(AddError::Audit)?,
-            ),
-            _ => None,
+        );
+        let audited = match (checked, &self.auditor, &state.audit) {
+            (Err(e), ..) => Err(e),
+            (Ok(()), Some(auditor), Some(audit_state)) => auditor
+                .audit(log.url.as_deref(), audit_state, &checkpoint, now)
+                .await
+                .map(Some)
+                .map_err(AddError::Audit),
+            (Ok(()), ..) => Ok(None),
+        };
+        let audited = match audited {
+            Ok(a) => a,
+            Err(e) => {
+                if e.status() == 422 {
+                    self.keep_evidence(log, origin, checkpoint.size(), body, &e, now)
+                        .await;
+                }
+                return Err(e);
+            }
         };
 
         let cosignature = cosign(&checkpoint, now, &self.key)?;
@@ -296,6 +309,45 @@ impl Witness {
             state.audit = audited;
         }
         Ok(encode_cosignature_response(&[cosignature]))
+    }
+
+    /// Keeps a refused, validly log-signed request as evidence of possible log misbehaviour
+    /// (the spec's MAY): our latest cosigned checkpoint, the request body and the reason.
+    /// Best effort: failures are traced, never change the answer.
+    async fn keep_evidence(
+        &self,
+        log: &Log,
+        origin: &str,
+        size: u64,
+        body: &[u8],
+        reason: &AddError,
+        now: u64,
+    ) {
+        tracing::warn!(origin, size, %reason, "refused a validly signed checkpoint; keeping evidence");
+        let cosigned = log
+            .served
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let evidence = serde_json::json!({
+            "origin": origin,
+            "time": now,
+            "reason": reason.to_string(),
+            "cosigned": cosigned.map(|c| String::from_utf8_lossy(&c).into_owned()),
+            "request": String::from_utf8_lossy(body),
+        });
+        let store = Arc::clone(&self.store);
+        let origin = origin.to_owned();
+        let name = format!("{now}-{size}");
+        let bytes = evidence.to_string().into_bytes();
+        let saved =
+            tokio::task::spawn_blocking(move || store.save_evidence(&origin, &name, &bytes)).await;
+        match saved {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => tracing::warn!("evidence directory full; not kept"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot keep evidence"),
+            Err(e) => tracing::warn!(error = %e, "evidence task failed"),
+        }
     }
 
     /// Writes audit state (if any), then the checkpoint (the commit point), off the runtime.

@@ -6,6 +6,7 @@
 //! LOCK                                   exclusive lock: one witness process per directory
 //! logs/<hex sha256(origin)>/checkpoint   the latest cosigned checkpoint (the commit point)
 //! logs/<hex sha256(origin)>/audit-<size> the auditor's replay state at that size (--audit)
+//! logs/<hex sha256(origin)>/evidence/    refused, validly signed checkpoints (JSON)
 //! ```
 //!
 //! Guarantees: every write goes to a fresh temporary file in the same directory, which is
@@ -28,6 +29,10 @@ use taglog_proofs::hash::sha256;
 /// The largest state file read back, in bytes (a checkpoint note is at most 64 KiB; audit
 /// state grows with the number of refs: 1 GiB is far beyond what this file format is meant for).
 pub const MAX_STATE_FILE_BYTES: u64 = 1 << 30;
+
+/// Most evidence files kept per origin (only the log's key can trigger them, but a bound keeps
+/// a misbehaving log from filling the disk).
+pub const MAX_EVIDENCE_FILES: usize = 64;
 
 /// Name of the file holding the latest cosigned checkpoint of an origin.
 const CHECKPOINT_FILE: &str = "checkpoint";
@@ -146,6 +151,32 @@ impl Store {
         let dir = self.origin_dir(origin);
         fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
         write_atomic(&dir, &format!("audit-{size}"), state)
+    }
+
+    /// Writes an evidence file `evidence/<name>.json` for `origin`, unless
+    /// [`MAX_EVIDENCE_FILES`] are already there (then returns `Ok(false)`).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] if the directory or file cannot be written.
+    pub fn save_evidence(&self, origin: &str, name: &str, json: &[u8]) -> Result<bool, StoreError> {
+        let dir = self.origin_dir(origin).join("evidence");
+        fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+        let count = fs::read_dir(&dir)
+            .map_err(io_err("list", &dir))?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .count();
+        if count >= MAX_EVIDENCE_FILES {
+            return Ok(false);
+        }
+        let mut file = format!("{name}.json");
+        let mut n = 1;
+        while dir.join(&file).exists() {
+            n += 1;
+            file = format!("{name}-{n}.json");
+        }
+        write_atomic(&dir, &file, json)?;
+        Ok(true)
     }
 
     /// Removes audit state files of `origin` other than the one for `keep` (best effort:

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use taglog_proofs::binding::{sign_binding, Binding, DigestValue};
@@ -23,6 +23,7 @@ pub struct TileServer {
     pub url: String,
     files: Files,
     stop: Arc<AtomicBool>,
+    delay_ms: Arc<AtomicU64>,
     addr: std::net::SocketAddr,
 }
 
@@ -32,7 +33,8 @@ impl TileServer {
         let addr = listener.local_addr().unwrap();
         let files: Files = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
-        let (f, s) = (Arc::clone(&files), Arc::clone(&stop));
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let (f, s, d) = (Arc::clone(&files), Arc::clone(&stop), Arc::clone(&delay_ms));
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
@@ -40,7 +42,11 @@ impl TileServer {
                 }
                 if let Ok(conn) = conn {
                     let f = Arc::clone(&f);
-                    std::thread::spawn(move || serve(conn, &f));
+                    let delay = d.load(Ordering::SeqCst);
+                    std::thread::spawn(move || {
+                        std::thread::sleep(std::time::Duration::from_millis(delay));
+                        serve(conn, &f);
+                    });
                 }
             }
         });
@@ -48,8 +54,14 @@ impl TileServer {
             url: format!("http://{addr}"),
             files,
             stop,
+            delay_ms,
             addr,
         }
+    }
+
+    /// Delays every later response by `ms` milliseconds.
+    pub fn set_delay_ms(&self, ms: u64) {
+        self.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     pub fn put(&self, path: &str, bytes: Vec<u8>) {
