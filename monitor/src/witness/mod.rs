@@ -7,13 +7,13 @@
 //!   an old size above the checkpoint size, 404 for an unknown origin, 403 when no trusted log
 //!   signature verifies or a trusted key's line fails, 409 (with the current size) when the old
 //!   size is not the size last cosigned, 422 for a non-empty root of size 0, a proof from size
-//!   0, a failing consistency proof or (with `--audit`) entries that fail the replay.
+//!   0, a failing consistency proof or (with `--audit`) entries that fail the replay. Bodies
+//!   over the spec's limit get 413; an audit that cannot read the log's tiles, 503.
 //! - Compare-and-swap: the per-origin state is locked from the old-size check until the new
 //!   state is durable, so concurrent requests cannot roll the size back; nothing is cosigned
 //!   in a reply before the new `(size, root)` is fsynced ([`store`]).
 //! - What is cosigned is a re-encoding of the parsed checkpoint, at a time passed in by the
 //!   caller (the clock stays at the edge, in [`http`]).
-//!
 //! - A validly log-signed checkpoint refused with 422 (inconsistent, or failing the audit) is
 //!   kept as evidence under `logs/<origin hash>/evidence/` (the spec's MAY), bounded by
 //!   [`store::MAX_EVIDENCE_FILES`].
@@ -167,6 +167,33 @@ struct Log {
     served: std::sync::RwLock<Option<Arc<[u8]>>>,
 }
 
+/// A parsed request whose checkpoint verified under a configured log's keys.
+struct Authenticated<'a> {
+    log: &'a Log,
+    req: AddCheckpointRequest,
+    note: Note,
+    checkpoint: Checkpoint,
+    verified: Vec<VerifierKey>,
+}
+
+impl Authenticated<'_> {
+    /// The note to serve: the re-encoded checkpoint, the log signatures that verified and
+    /// our cosignature (lines nobody here checked are dropped).
+    fn cosigned_note(&self, cosignature: &NoteSignature) -> Result<Vec<u8>, AddError> {
+        let mut sigs: Vec<NoteSignature> = self
+            .note
+            .signatures()
+            .iter()
+            .filter(|s| self.verified.iter().any(|k| k.matches(s)))
+            .cloned()
+            .collect();
+        sigs.push(cosignature.clone());
+        Ok(Note::new(self.checkpoint.to_text(), sigs)
+            .map_err(AddError::Note)?
+            .to_bytes())
+    }
+}
+
 /// The witness: configured logs, their states, the store and the cosigning key.
 #[derive(Debug)]
 pub struct Witness {
@@ -232,15 +259,54 @@ impl Witness {
     /// # Errors
     /// An [`AddError`] whose [`AddError::status`] is the response code; state is unchanged.
     pub async fn add_checkpoint(&self, body: &[u8], now: u64) -> Result<Vec<u8>, AddError> {
+        let a = self.authenticate(body)?;
+        if now == 0 {
+            return Err(AddError::Clock(now));
+        }
+        let log = a.log;
+        let origin = a.checkpoint.origin();
+        let mut state = log.state.lock().await;
+        let audited = match self.check_and_audit(&a, &state, now).await {
+            Ok(audited) => audited,
+            Err(e) => {
+                if e.status() == 422 {
+                    self.keep_evidence(log, origin, a.checkpoint.size(), body, &e, now)
+                        .await;
+                }
+                return Err(e);
+            }
+        };
+        let cosignature = cosign(&a.checkpoint, now, &self.key)?;
+        let cosigned = a.cosigned_note(&cosignature)?;
+        self.persist(origin, a.checkpoint.size(), audited.as_ref(), &cosigned)
+            .await?;
+        tracing::info!(
+            origin,
+            old_size = a.req.old_size,
+            size = a.checkpoint.size(),
+            time = now,
+            "cosigned"
+        );
+        state.size = a.checkpoint.size();
+        state.root = a.checkpoint.root();
+        *log.served.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::from(cosigned));
+        if audited.is_some() {
+            state.audit = audited;
+        }
+        Ok(encode_cosignature_response(&[cosignature]))
+    }
+
+    /// The checks that need no state, in the spec's order: well-formed body (400), known
+    /// origin (404), a trusted log signature and no failing one (403), old size ≤ size (400).
+    fn authenticate(&self, body: &[u8]) -> Result<Authenticated<'_>, AddError> {
         let req = AddCheckpointRequest::parse(body)?;
         let note = Note::parse(&req.checkpoint)
             .map_err(|e| AddError::Malformed(WitnessError::Checkpoint(e)))?;
         let checkpoint = Checkpoint::parse(note.text()).map_err(AddError::BadCheckpoint)?;
-        let origin = checkpoint.origin();
         let log = self
             .logs
-            .get(origin)
-            .ok_or_else(|| AddError::UnknownOrigin(origin.to_owned()))?;
+            .get(checkpoint.origin())
+            .ok_or_else(|| AddError::UnknownOrigin(checkpoint.origin().to_owned()))?;
         let verified = note.verify(&log.keys).map_err(AddError::Signature)?;
         if req.old_size > checkpoint.size() {
             return Err(AddError::OldSizeAboveSize {
@@ -248,67 +314,38 @@ impl Witness {
                 size: checkpoint.size(),
             });
         }
-        if now == 0 {
-            return Err(AddError::Clock(now));
-        }
+        Ok(Authenticated {
+            log,
+            req,
+            note,
+            checkpoint,
+            verified,
+        })
+    }
 
-        let mut state = log.state.lock().await;
-        let checked = check_transition(
+    /// The checks against the latest cosigned state ([`check_transition`]), then the audit
+    /// (with `--audit`), which returns the audit state at the new size.
+    async fn check_and_audit(
+        &self,
+        a: &Authenticated<'_>,
+        state: &LogState,
+        now: u64,
+    ) -> Result<Option<AuditState>, AddError> {
+        check_transition(
             state.size,
             &state.root,
-            req.old_size,
-            &req.proof,
-            &checkpoint,
-        );
-        let audited = match (checked, &self.auditor, &state.audit) {
-            (Err(e), ..) => Err(e),
-            (Ok(()), Some(auditor), Some(audit_state)) => auditor
-                .audit(log.url.as_deref(), audit_state, &checkpoint, now)
+            a.req.old_size,
+            &a.req.proof,
+            &a.checkpoint,
+        )?;
+        match (&self.auditor, &state.audit) {
+            (Some(auditor), Some(audit_state)) => auditor
+                .audit(a.log.url.as_deref(), audit_state, &a.checkpoint, now)
                 .await
                 .map(Some)
                 .map_err(AddError::Audit),
-            (Ok(()), ..) => Ok(None),
-        };
-        let audited = match audited {
-            Ok(a) => a,
-            Err(e) => {
-                if e.status() == 422 {
-                    self.keep_evidence(log, origin, checkpoint.size(), body, &e, now)
-                        .await;
-                }
-                return Err(e);
-            }
-        };
-
-        let cosignature = cosign(&checkpoint, now, &self.key)?;
-        // Serve the log signatures that verified plus ours; drop lines nobody here checked.
-        let mut sigs: Vec<NoteSignature> = note
-            .signatures()
-            .iter()
-            .filter(|s| verified.iter().any(|k| k.matches(s)))
-            .cloned()
-            .collect();
-        sigs.push(cosignature.clone());
-        let cosigned = Note::new(checkpoint.to_text(), sigs)
-            .map_err(AddError::Note)?
-            .to_bytes();
-
-        self.persist(origin, checkpoint.size(), audited.as_ref(), &cosigned)
-            .await?;
-        tracing::info!(
-            origin,
-            old_size = req.old_size,
-            size = checkpoint.size(),
-            time = now,
-            "cosigned"
-        );
-        state.size = checkpoint.size();
-        state.root = checkpoint.root();
-        *log.served.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::from(cosigned));
-        if audited.is_some() {
-            state.audit = audited;
+            _ => Ok(None),
         }
-        Ok(encode_cosignature_response(&[cosignature]))
     }
 
     /// Keeps a refused, validly log-signed request as evidence of possible log misbehaviour
