@@ -55,8 +55,8 @@ pub enum ConfigError {
         /// The URL.
         url: String,
     },
-    /// A `--log-url` flag not of the form `<origin>=<url>`.
-    #[error("--log-url {0:?} must be <origin>=<url>")]
+    /// A `--log-url` flag not of the form `<origin>=<http(s) url>`.
+    #[error("--log-url {0:?} must be <origin>=<url>, the URL starting with http:// or https://")]
     BadLogUrlFlag(String),
     /// A URL for an origin with no key.
     #[error("a URL is given for origin {0:?} but no log key has that name")]
@@ -154,8 +154,15 @@ impl LogsBuilder {
     /// # Errors
     /// [`ConfigError::BadLogUrlFlag`] and the errors of [`LogsBuilder::add_url`].
     pub fn add_url_flag(&mut self, flag: &str) -> Result<(), ConfigError> {
-        let (origin, url) = flag
-            .split_once('=')
+        // Split before the scheme, so an origin may itself contain '='.
+        let at = ["=http://", "=https://"]
+            .iter()
+            .filter_map(|p| flag.find(p))
+            .min()
+            .ok_or_else(|| ConfigError::BadLogUrlFlag(flag.to_owned()))?;
+        let (origin, url) = (flag.get(..at), flag.get(at + 1..));
+        let (origin, url) = origin
+            .zip(url)
             .ok_or_else(|| ConfigError::BadLogUrlFlag(flag.to_owned()))?;
         self.add_url(origin, url, "--log-url")
     }
@@ -271,6 +278,10 @@ mod tests {
         ));
         assert!(matches!(
             b.add_url_flag("o=ftp://x"),
+            Err(ConfigError::BadLogUrlFlag(_))
+        ));
+        assert!(matches!(
+            b.add_url_flag("o=http://x?q"),
             Err(ConfigError::BadUrl { .. })
         ));
         assert!(matches!(
@@ -278,6 +289,8 @@ mod tests {
             Err(ConfigError::BadLogUrlFlag(_))
         ));
         b.add_url_flag("o=http://x").unwrap();
+        b.add_url_flag("a=b=https://y/").unwrap();
+        assert_eq!(b.urls.get("a=b").map(String::as_str), Some("https://y"));
         assert!(matches!(
             LogsBuilder::default().build(),
             Err(ConfigError::NoLogs)
