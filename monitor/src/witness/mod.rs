@@ -338,14 +338,20 @@ impl Witness {
             &a.req.proof,
             &a.checkpoint,
         )?;
-        match (&self.auditor, &state.audit) {
-            (Some(auditor), Some(audit_state)) => auditor
-                .audit(a.log.url.as_deref(), audit_state, &a.checkpoint, now)
-                .await
-                .map(Some)
-                .map_err(AddError::Audit),
-            _ => Ok(None),
-        }
+        let Some(auditor) = &self.auditor else {
+            return Ok(None);
+        };
+        // Never cosign unaudited in audit mode, even if the state were somehow missing.
+        let audit_state = state.audit.as_ref().ok_or_else(|| {
+            AddError::Audit(AuditError::Internal(
+                "no audit state loaded for this log".into(),
+            ))
+        })?;
+        auditor
+            .audit(a.log.url.as_deref(), audit_state, &a.checkpoint, now)
+            .await
+            .map(Some)
+            .map_err(AddError::Audit)
     }
 
     /// Keeps a refused, validly log-signed request as evidence of possible log misbehaviour
