@@ -350,3 +350,69 @@ async fn once_exit_codes() {
     let alert: Alert = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(alert.kind, AlertKind::WatchedBinding);
 }
+
+#[tokio::test]
+async fn listen_endpoints_metrics_healthz_and_reports() {
+    use std::sync::{Arc, Mutex};
+    use taglog_monitor::monitor::Metrics;
+    use taglog_monitor::serve::{router, Shared};
+
+    let log = LogBuilder::new();
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Arc::new(Mutex::new(Metrics::default()));
+    let shared = Shared {
+        metrics: metrics.clone(),
+        reports: dir.path().join("reports"),
+        log_key: log.vkey(),
+        health_bound: 60,
+        now: || 1000,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router(shared)).await.unwrap() });
+    let http = reqwest::Client::new();
+
+    let r = http.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 503, "no successful poll yet");
+    {
+        let mut m = metrics.lock().unwrap();
+        m.last_success = 990;
+        m.verified_size = 42;
+        m.alerts.insert("fork", 2);
+    }
+    let r = http.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("taglog_monitor_verified_size 42"));
+    assert!(text.contains("taglog_monitor_alerts_total{kind=\"fork\"} 2"));
+    assert!(text.contains("taglog_monitor_alerts_total{kind=\"log-rollback\"} 0"));
+
+    let bad = http
+        .post(format!("{url}/report"))
+        .body("junk")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let note = log.sign_other(0, taglog_proofs::hash::empty_root());
+    let ok = http
+        .post(format!("{url}/report"))
+        .body(note.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(std::fs::read(&files[0]).unwrap(), note);
+}
