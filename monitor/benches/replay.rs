@@ -2,8 +2,9 @@
 //! the same run (Ed25519 `verify_strict`/s on one core: every binding costs one).
 //!
 //! `cargo bench -p taglog-monitor --bench replay` (size: `TAGLOG_BENCH_ENTRIES`, default
-//! 200000). Prints three figures: the pure replay checker (parse, signature, version rule,
-//! map update and map root at each state leaf), the whole monitor over loopback HTTP (tiles,
+//! 200000). Prints four figures: the pure replay checker (parse, signature, version rule,
+//! map update and map root at each state leaf) on one core and with signatures verified on
+//! all cores, the whole monitor over loopback HTTP (tiles,
 //! tree rebuild, replay, state saves), and the verification bound.
 #![allow(
     clippy::unwrap_used,
@@ -32,7 +33,10 @@ fn main() {
     let mut i = 0u64;
     while log.size() < n {
         // 100,000 refs, rebound as the log grows; a state leaf every 1,000 bindings.
-        log.bind(&format!("registry.test/acme/app{}:v", i % 100_000), digest(i));
+        log.bind(
+            &format!("registry.test/acme/app{}:v", i % 100_000),
+            digest(i),
+        );
         if i % 1000 == 999 {
             log.commit();
         }
@@ -61,6 +65,17 @@ fn main() {
     }
     let pure_rate = size as f64 / t.elapsed().as_secs_f64();
 
+    // The same checker, signatures verified on all cores (what the monitor uses).
+    let mut r = Replayer::new(fault::ORIGIN);
+    let t = Instant::now();
+    for (n, part) in log.entries.chunks(65_536).enumerate() {
+        for (_, findings) in r.check_many((n * 65_536) as u64, part).unwrap() {
+            assert!(findings.is_empty());
+        }
+    }
+    let many_rate = size as f64 / t.elapsed().as_secs_f64();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+
     // The whole monitor over loopback HTTP.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -72,14 +87,12 @@ fn main() {
         let t = Instant::now();
         let alerts = m.run_once().await.unwrap();
         assert!(alerts.is_empty());
-        (
-            size as f64 / t.elapsed().as_secs_f64(),
-            m.state().replayed,
-        )
+        (size as f64 / t.elapsed().as_secs_f64(), m.state().replayed)
     });
     assert_eq!(replayed, size);
     println!("entries: {size}");
     println!("ed25519 verify_strict/s (bound, 1 core): {verify_rate:.0}");
     println!("replay checker entries/s (pure, 1 core): {pure_rate:.0}");
+    println!("replay checker entries/s (pure, signatures on {cores} cores): {many_rate:.0}");
     println!("monitor entries/s (loopback HTTP, tiles, state saves): {rate:.0}");
 }

@@ -637,8 +637,8 @@ impl Monitor {
         let now = self.now();
         let mut alerts = Vec::new();
         let mut notices = self.dir.state.notices.clone();
-        for (i, entry) in (start..).zip(entries) {
-            let (leaf, findings) = self.replayer.check(i, entry)?;
+        let checked = self.replayer.check_many(start, entries)?;
+        for ((i, entry), (leaf, findings)) in (start..).zip(entries).zip(checked) {
             let ev = checks::entry_evidence(i, entry, &self.dir.tree, size);
             for f in &findings {
                 let previous = match f {

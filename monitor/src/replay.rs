@@ -26,7 +26,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use taglog_proofs::binding::{check_version, BindingError, SignedBinding, VersionError};
 use taglog_proofs::hash::{leaf_hash, Hash};
-use taglog_proofs::leaves::{Leaf, PublisherChange, PublisherLeaf, StateLeaf};
+use taglog_proofs::leaves::{Leaf, LeafError, PublisherChange, PublisherLeaf, StateLeaf};
 use taglog_proofs::map::{MapValue, SparseMap};
 use taglog_proofs::note::VerifierKey;
 use taglog_proofs::refs::RefPrefix;
@@ -188,6 +188,65 @@ impl Finding {
             }
         }
     }
+}
+
+/// What [`Replayer::check`] returns for one entry: the parsed leaf (if it parsed) and the
+/// findings about it.
+pub type Checked = (Option<Leaf>, Vec<Finding>);
+
+/// The most threads [`Replayer::check_many`] verifies signatures on.
+pub const MAX_VERIFY_THREADS: usize = 16;
+
+/// The admitted key (for a prefix covering the ref) named by the binding's signature line.
+fn admitted_key_for(
+    admitted: &[(RefPrefix, VerifierKey)],
+    b: &SignedBinding,
+) -> Option<VerifierKey> {
+    let (name, id) = b.signer();
+    admitted
+        .iter()
+        .filter(|(p, _)| p.matches(&b.binding().reference))
+        .map(|(_, k)| k)
+        .find(|k| k.name() == name && k.id() == id)
+        .cloned()
+}
+
+/// Verifies `(entry position, key)` tasks on up to [`MAX_VERIFY_THREADS`] threads.
+fn verify_parallel(
+    parsed: &[Result<Leaf, LeafError>],
+    tasks: Vec<(usize, VerifierKey)>,
+) -> Vec<(usize, VerifierKey, bool)> {
+    let verify = |(j, key): (usize, VerifierKey)| {
+        let ok = match parsed.get(j) {
+            Some(Ok(Leaf::Binding(b))) => b.verify(&key).is_ok(),
+            _ => false,
+        };
+        (j, key, ok)
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_VERIFY_THREADS);
+    if threads <= 1 || tasks.len() < 64 {
+        return tasks.into_iter().map(verify).collect();
+    }
+    let per = tasks.len().div_ceil(threads);
+    let mut groups: Vec<Vec<(usize, VerifierKey)>> = Vec::new();
+    let mut tasks = tasks.into_iter().peekable();
+    while tasks.peek().is_some() {
+        groups.push(tasks.by_ref().take(per).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|g| scope.spawn(move || g.into_iter().map(verify).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            // A panicking verifier thread loses its verdicts; check_parsed then verifies
+            // those bindings itself.
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// One allowlist pair, as logged.
@@ -381,11 +440,69 @@ impl Replayer {
     /// # Errors
     /// [`ReplayError::Corrupt`] if `index` is out of order or on an internal map
     /// inconsistency; findings about the entry are never errors.
-    pub fn check(
+    pub fn check(&mut self, index: u64, entry: &[u8]) -> Result<Checked, ReplayError> {
+        self.check_parsed(index, Leaf::parse(entry), None)
+    }
+
+    /// Checks entries `start..start + entries.len()` in order, exactly as [`Replayer::check`]
+    /// on each, but verifies the binding signatures on all available cores first (the key
+    /// each binding needs is found by replaying the allowlist changes of the batch).
+    ///
+    /// # Errors
+    /// As [`Replayer::check`]; on an error the entries before it stay applied.
+    pub fn check_many(
+        &mut self,
+        start: u64,
+        entries: &[Vec<u8>],
+    ) -> Result<Vec<Checked>, ReplayError> {
+        let parsed: Vec<Result<Leaf, LeafError>> = entries.iter().map(|e| Leaf::parse(e)).collect();
+        // Which admitted key each binding needs, with the allowlist as it will be then.
+        let mut admitted = self.admitted.clone();
+        let mut tasks: Vec<(usize, VerifierKey)> = Vec::new();
+        for (j, leaf) in parsed.iter().enumerate() {
+            match leaf {
+                Ok(Leaf::Publisher(p)) => {
+                    let pos = admitted
+                        .iter()
+                        .position(|(prefix, key)| prefix == &p.prefix && key == &p.key);
+                    match (p.change, pos) {
+                        (PublisherChange::Add, None) => {
+                            admitted.push((p.prefix.clone(), p.key.clone()));
+                        }
+                        (PublisherChange::Remove, Some(i)) if i < admitted.len() => {
+                            admitted.remove(i);
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(Leaf::Binding(b)) => {
+                    if let Some(k) = admitted_key_for(&admitted, b) {
+                        tasks.push((j, k));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut verdicts: Vec<Option<(VerifierKey, bool)>> = vec![None; parsed.len()];
+        for (j, key, ok) in verify_parallel(&parsed, tasks) {
+            if let Some(slot) = verdicts.get_mut(j) {
+                *slot = Some((key, ok));
+            }
+        }
+        let mut out = Vec::with_capacity(parsed.len());
+        for ((j, leaf), verdict) in parsed.into_iter().enumerate().zip(verdicts) {
+            let index = start.saturating_add(j as u64);
+            out.push(self.check_parsed(index, leaf, verdict)?);
+        }
+        Ok(out)
+    }
+
+    fn check_parsed(
         &mut self,
         index: u64,
-        entry: &[u8],
-    ) -> Result<(Option<Leaf>, Vec<Finding>), ReplayError> {
+        leaf: Result<Leaf, LeafError>,
+        verdict: Option<(VerifierKey, bool)>,
+    ) -> Result<Checked, ReplayError> {
         if index != self.state.next_index {
             return Err(ReplayError::Corrupt(format!(
                 "entry {index} given, entry {} expected",
@@ -394,7 +511,7 @@ impl Replayer {
         }
         self.state.next_index = index.saturating_add(1);
         let mut findings = Vec::new();
-        let leaf = match Leaf::parse(entry) {
+        let leaf = match leaf {
             Ok(l) => l,
             Err(e) => {
                 findings.push(Finding::Malformed {
@@ -405,7 +522,7 @@ impl Replayer {
             }
         };
         match &leaf {
-            Leaf::Binding(b) => self.binding(index, b, &mut findings),
+            Leaf::Binding(b) => self.binding(index, b, verdict, &mut findings),
             Leaf::State(s) => self.state_leaf(index, s, &mut findings)?,
             Leaf::Publisher(p) => self.publisher(index, p, &mut findings),
         }
@@ -422,39 +539,40 @@ impl Replayer {
         }
     }
 
-    fn binding(&mut self, index: u64, b: &SignedBinding, findings: &mut Vec<Finding>) {
+    fn binding(
+        &mut self,
+        index: u64,
+        b: &SignedBinding,
+        verdict: Option<(VerifierKey, bool)>,
+        findings: &mut Vec<Finding>,
+    ) {
         let binding = b.binding();
         let reference = binding.reference.as_str().to_owned();
         if let Err(BindingError::WrongLog { found, .. }) = b.check_log(&self.origin) {
             findings.push(Finding::WrongLog { index, found });
         }
-        let keys: Vec<VerifierKey> = self
-            .admitted
-            .iter()
-            .filter(|(p, _)| p.matches(&binding.reference))
-            .map(|(_, k)| k.clone())
-            .collect();
-        match b.verify_any(&keys) {
-            Ok(_) => {}
-            Err(BindingError::BadSignature { .. }) => {
-                let (name, id) = b.signer();
-                let key = keys
-                    .iter()
-                    .find(|k| k.name() == name && k.id() == id)
-                    .map_or_else(|| format!("{name}+{id}"), |k| k.to_string());
-                findings.push(Finding::BadSignature {
-                    index,
-                    reference: reference.clone(),
-                    key,
-                });
-            }
-            Err(_) => {
+        match admitted_key_for(&self.admitted, b) {
+            None => {
                 let (name, id) = b.signer();
                 findings.push(Finding::NotAdmitted {
                     index,
                     reference: reference.clone(),
                     signer: format!("{name}+{id}"),
                 });
+            }
+            Some(key) => {
+                // A verdict computed ahead counts only if it was for this very key.
+                let ok = match verdict {
+                    Some((k, ok)) if k == key => ok,
+                    _ => b.verify(&key).is_ok(),
+                };
+                if !ok {
+                    findings.push(Finding::BadSignature {
+                        index,
+                        reference: reference.clone(),
+                        key: key.to_string(),
+                    });
+                }
             }
         }
         let key = binding.reference.key();

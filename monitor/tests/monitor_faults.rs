@@ -481,3 +481,71 @@ async fn stale_checkpoint_and_merge_delay() {
     verify_entry(&ev["entry"], &cp);
     verify_entry(&ev["state"], &cp);
 }
+
+#[test]
+fn parallel_signature_checks_find_exactly_what_sequential_checks_find() {
+    use taglog_monitor::replay::Replayer;
+    let mut log = LogBuilder::new();
+    let beta = key("beta.test", 5);
+    for i in 0..150 {
+        log.bind(&format!("registry.test/acme/a{i}:1"), digest(i));
+    }
+    log.admit("registry.test/beta", &beta.verifier());
+    for i in 0..100 {
+        log.bind_signed(
+            &format!("registry.test/beta/b{i}:1"),
+            digest(i),
+            1,
+            log.time,
+            &beta,
+        );
+    }
+    log.remove("registry.test/beta", &beta.verifier());
+    log.bind_signed("registry.test/beta/late:1", digest(1), 1, log.time, &beta);
+    log.admit("registry.test/beta", &beta.verifier());
+    log.admit("registry.test/beta", &beta.verifier()); // duplicate add
+    let b = taglog_proofs::binding::Binding {
+        log: ORIGIN.into(),
+        reference: "registry.test/beta/flip:1".parse().unwrap(),
+        digest: digest(3),
+        version: 1,
+        time: log.time,
+    };
+    let entry = taglog_proofs::binding::sign_binding(&b, &beta).unwrap();
+    log.push_binding(&b, flip_signature(&entry));
+    for i in 0..100 {
+        log.bind_signed(
+            &format!("registry.test/beta/c{i}:1"),
+            digest(i),
+            1,
+            log.time,
+            &beta,
+        );
+    }
+    log.commit();
+
+    let mut one = Replayer::new(ORIGIN);
+    let sequential: Vec<_> = log
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| one.check(i as u64, e).unwrap().1)
+        .collect();
+    let bad = sequential.iter().filter(|f| !f.is_empty()).count();
+    assert_eq!(bad, 3, "late binding, duplicate add, flipped signature");
+    for chunk in [1usize, 7, 64, 1000] {
+        let mut many = Replayer::new(ORIGIN);
+        let mut got = Vec::new();
+        for (n, part) in log.entries.chunks(chunk).enumerate() {
+            let start = (n * chunk) as u64;
+            got.extend(
+                many.check_many(start, part)
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| c.1),
+            );
+        }
+        assert_eq!(got, sequential, "chunk {chunk}");
+        assert_eq!(many.state(), one.state());
+    }
+}

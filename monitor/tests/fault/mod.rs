@@ -89,9 +89,17 @@ impl LogBuilder {
     }
 
     pub fn admit(&mut self, prefix: &str, key: &VerifierKey) -> u64 {
+        self.change(PublisherChange::Add, prefix, key)
+    }
+
+    pub fn remove(&mut self, prefix: &str, key: &VerifierKey) -> u64 {
+        self.change(PublisherChange::Remove, prefix, key)
+    }
+
+    pub fn change(&mut self, change: PublisherChange, prefix: &str, key: &VerifierKey) -> u64 {
         self.time += 1;
         let leaf = PublisherLeaf {
-            change: PublisherChange::Add,
+            change,
             prefix: prefix.parse::<RefPrefix>().unwrap(),
             key: key.clone(),
             time: self.time,
