@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Fuzz smoke run: builds every cargo-fuzz target of taglog-proofs (proofs/fuzz) once and runs
+# each for a few seconds from a copy of its committed seed corpus. Exits non-zero if a target
+# fails to build or finds a crash (panic, failed round-trip assertion, timeout, OOM).
+# Without a nightly toolchain it prints a skip line and exits 0.
+#
+#   FUZZ_SMOKE_SECS   seconds per target (default 6)
+#   FUZZ_SMOKE_ONLY   space-separated target names to run (default: all)
+#
+# Long runs and their results: docs/fuzzing.md.
+set -euo pipefail
+cd "$(dirname "$0")/../proofs/fuzz"
+
+secs="${FUZZ_SMOKE_SECS:-6}"
+
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  echo "fuzz smoke: SKIPPED: no nightly toolchain (cargo-fuzz needs one: rustup toolchain install nightly)"
+  exit 0
+fi
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  echo "fuzz smoke: installing cargo-fuzz"
+  if ! cargo install cargo-fuzz --locked; then
+    echo "fuzz smoke: SKIPPED: nightly is present but cargo-fuzz could not be installed"
+    exit 0
+  fi
+fi
+
+# The fuzz crate is its own workspace with its own target dir (proofs/fuzz/target, ignored by
+# git): instrumented builds must not share artifacts with the stable workspace build.
+unset CARGO_TARGET_DIR
+
+start=$(date +%s)
+# No sanitizer: taglog-proofs forbids unsafe code, so ASan would only slow the run down; debug
+# assertions stay on so that arithmetic overflow panics (a crash) instead of wrapping.
+fuzz_flags=(--sanitizer none --debug-assertions)
+echo "fuzz smoke: building all targets"
+cargo +nightly fuzz build "${fuzz_flags[@]}"
+triple="$(rustc +nightly -vV | sed -n 's/^host: //p')"
+bin_dir="target/${triple}/release"
+
+targets="${FUZZ_SMOKE_ONLY:-$(cargo +nightly fuzz list)}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+failed=()
+for t in $targets; do
+  mkdir -p "$work/$t/corpus" "$work/$t/artifacts"
+  if [ -d "seeds/$t" ]; then
+    cp seeds/"$t"/* "$work/$t/corpus/"
+  fi
+  log="$work/$t/log"
+  if "$bin_dir/$t" "$work/$t/corpus" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="$work/$t/artifacts/" -print_final_stats=1 >"$log" 2>&1; then
+    runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
+    cov="$(grep -o 'cov: [0-9]*' "$log" | tail -1)"
+    echo "fuzz smoke: $t ok (${runs:-?} runs, ${cov:-cov: ?})"
+  else
+    echo "fuzz smoke: $t FAILED; last lines of its log:"
+    tail -n 40 "$log"
+    for a in "$work/$t/artifacts"/*; do
+      [ -f "$a" ] || continue
+      echo "fuzz smoke: $t crashing input $(basename "$a") (base64): $(base64 -w0 "$a")"
+    done
+    failed+=("$t")
+  fi
+done
+
+total=$(echo $targets | wc -w)
+echo "fuzz smoke: finished in $(( $(date +%s) - start )) s"
+echo "fuzz-smoke: $(( total - ${#failed[@]} )) passed, ${#failed[@]} failed"
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "fuzz smoke: FAILED targets: ${failed[*]}"
+  exit 1
+fi
