@@ -639,7 +639,9 @@ impl Monitor {
         let mut notices = self.dir.state.notices.clone();
         let checked = self.replayer.check_many(start, entries)?;
         for ((i, entry), (leaf, findings)) in (start..).zip(entries).zip(checked) {
-            let ev = checks::entry_evidence(i, entry, &self.dir.tree, size);
+            // Evidence (inclusion proof, base64) is built only for entries that alert.
+            let tree = &self.dir.tree;
+            let ev = || checks::entry_evidence(i, entry, tree, size);
             for f in &findings {
                 let previous = match f {
                     Finding::Version {
@@ -651,7 +653,7 @@ impl Monitor {
                     &self.origin,
                     f,
                     note,
-                    ev.clone(),
+                    ev(),
                     previous,
                     now,
                 ));
@@ -664,7 +666,7 @@ impl Monitor {
                             b,
                             &reason,
                             note,
-                            ev.clone(),
+                            ev(),
                             now,
                         ));
                     }
@@ -674,7 +676,7 @@ impl Monitor {
                                 &self.origin,
                                 b,
                                 note,
-                                ev.clone(),
+                                ev(),
                                 prev,
                                 now,
                             ));
@@ -697,7 +699,7 @@ impl Monitor {
                                     },
                                     note,
                                     bev,
-                                    ev.clone(),
+                                    ev(),
                                     now,
                                 ));
                             }
@@ -712,7 +714,7 @@ impl Monitor {
                         &self.origin,
                         &f,
                         note,
-                        ev.clone(),
+                        ev(),
                         None,
                         now,
                     ));
