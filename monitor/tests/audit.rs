@@ -171,6 +171,20 @@ fn cosigns_an_honest_built_log_across_bundles() {
     let w = a.start();
     let r = post(&w.url, b.log.request(0, sizes[0]));
     assert_cosigned(&r, &b.log.checkpoint(sizes[0]).to_text(), &a.wkey);
+    // The audit passes but the commit fails (a blocked temp file): 500, the witness stays at
+    // sizes[0], and its audit state goes back to disk; the retry is audited and cosigned.
+    let blocker = a
+        .dir
+        .path()
+        .join("data/logs")
+        .join(origin_hash_hex(&b.log.origin()))
+        .join(format!(".checkpoint.tmp-{}", w.child.id()));
+    std::fs::create_dir(&blocker).unwrap();
+    let r = post(&w.url, b.log.request(sizes[0], sizes[1]));
+    assert_eq!(r.status, 500, "{}", r.text());
+    std::fs::remove_dir(&blocker).unwrap();
+    let r = post(&w.url, b.log.request(0, sizes[1]));
+    assert_eq!(parse_size_body(&r.body).unwrap(), sizes[0]);
     let r = post(&w.url, b.log.request(sizes[0], sizes[1]));
     assert_cosigned(&r, &b.log.checkpoint(sizes[1]).to_text(), &a.wkey);
 }
@@ -363,11 +377,11 @@ fn refuses_tiles_that_do_not_match_and_waits_for_an_unreachable_log() {
 }
 
 #[test]
-fn audit_needs_a_url_and_an_audit_history() {
+fn audit_needs_a_url_and_replays_a_history_cosigned_without_it() {
     let (b, sizes) = honest_log();
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("w.key");
-    init_key(&key, "auditor.test/w2");
+    let wkey = init_key(&key, "auditor.test/w2");
     let data = dir.path().join("data");
     let base: Vec<String> = vec![
         "--key".into(),
@@ -377,30 +391,112 @@ fn audit_needs_a_url_and_an_audit_history() {
         "--log".into(),
         b.log.vkey(),
     ];
-    let run = |extra: &[&str]| {
-        std::process::Command::new(common::BIN)
-            .args(&base)
-            .args(extra)
-            .args(["--listen", "127.0.0.1:0"])
-            .output()
-            .unwrap()
-    };
-    let out = run(&["--audit"]);
+    let out = std::process::Command::new(common::BIN)
+        .args(&base)
+        .args(["--audit", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--log-url"));
 
-    // Cosign without auditing, then restart with --audit: refused, it never replayed.
+    // Cosign the first checkpoint without auditing, then restart with --audit: the next
+    // request replays the whole log from 0, so a lie anywhere before it is still found.
+    let mut liar = TaglogBuilder::new("log.test/audited", 21);
+    assert_eq!(liar.log.vkey(), b.log.vkey());
+    liar.entries = b.entries[..usize::try_from(sizes[0]).unwrap()].to_vec();
+    liar.log.tree = MemoryTree::new();
+    for e in &liar.entries {
+        liar.log.tree.append(e).unwrap();
+    }
     {
         let w = WitnessProc::start(dir.path(), &base);
         assert_eq!(post(&w.url, b.log.request(0, sizes[0])).status, 200);
     }
-    let url = format!("{}=http://127.0.0.1:9", b.log.origin());
-    let out = run(&["--audit", "--log-url", &url]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("without --audit"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let tiles = TileServer::start();
+    let mut audit_args = base.clone();
+    audit_args.extend([
+        "--audit".to_owned(),
+        "--log-url".to_owned(),
+        format!("{}={}", b.log.origin(), tiles.url),
+    ]);
+    // A lying continuation: a state leaf with a wrong map root.
+    liar.state_with(Some(Hash([9; 32])), None);
+    liar.publish(&tiles, liar.size());
+    let w = WitnessProc::start(dir.path(), &audit_args);
+    assert_refused(
+        &post(&w.url, liar.log.request(sizes[0], liar.size())),
+        "map root",
+    );
+    // The honest continuation is cosigned after a replay from 0.
+    tiles.clear();
+    b.publish(&tiles, sizes[1]);
+    let r = post(&w.url, b.log.request(sizes[0], sizes[1]));
+    assert_cosigned(&r, &b.log.checkpoint(sizes[1]).to_text(), &wkey);
+}
+
+/// A long log of mostly state leaves (cheap to build), for snapshot tests.
+fn long_log(n: u64) -> TaglogBuilder {
+    let mut b = TaglogBuilder::new("log.test/long", 23);
+    let p1 = TaglogBuilder::publisher_key(1);
+    b.add_publisher("registry.test/acme", &p1);
+    b.bind(&p1, "registry.test/acme/app:1.0", 1, 1);
+    while b.size() < n {
+        b.state();
+    }
+    b
+}
+
+#[test]
+fn snapshots_are_periodic_and_a_restart_replays_from_the_last_one() {
+    let snapshot_every = 4096u64;
+    let mut b = long_log(snapshot_every + 10);
+    let first = b.size();
+    let p1 = TaglogBuilder::publisher_key(1);
+    b.bind(&p1, "registry.test/acme/app:1.0", 2, 2);
+    b.state();
+    let second = b.size();
+    b.bind(&p1, "registry.test/acme/app:1.0", 3, 3);
+    b.state();
+    let third = b.size();
+    let tiles = TileServer::start();
+    for size in [first, second, third] {
+        b.publish(&tiles, size);
+    }
+    let a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+    let origin_dir = a
+        .dir
+        .path()
+        .join("data/logs")
+        .join(origin_hash_hex(&b.log.origin()));
+    let snapshots = || {
+        let mut v: Vec<String> = std::fs::read_dir(&origin_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("audit-"))
+            .collect();
+        v.sort();
+        v
+    };
+    let w = a.start();
+    assert_eq!(post(&w.url, b.log.request(0, first)).status, 200);
+    assert_eq!(snapshots(), [format!("audit-{first}")]);
+    assert_eq!(post(&w.url, b.log.request(first, second)).status, 200);
+    // Too few entries since the last snapshot: none written.
+    assert_eq!(snapshots(), [format!("audit-{first}")]);
+    w.stop();
+    // After a restart the auditor resumes from `first` and replays up to `third`.
+    let w = a.start();
+    let r = post(&w.url, b.log.request(second, third));
+    assert_cosigned(&r, &b.log.checkpoint(third).to_text(), &a.wkey);
+    // A lie after the snapshot is still found after a restart.
+    w.stop();
+    let mut liar = b;
+    liar.state_with(Some(Hash([9; 32])), None);
+    liar.publish(&tiles, liar.size());
+    let w = a.start();
+    assert_refused(
+        &post(&w.url, liar.log.request(third, liar.size())),
+        "map root",
     );
 }
 

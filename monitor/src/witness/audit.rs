@@ -14,13 +14,18 @@
 //! 4. requires leaf `new − 1` to be a state leaf.
 //!
 //! Any failure of 2–4 refuses with 422 and the reasons; a log whose tiles cannot be read
-//! answers 503 (nothing is known to be wrong yet). The auditor's state (frontier + replay
-//! state, JSON) is written before the checkpoint it belongs to ([`super::store`]).
+//! answers 503 (nothing is known to be wrong yet).
 //!
-//! Out of scope: auditing a log from the middle (the witness must have replayed from size 0;
-//! an existing non-audit state is refused at start), and sharing work between requests of
-//! different logs. Each audit clones the replay state (O(refs)), which bounds practical log
-//! sizes to what fits comfortably in memory.
+//! State: the replay state lives in memory and is applied in place (no per-request copy).
+//! A snapshot (frontier, its root, replay state; JSON) is written at most every
+//! [`AUDIT_SNAPSHOT_ENTRIES`] entries, before the checkpoint it belongs to ([`super::store`]).
+//! After a restart, or after a failed audit that had already applied entries, the auditor
+//! resumes from the newest snapshot at or below the cosigned size, and the next audit replays
+//! from there: entries replayed twice give the same results, and the root check at the new
+//! checkpoint covers them all. A witness that cosigned without `--audit` before starts from
+//! the empty snapshot and replays the whole log at its next request.
+//!
+//! Out of scope: sharing work between logs; the replay state must fit in memory.
 
 use std::collections::BTreeMap;
 
@@ -41,6 +46,10 @@ pub const AUDIT_CHUNK_ENTRIES: u64 = 64 * 256;
 pub const MAX_LOG_TIME_SKEW_SECS: u64 = 300;
 /// Findings named in a 422 body (all are counted).
 pub const MAX_FINDINGS_REPORTED: usize = 8;
+/// A snapshot of the audit state is written once the audited size is this many entries past
+/// the last snapshot (the cost of a snapshot grows with the number of refs, of a replay after
+/// a restart with this number).
+pub const AUDIT_SNAPSHOT_ENTRIES: u64 = 4096;
 
 /// Why an audit refused, could not run, or why audit state could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -51,15 +60,7 @@ pub enum AuditError {
         /// The origin.
         origin: String,
     },
-    /// The witness cosigned this log before without auditing.
-    #[error("log {origin:?} was cosigned up to size {size} without --audit; an auditor must replay from size 0 (use a fresh data directory for it)")]
-    MissingState {
-        /// The origin.
-        origin: String,
-        /// The stored size.
-        size: u64,
-    },
-    /// Stored audit state that does not parse or does not match the stored checkpoint.
+    /// A stored audit snapshot that does not parse or is not self-consistent.
     #[error("audit state of {origin:?} is unusable: {reason}")]
     CorruptState {
         /// The origin.
@@ -207,6 +208,8 @@ pub struct AuditState {
 #[derive(Serialize, Deserialize)]
 struct StoredAudit {
     size: u64,
+    /// Base64 root of the tree at `size` (checked against the frontier on load).
+    root: String,
     /// Base64 complete-subtree hashes, left to right.
     frontier: Vec<String>,
     replay: ReplayState,
@@ -231,6 +234,11 @@ impl AuditState {
     pub fn to_bytes(&self) -> Vec<u8> {
         let stored = StoredAudit {
             size: self.frontier.size(),
+            root: self
+                .frontier
+                .root()
+                .map(|r| r.to_base64())
+                .unwrap_or_default(),
             frontier: self.frontier.hashes().iter().map(Hash::to_base64).collect(),
             replay: self.replayer.state().clone(),
         };
@@ -238,27 +246,23 @@ impl AuditState {
         serde_json::to_vec(&stored).unwrap_or_default()
     }
 
-    /// Parses [`AuditState::to_bytes`] and checks it against the cosigned `(size, root)`.
+    /// Parses [`AuditState::to_bytes`], checking that it is self-consistent: the replay
+    /// reached its size and its frontier gives its root.
     ///
     /// # Errors
-    /// [`AuditError::CorruptState`] if it does not parse, is for another size, or its
-    /// frontier does not give `root`.
-    pub fn from_bytes(
-        origin: &str,
-        bytes: &[u8],
-        size: u64,
-        root: &Hash,
-    ) -> Result<AuditState, AuditError> {
+    /// [`AuditError::CorruptState`].
+    pub fn from_bytes(origin: &str, bytes: &[u8]) -> Result<AuditState, AuditError> {
         let corrupt = |reason: String| AuditError::CorruptState {
             origin: origin.to_owned(),
             reason,
         };
         let stored: StoredAudit =
             serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-        if stored.size != size || stored.replay.next_index != size {
+        let size = stored.size;
+        if stored.replay.next_index != size {
             return Err(corrupt(format!(
-                "it is for size {} (replayed {}), the checkpoint for {size}",
-                stored.size, stored.replay.next_index
+                "it is for size {size} but replayed {} entries",
+                stored.replay.next_index
             )));
         }
         let hashes = stored
@@ -267,8 +271,9 @@ impl AuditState {
             .map(|h| Hash::from_base64(h).ok_or_else(|| corrupt(format!("bad hash {h:?}"))))
             .collect::<Result<Vec<_>, _>>()?;
         let frontier = Frontier::from_hashes(size, &hashes).map_err(|e| corrupt(e.to_string()))?;
-        if frontier.root().map_err(|e| corrupt(e.to_string()))? != *root {
-            return Err(corrupt("its tree does not give the checkpoint root".into()));
+        let root = frontier.root().map_err(|e| corrupt(e.to_string()))?;
+        if Some(root) != Hash::from_base64(&stored.root) {
+            return Err(corrupt("its frontier does not give its root".into()));
         }
         let replayer =
             Replayer::from_state(origin, stored.replay).map_err(|e| corrupt(e.to_string()))?;
@@ -278,6 +283,16 @@ impl AuditState {
             replayer,
         })
     }
+}
+
+/// A failed audit: the error, and the state back if no entry had been applied to it yet
+/// (otherwise the caller reloads the last snapshot with [`Auditor::load`]).
+#[derive(Debug)]
+pub struct AuditFailure {
+    /// What went wrong.
+    pub error: AuditError,
+    /// The unchanged state, if nothing was applied.
+    pub state: Option<AuditState>,
 }
 
 /// Fetches and checks entries for every log the witness audits.
@@ -297,96 +312,137 @@ impl Auditor {
         })
     }
 
-    /// Loads one log's audit state at the cosigned `(size, root)` (empty at size 0).
+    /// Loads one log's audit state: the newest snapshot at or below the cosigned `size`
+    /// (empty if none), and removes every other snapshot (those above `size` were never
+    /// committed).
     ///
     /// # Errors
-    /// [`AuditError::MissingUrl`], [`AuditError::MissingState`],
-    /// [`AuditError::CorruptState`] or [`AuditError::Store`].
+    /// [`AuditError::MissingUrl`], [`AuditError::CorruptState`] or [`AuditError::Store`].
     pub fn load(
         &self,
         store: &Store,
         origin: &str,
         url: Option<&str>,
         size: u64,
-        root: &Hash,
     ) -> Result<AuditState, AuditError> {
         if url.is_none() {
             return Err(AuditError::MissingUrl {
                 origin: origin.to_owned(),
             });
         }
-        match store.load_audit(origin, size)? {
-            Some(bytes) => AuditState::from_bytes(origin, &bytes, size, root),
-            None if size == 0 => Ok(AuditState::empty(origin)),
-            None => Err(AuditError::MissingState {
-                origin: origin.to_owned(),
-                size,
-            }),
-        }
+        let state = match store.load_latest_audit(origin, size)? {
+            Some((at, bytes)) => {
+                let state = AuditState::from_bytes(origin, &bytes)?;
+                if state.size() != at {
+                    return Err(AuditError::CorruptState {
+                        origin: origin.to_owned(),
+                        reason: format!("file audit-{at} holds size {}", state.size()),
+                    });
+                }
+                state
+            }
+            None => AuditState::empty(origin),
+        };
+        store.prune_audit(origin, Some(state.size()));
+        Ok(state)
     }
 
     /// Audits the entries from `state`'s size up to `checkpoint` (already verified to be
-    /// consistent with it) at POSIX time `now`, and returns the state at the checkpoint.
+    /// consistent with the last cosigned checkpoint, which `state` does not exceed) at POSIX
+    /// time `now`, applying them to `state` in place; returns the state at the checkpoint.
     ///
     /// # Errors
-    /// [`AuditError::Fetch`], [`AuditError::RootMismatch`], [`AuditError::Findings`],
-    /// [`AuditError::MissingUrl`] or [`AuditError::Internal`]; `state` is never changed.
+    /// An [`AuditFailure`] with [`AuditError::Fetch`], [`AuditError::RootMismatch`],
+    /// [`AuditError::Findings`], [`AuditError::MissingUrl`] or [`AuditError::Internal`].
     pub async fn audit(
         &self,
         url: Option<&str>,
-        state: &AuditState,
+        mut state: AuditState,
         checkpoint: &Checkpoint,
         now: u64,
-    ) -> Result<AuditState, AuditError> {
-        let url = url.ok_or_else(|| AuditError::MissingUrl {
-            origin: state.origin.clone(),
-        })?;
+    ) -> Result<AuditState, AuditFailure> {
         let old = state.size();
         let new = checkpoint.size();
-        let mut next = state.clone();
         if new <= old {
-            return Ok(next);
+            return Ok(state);
         }
-        next.replayer
-            .set_max_time(Some(now.saturating_add(MAX_LOG_TIME_SKEW_SECS)));
+        let Some(url) = url else {
+            let error = AuditError::MissingUrl {
+                origin: state.origin.clone(),
+            };
+            return Err(AuditFailure {
+                error,
+                state: Some(state),
+            });
+        };
         let client = LogClient::new(self.http.clone(), url);
-        let mut findings = Vec::new();
         let mut start = old;
+        let mut findings = Vec::new();
+        state
+            .replayer
+            .set_max_time(Some(now.saturating_add(MAX_LOG_TIME_SKEW_SECS)));
         while start < new {
             let end = start.saturating_add(AUDIT_CHUNK_ENTRIES).min(new);
-            let entries = client
-                .entries(start, end, new)
-                .await
-                .map_err(AuditError::Fetch)?;
-            if entries.len() as u64 != end - start {
-                return Err(AuditError::Internal(format!(
-                    "asked for entries {start}..{end}, got {}",
-                    entries.len()
-                )));
-            }
-            for (index, entry) in (start..).zip(&entries) {
-                next.frontier.append(leaf_hash(entry))?;
-                let (_, found) = next.replayer.check(index, entry)?;
-                findings.extend(found);
+            let entries = match client.entries(start, end, new).await {
+                Ok(e) if e.len() as u64 == end - start => e,
+                Ok(e) => {
+                    let error = AuditError::Internal(format!(
+                        "asked for entries {start}..{end}, got {}",
+                        e.len()
+                    ));
+                    return Err(failure(error, state, start == old));
+                }
+                Err(e) => return Err(failure(AuditError::Fetch(e), state, start == old)),
+            };
+            if let Err(error) = apply(&mut state, start, &entries, &mut findings) {
+                return Err(failure(error, state, false));
             }
             start = end;
         }
-        let computed = next.frontier.root()?;
+        state.replayer.set_max_time(None);
+        let computed = match state.frontier.root() {
+            Ok(r) => r,
+            Err(e) => return Err(failure(e.into(), state, false)),
+        };
         if computed != checkpoint.root() {
-            return Err(AuditError::RootMismatch {
+            let error = AuditError::RootMismatch {
                 old,
                 new,
                 claimed: checkpoint.root(),
                 computed,
-            });
+            };
+            return Err(failure(error, state, false));
         }
-        findings.extend(next.replayer.end_checkpoint(new));
+        findings.extend(state.replayer.end_checkpoint(new));
         if !findings.is_empty() {
-            return Err(AuditError::Findings(findings));
+            return Err(failure(AuditError::Findings(findings), state, false));
         }
-        next.replayer.set_max_time(None);
-        Ok(next)
+        Ok(state)
     }
+}
+
+/// Builds a failure, handing `state` back only if nothing was applied to it.
+fn failure(error: AuditError, mut state: AuditState, untouched: bool) -> AuditFailure {
+    state.replayer.set_max_time(None);
+    AuditFailure {
+        error,
+        state: untouched.then_some(state),
+    }
+}
+
+/// Hashes and replays `entries` (the first at index `start`) into `state`.
+fn apply(
+    state: &mut AuditState,
+    start: u64,
+    entries: &[Vec<u8>],
+    findings: &mut Vec<Finding>,
+) -> Result<(), AuditError> {
+    for (index, entry) in (start..).zip(entries) {
+        state.frontier.append(leaf_hash(entry))?;
+        let (_, found) = state.replayer.check(index, entry)?;
+        findings.extend(found);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -411,18 +467,53 @@ mod tests {
     }
 
     #[test]
-    fn state_round_trips_and_is_checked_against_the_checkpoint() {
+    fn state_round_trips_and_is_checked_for_consistency() {
         let mut s = AuditState::empty("o");
         for i in 0..5u8 {
             s.frontier.append(leaf_hash(&[i])).unwrap();
             let _ = s.replayer.check(u64::from(i), &[i]).unwrap();
         }
-        let root = s.frontier.root().unwrap();
         let bytes = s.to_bytes();
-        let back = AuditState::from_bytes("o", &bytes, 5, &root).unwrap();
+        let back = AuditState::from_bytes("o", &bytes).unwrap();
         assert_eq!(back.frontier, s.frontier);
-        assert!(AuditState::from_bytes("o", &bytes, 4, &root).is_err());
-        assert!(AuditState::from_bytes("o", &bytes, 5, &Hash([0; 32])).is_err());
-        assert!(AuditState::from_bytes("o", b"{}", 5, &root).is_err());
+        assert_eq!(back.replayer.state(), s.replayer.state());
+        let text = String::from_utf8(bytes).unwrap();
+        let root = s.frontier.root().unwrap().to_base64();
+        let other = Hash([7; 32]).to_base64();
+        for bad in [
+            text.replace(&root, &other),
+            text.replacen("\"size\":5", "\"size\":4", 1),
+            "{}".to_owned(),
+        ] {
+            assert!(
+                AuditState::from_bytes("o", bad.as_bytes()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn load_takes_the_newest_snapshot_not_above_the_cosigned_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let auditor = Auditor::new().unwrap();
+        let url = Some("http://127.0.0.1:9");
+        let mut s = AuditState::empty("o");
+        for i in 0..8u8 {
+            s.frontier.append(leaf_hash(&[i])).unwrap();
+            let _ = s.replayer.check(u64::from(i), &[i]).unwrap();
+            if i == 2 || i == 5 || i == 7 {
+                store.save_audit("o", s.size(), &s.to_bytes()).unwrap();
+            }
+        }
+        // Cosigned size 7: snapshot 6 is the newest not above it; 8 was never committed.
+        assert_eq!(auditor.load(&store, "o", url, 7).unwrap().size(), 6);
+        assert_eq!(store.load_audit("o", 8).unwrap(), None);
+        assert_eq!(store.load_audit("o", 3).unwrap(), None);
+        assert_eq!(auditor.load(&store, "o", url, 2).unwrap().size(), 0);
+        assert!(matches!(
+            auditor.load(&store, "o", None, 7),
+            Err(AuditError::MissingUrl { .. })
+        ));
     }
 }

@@ -38,7 +38,7 @@ use taglog_proofs::note::{KeyType, Note, NoteError, NoteSignature, SignerKey, Ve
 use taglog_proofs::witness::{encode_cosignature_response, AddCheckpointRequest, WitnessError};
 use tokio::sync::Mutex;
 
-use self::audit::{AuditError, AuditState, Auditor};
+use self::audit::{AuditError, AuditState, Auditor, AUDIT_SNAPSHOT_ENTRIES};
 use self::config::LogConfig;
 use self::store::{Store, StoreError};
 
@@ -139,7 +139,7 @@ pub enum StartError {
         /// Why it failed.
         reason: String,
     },
-    /// `--audit` without a URL for a log, or audit state that does not match the checkpoint.
+    /// `--audit` without a URL for a log, or a corrupt audit snapshot.
     #[error(transparent)]
     Audit(#[from] AuditError),
 }
@@ -151,8 +151,11 @@ struct LogState {
     size: u64,
     /// Its root (the empty root if none).
     root: Hash,
-    /// The auditor's replay state at `size` (with `--audit`).
+    /// The auditor's state (with `--audit`): at `size`, or after a restart at the newest
+    /// snapshot below it; `None` only while an audit runs or if reloading it failed.
     audit: Option<AuditState>,
+    /// Size of the audit snapshot on disk (0 if none).
+    snapshot: u64,
 }
 
 /// One configured log.
@@ -210,7 +213,7 @@ impl Witness {
     ///
     /// # Errors
     /// [`StartError::KeyType`], [`StartError::CorruptState`], [`StartError::Store`], and with
-    /// an auditor [`StartError::Audit`] for a log without URL or with missing audit state.
+    /// an auditor [`StartError::Audit`] for a log without URL or with a corrupt snapshot.
     pub fn open(
         key: SignerKey,
         logs: Vec<LogConfig>,
@@ -266,7 +269,7 @@ impl Witness {
         let log = a.log;
         let origin = a.checkpoint.origin();
         let mut state = log.state.lock().await;
-        let audited = match self.check_and_audit(&a, &state, now).await {
+        let audited = match self.check_and_audit(&a, &mut state, now).await {
             Ok(audited) => audited,
             Err(e) => {
                 if e.status() == 422 {
@@ -276,10 +279,21 @@ impl Witness {
                 return Err(e);
             }
         };
-        let cosignature = cosign(&a.checkpoint, now, &self.key)?;
-        let cosigned = a.cosigned_note(&cosignature)?;
-        self.persist(origin, a.checkpoint.size(), audited.as_ref(), &cosigned)
-            .await?;
+        // Snapshot the audit state only every AUDIT_SNAPSHOT_ENTRIES entries.
+        let snapshot = audited
+            .as_ref()
+            .filter(|s| s.size() >= state.snapshot.saturating_add(AUDIT_SNAPSHOT_ENTRIES));
+        let committed = self.cosign_and_persist(&a, snapshot, now).await;
+        let (response, cosigned) = match committed {
+            Ok(c) => c,
+            Err(e) => {
+                if audited.is_some() {
+                    // The audit state is ahead of the committed checkpoint: go back to disk.
+                    self.reload_audit(log, origin, &mut state).await;
+                }
+                return Err(e);
+            }
+        };
         tracing::info!(
             origin,
             old_size = a.req.old_size,
@@ -290,10 +304,33 @@ impl Witness {
         state.size = a.checkpoint.size();
         state.root = a.checkpoint.root();
         *log.served.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::from(cosigned));
-        if audited.is_some() {
-            state.audit = audited;
+        if let Some(audited) = audited {
+            if audited.size() >= state.snapshot.saturating_add(AUDIT_SNAPSHOT_ENTRIES) {
+                state.snapshot = audited.size();
+            }
+            state.audit = Some(audited);
         }
-        Ok(encode_cosignature_response(&[cosignature]))
+        Ok(response)
+    }
+
+    /// Cosigns the checkpoint at `now` and makes it durable (after the audit snapshot, if
+    /// any). Returns the response body and the note to serve.
+    async fn cosign_and_persist(
+        &self,
+        a: &Authenticated<'_>,
+        snapshot: Option<&AuditState>,
+        now: u64,
+    ) -> Result<(Vec<u8>, Vec<u8>), AddError> {
+        let cosignature = cosign(&a.checkpoint, now, &self.key)?;
+        let cosigned = a.cosigned_note(&cosignature)?;
+        self.persist(
+            a.checkpoint.origin(),
+            a.checkpoint.size(),
+            snapshot,
+            &cosigned,
+        )
+        .await?;
+        Ok((encode_cosignature_response(&[cosignature]), cosigned))
     }
 
     /// The checks that need no state, in the spec's order: well-formed body (400), known
@@ -324,11 +361,12 @@ impl Witness {
     }
 
     /// The checks against the latest cosigned state ([`check_transition`]), then the audit
-    /// (with `--audit`), which returns the audit state at the new size.
+    /// (with `--audit`), which returns the audit state at the new size. The audit state is
+    /// taken out of `state` meanwhile; on failure it is put back or reloaded from disk.
     async fn check_and_audit(
         &self,
         a: &Authenticated<'_>,
-        state: &LogState,
+        state: &mut LogState,
         now: u64,
     ) -> Result<Option<AuditState>, AddError> {
         check_transition(
@@ -341,17 +379,51 @@ impl Witness {
         let Some(auditor) = &self.auditor else {
             return Ok(None);
         };
-        // Never cosign unaudited in audit mode, even if the state were somehow missing.
-        let audit_state = state.audit.as_ref().ok_or_else(|| {
+        if state.audit.is_none() {
+            self.reload_audit(a.log, a.checkpoint.origin(), state).await;
+        }
+        // Never cosign unaudited in audit mode.
+        let current = state.audit.take().ok_or_else(|| {
             AddError::Audit(AuditError::Internal(
-                "no audit state loaded for this log".into(),
+                "the audit state of this log could not be loaded; see the witness's log".into(),
             ))
         })?;
-        auditor
-            .audit(a.log.url.as_deref(), audit_state, &a.checkpoint, now)
+        match auditor
+            .audit(a.log.url.as_deref(), current, &a.checkpoint, now)
             .await
-            .map(Some)
-            .map_err(AddError::Audit)
+        {
+            Ok(next) => Ok(Some(next)),
+            Err(failure) => {
+                match failure.state {
+                    Some(unchanged) => state.audit = Some(unchanged),
+                    None => self.reload_audit(a.log, a.checkpoint.origin(), state).await,
+                }
+                Err(AddError::Audit(failure.error))
+            }
+        }
+    }
+
+    /// Replaces the in-memory audit state with the newest snapshot not above the committed
+    /// size (leaves `None` and traces the error if that fails).
+    async fn reload_audit(&self, log: &Log, origin: &str, state: &mut LogState) {
+        state.audit = None;
+        let Some(auditor) = self.auditor.clone() else {
+            return;
+        };
+        let store = Arc::clone(&self.store);
+        let (origin, url, size) = (origin.to_owned(), log.url.clone(), state.size);
+        let loaded = tokio::task::spawn_blocking(move || {
+            auditor.load(&store, &origin, url.as_deref(), size)
+        })
+        .await;
+        match loaded {
+            Ok(Ok(audit)) => {
+                state.snapshot = audit.size();
+                state.audit = Some(audit);
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot reload the audit state"),
+            Err(e) => tracing::error!(error = %e, "audit reload task failed"),
+        }
     }
 
     /// Keeps a refused, validly log-signed request as evidence of possible log misbehaviour
@@ -393,7 +465,8 @@ impl Witness {
         }
     }
 
-    /// Writes audit state (if any), then the checkpoint (the commit point), off the runtime.
+    /// Writes the audit snapshot (if any), then the checkpoint (the commit point), off the
+    /// runtime.
     async fn persist(
         &self,
         origin: &str,
@@ -411,7 +484,7 @@ impl Witness {
             }
             store.save_checkpoint(&origin, &cosigned)?;
             if audit_bytes.is_some() {
-                store.prune_audit(&origin, size);
+                store.prune_audit(&origin, Some(size));
             }
             Ok(())
         })
@@ -499,7 +572,9 @@ fn load_state(
         state.root = cp.root();
     }
     if let Some(auditor) = auditor {
-        state.audit = Some(auditor.load(store, origin, url, state.size, &state.root)?);
+        let audit = auditor.load(store, origin, url, state.size)?;
+        state.snapshot = audit.size();
+        state.audit = Some(audit);
     }
     Ok((state, stored))
 }

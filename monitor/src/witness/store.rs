@@ -5,15 +5,15 @@
 //! ```text
 //! LOCK                                   exclusive lock: one witness process per directory
 //! logs/<hex sha256(origin)>/checkpoint   the latest cosigned checkpoint (the commit point)
-//! logs/<hex sha256(origin)>/audit-<size> the auditor's replay state at that size (--audit)
+//! logs/<hex sha256(origin)>/audit-<size> a snapshot of the auditor's state (--audit)
 //! logs/<hex sha256(origin)>/evidence/    refused, validly signed checkpoints (JSON)
 //! ```
 //!
 //! Guarantees: every write goes to a fresh temporary file in the same directory, which is
 //! fsynced, renamed over the target and followed by an fsync of the directory, so after a
 //! crash a file holds either its old or its new content, never a mix. The `checkpoint` file is
-//! the single commit point: audit state for a size is written *before* the checkpoint of that
-//! size, so whenever a checkpoint of size `n` is on disk, `audit-<n>` is too (if auditing).
+//! the single commit point: an audit snapshot is written *before* the checkpoint of its size,
+//! so a snapshot above the stored checkpoint's size was never committed (and is ignored).
 //!
 //! Out of scope: deciding what to write (see [`super::Witness`]), and concurrency inside the
 //! process (the caller serialises writes per origin; the directory lock keeps other processes
@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use fs2::FileExt as _;
 use taglog_proofs::hash::sha256;
+use taglog_proofs::num::parse_decimal;
 
 /// The largest state file read back, in bytes (a checkpoint note is at most 64 KiB; audit
 /// state grows with the number of refs: 1 GiB is far beyond what this file format is meant for).
@@ -179,21 +180,57 @@ impl Store {
         Ok(true)
     }
 
-    /// Removes audit state files of `origin` other than the one for `keep` (best effort:
-    /// leftovers waste space but are never read, as the checkpoint names the size to load).
-    pub fn prune_audit(&self, origin: &str, keep: u64) {
+    /// The newest audit snapshot of `origin` whose size is at most `max_size`, with its size.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] or [`StoreError::TooLarge`] if it exists but cannot be read.
+    pub fn load_latest_audit(
+        &self,
+        origin: &str,
+        max_size: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let best = self
+            .audit_sizes(origin)?
+            .into_iter()
+            .filter(|&n| n <= max_size)
+            .max();
+        match best {
+            Some(n) => Ok(self.load_audit(origin, n)?.map(|bytes| (n, bytes))),
+            None => Ok(None),
+        }
+    }
+
+    /// Sizes of the audit snapshots on disk for `origin`.
+    fn audit_sizes(&self, origin: &str) -> Result<Vec<u64>, StoreError> {
         let dir = self.origin_dir(origin);
-        let keep_name = format!("audit-{keep}");
-        let Ok(entries) = fs::read_dir(&dir) else {
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("list", &dir)(e)),
+        };
+        Ok(entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name();
+                name.to_str()
+                    .and_then(|n| n.strip_prefix("audit-"))
+                    .and_then(parse_decimal)
+            })
+            .collect())
+    }
+
+    /// Removes the audit snapshots of `origin` other than the one of size `keep` (all if
+    /// `None`). Best effort: a leftover wastes space, and one above the cosigned size is
+    /// removed again at the next start.
+    pub fn prune_audit(&self, origin: &str, keep: Option<u64>) {
+        let Ok(sizes) = self.audit_sizes(origin) else {
             return;
         };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with("audit-") && name != keep_name.as_str() {
-                if let Err(e) = fs::remove_file(entry.path()) {
-                    tracing::warn!(file = %entry.path().display(), error = %e, "cannot remove old audit state");
-                }
+        let dir = self.origin_dir(origin);
+        for n in sizes.into_iter().filter(|&n| Some(n) != keep) {
+            let path = dir.join(format!("audit-{n}"));
+            if let Err(e) = fs::remove_file(&path) {
+                tracing::warn!(file = %path.display(), error = %e, "cannot remove old audit state");
             }
         }
     }
@@ -269,11 +306,25 @@ mod tests {
     fn audit_files_are_pruned_except_the_kept_size() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.load_latest_audit("o", 9).unwrap(), None);
         store.save_audit("o", 3, b"a3").unwrap();
         store.save_audit("o", 5, b"a5").unwrap();
-        store.prune_audit("o", 5);
+        store.save_audit("o", 10, b"a10").unwrap();
+        assert_eq!(
+            store.load_latest_audit("o", 9).unwrap(),
+            Some((5, b"a5".to_vec()))
+        );
+        assert_eq!(
+            store.load_latest_audit("o", 4).unwrap(),
+            Some((3, b"a3".to_vec()))
+        );
+        assert_eq!(store.load_latest_audit("o", 2).unwrap(), None);
+        store.prune_audit("o", Some(5));
         assert_eq!(store.load_audit("o", 3).unwrap(), None);
+        assert_eq!(store.load_audit("o", 10).unwrap(), None);
         assert_eq!(store.load_audit("o", 5).unwrap().unwrap(), b"a5");
+        store.prune_audit("o", None);
+        assert_eq!(store.load_latest_audit("o", 9).unwrap(), None);
     }
 
     #[test]
