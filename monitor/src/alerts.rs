@@ -293,6 +293,33 @@ impl AlertSink {
     }
 }
 
+/// The ids among `alerts` that already have a line in the alert file `path` (each line
+/// starts with `{"id":"<id>"`). A missing or unreadable file holds none.
+pub fn ids_in_file(path: &std::path::Path, alerts: &[Alert]) -> Vec<String> {
+    use std::io::BufRead;
+    if alerts.is_empty() {
+        return Vec::new();
+    }
+    let Ok(f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let wanted: std::collections::BTreeSet<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
+    let mut found = Vec::new();
+    for line in std::io::BufReader::new(f)
+        .split(b'\n')
+        .map_while(Result::ok)
+    {
+        let id = line
+            .strip_prefix(b"{\"id\":\"")
+            .and_then(|rest| rest.get(..64))
+            .and_then(|id| std::str::from_utf8(id).ok());
+        if let Some(id) = id.filter(|id| wanted.contains(id)) {
+            found.push(id.to_owned());
+        }
+    }
+    found
+}
+
 fn append_line(path: &PathBuf, line: &str) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -338,6 +365,30 @@ mod tests {
             serde_json::json!({}),
         );
         assert_ne!(a.id, c.id);
+    }
+
+    #[test]
+    fn ids_already_in_the_alert_file_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.jsonl");
+        let mk = |facts: &str| {
+            Alert::new(
+                AlertKind::Fork,
+                "o",
+                facts,
+                None,
+                "m".into(),
+                1,
+                serde_json::json!({}),
+            )
+        };
+        let (a, b) = (mk("a"), mk("b"));
+        assert!(ids_in_file(&path, std::slice::from_ref(&a)).is_empty());
+        append_line(&path, &a.to_line().unwrap()).unwrap();
+        assert_eq!(
+            ids_in_file(&path, &[a.clone(), b.clone()]),
+            vec![a.id.clone()]
+        );
     }
 
     #[test]

@@ -120,6 +120,12 @@ fn config(args: &Args) -> Result<Config, String> {
     c.max_age = (args.max_age > 0).then_some(args.max_age);
     c.mmd = (args.mmd > 0).then_some(args.mmd);
     c.chunk = args.chunk.max(1);
+    c.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if !args.once {
+        // Bounded polls while following, so metrics, health and witness checks keep up
+        // during a long catch-up.
+        c.max_entries = Some(c.chunk.saturating_mul(4));
+    }
     c.sink = AlertSink {
         stdout: true,
         file: args.alert_file.clone(),

@@ -67,10 +67,13 @@ pub struct Config {
     pub mmd: Option<u64>,
     /// Entries replayed between saves.
     pub chunk: u64,
-    /// Stop a poll after replaying this many entries (tests of interrupted replays).
+    /// Stop a poll after replaying this many entries (bounded polls in `--follow`; tests of
+    /// interrupted replays).
     pub max_entries: Option<u64>,
     /// A fixed clock (tests); `None` uses the system clock.
     pub now: Option<u64>,
+    /// Print catch-up progress on stderr (the binary sets it when stderr is a terminal).
+    pub progress: bool,
     /// Alert destinations.
     pub sink: AlertSink,
 }
@@ -91,6 +94,7 @@ impl Config {
             chunk: DEFAULT_CHUNK,
             max_entries: None,
             now: None,
+            progress: false,
             sink: AlertSink::default(),
         }
     }
@@ -190,6 +194,18 @@ impl Monitor {
         if let Some(v) = &dir.state.verified {
             SignedCheckpoint::open(v.note.as_bytes(), &config.log_key)
                 .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
+        }
+        let mut dir = dir;
+        if let Some(file) = &config.sink.file {
+            // A crash between appending to the alert file and saving the state leaves
+            // delivered alerts in the outbox: recognise them by id instead of repeating them.
+            let done = crate::alerts::ids_in_file(file, &dir.state.outbox);
+            for id in &done {
+                dir.state.mark_sent(id);
+            }
+            if !done.is_empty() {
+                dir.save()?;
+            }
         }
         let replayer = Replayer::from_state(&origin, dir.state.replay.clone())?;
         let http = follow::http_client()?;
@@ -620,7 +636,14 @@ impl Monitor {
             let n = end - start;
             report.replayed_now += n;
             self.metrics.entries_replayed += n;
-            tracing::info!(replayed = end, size, "checked entries");
+            tracing::debug!(replayed = end, size, "checked entries");
+            if self.config.progress {
+                let pct = end.saturating_mul(100) / size.max(1);
+                eprint!("\rchecked {end} of {size} entries ({pct}%)");
+                if end == size {
+                    eprintln!();
+                }
+            }
             self.deliver(report).await?;
         }
         Ok(())

@@ -222,34 +222,43 @@ async fn killed_process_resumes_without_gaps_or_duplicate_alerts() {
             "1".into(),
         ]
     };
-    let mut child = Command::new(bin())
-        .args(args("--follow"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Kill it once it has checked some but not all entries.
-    let start = Instant::now();
-    let at_kill;
-    loop {
-        if let Ok(s) = std::fs::read(state.join("state.json")) {
-            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&s) {
-                let replayed = v["replayed"].as_u64().unwrap_or(0);
-                if replayed > 0 {
-                    at_kill = replayed;
-                    break;
-                }
-            }
+    // Kill it (SIGKILL) several times, each time after it made some progress but before it
+    // finished, and start it again.
+    let replayed_now = || -> u64 {
+        std::fs::read(state.join("state.json"))
+            .ok()
+            .and_then(|s| serde_json::from_slice::<serde_json::Value>(&s).ok())
+            .and_then(|v| v["replayed"].as_u64())
+            .unwrap_or(0)
+    };
+    let mut kills = Vec::new();
+    for _ in 0..4 {
+        let before = replayed_now();
+        if before == size {
+            break;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "monitor made no progress"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        let mut child = Command::new(bin())
+            .args(args("--follow"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while replayed_now() <= before {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "monitor made no progress"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills.push(replayed_now());
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(at_kill < size, "killed mid-replay (at {at_kill} of {size})");
+    assert!(
+        kills.first().is_some_and(|&k| k < size),
+        "killed mid-replay at least once: {kills:?} of {size}"
+    );
 
     let once = args("--once");
     let out = tokio::task::spawn_blocking(move || Command::new(bin()).args(once).output().unwrap())
