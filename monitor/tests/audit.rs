@@ -167,7 +167,20 @@ fn cosigns_an_honest_built_log_across_bundles() {
     let tiles = TileServer::start();
     b.publish(&tiles, sizes[0]);
     b.publish(&tiles, sizes[1]);
-    let a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+    // This witness reads its log from a C2SP policy file instead of flags.
+    let mut a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+    let config = a.dir.path().join("witness.policy");
+    std::fs::write(
+        &config,
+        format!("# logs\nlog {} {}/\n", b.log.vkey(), tiles.url),
+    )
+    .unwrap();
+    a.args.truncate(4);
+    a.args.extend([
+        "--config".to_owned(),
+        config.display().to_string(),
+        "--audit".to_owned(),
+    ]);
     let w = a.start();
     let r = post(&w.url, b.log.request(0, sizes[0]));
     assert_cosigned(&r, &b.log.checkpoint(sizes[0]).to_text(), &a.wkey);
