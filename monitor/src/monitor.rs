@@ -259,42 +259,41 @@ impl Monitor {
     /// Delivers the outbox to stdout and the alert file, then the webhook queue; stops at
     /// the first failure of each (retried next poll).
     async fn deliver(&mut self, report: &mut PollReport) -> Result<(), MonitorError> {
-        let pending = self.dir.state.outbox.clone();
+        let mut pending = self.dir.state.take_outbox().into_iter();
         let webhook = self.config.sink.webhook.is_some();
         let mut changed = false;
-        for alert in pending {
-            match self.config.sink.deliver_local(&alert) {
-                Ok(()) => {
-                    self.dir.state.mark_sent(&alert.id);
-                    *self.metrics.alerts.entry(alert.kind.as_str()).or_insert(0) += 1;
-                    if webhook {
-                        let q = &mut self.dir.state.webhook_outbox;
-                        if q.len() >= crate::state::MAX_WEBHOOK_BACKLOG {
-                            tracing::error!("webhook backlog full; dropping the oldest alert");
-                            q.remove(0);
-                        }
-                        q.push(alert.clone());
-                    }
-                    report.alerts.push(alert);
-                    changed = true;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "alert delivery failed; will retry");
-                    break;
-                }
+        for alert in pending.by_ref() {
+            if let Err(e) = self.config.sink.deliver_local(&alert) {
+                tracing::warn!(error = %e, "alert delivery failed; will retry");
+                let mut rest = vec![alert];
+                rest.extend(pending.by_ref());
+                self.dir.state.return_outbox(rest);
+                break;
             }
+            self.dir.state.mark_sent(&alert.id);
+            *self.metrics.alerts.entry(alert.kind.as_str()).or_insert(0) += 1;
+            if webhook {
+                let q = &mut self.dir.state.webhook_outbox;
+                if q.len() >= crate::state::MAX_WEBHOOK_BACKLOG {
+                    tracing::error!("webhook backlog full; dropping the oldest alert");
+                    q.remove(0);
+                }
+                q.push(alert.clone());
+            }
+            report.alerts.push(alert);
+            changed = true;
         }
-        while let Some(alert) = self.dir.state.webhook_outbox.first().cloned() {
-            match self.config.sink.post_webhook(&alert, &self.http).await {
-                Ok(()) => {
-                    self.dir.state.webhook_outbox.remove(0);
-                    changed = true;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook delivery failed; will retry");
-                    break;
-                }
+        let mut posted = 0;
+        for alert in &self.dir.state.webhook_outbox {
+            if let Err(e) = self.config.sink.post_webhook(alert, &self.http).await {
+                tracing::warn!(error = %e, "webhook delivery failed; will retry");
+                break;
             }
+            posted += 1;
+        }
+        if posted > 0 {
+            self.dir.state.webhook_outbox.drain(..posted);
+            changed = true;
         }
         if changed {
             self.dir.save()?;

@@ -137,6 +137,12 @@ pub struct MonitorState {
     pub largest_served: Option<String>,
     /// Monitor clock when the verified size last grew or a fresh checkpoint was seen.
     pub last_progress: u64,
+    /// `sent` as a set (not stored; rebuilt on load).
+    #[serde(skip)]
+    sent_index: BTreeSet<String>,
+    /// Ids in `outbox` (not stored; rebuilt on load).
+    #[serde(skip)]
+    outbox_index: BTreeSet<String>,
 }
 
 impl MonitorState {
@@ -154,6 +160,8 @@ impl MonitorState {
             webhook_outbox: Vec::new(),
             largest_served: None,
             last_progress: now,
+            sent_index: BTreeSet::new(),
+            outbox_index: BTreeSet::new(),
         }
     }
 
@@ -164,7 +172,7 @@ impl MonitorState {
 
     /// Whether an alert with this id was delivered or is waiting in the outbox.
     pub fn knows_alert(&self, id: &str) -> bool {
-        self.outbox.iter().any(|a| a.id == id) || self.sent.iter().any(|s| s == id)
+        self.sent_index.contains(id) || self.outbox_index.contains(id)
     }
 
     /// Queues an alert unless it is already known. Returns whether it was queued.
@@ -172,19 +180,40 @@ impl MonitorState {
         if self.knows_alert(&alert.id) {
             return false;
         }
+        self.outbox_index.insert(alert.id.clone());
         self.outbox.push(alert);
         true
     }
 
+    /// Takes every alert out of the outbox for delivery; hand the undelivered ones back with
+    /// [`MonitorState::return_outbox`] (delivered ones: [`MonitorState::mark_sent`]).
+    pub fn take_outbox(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Puts undelivered alerts back at the front of the outbox.
+    pub fn return_outbox(&mut self, mut rest: Vec<Alert>) {
+        rest.retain(|a| self.outbox_index.contains(&a.id));
+        rest.append(&mut self.outbox);
+        self.outbox = rest;
+    }
+
     /// Records an outbox alert as delivered.
     pub fn mark_sent(&mut self, id: &str) {
-        self.outbox.retain(|a| a.id != id);
-        if !self.sent.iter().any(|s| s == id) {
+        if self.outbox_index.remove(id) {
+            // Usually delivered in order: the first entry.
+            if let Some(pos) = self.outbox.iter().position(|a| a.id == id) {
+                self.outbox.remove(pos);
+            }
+        }
+        if self.sent_index.insert(id.to_owned()) {
             self.sent.push(id.to_owned());
         }
         if self.sent.len() > MAX_SENT_IDS {
             let excess = self.sent.len() - MAX_SENT_IDS;
-            self.sent.drain(..excess);
+            for old in self.sent.drain(..excess) {
+                self.sent_index.remove(&old);
+            }
         }
     }
 
@@ -311,10 +340,11 @@ fn load_state(dir: &Path, origin: &str, now: u64) -> Result<MonitorState, StateE
         .take(MAX_STATE_BYTES)
         .read_to_end(&mut bytes)
         .map_err(io_err(&path))?;
-    let state: MonitorState = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
-        path: path.clone(),
-        detail: e.to_string(),
-    })?;
+    let mut state: MonitorState =
+        serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
     if state.format != STATE_FORMAT {
         return Err(StateError::Corrupt {
             path,
@@ -324,6 +354,8 @@ fn load_state(dir: &Path, origin: &str, now: u64) -> Result<MonitorState, StateE
             ),
         });
     }
+    state.sent_index = state.sent.iter().cloned().collect();
+    state.outbox_index = state.outbox.iter().map(|a| a.id.clone()).collect();
     if state.origin != origin {
         return Err(StateError::WrongLog {
             found: state.origin,
