@@ -437,6 +437,9 @@ impl Monitor {
             )));
         }
         self.dir.append_leaves(&leaves)?;
+        if to > self.dir.state.replayed {
+            self.dir.state.boundaries.insert(to);
+        }
         self.dir.state.verified = Some(Verified {
             note: checks::note_text(&target.note),
             size: to,
@@ -631,6 +634,7 @@ impl Monitor {
             }
             self.dir.state.replay = self.replayer.state().clone();
             self.dir.state.replayed = end;
+            self.dir.state.boundaries.retain(|&b| b > end);
             self.dir.save()?;
             let n = end - start;
             report.replayed_now += n;
@@ -730,8 +734,9 @@ impl Monitor {
                 }
                 _ => {}
             }
-            if i + 1 == size {
-                for f in self.replayer.end_checkpoint(size) {
+            // Every verified checkpoint size (not only the newest) must end in a state leaf.
+            if i + 1 == size || self.dir.state.boundaries.contains(&(i + 1)) {
+                for f in self.replayer.end_checkpoint(i + 1) {
                     alerts.push(checks::finding_alert(
                         &self.origin,
                         &f,

@@ -137,6 +137,10 @@ pub struct MonitorState {
     pub largest_served: Option<String>,
     /// Monitor clock when the verified size last grew or a fresh checkpoint was seen.
     pub last_progress: u64,
+    /// Verified checkpoint sizes above `replayed`: each must end in a state leaf, checked
+    /// when the replay reaches it.
+    #[serde(default)]
+    pub boundaries: BTreeSet<u64>,
     /// `sent` as a set (not stored; rebuilt on load).
     #[serde(skip)]
     sent_index: BTreeSet<String>,
@@ -160,6 +164,7 @@ impl MonitorState {
             webhook_outbox: Vec::new(),
             largest_served: None,
             last_progress: now,
+            boundaries: BTreeSet::new(),
             sent_index: BTreeSet::new(),
             outbox_index: BTreeSet::new(),
         }

@@ -549,3 +549,28 @@ fn parallel_signature_checks_find_exactly_what_sequential_checks_find() {
         assert_eq!(many.state(), one.state());
     }
 }
+
+#[tokio::test]
+async fn every_verified_checkpoint_must_end_in_a_state_leaf_even_when_passed_mid_replay() {
+    let mut log = LogBuilder::new();
+    for i in 0..10 {
+        log.bind(&format!("registry.test/acme/a{i}:1"), digest(i));
+    }
+    let a = log.sign(); // no state leaf before this checkpoint
+    log.bind(APP, digest(1));
+    let b = log.commit();
+    let server = StaticServer::start(log.files(a)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&server, &log, dir.path());
+    c.max_entries = Some(3);
+    let mut m = Monitor::open(c.clone()).unwrap();
+    assert!(m.poll().await.unwrap().alerts.is_empty());
+    assert_eq!((m.state().verified_size(), m.state().replayed), (a, 3));
+    drop(m);
+    server.set_all(log.files(b));
+    c.max_entries = None;
+    let alerts = run(c).await;
+    assert_eq!(kinds(&alerts), [AlertKind::MalformedEntry]);
+    assert_eq!(alerts[0].index, Some(a - 1));
+    assert!(alerts[0].message.contains("does not end in a state leaf"));
+}

@@ -132,19 +132,30 @@ fn honest_server_log_yields_no_alert_and_watch_list_sees_its_bindings() {
     let log_key = key(ORIGIN, 31);
     let publisher = key("publisher.e2e", 32);
     let server = start(&bin, dir.path(), &log_key, &publisher);
-    let refs: Vec<String> = (0..40)
+    // TAGLOG_E2E_BINDINGS=100000 runs the "honest log of 100,000 entries" by hand.
+    let n: usize = std::env::var("TAGLOG_E2E_BINDINGS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let refs: Vec<String> = (0..n)
         .map(|i| format!("registry.test/acme/app{}:v{}", i % 7, i))
         .collect();
-    publish(&server.url, &publisher, &refs, 1, 0);
+    // Publish from 8 threads so the server batches them.
+    std::thread::scope(|s| {
+        for part in refs.chunks(n.div_ceil(8).max(1)) {
+            let (url, publisher) = (&server.url, &publisher);
+            s.spawn(move || publish(url, publisher, part, 1, 0));
+        }
+    });
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut c = Config::new(&server.url, log_key.verifier(), dir.path().join("mon"));
-    c.chunk = 16;
+    c.chunk = 4096;
     let mut m = Monitor::open(c.clone()).unwrap();
     let alerts = rt.block_on(m.run_once()).unwrap();
     assert!(alerts.is_empty(), "{alerts:#?}");
     let first = m.state().replayed;
-    assert!(first > 40, "bindings plus publisher and state leaves");
+    assert!(first > n as u64, "bindings plus publisher and state leaves");
     drop(m);
 
     // Rebind some, poll again (consistency with the first verified checkpoint).
