@@ -161,6 +161,18 @@ for c in prefixes["cases"][::4]:
 for c in prefixes["invalid_prefixes"][::4]:
     add("tag_ref", c["prefix"])
 
+# Sign-then-parse: mode byte (0 note, 1 binding, 2 checkpoint, 3 key) and the text.
+add("signed_roundtrip", b"\x00" + go["text"].encode())
+add("signed_roundtrip", b"\x00" + checkpoints[0].split(b"\n\n")[0] + b"\n")
+for b in binding["bindings"]:
+    if b["valid"]:
+        add("signed_roundtrip", b"\x01" + b["note"].split("\n\n")[0].encode() + b"\n")
+for c in checkpoints[:2]:
+    add("signed_roundtrip", b"\x02" + c.split(b"\n\n")[0] + b"\n")
+add("signed_roundtrip", b"\x02" + signed_note["c2sp_checkpoint_example_unverifiable"]["checkpoint"].split("\n\n")[0].encode() + b"\n")
+add("signed_roundtrip", b"\x03" + bytes(range(32)) + b"\x01" + b"log.example.org/taglog")
+add("signed_roundtrip", b"\x03" + bytes(32) + b"\x04" + b"witness.example")
+
 if os.path.isdir(OUT):
     shutil.rmtree(OUT)
 total = 0
