@@ -161,6 +161,10 @@ for c in prefixes["cases"][::4]:
 for c in prefixes["invalid_prefixes"][::4]:
     add("tag_ref", c["prefix"])
 
+# The verifier: the three lookup bundles of the vector log.
+for l in lookups:
+    add("verify_bundle", l)
+
 # Sign-then-parse: mode byte (0 note, 1 binding, 2 checkpoint, 3 key) and the text.
 add("signed_roundtrip", b"\x00" + go["text"].encode())
 add("signed_roundtrip", b"\x00" + checkpoints[0].split(b"\n\n")[0] + b"\n")
