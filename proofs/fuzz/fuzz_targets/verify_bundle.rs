@@ -79,16 +79,18 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(signed.checkpoint().root(), verdict.checkpoint.root);
     // The oracle: the newest binding of the ref below that size.
     let size = usize::try_from(verdict.checkpoint.size).expect("small log");
-    let truth = f
-        .entries
-        .iter()
-        .take(size)
-        .enumerate()
-        .filter_map(|(i, e)| match Leaf::parse(e) {
-            Ok(Leaf::Binding(b)) if b.binding().reference == verdict.reference => Some((i, e, b)),
-            _ => None,
-        })
-        .last();
+    let truth =
+        f.entries
+            .iter()
+            .take(size)
+            .enumerate()
+            .rev()
+            .find_map(|(i, e)| match Leaf::parse(e) {
+                Ok(Leaf::Binding(b)) if b.binding().reference == verdict.reference => {
+                    Some((i, e, b))
+                }
+                _ => None,
+            });
     assert_eq!(verdict.kind, VerdictKind::Current);
     let current = verdict
         .current
