@@ -81,7 +81,7 @@ fn start(
         .arg(&pubs)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
@@ -94,7 +94,8 @@ fn start(
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "server did not start"
+            "server did not start: {}",
+            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
