@@ -172,6 +172,9 @@ pub struct Monitor {
     client: LogClient,
     dir: StateDir,
     replayer: Replayer,
+    /// Entries read while verifying a checkpoint, starting at the given index, kept for the
+    /// replay (their leaf hashes were checked against the signed root).
+    prefetched: Option<(u64, Vec<Vec<u8>>)>,
     /// Counters (read by the metrics endpoint).
     pub metrics: Metrics,
 }
@@ -217,6 +220,7 @@ impl Monitor {
             client,
             dir,
             replayer,
+            prefetched: None,
             metrics: Metrics::default(),
         })
     }

@@ -574,3 +574,31 @@ async fn every_verified_checkpoint_must_end_in_a_state_leaf_even_when_passed_mid
     assert_eq!(alerts[0].index, Some(a - 1));
     assert!(alerts[0].message.contains("does not end in a state leaf"));
 }
+
+#[tokio::test]
+async fn entries_that_change_after_verification_are_a_tile_mismatch_and_not_replayed() {
+    let mut log = honest();
+    let size = log.size();
+    let server = StaticServer::start(log.files(size)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&server, &log, dir.path());
+    c.max_entries = Some(3);
+    let mut m = Monitor::open(c).unwrap();
+    assert!(m.poll().await.unwrap().alerts.is_empty());
+    assert_eq!((m.state().verified_size(), m.state().replayed), (size, 3));
+    // The mirror now serves other bytes for an entry the monitor already verified.
+    log.entries[4] = log.entries[3].clone();
+    let files = log.files(size);
+    for (path, bytes) in files {
+        if path.starts_with("tile/") {
+            server.set(&path, bytes);
+        }
+    }
+    let r = m.poll().await.unwrap();
+    assert_eq!(kinds(&r.alerts), [AlertKind::TileMismatch]);
+    assert!(r.alerts[0].evidence["reason"]
+        .as_str()
+        .unwrap()
+        .contains("differs from the verified one"));
+    assert_eq!(m.state().replayed, 3, "nothing unverified was replayed");
+}

@@ -21,12 +21,20 @@ impl Monitor {
         let to = target.checkpoint.size();
         // Only leaf hashes are kept (32 bytes per entry); entries are read a range at a
         // time, and the first missing or malformed bundle stops the attempt.
+        // When the replay is caught up, the first range is kept for it, so the usual
+        // follow-mode step fetches each entry once.
         let mut leaves = Vec::new();
+        let mut keep: Option<Vec<Vec<u8>>> = None;
         let mut start = from;
         while start < to {
             let end = to.min(start.saturating_add(self.config.chunk.max(256)));
             match self.client.entries(start, end, to).await {
-                Ok(e) => leaves.extend(follow::leaf_hashes(&e)),
+                Ok(e) => {
+                    leaves.extend(follow::leaf_hashes(&e));
+                    if start == from && from == self.dir.state.replayed {
+                        keep = Some(e);
+                    }
+                }
                 Err(e) if e.is_bad_content() || matches!(e, FetchError::NotFound { .. }) => {
                     return Ok(Err((e.to_string(), None)))
                 }
@@ -47,6 +55,7 @@ impl Monitor {
             )));
         }
         self.dir.append_leaves(&leaves)?;
+        self.prefetched = keep.map(|e| (from, e));
         if to > self.dir.state.replayed {
             self.dir.state.boundaries.insert(to);
         }

@@ -21,7 +21,17 @@ impl Monitor {
         end: u64,
     ) -> Result<Result<Vec<Vec<u8>>, (u64, String)>, MonitorError> {
         let size = self.dir.state.verified_size();
-        let entries = match self.client.entries(start, end, size).await {
+        let cached = match &self.prefetched {
+            Some((at, e)) if *at == start && e.len() as u64 >= end - start => e
+                .get(..usize::try_from(end - start).unwrap_or(usize::MAX))
+                .map(<[Vec<u8>]>::to_vec),
+            _ => None,
+        };
+        let fetched = match cached {
+            Some(e) => Ok(e),
+            None => self.client.entries(start, end, size).await,
+        };
+        let entries = match fetched {
             Ok(e) => e,
             Err(e) if e.is_bad_content() || matches!(e, FetchError::NotFound { .. }) => {
                 return Ok(Err((start, e.to_string())))
@@ -94,6 +104,9 @@ impl Monitor {
             self.dir.state.replay = self.replayer.state().clone();
             self.dir.state.replayed = end;
             self.dir.state.boundaries.retain(|&b| b > end);
+            if self.prefetched.as_ref().is_some_and(|(at, _)| *at < end) {
+                self.prefetched = None;
+            }
             self.dir.save()?;
             let n = end - start;
             report.replayed_now += n;
