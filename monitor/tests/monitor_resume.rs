@@ -108,6 +108,17 @@ async fn interrupted_replay_resumes_without_gaps_or_duplicates() {
     }
     assert!(restarts >= 8);
     assert_unique(&all);
+
+    // And in one process with bounded polls (follow mode): entries prefetched while
+    // verifying are consumed across polls.
+    let mut c = config(&server, &log, &dir.path().join("bounded"));
+    c.max_entries = Some(150);
+    let mut m = Monitor::open(c).unwrap();
+    let mut bounded = Vec::new();
+    while m.state().replayed < size || m.state().verified_size() == 0 {
+        bounded.extend(m.poll().await.unwrap().alerts);
+    }
+    assert_eq!(count(&bounded), want);
     let mut a: Vec<&str> = all.iter().map(|a| a.id.as_str()).collect();
     let mut b: Vec<&str> = whole.iter().map(|a| a.id.as_str()).collect();
     a.sort_unstable();

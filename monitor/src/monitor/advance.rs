@@ -11,6 +11,10 @@ use crate::checks::{self, SeenCheckpoint};
 use crate::follow::{self, FetchError};
 use crate::state::Verified;
 
+/// The most entry bytes read while verifying a checkpoint that are kept for the replay
+/// (beyond it, the replay reads the entries again).
+pub const MAX_PREFETCH_BYTES: usize = 256 << 20;
+
 impl Monitor {
     /// Tries to verify `target` from the tiles. `Err(reason, computed root)` if it fails.
     async fn try_advance(
@@ -21,18 +25,22 @@ impl Monitor {
         let to = target.checkpoint.size();
         // Only leaf hashes are kept (32 bytes per entry); entries are read a range at a
         // time, and the first missing or malformed bundle stops the attempt.
-        // When the replay is caught up, the first range is kept for it, so the usual
-        // follow-mode step fetches each entry once.
+        // When the replay is caught up, the entries read (up to MAX_PREFETCH_BYTES) are kept
+        // for it, so each entry is fetched once.
         let mut leaves = Vec::new();
-        let mut keep: Option<Vec<Vec<u8>>> = None;
+        let mut keep: Vec<Vec<u8>> = Vec::new();
+        let mut keeping = from == self.dir.state.replayed;
+        let mut kept_bytes = 0usize;
         let mut start = from;
         while start < to {
             let end = to.min(start.saturating_add(self.config.chunk.max(256)));
             match self.client.entries(start, end, to).await {
                 Ok(e) => {
                     leaves.extend(follow::leaf_hashes(&e));
-                    if start == from && from == self.dir.state.replayed {
-                        keep = Some(e);
+                    kept_bytes = kept_bytes.saturating_add(e.iter().map(Vec::len).sum());
+                    keeping &= kept_bytes <= MAX_PREFETCH_BYTES;
+                    if keeping {
+                        keep.extend(e);
                     }
                 }
                 Err(e) if e.is_bad_content() || matches!(e, FetchError::NotFound { .. }) => {
@@ -55,7 +63,7 @@ impl Monitor {
             )));
         }
         self.dir.append_leaves(&leaves)?;
-        self.prefetched = keep.map(|e| (from, e));
+        self.prefetched = (!keep.is_empty()).then_some((from, keep));
         if to > self.dir.state.replayed {
             self.dir.state.boundaries.insert(to);
         }

@@ -21,12 +21,11 @@ impl Monitor {
         end: u64,
     ) -> Result<Result<Vec<Vec<u8>>, (u64, String)>, MonitorError> {
         let size = self.dir.state.verified_size();
-        let cached = match &self.prefetched {
-            Some((at, e)) if *at == start && e.len() as u64 >= end - start => e
-                .get(..usize::try_from(end - start).unwrap_or(usize::MAX))
-                .map(<[Vec<u8>]>::to_vec),
-            _ => None,
-        };
+        let cached = self.prefetched.as_ref().and_then(|(at, e)| {
+            let lo = usize::try_from(start.checked_sub(*at)?).ok()?;
+            let hi = usize::try_from(end.checked_sub(*at)?).ok()?;
+            e.get(lo..hi).map(<[Vec<u8>]>::to_vec)
+        });
         let fetched = match cached {
             Some(e) => Ok(e),
             None => self.client.entries(start, end, size).await,
@@ -104,8 +103,15 @@ impl Monitor {
             self.dir.state.replay = self.replayer.state().clone();
             self.dir.state.replayed = end;
             self.dir.state.boundaries.retain(|&b| b > end);
-            if self.prefetched.as_ref().is_some_and(|(at, _)| *at < end) {
-                self.prefetched = None;
+            // Drop what the replay consumed from the prefetched entries.
+            if let Some((at, e)) = &mut self.prefetched {
+                let used = usize::try_from(end.saturating_sub(*at)).unwrap_or(usize::MAX);
+                if used >= e.len() {
+                    self.prefetched = None;
+                } else {
+                    e.drain(..used);
+                    *at = end;
+                }
             }
             self.dir.save()?;
             let n = end - start;
