@@ -275,6 +275,7 @@ impl Monitor {
                 break;
             }
             self.dir.state.mark_sent(&alert.id);
+            tracing::warn!(kind = alert.kind.as_str(), id = %alert.id, index = ?alert.index, "{}", alert.message);
             *self.metrics.alerts.entry(alert.kind.as_str()).or_insert(0) += 1;
             if webhook {
                 let q = &mut self.dir.state.webhook_outbox;
