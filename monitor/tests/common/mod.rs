@@ -34,11 +34,17 @@ impl Drop for WitnessProc {
 impl WitnessProc {
     /// Starts the binary with `args` (plus `--listen 127.0.0.1:0`) and waits for its address.
     pub fn start(dir: &Path, args: &[String]) -> WitnessProc {
+        let mut all = args.to_vec();
+        all.extend(["--listen".to_owned(), "127.0.0.1:0".to_owned()]);
+        WitnessProc::start_exact(dir, &all)
+    }
+
+    /// Starts the binary with exactly `args` and waits for its address.
+    pub fn start_exact(dir: &Path, args: &[String]) -> WitnessProc {
         let stderr_path = dir.join(format!("stderr-{}", rand_suffix()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut child = Command::new(BIN)
             .args(args)
-            .args(["--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()
