@@ -30,7 +30,7 @@ struct Args {
     /// A trusted log vkey (repeatable).
     #[arg(long = "log", value_name = "VKEY")]
     logs: Vec<String>,
-    /// Tile URL prefix of a log, as <origin>=<url> (repeatable; needed with --audit).
+    /// Tile URL prefix of a log, as ORIGIN=URL (repeatable; needed with --audit).
     #[arg(long = "log-url", value_name = "ORIGIN=URL")]
     log_urls: Vec<String>,
     /// File of C2SP policy `log <vkey> [url]` lines.
