@@ -82,18 +82,15 @@ pub fn checkpoint(
         }
     }
     let met = policy.quorum_met(&fresh);
-    let q = match policy.quorum() {
-        Quorum::None => "none (freshness rests on the log's state leaves)".to_string(),
-        Quorum::Name(n) => n.clone(),
-    };
-    lines.push(format!(
-        "quorum {q}: {}",
-        if met {
-            "met by fresh cosignatures"
-        } else {
-            "NOT met"
-        }
-    ));
+    match policy.quorum() {
+        Quorum::None => lines.push(
+            "quorum none: no cosignature required; `taglog verify` checks the log's state leaf time instead".into(),
+        ),
+        Quorum::Name(q) => lines.push(format!(
+            "quorum {q}: {}",
+            if met { "met by fresh cosignatures" } else { "NOT met by fresh cosignatures" }
+        )),
+    }
     let text = lines.join("\n");
     if met {
         Ok(text)

@@ -261,7 +261,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if let Some(o) = output {
                 write_file(&o, &p.bundle)?;
             }
-            println!("{}@{}", p.reference.repository(), p.digest);
+            if !p.digest.is_withdrawn() {
+                println!("{}@{}", p.reference.repository(), p.digest);
+            }
             eprintln!(
                 "published {} -> {} as version {} (leaf {}), verified current",
                 p.reference.as_str(),

@@ -193,6 +193,15 @@ fn record_failure(locked: &mut Locked, e: VerifyError, now: u64) -> Result<Failu
         }
     }
     let mut message = e.to_string();
+    match &e {
+        VerifyError::DigestMismatch { time, .. } | VerifyError::Withdrawn { time, .. } => {
+            message.push_str(&format!(
+                " [the binding was signed {} ago]",
+                ago(now, *time)
+            ));
+        }
+        _ => {}
+    }
     if let VerifyError::Inconsistent {
         origin, evidence, ..
     } = &e
