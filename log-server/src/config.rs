@@ -1,0 +1,407 @@
+//! Server configuration: command-line flags, an optional TOML file, and the log key.
+//!
+//! Flags override the file, the file overrides defaults. The defaults give a working log in
+//! `./taglog-data` with a key generated at first start (`PRIVATE+KEY+...`, mode 0600) and
+//! printed as a vkey. A key file readable by group or others is refused, as ssh does.
+//! Out of scope: the publisher allowlist format (see [`crate::allowlist`]).
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use rand_core::{OsRng, RngCore as _};
+use serde::Deserialize;
+use taglog_proofs::note::{KeyType, SignerKey, VerifierKey};
+
+/// Default origin of a new log.
+pub const DEFAULT_ORIGIN: &str = "localhost/taglog";
+
+/// Configuration errors; each says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read or parsed.
+    #[error("config file {path}: {detail}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The key file is readable by group or others.
+    #[error("key file {0} is accessible by others (mode {1:o}); run chmod 600 on it")]
+    KeyPermissions(PathBuf, u32),
+    /// The key file could not be read, written or parsed.
+    #[error("key file {path}: {detail}")]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A flag value is invalid.
+    #[error("invalid setting {name}: {detail}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// Raw settings, shared by the flags and the TOML file (every field optional).
+#[derive(Parser, Deserialize, Debug, Default, Clone)]
+#[command(
+    name = "taglog-server",
+    version,
+    about = "The taglog transparency log server"
+)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Settings {
+    /// TOML file with the same settings (kebab-case keys); flags override it.
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Data directory (RocksDB, key file). Default ./taglog-data.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Log key file (PRIVATE+KEY+...). Default <data-dir>/log.key, generated if absent.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// Log origin (= key name) for a newly generated key. Default localhost/taglog.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Listen address. Default 127.0.0.1:8080.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Publisher allowlist file (`publisher <prefix> <vkey>` lines); reloaded on SIGHUP.
+    #[arg(long)]
+    pub publishers: Option<PathBuf>,
+    /// A witness: `--witness <vkey> <url>` (repeatable).
+    #[arg(long, num_args = 2, value_names = ["VKEY", "URL"], action = clap::ArgAction::Append)]
+    pub witness: Option<Vec<String>>,
+    /// Cosignatures needed before a checkpoint is served. Default: all witnesses.
+    #[arg(long)]
+    pub witness_quorum: Option<usize>,
+    /// Freshness bound clients use (e.g. 1h). Default 1h.
+    #[arg(long)]
+    pub max_age: Option<String>,
+    /// Maximum merge delay. Default 5m.
+    #[arg(long)]
+    pub mmd: Option<String>,
+    /// How long /add-binding waits for a quorum checkpoint before answering 202. Default 10s.
+    #[arg(long)]
+    pub commit_timeout: Option<String>,
+    /// Idle interval for state leaves and witness re-collection. Default max-age/6.
+    #[arg(long)]
+    pub witness_refresh: Option<String>,
+    /// Minimum interval between two requests to one witness. Default 0s.
+    #[arg(long)]
+    pub witness_min_interval: Option<String>,
+    /// Timeout of one witness request. Default 10s.
+    #[arg(long)]
+    pub witness_timeout: Option<String>,
+    /// Submissions queued before 429. Default 65536.
+    #[arg(long)]
+    pub queue_size: Option<usize>,
+    /// Most entries in one integration batch. Default 8192.
+    #[arg(long)]
+    pub max_batch: Option<usize>,
+    /// Most requests served concurrently. Default 4096.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Timeout of one HTTP request. Default 30s.
+    #[arg(long)]
+    pub request_timeout: Option<String>,
+}
+
+macro_rules! overlay {
+    ($base:ident, $top:ident, $($f:ident),*) => { $( if $top.$f.is_some() { $base.$f = $top.$f.clone(); } )* };
+}
+
+/// A configured witness.
+#[derive(Clone, Debug)]
+pub struct WitnessConfig {
+    /// The witness's cosigner key.
+    pub key: VerifierKey,
+    /// Its submission prefix; `add-checkpoint` is appended.
+    pub url: String,
+}
+
+/// Resolved configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// The log's signing key (name = origin).
+    pub key: std::sync::Arc<SignerKey>,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Allowlist file.
+    pub publishers: Option<PathBuf>,
+    /// Witnesses.
+    pub witnesses: Vec<WitnessConfig>,
+    /// Quorum K.
+    pub witness_quorum: usize,
+    /// Freshness bound.
+    pub max_age: Duration,
+    /// Maximum merge delay.
+    pub mmd: Duration,
+    /// /add-binding wait before 202.
+    pub commit_timeout: Duration,
+    /// Idle refresh interval.
+    pub witness_refresh: Duration,
+    /// Minimum interval between requests to one witness.
+    pub witness_min_interval: Duration,
+    /// Timeout of one witness request.
+    pub witness_timeout: Duration,
+    /// Queue bound.
+    pub queue_size: usize,
+    /// Batch bound.
+    pub max_batch: usize,
+    /// Concurrency bound.
+    pub max_connections: usize,
+    /// Request timeout.
+    pub request_timeout: Duration,
+}
+
+/// Parses `90`, `90s`, `15m`, `1h`, `2d`, `250ms`.
+///
+/// # Errors
+/// A message naming the accepted forms.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let err = || format!("{s:?} is not a duration (use e.g. 250ms, 30s, 5m, 1h, 2d)");
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| err())?;
+    let secs = |m: u64| n.checked_mul(m).map(Duration::from_secs).ok_or_else(err);
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => secs(1),
+        "m" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86400),
+        _ => Err(err()),
+    }
+}
+
+fn duration(
+    name: &'static str,
+    v: &Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    v.as_deref().map_or(Ok(default), |s| {
+        parse_duration(s).map_err(|detail| ConfigError::Invalid { name, detail })
+    })
+}
+
+impl Settings {
+    /// Merges the TOML file named by `--config` (if any) under these flags.
+    ///
+    /// # Errors
+    /// [`ConfigError::File`].
+    pub fn with_file(self) -> Result<Settings, ConfigError> {
+        let Some(path) = self.config.clone() else {
+            return Ok(self);
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        let mut base: Settings = toml::from_str(&text).map_err(|e| ConfigError::File {
+            path,
+            detail: e.to_string(),
+        })?;
+        let top = self;
+        overlay!(
+            base,
+            top,
+            config,
+            data_dir,
+            key,
+            origin,
+            listen,
+            publishers,
+            witness,
+            witness_quorum,
+            max_age,
+            mmd
+        );
+        overlay!(
+            base,
+            top,
+            commit_timeout,
+            witness_refresh,
+            witness_min_interval,
+            witness_timeout,
+            queue_size
+        );
+        overlay!(base, top, max_batch, max_connections, request_timeout);
+        Ok(base)
+    }
+
+    /// Resolves defaults and loads (or generates) the key.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for invalid values and key problems.
+    pub fn resolve(self) -> Result<Config, ConfigError> {
+        let data_dir = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("taglog-data"));
+        let key_path = self.key.clone().unwrap_or_else(|| data_dir.join("log.key"));
+        let key = load_or_generate_key(&key_path, self.origin.as_deref())?;
+        let witnesses = parse_witnesses(self.witness.as_deref().unwrap_or_default())?;
+        let max_age = duration("max-age", &self.max_age, Duration::from_secs(3600))?;
+        let witness_quorum = self.witness_quorum.unwrap_or(witnesses.len());
+        if witness_quorum > witnesses.len() {
+            let detail = format!(
+                "quorum {witness_quorum} > {} configured witnesses",
+                witnesses.len()
+            );
+            return Err(ConfigError::Invalid {
+                name: "witness-quorum",
+                detail,
+            });
+        }
+        Ok(Config {
+            data_dir,
+            key: std::sync::Arc::new(key),
+            listen: self
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            publishers: self.publishers.clone(),
+            witnesses,
+            witness_quorum,
+            max_age,
+            mmd: duration("mmd", &self.mmd, Duration::from_secs(300))?,
+            commit_timeout: duration(
+                "commit-timeout",
+                &self.commit_timeout,
+                Duration::from_secs(10),
+            )?,
+            witness_refresh: duration("witness-refresh", &self.witness_refresh, max_age / 6)?
+                .max(Duration::from_millis(100)),
+            witness_min_interval: duration(
+                "witness-min-interval",
+                &self.witness_min_interval,
+                Duration::ZERO,
+            )?,
+            witness_timeout: duration(
+                "witness-timeout",
+                &self.witness_timeout,
+                Duration::from_secs(10),
+            )?,
+            queue_size: self.queue_size.unwrap_or(65536).max(1),
+            max_batch: self.max_batch.unwrap_or(8192).max(1),
+            max_connections: self.max_connections.unwrap_or(4096).max(1),
+            request_timeout: duration(
+                "request-timeout",
+                &self.request_timeout,
+                Duration::from_secs(30),
+            )?,
+        })
+    }
+}
+
+fn parse_witnesses(flat: &[String]) -> Result<Vec<WitnessConfig>, ConfigError> {
+    flat.chunks(2)
+        .map(|pair| match pair {
+            [vkey, url] => {
+                let key = vkey.parse().map_err(|e| ConfigError::Invalid {
+                    name: "witness",
+                    detail: format!("{vkey}: {e}"),
+                })?;
+                Ok(WitnessConfig {
+                    key,
+                    url: url.trim_end_matches('/').to_owned(),
+                })
+            }
+            _ => Err(ConfigError::Invalid {
+                name: "witness",
+                detail: "expected --witness <vkey> <url>".into(),
+            }),
+        })
+        .collect()
+}
+
+/// Loads the key at `path`, or generates one named `origin` (mode 0600) if it does not exist.
+///
+/// # Errors
+/// [`ConfigError::KeyPermissions`] for a key readable by others, [`ConfigError::Key`] otherwise.
+pub fn load_or_generate_key(path: &Path, origin: Option<&str>) -> Result<SignerKey, ConfigError> {
+    let kerr = |detail: String| ConfigError::Key {
+        path: path.to_path_buf(),
+        detail,
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(ConfigError::KeyPermissions(path.to_path_buf(), mode));
+            }
+            let text = std::fs::read_to_string(path).map_err(|e| kerr(e.to_string()))?;
+            let key: SignerKey = text.trim_end().parse().map_err(|e| kerr(format!("{e}")))?;
+            let name = key.verifier().name().to_string();
+            match origin {
+                Some(o) if o != name => Err(kerr(format!(
+                    "key is for origin {name}, but --origin is {o}"
+                ))),
+                _ => Ok(key),
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            generate_key(path, origin.unwrap_or(DEFAULT_ORIGIN))
+        }
+        Err(e) => Err(kerr(e.to_string())),
+    }
+}
+
+fn generate_key(path: &Path, origin: &str) -> Result<SignerKey, ConfigError> {
+    let kerr = |detail: String| ConfigError::Key {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let name = origin.parse().map_err(|e| ConfigError::Invalid {
+        name: "origin",
+        detail: format!("{origin}: {e}"),
+    })?;
+    let mut seed = [0u8; 32];
+    OsRng.fill_bytes(&mut seed);
+    let key = SignerKey::from_seed(name, KeyType::Ed25519, seed);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| kerr(e.to_string()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| kerr(e.to_string()))?;
+    writeln!(file, "{key}")
+        .and_then(|()| file.sync_all())
+        .map_err(|e| kerr(e.to_string()))?;
+    println!(
+        "generated log key {}; verifier key:\n{}",
+        path.display(),
+        key.verifier()
+    );
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        for bad in ["", "h", "1x", "-1s", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

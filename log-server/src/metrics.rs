@@ -1,0 +1,180 @@
+//! Prometheus text-format metrics (exposition format 0.0.4), without a metrics library.
+//!
+//! Counters and gauges are atomics; the two histograms use fixed buckets. Out of scope:
+//! labels beyond the submission outcome and per-witness names.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+
+/// Upper bounds (seconds) of the latency histograms.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+/// Upper bounds of the batch-size histogram.
+const BATCH_BUCKETS: [f64; 10] = [
+    1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0, 10000.0,
+];
+
+/// A fixed-bucket histogram.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum_micros: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one observation.
+    pub fn observe(&self, v: f64) {
+        for (b, c) in self.bounds.iter().zip(&self.counts) {
+            if v <= *b {
+                c.fetch_add(1, Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Relaxed);
+        // Stored in millionths so the sum stays an integer atomic.
+        self.sum_micros.fetch_add((v * 1e6) as u64, Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (b, c) in self.bounds.iter().zip(&self.counts) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {}",
+                c.load(Relaxed)
+            );
+        }
+        let n = self.count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {n}");
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(
+            out,
+            "{name}_sum{braces} {}",
+            self.sum_micros.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count{braces} {n}");
+    }
+}
+
+/// Submission outcomes counted in `taglog_submissions_total`.
+pub const OUTCOMES: [&str; 9] = [
+    "added",
+    "duplicate",
+    "malformed",
+    "forbidden",
+    "conflict",
+    "too_large",
+    "queue_full",
+    "unavailable",
+    "accepted_late",
+];
+
+/// All metrics of one server.
+#[derive(Debug)]
+pub struct Metrics {
+    submissions: Vec<AtomicU64>,
+    /// Entries per integration batch.
+    pub batch_size: Histogram,
+    /// Time from enqueue to durable commit.
+    pub integration_latency: Histogram,
+    /// Committed tree size.
+    pub tree_size: AtomicU64,
+    /// Size of the newest quorum checkpoint.
+    pub published_size: AtomicU64,
+    /// Submissions waiting for the sequencer.
+    pub queue_depth: AtomicU64,
+    witness_rtt: Mutex<Vec<(String, Histogram)>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            submissions: OUTCOMES.iter().map(|_| AtomicU64::new(0)).collect(),
+            batch_size: Histogram::new(&BATCH_BUCKETS),
+            integration_latency: Histogram::new(&LATENCY_BUCKETS),
+            tree_size: AtomicU64::new(0),
+            published_size: AtomicU64::new(0),
+            queue_depth: AtomicU64::new(0),
+            witness_rtt: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one submission outcome (one of [`OUTCOMES`]).
+    pub fn submission(&self, outcome: &str) {
+        if let Some(c) = OUTCOMES
+            .iter()
+            .position(|o| *o == outcome)
+            .and_then(|i| self.submissions.get(i))
+        {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Records a witness round trip.
+    pub fn witness_rtt(&self, witness: &str, seconds: f64) {
+        let Ok(mut all) = self.witness_rtt.lock() else {
+            return;
+        };
+        if let Some((_, h)) = all.iter().find(|(n, _)| n == witness) {
+            h.observe(seconds);
+        } else {
+            let h = Histogram::new(&LATENCY_BUCKETS);
+            h.observe(seconds);
+            all.push((witness.to_owned(), h));
+        }
+    }
+
+    /// Renders the Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# TYPE taglog_submissions_total counter\n");
+        for (o, c) in OUTCOMES.iter().zip(&self.submissions) {
+            let _ = writeln!(
+                out,
+                "taglog_submissions_total{{outcome=\"{o}\"}} {}",
+                c.load(Relaxed)
+            );
+        }
+        out.push_str("# TYPE taglog_batch_size histogram\n");
+        self.batch_size.render(&mut out, "taglog_batch_size", "");
+        out.push_str("# TYPE taglog_integration_seconds histogram\n");
+        self.integration_latency
+            .render(&mut out, "taglog_integration_seconds", "");
+        for (name, v) in [
+            ("taglog_tree_size", &self.tree_size),
+            ("taglog_published_size", &self.published_size),
+            ("taglog_queue_depth", &self.queue_depth),
+        ] {
+            let _ = writeln!(out, "# TYPE {name} gauge\n{name} {}", v.load(Relaxed));
+        }
+        out.push_str("# TYPE taglog_witness_rtt_seconds histogram\n");
+        if let Ok(all) = self.witness_rtt.lock() {
+            for (w, h) in all.iter() {
+                h.render(
+                    &mut out,
+                    "taglog_witness_rtt_seconds",
+                    &format!("witness=\"{}\"", w.replace(['"', '\\', '\n'], "_")),
+                );
+            }
+        }
+        out
+    }
+}

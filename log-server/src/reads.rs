@@ -1,0 +1,151 @@
+//! Read-side answers: proof bundles, history pages, inclusion and consistency proofs, all
+//! against one durable checkpoint (DESIGN §5 "What is served").
+//!
+//! `/lookup` and `/history` use the newest checkpoint meeting the quorum and ≥ `since`;
+//! "current" means current as of that checkpoint. These functions block on RocksDB: call
+//! them from `spawn_blocking`. Out of scope: HTTP framing (see [`crate::api`]).
+
+use taglog_proofs::binding::SignedBinding;
+use taglog_proofs::bundle::{Bundle, ConsistencyMember, History, LeafProof, MapMember, Status};
+use taglog_proofs::consistency::consistency_proof;
+use taglog_proofs::hash::Hash;
+use taglog_proofs::inclusion::inclusion_proof;
+use taglog_proofs::refs::TagRef;
+
+use crate::integrate::Hashes;
+use crate::state::Head;
+use crate::storage::{Storage, StorageError};
+
+/// Most bindings on one `/history` page.
+pub const HISTORY_PAGE: usize = 100;
+
+/// Read failures (all are server-side faults: the inputs were checked before).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A proof could not be built from stored hashes.
+    #[error("proof: {0}")]
+    Proof(String),
+    /// A stored entry is missing.
+    #[error("entry {0} missing from storage")]
+    MissingEntry(u64),
+}
+
+fn entry(storage: &Storage, index: u64) -> Result<Vec<u8>, ReadError> {
+    storage.entry(index)?.ok_or(ReadError::MissingEntry(index))
+}
+
+/// RFC 9162 inclusion proof of leaf `index` in the tree of `size`.
+///
+/// # Errors
+/// [`ReadError::Proof`] if `index ≥ size` or a hash is missing.
+pub fn inclusion(storage: &Storage, index: u64, size: u64) -> Result<Vec<Hash>, ReadError> {
+    inclusion_proof(index, size, &Hashes::new(storage)).map_err(|e| ReadError::Proof(e.to_string()))
+}
+
+/// RFC 9162 consistency proof from `old` to `new` (empty when `old` is 0 or equal).
+///
+/// # Errors
+/// [`ReadError::Proof`] if `old > new` or a hash is missing.
+pub fn consistency(storage: &Storage, old: u64, new: u64) -> Result<Vec<Hash>, ReadError> {
+    if old == 0 || old == new {
+        return Ok(Vec::new());
+    }
+    consistency_proof(old, new, &Hashes::new(storage)).map_err(|e| ReadError::Proof(e.to_string()))
+}
+
+fn leaf_proof(storage: &Storage, index: u64, size: u64) -> Result<LeafProof, ReadError> {
+    Ok(LeafProof {
+        index,
+        entry: entry(storage, index)?,
+        inclusion: inclusion(storage, index, size)?,
+    })
+}
+
+fn consistency_member(
+    storage: &Storage,
+    since: Option<u64>,
+    size: u64,
+) -> Result<Option<ConsistencyMember>, ReadError> {
+    match since {
+        Some(s) if s > 0 && s < size => Ok(Some(ConsistencyMember {
+            from_size: s,
+            proof: consistency(storage, s, size)?,
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// The §3.10 bundle for `reference` against `head`.
+///
+/// # Errors
+/// [`ReadError`] on storage faults.
+pub fn lookup(
+    storage: &Storage,
+    head: &Head,
+    reference: &TagRef,
+    since: Option<u64>,
+) -> Result<Bundle, ReadError> {
+    let key = reference.key();
+    let (proof, value) =
+        crate::tagmap::prove(storage, head.size, &key).map_err(ReadError::Proof)?;
+    let state = leaf_proof(storage, head.size.saturating_sub(1), head.size)?;
+    let (status, binding) = match value {
+        Some(value) => {
+            let leaf = leaf_proof(storage, value.index, head.size)?;
+            let withdrawn =
+                SignedBinding::parse(&leaf.entry).is_ok_and(|b| b.binding().digest.is_withdrawn());
+            (
+                if withdrawn {
+                    Status::Withdrawn
+                } else {
+                    Status::Bound
+                },
+                Some(leaf),
+            )
+        }
+        None => (Status::Unbound, None),
+    };
+    Ok(Bundle {
+        reference: reference.clone(),
+        status,
+        checkpoint: head.note.to_vec(),
+        state,
+        map: MapMember { proof },
+        binding,
+        consistency: consistency_member(storage, since, head.size)?,
+    })
+}
+
+/// One `/history` page: bindings of `reference` with version ≥ `cursor` and index < size.
+///
+/// # Errors
+/// [`ReadError`] on storage faults.
+pub fn history(
+    storage: &Storage,
+    head: &Head,
+    reference: &TagRef,
+    cursor: u64,
+) -> Result<History, ReadError> {
+    let rows = storage.ref_history(&reference.key(), cursor, HISTORY_PAGE + 1)?;
+    let mut entries = Vec::new();
+    let mut next_cursor = None;
+    for row in rows {
+        if row.index >= head.size {
+            break;
+        }
+        if entries.len() == HISTORY_PAGE {
+            next_cursor = Some(row.version.to_string());
+            break;
+        }
+        entries.push(leaf_proof(storage, row.index, head.size)?);
+    }
+    Ok(History {
+        reference: reference.clone(),
+        checkpoint: head.note.to_vec(),
+        entries,
+        next_cursor,
+    })
+}

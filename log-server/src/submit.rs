@@ -1,0 +1,255 @@
+//! `POST /add-binding` (DESIGN §5 "Submission path").
+//!
+//! Order: size limit (413) -> content type -> strict parse (400, naming the line) -> `log`
+//! is this origin -> allowlisted key by name and ID (403) -> `verify_strict` off the async
+//! runtime (403) -> key admitted for the ref's prefix (403) -> dedup by leaf hash (200 with
+//! the existing index, `superseded_by` if a newer version exists) -> early version check
+//! (409) -> bounded queue (429 + `Retry-After` when full) -> wait for the sequencer's
+//! durable commit -> 200 with the §3.10 bundle once a quorum checkpoint covers the entry,
+//! else 202 with the index after `--commit-timeout`. Nothing here writes state: only the
+//! sequencer does, and bad input never reaches it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use taglog_proofs::binding::SignedBinding;
+use taglog_proofs::hash::leaf_hash;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::errors::ApiError;
+use crate::sequencer::{check_version, Command, Outcome, Submission};
+use crate::state::Shared;
+
+/// Largest accepted `/add-binding` body (64 KiB, the signed-note limit).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Reads the body, enforcing [`MAX_BODY_BYTES`] and a text content type.
+///
+/// # Errors
+/// 413 `too_large`, 400 `content_type`.
+pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body exceeds {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ctype.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("text/plain") {
+        let detail = format!(
+            "content type {ctype:?} is not accepted; send the signed binding note as text/plain"
+        );
+        return Err(ApiError::bad_request("content_type", detail));
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large())
+}
+
+/// The `/add-binding` handler.
+pub async fn add_binding(shared: Arc<Shared>, headers: HeaderMap, body: Body) -> Response {
+    match submit(&shared, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => {
+            let outcome = match e.status().as_u16() {
+                413 => "too_large",
+                429 => "queue_full",
+                403 => "forbidden",
+                409 => "conflict",
+                503 | 500 => "unavailable",
+                _ => "malformed",
+            };
+            shared.metrics.submission(outcome);
+            e.into_response()
+        }
+    }
+}
+
+async fn submit(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(headers, body).await?;
+    if shared.is_shutting_down() {
+        return Err(ApiError::unavailable(
+            "shutting_down",
+            "the server is shutting down",
+            5,
+        ));
+    }
+    let signed = SignedBinding::parse(&bytes)
+        .map_err(|e| ApiError::bad_request("malformed", e.to_string()))?;
+    let origin = shared.config.key.name().to_string();
+    signed
+        .check_log(&origin)
+        .map_err(|e| ApiError::bad_request("wrong_log", e.to_string()))?;
+    let allowlist = shared.allowlist();
+    let (signer_name, signer_id) = signed.signer();
+    let signer = (signer_name.clone(), signer_id);
+    let key = allowlist
+        .key(&signer.0, signer.1)
+        .map_err(|e| ApiError::forbidden("unknown_key", e.to_string()))?
+        .clone();
+    let signed = tokio::task::spawn_blocking(move || signed.verify(&key).map(|()| (signed, key)))
+        .await
+        .map_err(ApiError::internal)?;
+    let (signed, key) = signed.map_err(|e| ApiError::forbidden("bad_signature", e.to_string()))?;
+    allowlist
+        .check(&signed.binding().reference, &key)
+        .map_err(|e| ApiError::forbidden("ref_not_allowed", e.to_string()))?;
+    let leaf = leaf_hash(&bytes);
+    if let Some(resp) = duplicate(shared, &signed, &leaf).await? {
+        return Ok(resp);
+    }
+    if let Some(reason) = shared.halted() {
+        return Err(ApiError::unavailable("halted", reason, 60));
+    }
+    let (tx, rx) = oneshot::channel();
+    let version = signed.binding().version;
+    let sub = Submission {
+        entry: bytes.to_vec(),
+        leaf,
+        reference: signed.binding().reference.clone(),
+        signer,
+        version,
+        enqueued: Instant::now(),
+        reply: tx,
+    };
+    match shared.queue.try_send(Command::Submit(sub)) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "queue_full",
+                "the submission queue is full; retry later",
+            )
+            .retry_after(1));
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            return Err(ApiError::unavailable(
+                "shutting_down",
+                "the sequencer stopped",
+                5,
+            ))
+        }
+    }
+    let outcome = rx
+        .await
+        .map_err(|_| ApiError::unavailable("shutting_down", "the sequencer stopped", 5))?;
+    respond(shared, &signed, outcome).await
+}
+
+async fn duplicate(
+    shared: &Arc<Shared>,
+    signed: &SignedBinding,
+    leaf: &taglog_proofs::hash::Hash,
+) -> Result<Option<Response>, ApiError> {
+    let storage = Arc::clone(&shared.storage);
+    let (leaf, ref_key) = (*leaf, signed.binding().reference.key());
+    let found = tokio::task::spawn_blocking(move || -> Result<_, crate::storage::StorageError> {
+        Ok((storage.dedup(&leaf)?, storage.ref_latest(&ref_key)?))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let version = signed.binding().version;
+    match found {
+        (Some(index), latest) => {
+            shared.metrics.submission("duplicate");
+            let mut body = json!({"index": index, "version": version, "duplicate": true});
+            if let Some(l) = latest.filter(|l| l.version > version) {
+                body["superseded_by"] = json!({"version": l.version, "index": l.index});
+            }
+            Ok(Some((StatusCode::OK, axum::Json(body)).into_response()))
+        }
+        (None, latest) => match check_version(latest.map(|l| l.version), version) {
+            Ok(()) => Ok(None),
+            Err(expected) => Err(conflict(expected, latest.map(|l| l.version), version)),
+        },
+    }
+}
+
+fn conflict(expected: u64, current: Option<u64>, got: u64) -> ApiError {
+    let detail = match current {
+        Some(c) => format!("version {got} rejected: the ref is at version {c}, the next binding must be version {expected}"),
+        None => format!("version {got} rejected: a first binding must have 1 ≤ version ≤ 2^32"),
+    };
+    let e = ApiError::new(StatusCode::CONFLICT, "version_conflict", detail)
+        .with("expected_version", expected);
+    match current {
+        Some(c) => e.with("current_version", c),
+        None => e,
+    }
+}
+
+async fn respond(
+    shared: &Arc<Shared>,
+    signed: &SignedBinding,
+    outcome: Outcome,
+) -> Result<Response, ApiError> {
+    let index = match outcome {
+        Outcome::Added { index } => index,
+        Outcome::Duplicate { index } => {
+            shared.metrics.submission("duplicate");
+            return Ok((
+                StatusCode::OK,
+                axum::Json(
+                    json!({"index": index, "version": signed.binding().version, "duplicate": true}),
+                ),
+            )
+                .into_response());
+        }
+        Outcome::Conflict { expected, current } => {
+            return Err(conflict(expected, current, signed.binding().version))
+        }
+        Outcome::Forbidden(reason) => return Err(ApiError::forbidden("ref_not_allowed", reason)),
+        Outcome::Unavailable(reason) => {
+            return Err(ApiError::unavailable("unavailable", reason, 5))
+        }
+    };
+    let head = {
+        let mut rx = shared.published.subscribe();
+        let wait = rx.wait_for(|h| h.as_ref().is_some_and(|h| h.size > index));
+        let head = match tokio::time::timeout(shared.config.commit_timeout, wait).await {
+            Ok(Ok(h)) => h.clone(),
+            _ => None,
+        };
+        head
+    };
+    let Some(head) = head else {
+        shared.metrics.submission("accepted_late");
+        let body = json!({"index": index, "status": "sequenced", "detail": "durably logged; no quorum checkpoint covers it yet, poll /lookup"});
+        return Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response());
+    };
+    shared.metrics.submission("added");
+    let storage = Arc::clone(&shared.storage);
+    let reference = signed.binding().reference.clone();
+    let bundle = tokio::task::spawn_blocking(move || {
+        crate::reads::lookup(&storage, &head, &reference, None)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    Ok(crate::api::json_response(
+        StatusCode::OK,
+        bundle.to_json(),
+        "no-store",
+    ))
+}

@@ -1,0 +1,263 @@
+//! Collecting cosignatures from witnesses over C2SP tlog-witness `add-checkpoint`
+//! (DESIGN §5 "Witnessing", "Never contradict a signed checkpoint").
+//!
+//! One task per witness keeps one request in flight, always for the newest durable
+//! checkpoint. The first request (`old 0`) asks the witness for its view: a 409 names its
+//! size; below ours, we resubmit with a consistency proof from that size; above ours, or a
+//! 422 for our own size (same size, other root), means published state we lack: sequencing
+//! stops (reads go on) and a `fork-risk` error is logged. Cosignatures are verified
+//! (cosignature/v1, the configured key) before they are stored; a checkpoint is published
+//! once K witnesses cosigned it. Idle refresh needs no timer here: the sequencer appends a
+//! state leaf every `witness-refresh`, which is a new checkpoint to collect.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use taglog_proofs::checkpoint::SignedCheckpoint;
+use taglog_proofs::cosignature::verify_cosignature;
+use taglog_proofs::note::NoteSignature;
+use taglog_proofs::witness::{
+    parse_cosignature_response, parse_size_body, AddCheckpointRequest,
+    MAX_COSIGNATURE_RESPONSE_BYTES,
+};
+
+use crate::config::WitnessConfig;
+use crate::state::{Head, Shared};
+
+/// Cosignatures collected per checkpoint size, per witness index.
+#[derive(Default)]
+pub struct Collected {
+    by_size: BTreeMap<u64, BTreeMap<usize, NoteSignature>>,
+}
+
+/// Spawns one collector task per configured witness.
+pub fn spawn(shared: &Arc<Shared>) {
+    let collected = Arc::new(Mutex::new(Collected::default()));
+    let client = match reqwest::Client::builder()
+        .timeout(shared.config.witness_timeout)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            shared.halt(format!("cannot build the witness HTTP client: {e}"));
+            return;
+        }
+    };
+    for (i, w) in shared.config.witnesses.iter().enumerate() {
+        let task = WitnessTask {
+            shared: Arc::clone(shared),
+            collected: Arc::clone(&collected),
+            client: client.clone(),
+            index: i,
+            witness: w.clone(),
+            known: 0,
+        };
+        tokio::spawn(task.run());
+    }
+}
+
+enum Step {
+    /// Cosigned this size.
+    Done(u64),
+    /// Try again now (the witness's size is now known).
+    Retry,
+    /// Wait and retry later.
+    Backoff,
+    /// Stop: fork risk.
+    Stop,
+}
+
+struct WitnessTask {
+    shared: Arc<Shared>,
+    collected: Arc<Mutex<Collected>>,
+    client: reqwest::Client,
+    index: usize,
+    witness: WitnessConfig,
+    /// The witness's size as we last learned it.
+    known: u64,
+}
+
+impl WitnessTask {
+    async fn run(mut self) {
+        let mut rx = self.shared.committed.subscribe();
+        let mut done = 0u64;
+        loop {
+            let head = rx.borrow_and_update().clone();
+            if let Some(head) = head.filter(|h| h.size != done) {
+                let started = Instant::now();
+                match self.submit(&head).await {
+                    Step::Done(size) => done = size,
+                    Step::Retry => continue,
+                    Step::Backoff => tokio::time::sleep(Duration::from_secs(1)).await,
+                    Step::Stop => return,
+                }
+                let name = self.witness.key.name().to_string();
+                self.shared
+                    .metrics
+                    .witness_rtt(&name, started.elapsed().as_secs_f64());
+                let min = self.shared.config.witness_min_interval;
+                if !min.is_zero() {
+                    tokio::time::sleep(min.saturating_sub(started.elapsed())).await;
+                }
+                if rx.borrow().as_ref().is_some_and(|h| h.size != done) {
+                    continue;
+                }
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn submit(&mut self, head: &Head) -> Step {
+        let name = self.witness.key.name().to_string();
+        if self.known > head.size {
+            return self.fork_risk(format!(
+                "witness {name} has cosigned size {}, above our size {}",
+                self.known, head.size
+            ));
+        }
+        let proof = if self.known == 0 {
+            Ok(Vec::new())
+        } else {
+            self.proof(self.known, head.size).await
+        };
+        let proof = match proof {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(witness = %name, error = %e, "cannot build consistency proof");
+                return Step::Backoff;
+            }
+        };
+        let body = AddCheckpointRequest {
+            old_size: self.known,
+            proof,
+            checkpoint: head.note.to_vec(),
+        }
+        .to_bytes();
+        let url = format!("{}/add-checkpoint", self.witness.url);
+        let resp = match self.client.post(&url).body(body).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(witness = %name, error = %e, "witness request failed");
+                return Step::Backoff;
+            }
+        };
+        let status = resp.status();
+        let bytes = match resp.bytes().await {
+            Ok(b) if b.len() <= MAX_COSIGNATURE_RESPONSE_BYTES => b,
+            _ => return Step::Backoff,
+        };
+        match status {
+            StatusCode::OK => self.accept(head, &bytes),
+            StatusCode::CONFLICT => self.conflict(head, &bytes),
+            StatusCode::UNPROCESSABLE_ENTITY if self.known == head.size => self.fork_risk(format!(
+                "witness {name} holds another tree of our size {}",
+                head.size
+            )),
+            other => {
+                let text = String::from_utf8_lossy(&bytes);
+                tracing::warn!(witness = %name, status = %other, body = %text.trim(), "witness refused the checkpoint");
+                self.known = 0;
+                Step::Backoff
+            }
+        }
+    }
+
+    async fn proof(&self, old: u64, new: u64) -> Result<Vec<taglog_proofs::hash::Hash>, String> {
+        let storage = Arc::clone(&self.shared.storage);
+        tokio::task::spawn_blocking(move || {
+            crate::reads::consistency(&storage, old, new).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    fn conflict(&mut self, head: &Head, body: &[u8]) -> Step {
+        let name = self.witness.key.name().to_string();
+        let Ok(size) = parse_size_body(body) else {
+            tracing::warn!(witness = %name, "409 without a valid text/x.tlog.size body");
+            return Step::Backoff;
+        };
+        if size > head.size {
+            return self.fork_risk(format!(
+                "witness {name} has cosigned size {size}, above our size {}",
+                head.size
+            ));
+        }
+        if size == self.known {
+            tracing::warn!(witness = %name, size, "witness repeated its size; backing off");
+            return Step::Backoff;
+        }
+        tracing::info!(witness = %name, size, "witness view learned; resubmitting with a consistency proof");
+        self.known = size;
+        Step::Retry
+    }
+
+    fn fork_risk(&self, reason: String) -> Step {
+        tracing::error!(alert = "fork-risk", %reason, "FORK RISK: published state exists that this log lacks");
+        self.shared.halt(format!("fork-risk: {reason}"));
+        Step::Stop
+    }
+
+    fn accept(&mut self, head: &Head, body: &[u8]) -> Step {
+        let name = self.witness.key.name().to_string();
+        let log_key = self.shared.config.key.verifier();
+        let Ok(signed) = SignedCheckpoint::open(&head.note, &log_key) else {
+            return Step::Backoff;
+        };
+        let sigs = parse_cosignature_response(body).unwrap_or_default();
+        let text = signed.note().text();
+        let Some(good) = sigs.into_iter().find(|s| {
+            self.witness.key.matches(s) && verify_cosignature(s, text, &self.witness.key).is_ok()
+        }) else {
+            tracing::warn!(witness = %name, "200 without a valid cosignature by the configured key; ignored");
+            return Step::Backoff;
+        };
+        self.known = head.size;
+        self.record(head, &signed, good);
+        Step::Done(head.size)
+    }
+
+    fn record(&self, head: &Head, signed: &SignedCheckpoint, sig: NoteSignature) {
+        let quorum = self.shared.config.witness_quorum;
+        let sigs: Vec<NoteSignature> = {
+            let Ok(mut c) = self.collected.lock() else {
+                return;
+            };
+            let entry = c.by_size.entry(head.size).or_default();
+            entry.insert(self.index, sig);
+            let sigs = entry.values().cloned().collect();
+            // Older sizes can no longer become the newest published checkpoint.
+            let published = self.shared.published().map_or(0, |h| h.size);
+            c.by_size.retain(|s, _| *s >= published.min(head.size));
+            sigs
+        };
+        if sigs.len() < quorum || self.shared.published().is_some_and(|h| h.size > head.size) {
+            return;
+        }
+        let Ok(with) = signed.with_signatures(&sigs) else {
+            return;
+        };
+        let lines: String = sigs.iter().map(NoteSignature::to_line).collect();
+        if let Err(e) = self
+            .shared
+            .storage
+            .put_cosignatures(head.size, lines.as_bytes(), true)
+        {
+            tracing::error!(error = %e, "cannot store cosignatures");
+            return;
+        }
+        let published = Head {
+            note: Arc::new(with.to_bytes()),
+            ..head.clone()
+        };
+        self.shared
+            .metrics
+            .published_size
+            .store(head.size, std::sync::atomic::Ordering::Relaxed);
+        self.shared.published.send_replace(Some(published));
+    }
+}
