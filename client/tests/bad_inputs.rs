@@ -255,3 +255,58 @@ fn basic_auth_registry() {
         .code(2)
         .stderr_has("refused");
 }
+
+#[test]
+fn anonymous_bearer_token_flow() {
+    // A token endpoint and a registry that wants `Bearer t0ken` (the Docker Hub flow).
+    let token_port = common::fake_http_with(|head| {
+        let ok = head.starts_with("GET /token?")
+            && head.contains("scope=repository%3Aacme%2Fapp%3Apull");
+        let body = if ok { r#"{"token":"t0ken"}"# } else { "{}" };
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    });
+    let manifest =
+        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"}";
+    let digest = common::sha256_digest(manifest.as_bytes());
+    let realm = format!("http://127.0.0.1:{token_port}/token");
+    let d = digest.clone();
+    let reg_port = common::fake_http_with(move |head| {
+        if head
+            .to_ascii_lowercase()
+            .contains("authorization: bearer t0ken")
+        {
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nDocker-Content-Digest: {d}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{manifest}",
+                manifest.len()
+            )
+            .into_bytes()
+        } else {
+            format!(
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"{realm}\",service=\"fake\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .into_bytes()
+        }
+    });
+    let host = format!("127.0.0.1:{reg_port}");
+    let closed = free_port();
+    let c = Client::new(&policy(
+        &dummy_log().verifier().to_string(),
+        &format!("http://127.0.0.1:{closed}"),
+        &host,
+    ));
+    // The registry part succeeds (the digest is resolved), then the log is down: exit 3 from
+    // the log, not from the registry.
+    let r = c.run(&["verify", &format!("{host}/acme/app:1")]);
+    r.code(3)
+        .stderr_has(&format!("log http://127.0.0.1:{closed}"));
+    // The library resolves the digest recomputed from the body.
+    let resolved = taglog_client::registry::Registry::new(vec![host.clone()], None)
+        .unwrap()
+        .resolve(&format!("{host}/acme/app:1").parse().unwrap())
+        .unwrap();
+    assert_eq!(resolved.sha256.to_string(), digest);
+}

@@ -498,8 +498,26 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-/// A one-shot fake HTTP server answering every request with `response` (raw bytes); for
-/// registry misbehaviour the real registry cannot produce. Returns its port.
+/// A fake HTTP server answering each request with `answer(request head)` (raw response
+/// bytes); for registry behaviour the real registry cannot produce. Returns its port.
+pub fn fake_http_with(answer: impl Fn(&str) -> Vec<u8> + Send + 'static) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 8192];
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let n = s.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let _ = s.write_all(&answer(&head));
+            let _ = s.flush();
+        }
+    });
+    port
+}
+
+/// A fake HTTP server answering every request with `response` (raw bytes). Returns its port.
 pub fn fake_http(response: Vec<u8>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
