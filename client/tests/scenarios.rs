@@ -545,3 +545,61 @@ fn witnessed_log_freshness_is_per_cosignature() {
         .code(1)
         .stderr_has("lacks the quorum");
 }
+
+#[test]
+fn publish_waits_after_202_and_fails_with_evidence_past_the_mmd() {
+    let reg = Registry::start(None);
+    let p = publisher();
+    let allow = [(format!("{}/acme", reg.host()), p.verifier().to_string())];
+    // A 202 (no quorum checkpoint within the commit timeout) that becomes current soon after.
+    let quick = Server::start_opts(5, &allow, &[], &["--commit-timeout", "0s"], true);
+    let c = Client::new(&policy_for(&quick, &reg, ""));
+    let key = c.path("publisher.key");
+    common::write_key(&key, &p);
+    let d = format!("sha256:{}", "0a".repeat(32));
+    let r = format!("{}/acme/app:late", reg.host());
+    c.run(&[
+        "publish",
+        &r,
+        "--key",
+        key.to_str().unwrap(),
+        "--digest",
+        &d,
+        "--mmd",
+        "20s",
+    ])
+    .ok();
+    c.run(&["verify", &r, "--digest", &d]).ok();
+    // A log whose only witness is down never makes the binding current: evidence after the MMD.
+    let w = SignerKey::from_seed(
+        "down.witness".parse().unwrap(),
+        KeyType::Cosignature,
+        [6; 32],
+    );
+    let down = format!("http://127.0.0.1:{}", common::free_port());
+    let stuck = Server::start_opts(
+        6,
+        &allow,
+        &[(w.verifier().to_string(), down)],
+        &["--commit-timeout", "1s"],
+        false,
+    );
+    let c = Client::new(&policy_for(&stuck, &reg, ""));
+    common::write_key(&key, &p);
+    let args = [
+        "publish",
+        &r,
+        "--key",
+        key.to_str().unwrap(),
+        "--digest",
+        &d,
+        "--version",
+        "1",
+        "--mmd",
+        "3s",
+    ];
+    c.run(&args)
+        .code(1)
+        .stderr_has("did not make it current within the MMD")
+        .stderr_has("-- add-binding answer --");
+}

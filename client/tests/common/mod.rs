@@ -273,6 +273,24 @@ impl Server {
         publishers: &[(String, String)],
         witnesses: &[(String, String)],
     ) -> Server {
+        Server::start_opts(
+            seed,
+            publishers,
+            witnesses,
+            &["--commit-timeout", "10s"],
+            true,
+        )
+    }
+
+    /// The general form: extra flags, and whether to wait for a served checkpoint (a server
+    /// whose witnesses are down never serves one).
+    pub fn start_opts(
+        seed: u8,
+        publishers: &[(String, String)],
+        witnesses: &[(String, String)],
+        extra: &[&str],
+        wait_checkpoint: bool,
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let log_key = SignerKey::from_seed(
             "log.test/taglog".parse().unwrap(),
@@ -306,8 +324,7 @@ impl Server {
             .arg(format!("127.0.0.1:{port}"))
             .arg("--publishers")
             .arg(dir.path().join("publishers"))
-            .arg("--commit-timeout")
-            .arg("10s")
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -318,9 +335,10 @@ impl Server {
             name: "taglog-server",
             log,
         };
+        let want_checkpoint = move |s: u16| s == 200 || !wait_checkpoint;
         wait_http(
             &format!("http://127.0.0.1:{port}/checkpoint"),
-            |s| s == 200,
+            want_checkpoint,
             &mut proc,
         );
         Server {
