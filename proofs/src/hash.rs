@@ -39,7 +39,9 @@ impl Hash {
     /// # Errors
     /// Returns `None` for anything else (wrong length, missing padding, non-canonical bits).
     pub fn from_base64(s: &str) -> Option<Hash> {
-        crate::b64::decode(s).ok().and_then(|b| Hash::from_slice(&b))
+        crate::b64::decode(s)
+            .ok()
+            .and_then(|b| Hash::from_slice(&b))
     }
 }
 

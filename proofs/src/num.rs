@@ -29,7 +29,17 @@ mod tests {
         assert_eq!(parse_decimal("0"), Some(0));
         assert_eq!(parse_decimal("7"), Some(7));
         assert_eq!(parse_decimal("9223372036854775807"), Some(MAX_TEXT_NUMBER));
-        for bad in ["", "07", "+7", "-1", "9223372036854775808", "18446744073709551616", " 1", "1 ", "1_0"] {
+        for bad in [
+            "",
+            "07",
+            "+7",
+            "-1",
+            "9223372036854775808",
+            "18446744073709551616",
+            " 1",
+            "1 ",
+            "1_0",
+        ] {
             assert_eq!(parse_decimal(bad), None, "{bad:?}");
         }
     }
