@@ -94,7 +94,7 @@ pub struct Settings {
     /// How long /add-binding waits for a quorum checkpoint before answering 202. Default 10s.
     #[arg(long)]
     pub commit_timeout: Option<String>,
-    /// Idle interval for state leaves and witness re-collection. Default max-age/6.
+    /// Idle interval for state leaves and witness re-collection. Default min(max-age/6, mmd/4).
     #[arg(long)]
     pub witness_refresh: Option<String>,
     /// Minimum interval between two requests to one witness. Default 0s.
@@ -255,6 +255,10 @@ impl Settings {
         let key = load_or_generate_key(&key_path, self.origin.as_deref())?;
         let witnesses = parse_witnesses(self.witness.as_deref().unwrap_or_default())?;
         let max_age = duration("max-age", &self.max_age, Duration::from_secs(3600))?;
+        let mmd = duration("mmd", &self.mmd, Duration::from_secs(300))?;
+        // Idle state leaves must come often enough for /healthz (a quorum checkpoint newer
+        // than MMD/2) and for clients' max-age: the smaller of max-age/6 and MMD/4.
+        let refresh_default = (max_age / 6).min(mmd / 4);
         let witness_quorum = self.witness_quorum.unwrap_or(witnesses.len());
         if witness_quorum > witnesses.len() {
             let detail = format!(
@@ -276,13 +280,13 @@ impl Settings {
             witnesses,
             witness_quorum,
             max_age,
-            mmd: duration("mmd", &self.mmd, Duration::from_secs(300))?,
+            mmd,
             commit_timeout: duration(
                 "commit-timeout",
                 &self.commit_timeout,
                 Duration::from_secs(10),
             )?,
-            witness_refresh: duration("witness-refresh", &self.witness_refresh, max_age / 6)?
+            witness_refresh: duration("witness-refresh", &self.witness_refresh, refresh_default)?
                 .max(Duration::from_millis(100)),
             witness_min_interval: duration(
                 "witness-min-interval",

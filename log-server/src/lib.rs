@@ -66,7 +66,7 @@ pub fn load_head(
     size: u64,
     cosigned: bool,
 ) -> Result<Head, ServerError> {
-    let bad = |m: String| ServerError::Inconsistent(m);
+    let bad = ServerError::Inconsistent;
     let note = storage
         .checkpoint(size)?
         .ok_or_else(|| bad(format!("no stored checkpoint for size {size}")))?;
@@ -144,7 +144,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let file_list = config
         .publishers
         .as_deref()
-        .map(|p| Allowlist::load(p, &config.key.name().to_string()))
+        .map(|p| Allowlist::load(p, config.key.name().as_str()))
         .transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let (tx, rx) = tokio::sync::mpsc::channel(config.queue_size);
@@ -239,7 +239,7 @@ fn spawn_reloader(shared: Arc<Shared>) {
             return;
         };
         while hup.recv().await.is_some() {
-            match Allowlist::load(&path, &shared.config.key.name().to_string()) {
+            match Allowlist::load(&path, shared.config.key.name().as_str()) {
                 Ok(list) => {
                     if let Err(e) = apply_allowlist(&shared, list).await {
                         tracing::error!(error = %e, "allowlist reload failed");

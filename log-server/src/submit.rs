@@ -175,7 +175,12 @@ async fn duplicate(
             shared.metrics.submission("duplicate");
             let mut body = json!({"index": index, "version": version, "duplicate": true});
             if let Some(l) = latest.filter(|l| l.version > version) {
-                body["superseded_by"] = json!({"version": l.version, "index": l.index});
+                if let Some(obj) = body.as_object_mut() {
+                    obj.insert(
+                        "superseded_by".into(),
+                        json!({"version": l.version, "index": l.index}),
+                    );
+                }
             }
             Ok(Some((StatusCode::OK, axum::Json(body)).into_response()))
         }

@@ -97,7 +97,7 @@ async fn publish_lookup_tiles_history_restart() {
         match t.kind() {
             TileKind::Entries => {
                 let entries = decode_entry_bundle(&data, usize::from(t.width())).unwrap();
-                leaves.extend(entries.iter().map(|e| leaf_hash(e)));
+                leaves.extend(entries.iter().map(Vec::as_slice).map(leaf_hash));
             }
             TileKind::Hash { level: 0 } => {
                 assert_eq!(data.len(), 32 * usize::from(t.width()));
@@ -122,7 +122,8 @@ async fn publish_lookup_tiles_history_restart() {
                 decode_entry_bundle(&data, w as usize)
                     .unwrap()
                     .iter()
-                    .map(|e| leaf_hash(e)),
+                    .map(Vec::as_slice)
+                    .map(leaf_hash),
             );
         }
     }

@@ -138,6 +138,7 @@ impl Server {
         let deadline = Instant::now() + wait;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
+                let _ = child.wait();
                 return None;
             }
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -151,6 +152,7 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = child.kill();
+        let _ = child.wait();
         None
     }
 
