@@ -47,8 +47,8 @@ pub enum Outcome {
         /// The ref's current version, if bound.
         current: Option<u64>,
     },
-    /// The logged allowlist no longer admits the key for the ref.
-    Forbidden(String),
+    /// The logged allowlist no longer admits the key for the ref: error code and reason.
+    Forbidden(&'static str, String),
     /// Sequencing stopped or shutdown began.
     Unavailable(String),
 }
@@ -266,7 +266,11 @@ impl Sequencer {
             .key(&s.signer.0, s.signer.1)
             .and_then(|k| allowlist.check(&s.reference, k))
         {
-            return Outcome::Forbidden(e.to_string());
+            let code = match e {
+                crate::allowlist::Denied::UnknownKey { .. } => "unknown_key",
+                crate::allowlist::Denied::RefNotAllowed { .. } => "ref_not_allowed",
+            };
+            return Outcome::Forbidden(code, e.to_string());
         }
         let ref_key = s.reference.key();
         let current = match latest.get(&ref_key) {

@@ -224,7 +224,7 @@ async fn respond(
         Outcome::Conflict { expected, current } => {
             return Err(conflict(expected, current, signed.binding().version))
         }
-        Outcome::Forbidden(reason) => return Err(ApiError::forbidden("ref_not_allowed", reason)),
+        Outcome::Forbidden(code, reason) => return Err(ApiError::forbidden(code, reason)),
         Outcome::Unavailable(reason) => {
             return Err(ApiError::unavailable("unavailable", reason, 5))
         }
