@@ -8,6 +8,8 @@
     dead_code
 )]
 
+pub mod monitor;
+
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
