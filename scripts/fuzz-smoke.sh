@@ -4,14 +4,14 @@
 # fails to build or finds a crash (panic, failed round-trip assertion, timeout, OOM).
 # Without a nightly toolchain it prints a skip line and exits 0.
 #
-#   FUZZ_SMOKE_SECS   seconds per target (default 6)
+#   FUZZ_SMOKE_SECS   seconds per target (default 5)
 #   FUZZ_SMOKE_ONLY   space-separated target names to run (default: all)
 #
 # Long runs and their results: docs/fuzzing.md.
 set -euo pipefail
 cd "$(dirname "$0")/../proofs/fuzz"
 
-secs="${FUZZ_SMOKE_SECS:-6}"
+secs="${FUZZ_SMOKE_SECS:-5}"
 
 if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   echo "fuzz smoke: SKIPPED: no nightly toolchain (cargo-fuzz needs one: rustup toolchain install nightly)"
