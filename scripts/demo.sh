@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The taglog demo: a whole deployment on loopback, one attack, and what catches it.
+# The taglog demo: a whole deployment on loopback, an attack, and what catches it.
 #
 # Installs what a fresh Debian machine with Rust lacks, builds the workspace, and starts a
 # registry, a "malicious mirror" registry, the log server (embedded RocksDB) with two witnesses
@@ -75,7 +75,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
   say "installing: ${need[*]}"
   "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" |
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" |
     indent
 else
   say "docker-registry, libclang-dev, clang, curl and jq are installed"
@@ -119,7 +119,7 @@ cleanup() {
   if [ "$ok" = 1 ]; then
     rm -rf "$work"
   else
-    printf '\n%sdemo.sh failed (exit %s); services stopped; logs kept in %s%s\n' \
+    printf '\n%sdemo.sh stopped early (exit %s); services stopped; logs kept in %s%s\n' \
       "$red" "$rc" "$work" "$off" >&2
   fi
 }

@@ -19,9 +19,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # The layer: one directory and one file, fixed owner, mode and time, sorted, ustar format.
-mkdir -p "$work/root/etc/heavylifter"
-printf 'heavylifter %s\n' "$build" >"$work/root/etc/heavylifter/release"
-tar --create --file "$work/layer.tar" --directory "$work/root" \
+mkdir -p "$work/rootfs/etc/heavylifter"
+printf 'heavylifter %s\n' "$build" >"$work/rootfs/etc/heavylifter/release"
+tar --create --file "$work/layer.tar" --directory "$work/rootfs" \
   --format=ustar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
   --mode='u=rwX,go=rX' etc
 layer_digest="sha256:$(sha256sum "$work/layer.tar" | cut -d' ' -f1)"
