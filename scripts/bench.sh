@@ -24,6 +24,7 @@ if [[ "${1:-}" != "--table-only" ]]; then
         echo "load before: $(uptime | sed 's/.*load average: //')"
     } >"$out/env"
     cargo bench -p taglog-proofs --benches 2>&1 | tee "$out/cargo-bench.log"
+    date -u +%s >"$out/end"
     echo "load after cargo bench: $(uptime | sed 's/.*load average: //')" >>"$out/env"
     if command -v go >/dev/null; then
         "$root/scripts/bench-go.sh" 2>&1 | tee "$out/go.txt"
@@ -37,7 +38,12 @@ python3 - "$target/criterion" "$out" <<'PY'
 import json, os, sys
 
 crit, out = sys.argv[1], sys.argv[2]
-start = int(open(os.path.join(out, "start")).read().strip()) if os.path.exists(os.path.join(out, "start")) else 0
+def stamp(name, default):
+    path = os.path.join(out, name)
+    return int(open(path).read().strip()) if os.path.exists(path) else default
+
+# Only results written between the start and the end of this run's cargo bench.
+start, end = stamp("start", 0), stamp("end", 1 << 62)
 
 # taglog criterion id -> median ns, only from results written by this run.
 tl = {}
@@ -45,7 +51,7 @@ for d, _, files in os.walk(crit):
     if os.path.basename(d) != "new" or "estimates.json" not in files:
         continue
     est = os.path.join(d, "estimates.json")
-    if os.path.getmtime(est) < start - 1:
+    if not start - 1 <= os.path.getmtime(est) <= end + 1:
         continue
     try:
         full_id = json.load(open(os.path.join(d, "benchmark.json")))["full_id"]
