@@ -2,9 +2,7 @@
 # Runs every test of the workspace: unit, vector, property and end-to-end tests.
 # End-to-end tests start real processes on loopback (taglog-server, taglog-witness,
 # taglog-monitor, taglog and Debian's docker-registry); `cargo test --workspace` builds every
-# binary of the workspace before any test runs. (Building with the same package and target set
-# as `cargo clippy --workspace --all-targets` keeps one feature set, so the bundled RocksDB is
-# compiled once.)
+# binary of the workspace before any test runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked "$@"
