@@ -18,6 +18,10 @@ use taglog_proofs::note::{KeyType, SignerKey, VerifierKey};
 
 /// Default origin of a new log.
 pub const DEFAULT_ORIGIN: &str = "localhost/taglog";
+/// Default per-key quota: bindings per second.
+pub const DEFAULT_PUBLISHER_RATE: f64 = 100.0;
+/// Default per-key quota: burst.
+pub const DEFAULT_PUBLISHER_BURST: u32 = 1000;
 
 /// Configuration errors; each says what to change.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +119,13 @@ pub struct Settings {
     /// Timeout of one HTTP request. Default 30s.
     #[arg(long)]
     pub request_timeout: Option<String>,
+    /// Bindings one publisher key may add per time unit, e.g. 100/s, 600/m, 50/h (token
+    /// bucket; 0 = unlimited). Default 100/s.
+    #[arg(long)]
+    pub publisher_rate: Option<String>,
+    /// Bindings one publisher key may add in a burst. Default 1000.
+    #[arg(long)]
+    pub publisher_burst: Option<u32>,
 }
 
 macro_rules! overlay {
@@ -165,6 +176,10 @@ pub struct Config {
     pub max_connections: usize,
     /// Request timeout.
     pub request_timeout: Duration,
+    /// Per-key quota: bindings per second (0 = unlimited).
+    pub publisher_rate: f64,
+    /// Per-key quota: burst size.
+    pub publisher_burst: u32,
 }
 
 /// Parses `90`, `90s`, `15m`, `1h`, `2d`, `250ms`.
@@ -185,6 +200,24 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "d" => secs(86400),
         _ => Err(err()),
     }
+}
+
+/// Parses a rate `<n>/s`, `<n>/m`, `<n>/h` or a bare `<n>` (per second) into events per
+/// second; `0` disables the limit.
+///
+/// # Errors
+/// A message naming the accepted forms.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let err = || format!("{s:?} is not a rate (use e.g. 100/s, 600/m, 50/h, or 0 for unlimited)");
+    let (num, per) = s.split_once('/').unwrap_or((s, "s"));
+    let n: u32 = num.parse().map_err(|_| err())?;
+    let secs = match per {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(err()),
+    };
+    Ok(f64::from(n) / secs)
 }
 
 fn duration(
@@ -239,6 +272,7 @@ impl Settings {
             queue_size
         );
         overlay!(base, top, max_batch, max_connections, request_timeout);
+        overlay!(base, top, publisher_rate, publisher_burst);
         Ok(base)
     }
 
@@ -306,6 +340,18 @@ impl Settings {
                 &self.request_timeout,
                 Duration::from_secs(30),
             )?,
+            publisher_rate: self
+                .publisher_rate
+                .as_deref()
+                .map_or(Ok(DEFAULT_PUBLISHER_RATE), parse_rate)
+                .map_err(|detail| ConfigError::Invalid {
+                    name: "publisher-rate",
+                    detail,
+                })?,
+            publisher_burst: self
+                .publisher_burst
+                .unwrap_or(DEFAULT_PUBLISHER_BURST)
+                .max(1),
         })
     }
 }
@@ -406,6 +452,18 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         for bad in ["", "h", "1x", "-1s", "1.5h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("100").unwrap(), 100.0);
+        assert_eq!(parse_rate("100/s").unwrap(), 100.0);
+        assert_eq!(parse_rate("600/m").unwrap(), 10.0);
+        assert_eq!(parse_rate("36/h").unwrap(), 0.01);
+        assert_eq!(parse_rate("0").unwrap(), 0.0);
+        for bad in ["", "/s", "1/d", "-1/s", "1.5/s", "1/", "x"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Status codes: 400 malformed (which line and why), 403 signature, key or prefix not
 //! allowed, 404 no such tile or entry, 409 version (with the expected version), 413 too
-//! large, 429 queue full (with `Retry-After`), 503 shutting down, halted or no quorum yet
+//! large, 429 per-key quota or queue full (with `Retry-After`), 503 shutting down, halted or no quorum yet
 //! (with `Retry-After`), 500 for server faults.
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -80,6 +80,11 @@ impl ApiError {
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The error code (the `error` member).
+    pub fn code(&self) -> &'static str {
+        self.code
     }
 }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod errors;
 pub mod integrate;
 pub mod metrics;
+pub mod quota;
 pub mod reads;
 pub mod sequencer;
 pub mod state;

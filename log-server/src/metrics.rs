@@ -73,7 +73,7 @@ impl Histogram {
 }
 
 /// Submission outcomes counted in `taglog_submissions_total`.
-pub const OUTCOMES: [&str; 9] = [
+pub const OUTCOMES: [&str; 10] = [
     "added",
     "duplicate",
     "malformed",
@@ -81,6 +81,7 @@ pub const OUTCOMES: [&str; 9] = [
     "conflict",
     "too_large",
     "queue_full",
+    "quota_exceeded",
     "unavailable",
     "accepted_late",
 ];

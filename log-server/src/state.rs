@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use crate::allowlist::Allowlist;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::quota::Quotas;
 use crate::sequencer::Command;
 use crate::storage::Storage;
 
@@ -49,6 +50,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// The sequencer's queue.
     pub queue: mpsc::Sender<Command>,
+    /// Per-publisher-key submission quotas.
+    pub quotas: Quotas,
 }
 
 impl Shared {
@@ -59,6 +62,7 @@ impl Shared {
         allowlist: Allowlist,
         queue: mpsc::Sender<Command>,
     ) -> Shared {
+        let quotas = Quotas::new(config.publisher_rate, config.publisher_burst);
         Shared {
             config,
             storage,
@@ -69,6 +73,7 @@ impl Shared {
             shutting_down: AtomicBool::new(false),
             metrics: Metrics::default(),
             queue,
+            quotas,
         }
     }
 

@@ -4,7 +4,8 @@
 //! is this origin -> allowlisted key by name and ID (403) -> `verify_strict` off the async
 //! runtime (403) -> key admitted for the ref's prefix (403) -> dedup by leaf hash (200 with
 //! the existing index, `superseded_by` if a newer version exists) -> early version check
-//! (409) -> bounded queue (429 + `Retry-After` when full) -> wait for the sequencer's
+//! (409) -> per-key quota (429 `quota_exceeded` + `Retry-After`, see [`crate::quota`]) ->
+//! bounded queue (429 `queue_full` + `Retry-After`) -> wait for the sequencer's
 //! durable commit -> 200 with the §3.10 bundle once a quorum checkpoint covers the entry,
 //! else 202 with the index after `--commit-timeout`. Nothing here writes state: only the
 //! sequencer does, and bad input never reaches it.
@@ -69,6 +70,7 @@ pub async fn add_binding(shared: Arc<Shared>, headers: HeaderMap, body: Body) ->
         Err(e) => {
             let outcome = match e.status().as_u16() {
                 413 => "too_large",
+                429 if e.code() == "quota_exceeded" => "quota_exceeded",
                 429 => "queue_full",
                 403 => "forbidden",
                 409 => "conflict",
@@ -121,13 +123,24 @@ async fn submit(
     if let Some(reason) = shared.halted() {
         return Err(ApiError::unavailable("halted", reason, 60));
     }
+    if let Err(wait) = shared.quotas.take(&signer, Instant::now()) {
+        let secs = wait.as_secs().saturating_add(1);
+        let detail = format!(
+            "publisher key {} has used its quota of new bindings (burst {}, refilled at {:.3} per second); retry in {secs}s",
+            signer.0, shared.config.publisher_burst, shared.config.publisher_rate
+        );
+        return Err(
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", detail)
+                .retry_after(secs),
+        );
+    }
     let (tx, rx) = oneshot::channel();
     let version = signed.binding().version;
     let sub = Submission {
         entry: bytes.to_vec(),
         leaf,
         reference: signed.binding().reference.clone(),
-        signer,
+        signer: signer.clone(),
         version,
         enqueued: Instant::now(),
         reply: tx,
@@ -135,6 +148,7 @@ async fn submit(
     match shared.queue.try_send(Command::Submit(sub)) {
         Ok(()) => {}
         Err(mpsc::error::TrySendError::Full(_)) => {
+            shared.quotas.refund(&signer);
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "queue_full",

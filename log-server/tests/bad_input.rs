@@ -329,3 +329,83 @@ async fn bad_inputs_change_nothing() {
         .unwrap()
         .contains("taglog_submissions_total{outcome=\"malformed\"}"));
 }
+
+/// Per-key quota: a key past its burst gets 429 `quota_exceeded` with `Retry-After` and the
+/// checkpoint stays put; replays of logged entries cost nothing; another allowlisted key has
+/// its own bucket.
+#[tokio::test(flavor = "multi_thread")]
+async fn per_key_quota_answers_429_and_changes_nothing() {
+    let dir = tempdir();
+    std::fs::write(
+        dir.path().join("publishers.txt"),
+        format!(
+            "publisher {PREFIX} {}\npublisher {PREFIX} {}\n",
+            publisher().verifier(),
+            stranger().verifier()
+        ),
+    )
+    .unwrap();
+    // One binding per hour after a burst of two: the test cannot race a refill.
+    let server = Server::start(
+        dir.path(),
+        &["--publisher-rate", "1/h", "--publisher-burst", "2"],
+    );
+    let c = client();
+    let url = server.url.clone();
+    let first = binding(&publisher(), "registry.example/acme/a:1", 1, 1);
+    for (i, body) in [
+        first.clone(),
+        binding(&publisher(), "registry.example/acme/b:1", 1, 2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (s, b) = post(&c, &url, body).await;
+        assert_eq!(s, 200, "binding {i} within the burst: {b}");
+    }
+    let before = checkpoint(&c, &url).await;
+    let r = c
+        .post(format!("{url}/add-binding"))
+        .header("content-type", "text/plain")
+        .body(binding(&publisher(), "registry.example/acme/c:1", 1, 3))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3500..=3601).contains(&retry), "Retry-After {retry}");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "quota_exceeded", "{v}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("publisher.example/acme"),
+        "{v}"
+    );
+    assert_unchanged(&c, &url, &before, "a submission over quota").await;
+    // A replay of a logged entry is answered from the index, quota or not.
+    let (s, b) = post(&c, &url, first).await;
+    assert_eq!(
+        (s, &b["duplicate"]),
+        (200, &serde_json::Value::Bool(true)),
+        "{b}"
+    );
+    assert_unchanged(&c, &url, &before, "a replay over quota").await;
+    // Another key is not affected.
+    let (s, b) = post(
+        &c,
+        &url,
+        binding(&stranger(), "registry.example/acme/d:1", 1, 4),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (_, m) = get(&c, &url, "/metrics").await;
+    assert!(String::from_utf8(m)
+        .unwrap()
+        .contains("taglog_submissions_total{outcome=\"quota_exceeded\"} 1"));
+}
