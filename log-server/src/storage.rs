@@ -36,6 +36,9 @@ const ALL_CFS: [&str; 7] = [
     CF_META,
 ];
 
+/// Write-ahead log kept before RocksDB flushes the column families that pin it.
+const MAX_TOTAL_WAL_BYTES: u64 = 128 << 20;
+
 const META_SIZE: &[u8] = b"size";
 const META_TIME: &[u8] = b"time";
 const META_CHECKPOINT: &[u8] = b"ckpt/";
@@ -55,6 +58,14 @@ pub enum StorageError {
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// The database could not be opened (damaged files, a foreign database, no space).
+    #[error("cannot open the database {path}: {source}. If its files are damaged, restore the data directory from a backup; never delete it to start over with the same log key, which would fork the log")]
+    Open {
+        /// The database directory.
+        path: PathBuf,
+        /// RocksDB's reason.
+        source: rocksdb::Error,
     },
     /// RocksDB reported an error.
     #[error("rocksdb: {0}")]
@@ -121,10 +132,15 @@ impl Storage {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
+        // Rarely written column families (publishers, meta) would otherwise pin every WAL
+        // file until their own memtable fills: cap the WAL so RocksDB flushes them.
+        opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
         let cfs = ALL_CFS
             .iter()
             .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
-        let db = DB::open_cf_descriptors(&opts, dir.join("db"), cfs)?;
+        let path = dir.join("db");
+        let db = DB::open_cf_descriptors(&opts, &path, cfs)
+            .map_err(|source| StorageError::Open { path, source })?;
         Ok(Storage { db, _lock: lock })
     }
 

@@ -1,5 +1,5 @@
-//! Startup refusals: a tree that contradicts the stored checkpoint, a key file readable by
-//! others, and a data directory locked by another server.
+//! Startup refusals: a tree that contradicts the stored checkpoint, damaged database files, a
+//! key file readable by others, and a data directory locked by another server.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -72,4 +72,93 @@ async fn refuses_contradicting_tree_and_open_key() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("REFUSING TO START"), "{err}");
     assert!(Server::try_start(dir.path(), &[], Duration::from_secs(5)).is_none());
+}
+
+/// Runs the server on `dir` until it exits (then its exit code and stderr) or for at most
+/// `wait` (then it is killed and `None` returned: it started).
+fn exit_within(dir: &std::path::Path, wait: Duration) -> Option<(Option<i32>, String)> {
+    let err_path = dir.join("stderr.txt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_taglog-server"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some((status.code(), std::fs::read_to_string(&err_path).unwrap()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Damaged database files: the server refuses to start with a message naming the database
+/// and what to do, exits non-zero without a panic, and never starts a fresh log over them.
+#[tokio::test(flavor = "multi_thread")]
+async fn refuses_damaged_database_files() {
+    let dir = tempdir();
+    let server = Server::start(dir.path(), &[]);
+    let c = client();
+    for i in 0..3u8 {
+        let r = format!("registry.example/acme/app:{i}");
+        let (s, b) = post(&c, &server.url, binding(&publisher(), &r, 1, i)).await;
+        assert_eq!(s, 200, "{b}");
+    }
+    assert_eq!(server.terminate(), Some(0));
+    // Reopening recovers the write-ahead log into a table file, so there is one to damage.
+    assert_eq!(Server::start(dir.path(), &[]).terminate(), Some(0));
+    let db = dir.path().join("data").join("db");
+    for what in [
+        "CURRENT names a missing manifest",
+        "manifest overwritten with garbage",
+        "table file overwritten with garbage",
+    ] {
+        // RocksDB writes a new manifest at every open: find the current one each time.
+        let current = std::fs::read_to_string(db.join("CURRENT")).unwrap();
+        let manifest = db.join(current.trim());
+        let table = std::fs::read_dir(&db)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "sst"))
+            .expect("a flushed table file");
+        let (victim, original) = match what {
+            "CURRENT names a missing manifest" => {
+                let path = db.join("CURRENT");
+                let original = std::fs::read(&path).unwrap();
+                std::fs::write(&path, "MANIFEST-999999\n").unwrap();
+                (path, original)
+            }
+            "manifest overwritten with garbage" => {
+                let original = std::fs::read(&manifest).unwrap();
+                std::fs::write(&manifest, vec![0xA5; original.len()]).unwrap();
+                (manifest, original)
+            }
+            _ => {
+                let original = std::fs::read(&table).unwrap();
+                std::fs::write(&table, vec![0x5A; original.len()]).unwrap();
+                (table, original)
+            }
+        };
+        let Some((code, err)) = exit_within(dir.path(), Duration::from_secs(30)) else {
+            panic!("{what}: the server started on a damaged database");
+        };
+        assert_eq!(code, Some(1), "{what}: {err}");
+        assert!(err.contains("cannot open the database"), "{what}: {err}");
+        assert!(err.contains("restore the data directory"), "{what}: {err}");
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        // Repair and check that the log is intact again (the refusal changed nothing).
+        std::fs::write(&victim, &original).unwrap();
+        let s = Server::start(dir.path(), &[]);
+        let text = String::from_utf8(checkpoint(&c, &s.url).await).unwrap();
+        let size: u64 = text.lines().nth(1).unwrap().parse().unwrap();
+        assert!(size >= 4, "{what}: the repaired log lost entries: {text}");
+        assert_eq!(s.terminate(), Some(0));
+    }
 }
