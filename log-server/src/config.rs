@@ -109,12 +109,16 @@ pub struct Settings {
     /// Most entries in one integration batch. Default 8192.
     #[arg(long)]
     pub max_batch: Option<usize>,
-    /// Most requests served concurrently. Default 4096.
+    /// Most connections open at once; further ones wait in the listen backlog. Default 4096.
     #[arg(long)]
     pub max_connections: Option<usize>,
     /// Timeout of one HTTP request. Default 30s.
     #[arg(long)]
     pub request_timeout: Option<String>,
+    /// Time a client has to send a request's headers; an idle keep-alive connection is closed
+    /// after it too. Default 10s.
+    #[arg(long)]
+    pub header_timeout: Option<String>,
 }
 
 macro_rules! overlay {
@@ -161,10 +165,12 @@ pub struct Config {
     pub queue_size: usize,
     /// Batch bound.
     pub max_batch: usize,
-    /// Concurrency bound.
+    /// Most connections open at once.
     pub max_connections: usize,
     /// Request timeout.
     pub request_timeout: Duration,
+    /// Time allowed for a request's headers, or an idle keep-alive gap.
+    pub header_timeout: Duration,
 }
 
 /// Parses `90`, `90s`, `15m`, `1h`, `2d`, `250ms`.
@@ -239,6 +245,7 @@ impl Settings {
             queue_size
         );
         overlay!(base, top, max_batch, max_connections, request_timeout);
+        overlay!(base, top, header_timeout);
         Ok(base)
     }
 
@@ -247,6 +254,17 @@ impl Settings {
     /// # Errors
     /// [`ConfigError`] for invalid values and key problems.
     pub fn resolve(self) -> Result<Config, ConfigError> {
+        let header_timeout = duration(
+            "header-timeout",
+            &self.header_timeout,
+            Duration::from_secs(10),
+        )?;
+        if header_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: "header-timeout",
+                detail: "must be more than 0 (every connection would be closed at once)".into(),
+            });
+        }
         let data_dir = self
             .data_dir
             .clone()
@@ -306,6 +324,7 @@ impl Settings {
                 &self.request_timeout,
                 Duration::from_secs(30),
             )?,
+            header_timeout,
         })
     }
 }
