@@ -3,6 +3,8 @@
 //! Flags override the file, the file overrides defaults. The defaults give a working log in
 //! `./taglog-data` with a key generated at first start (`PRIVATE+KEY+...`, mode 0600) and
 //! printed as a vkey. A key file readable by group or others is refused, as ssh does.
+//! TLS is optional: `--tls-cert` and `--tls-key` together, loaded here (by
+//! [`crate::serve::load_tls`]) so that a bad certificate stops the server before it opens storage.
 //! Out of scope: the publisher allowlist format (see [`crate::allowlist`]).
 
 use std::io::Write as _;
@@ -39,6 +41,16 @@ pub enum ConfigError {
         /// The file.
         path: PathBuf,
         /// What was wrong.
+        detail: String,
+    },
+    /// A TLS certificate or key file is unusable.
+    #[error("TLS {what} file {path}: {detail}")]
+    Tls {
+        /// `certificate` or `key`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What was wrong and what to do.
         detail: String,
     },
     /// A flag value is invalid.
@@ -115,10 +127,16 @@ pub struct Settings {
     /// Timeout of one HTTP request. Default 30s.
     #[arg(long)]
     pub request_timeout: Option<String>,
-    /// Time a client has to send a request's headers; an idle keep-alive connection is closed
-    /// after it too. Default 10s.
+    /// Time a client has to send a request's headers (and to finish the TLS handshake); an idle
+    /// keep-alive connection is closed after it too. Default 10s.
     #[arg(long)]
     pub header_timeout: Option<String>,
+    /// PEM certificate chain (leaf first) to serve HTTPS; needs --tls-key.
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
 }
 
 macro_rules! overlay {
@@ -169,8 +187,10 @@ pub struct Config {
     pub max_connections: usize,
     /// Request timeout.
     pub request_timeout: Duration,
-    /// Time allowed for a request's headers, or an idle keep-alive gap.
+    /// Time allowed for a request's headers, a TLS handshake, or an idle keep-alive gap.
     pub header_timeout: Duration,
+    /// The TLS server configuration; `None` serves plain HTTP.
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// Parses `90`, `90s`, `15m`, `1h`, `2d`, `250ms`.
@@ -245,7 +265,7 @@ impl Settings {
             queue_size
         );
         overlay!(base, top, max_batch, max_connections, request_timeout);
-        overlay!(base, top, header_timeout);
+        overlay!(base, top, header_timeout, tls_cert, tls_key);
         Ok(base)
     }
 
@@ -254,6 +274,7 @@ impl Settings {
     /// # Errors
     /// [`ConfigError`] for invalid values and key problems.
     pub fn resolve(self) -> Result<Config, ConfigError> {
+        // Checked before the key is loaded, so a mistake here never generates a key.
         let header_timeout = duration(
             "header-timeout",
             &self.header_timeout,
@@ -265,6 +286,22 @@ impl Settings {
                 detail: "must be more than 0 (every connection would be closed at once)".into(),
             });
         }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(crate::serve::load_tls(cert, key)?),
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid {
+                    name: "tls-cert",
+                    detail: "needs --tls-key (the certificate's private key) as well".into(),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: "tls-key",
+                    detail: "needs --tls-cert (the certificate chain) as well".into(),
+                })
+            }
+        };
         let data_dir = self
             .data_dir
             .clone()
@@ -325,6 +362,7 @@ impl Settings {
                 Duration::from_secs(30),
             )?,
             header_timeout,
+            tls,
         })
     }
 }

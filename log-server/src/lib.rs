@@ -162,7 +162,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     }
     witnesses::spawn(&shared);
     spawn_reloader(Arc::clone(&shared));
-    tracing::info!(listen = %listener.local_addr()?, origin = %config.key.name(), vkey = %config.key.verifier(), "taglog-server listening");
+    tracing::info!(listen = %listener.local_addr()?, tls = config.tls.is_some(), origin = %config.key.name(), vkey = %config.key.verifier(), "taglog-server listening");
     let app = api::router(Arc::clone(&shared)).layer(
         tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
@@ -177,7 +177,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         drain_timeout: config.request_timeout.saturating_add(config.header_timeout),
     };
     let stopper = Arc::clone(&shared);
-    serve::serve(listener, app, limits, async move {
+    serve::serve(listener, app, limits, config.tls.clone(), async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested: no new connections; finishing the current batch");
         stopper

@@ -1,6 +1,6 @@
 //! Connection limits against the real binary: slow headers are cut off, idle keep-alive
-//! connections are closed, at most `--max-connections` are served at once, and a graceful
-//! SIGTERM.
+//! connections are closed, at most `--max-connections` are served at once, HTTPS with
+//! `--tls-cert`/`--tls-key`, TLS configuration errors, and a graceful SIGTERM.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,6 +10,7 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,13 @@ use tokio::net::TcpStream;
 /// Slack on top of a server-side timeout before a test gives up: generous, the machine may be
 /// busy; tests only ever wait this long when something is wrong.
 const MARGIN: Duration = Duration::from_secs(10);
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("data")
+        .join(name)
+}
 
 async fn connect(server: &Server) -> TcpStream {
     TcpStream::connect(("127.0.0.1", server.port))
@@ -174,6 +182,118 @@ async fn at_most_max_connections_are_served() {
         .await
         .is_some());
     assert_eq!(server.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_with_tls_cert_and_key() {
+    let dir = tempdir();
+    let cert = fixture("tls-cert.pem");
+    let key = fixture("tls-key.pem");
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--header-timeout",
+            "1s",
+        ],
+    );
+    let root = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(root)
+        .tls_built_in_root_certs(false)
+        .timeout(MARGIN)
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{}", server.port);
+    let r = https
+        .get(format!("{base}/checkpoint"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().starts_with(ORIGIN));
+    let r = https.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = unpooled(MARGIN)
+        .get(format!("{}/checkpoint", server.url))
+        .send()
+        .await;
+    assert!(
+        plain.is_err(),
+        "plain HTTP answered: {:?}",
+        plain.map(|r| r.status())
+    );
+
+    // A connection that never starts the handshake is dropped after the header timeout.
+    let mut silent = connect(&server).await;
+    let took = closed_within(&mut silent, Duration::from_secs(1) + MARGIN).await;
+    assert!(took.is_some(), "silent TLS connection never closed");
+
+    assert_eq!(server.terminate(), Some(0));
+}
+
+fn start_failure(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_taglog-server"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tls_configuration_errors() {
+    let dir = tempdir();
+    let cert = fixture("tls-cert.pem");
+    let key = fixture("tls-key.pem");
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "this is not PEM\n").unwrap();
+    let garbage = garbage.to_str().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().unwrap();
+
+    let cases: [(&[&str], &str); 6] = [
+        (&["--tls-cert", cert], "needs --tls-key"),
+        (&["--tls-key", key], "needs --tls-cert"),
+        (
+            &["--tls-cert", garbage, "--tls-key", key],
+            "no certificate in it",
+        ),
+        (
+            &["--tls-cert", cert, "--tls-key", cert],
+            "no private key in it",
+        ),
+        (&["--tls-cert", missing, "--tls-key", key], "cannot read it"),
+        (
+            &["--tls-cert", key, "--tls-key", key],
+            "no certificate in it",
+        ),
+    ];
+    for (args, message) in cases {
+        let (code, err) = start_failure(dir.path(), args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+    // The file and what it is are named.
+    let (_, err) = start_failure(dir.path(), &["--tls-cert", garbage, "--tls-key", key]);
+    assert!(
+        err.contains(&format!("TLS certificate file {garbage}")),
+        "{err}"
+    );
+    // Nothing was created: TLS is checked before the log key is generated.
+    assert!(!dir.path().join("data").exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]
