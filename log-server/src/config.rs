@@ -3,6 +3,8 @@
 //! Flags override the file, the file overrides defaults. The defaults give a working log in
 //! `./taglog-data` with a key generated at first start (`PRIVATE+KEY+...`, mode 0600) and
 //! printed as a vkey. A key file readable by group or others is refused, as ssh does.
+//! TLS is optional: `--tls-cert` and `--tls-key` together, loaded here (by
+//! [`crate::serve::load_tls`]) so that a bad certificate stops the server before it opens storage.
 //! Out of scope: the publisher allowlist format (see [`crate::allowlist`]).
 
 use std::io::Write as _;
@@ -43,6 +45,16 @@ pub enum ConfigError {
         /// The file.
         path: PathBuf,
         /// What was wrong.
+        detail: String,
+    },
+    /// A TLS certificate or key file is unusable.
+    #[error("TLS {what} file {path}: {detail}")]
+    Tls {
+        /// `certificate` or `key`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What was wrong and what to do.
         detail: String,
     },
     /// A flag value is invalid.
@@ -113,7 +125,7 @@ pub struct Settings {
     /// Most entries in one integration batch. Default 8192.
     #[arg(long)]
     pub max_batch: Option<usize>,
-    /// Most requests served concurrently. Default 4096.
+    /// Most connections open at once; further ones wait in the listen backlog. Default 4096.
     #[arg(long)]
     pub max_connections: Option<usize>,
     /// Timeout of one HTTP request. Default 30s.
@@ -126,6 +138,16 @@ pub struct Settings {
     /// Bindings one publisher key may add in a burst. Default 1000.
     #[arg(long)]
     pub publisher_burst: Option<u32>,
+    /// Time a client has to send a request's headers (and to finish the TLS handshake); an idle
+    /// keep-alive connection is closed after it too. Default 10s.
+    #[arg(long)]
+    pub header_timeout: Option<String>,
+    /// PEM certificate chain (leaf first) to serve HTTPS; needs --tls-key.
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
 }
 
 macro_rules! overlay {
@@ -172,7 +194,7 @@ pub struct Config {
     pub queue_size: usize,
     /// Batch bound.
     pub max_batch: usize,
-    /// Concurrency bound.
+    /// Most connections open at once.
     pub max_connections: usize,
     /// Request timeout.
     pub request_timeout: Duration,
@@ -180,6 +202,10 @@ pub struct Config {
     pub publisher_rate: f64,
     /// Per-key quota: burst size.
     pub publisher_burst: u32,
+    /// Time allowed for a request's headers, a TLS handshake, or an idle keep-alive gap.
+    pub header_timeout: Duration,
+    /// The TLS server configuration; `None` serves plain HTTP.
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// Parses `90`, `90s`, `15m`, `1h`, `2d`, `250ms`.
@@ -273,6 +299,7 @@ impl Settings {
         );
         overlay!(base, top, max_batch, max_connections, request_timeout);
         overlay!(base, top, publisher_rate, publisher_burst);
+        overlay!(base, top, header_timeout, tls_cert, tls_key);
         Ok(base)
     }
 
@@ -281,6 +308,34 @@ impl Settings {
     /// # Errors
     /// [`ConfigError`] for invalid values and key problems.
     pub fn resolve(self) -> Result<Config, ConfigError> {
+        // Checked before the key is loaded, so a mistake here never generates a key.
+        let header_timeout = duration(
+            "header-timeout",
+            &self.header_timeout,
+            Duration::from_secs(10),
+        )?;
+        if header_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: "header-timeout",
+                detail: "must be more than 0 (every connection would be closed at once)".into(),
+            });
+        }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(crate::serve::load_tls(cert, key)?),
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid {
+                    name: "tls-cert",
+                    detail: "needs --tls-key (the certificate's private key) as well".into(),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    name: "tls-key",
+                    detail: "needs --tls-cert (the certificate chain) as well".into(),
+                })
+            }
+        };
         let data_dir = self
             .data_dir
             .clone()
@@ -352,6 +407,8 @@ impl Settings {
                 .publisher_burst
                 .unwrap_or(DEFAULT_PUBLISHER_BURST)
                 .max(1),
+            header_timeout,
+            tls,
         })
     }
 }

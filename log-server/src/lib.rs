@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod quota;
 pub mod reads;
 pub mod sequencer;
+pub mod serve;
 pub mod state;
 pub mod storage;
 pub mod submit;
@@ -162,27 +163,29 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     }
     witnesses::spawn(&shared);
     spawn_reloader(Arc::clone(&shared));
-    tracing::info!(listen = %listener.local_addr()?, origin = %config.key.name(), vkey = %config.key.verifier(), "taglog-server listening");
+    tracing::info!(listen = %listener.local_addr()?, tls = config.tls.is_some(), origin = %config.key.name(), vkey = %config.key.verifier(), "taglog-server listening");
     let app = api::router(Arc::clone(&shared)).layer(
-        tower::ServiceBuilder::new()
-            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                axum::http::StatusCode::REQUEST_TIMEOUT,
-                config.request_timeout,
-            ))
-            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-                config.max_connections,
-            )),
+        tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ),
     );
+    let limits = serve::Limits {
+        max_connections: config.max_connections,
+        header_timeout: config.header_timeout,
+        // A request in flight at shutdown had its headers read and is bounded by the request
+        // timeout; the header timeout covers one that is still arriving.
+        drain_timeout: config.request_timeout.saturating_add(config.header_timeout),
+    };
     let stopper = Arc::clone(&shared);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutdown requested: no new connections; finishing the current batch");
-            stopper
-                .shutting_down
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-        })
-        .await?;
+    serve::serve(listener, app, limits, config.tls.clone(), async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: no new connections; finishing the current batch");
+        stopper
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    })
+    .await;
     let _ = shared.queue.send(Command::Shutdown).await;
     tokio::task::spawn_blocking(move || seq.join())
         .await

@@ -1,0 +1,373 @@
+//! Connection limits against the real binary: slow headers are cut off, idle keep-alive
+//! connections are closed, at most `--max-connections` are served at once, HTTPS with
+//! `--tls-cert`/`--tls-key`, TLS configuration errors, and a graceful SIGTERM.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+/// Slack on top of a server-side timeout before a test gives up: generous, the machine may be
+/// busy; tests only ever wait this long when something is wrong.
+const MARGIN: Duration = Duration::from_secs(10);
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("data")
+        .join(name)
+}
+
+async fn connect(server: &Server) -> TcpStream {
+    TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap()
+}
+
+/// Reads (and discards) until the server closes `stream`; the time that took, or `None` if it
+/// is still open after `limit`.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(limit, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .ok()
+    .map(|()| start.elapsed())
+}
+
+/// Sends one complete GET and reads its response head, leaving the connection open.
+async fn keep_alive_get(stream: &mut TcpStream, path: &str) -> String {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = tokio::time::timeout(MARGIN, stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// A client without a connection pool, so it holds no connection after a request.
+fn unpooled(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_headers_and_idle_keep_alive_are_cut_off() {
+    let dir = tempdir();
+    let server = Server::start(dir.path(), &["--header-timeout", "1s"]);
+    let before = checkpoint(&unpooled(MARGIN), &server.url).await;
+
+    // Slowloris: a byte every 200 ms keeps the connection busy but never finishes the
+    // headers; the header timeout is a deadline, not an idle timer.
+    let mut slow = connect(&server).await;
+    let request = b"POST /add-binding HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".repeat(20);
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    let mut sent = 0;
+    let closed = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(1) + MARGIN,
+            "slow client still connected after {:?}",
+            start.elapsed()
+        );
+        tokio::select! {
+            r = slow.read(&mut buf) => match r {
+                Ok(0) | Err(_) => break start.elapsed(),
+                Ok(_) => {} // a 408 answer, then the close
+            },
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                if slow.write_all(&request[sent..=sent]).await.is_err() {
+                    break start.elapsed();
+                }
+                sent += 1;
+            }
+        }
+    };
+    // Closed although a byte kept arriving every 200 ms: a deadline, not an idle timer.
+    assert!(
+        sent < request.len(),
+        "the whole request went through in {closed:?}"
+    );
+
+    // An idle keep-alive connection is closed after the header timeout too.
+    let mut idle = connect(&server).await;
+    let head = keep_alive_get(&mut idle, "/healthz").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let took = closed_within(&mut idle, Duration::from_secs(1) + MARGIN).await;
+    assert!(took.is_some(), "idle keep-alive connection never closed");
+
+    assert_eq!(checkpoint(&unpooled(MARGIN), &server.url).await, before);
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_most_max_connections_are_served() {
+    let dir = tempdir();
+    let header_timeout = Duration::from_secs(6);
+    let server = Server::start(
+        dir.path(),
+        &["--max-connections", "2", "--header-timeout", "6s"],
+    );
+    let url = format!("{}/healthz", server.url);
+    assert_eq!(
+        unpooled(MARGIN).get(&url).send().await.unwrap().status(),
+        200
+    );
+
+    // Two connections that send nothing take both slots; a third waits in the backlog.
+    let mut first = connect(&server).await;
+    let mut second = connect(&server).await;
+    let blocked = unpooled(Duration::from_millis(1500)).get(&url).send().await;
+    assert!(
+        blocked.is_err(),
+        "served a third connection: {:?}",
+        blocked.map(|r| r.status())
+    );
+
+    // Closing one frees a slot.
+    drop(first);
+    let deadline = Instant::now() + MARGIN;
+    loop {
+        match unpooled(Duration::from_secs(2)).get(&url).send().await {
+            Ok(r) => {
+                assert_eq!(r.status(), 200);
+                break;
+            }
+            Err(e) => assert!(Instant::now() < deadline, "not served after a close: {e}"),
+        }
+    }
+
+    // Silent connections do not keep their slots: the header timeout frees them.
+    first = connect(&server).await;
+    let deadline = Instant::now() + header_timeout + MARGIN;
+    loop {
+        match unpooled(Duration::from_secs(2)).get(&url).send().await {
+            Ok(r) => {
+                assert_eq!(r.status(), 200);
+                break;
+            }
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "not served while two silent connections should have timed out: {e}"
+            ),
+        }
+    }
+    assert!(closed_within(&mut second, header_timeout + MARGIN)
+        .await
+        .is_some());
+    assert!(closed_within(&mut first, header_timeout + MARGIN)
+        .await
+        .is_some());
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_with_tls_cert_and_key() {
+    let dir = tempdir();
+    let cert = fixture("tls-cert.pem");
+    let key = fixture("tls-key.pem");
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--header-timeout",
+            "1s",
+        ],
+    );
+    let root = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(root)
+        .tls_built_in_root_certs(false)
+        .timeout(MARGIN)
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{}", server.port);
+    let r = https
+        .get(format!("{base}/checkpoint"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().starts_with(ORIGIN));
+    let r = https.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = unpooled(MARGIN)
+        .get(format!("{}/checkpoint", server.url))
+        .send()
+        .await;
+    assert!(
+        plain.is_err(),
+        "plain HTTP answered: {:?}",
+        plain.map(|r| r.status())
+    );
+
+    // A connection that never starts the handshake is dropped after the header timeout.
+    let mut silent = connect(&server).await;
+    let took = closed_within(&mut silent, Duration::from_secs(1) + MARGIN).await;
+    assert!(took.is_some(), "silent TLS connection never closed");
+
+    assert_eq!(server.terminate(), Some(0));
+}
+
+fn start_failure(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_taglog-server"))
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tls_configuration_errors() {
+    let dir = tempdir();
+    let cert = fixture("tls-cert.pem");
+    let key = fixture("tls-key.pem");
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let garbage = dir.path().join("garbage.pem");
+    std::fs::write(&garbage, "this is not PEM\n").unwrap();
+    let garbage = garbage.to_str().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().unwrap();
+
+    let cases: [(&[&str], &str); 6] = [
+        (&["--tls-cert", cert], "needs --tls-key"),
+        (&["--tls-key", key], "needs --tls-cert"),
+        (
+            &["--tls-cert", garbage, "--tls-key", key],
+            "no certificate in it",
+        ),
+        (
+            &["--tls-cert", cert, "--tls-key", cert],
+            "no private key in it",
+        ),
+        (&["--tls-cert", missing, "--tls-key", key], "cannot read it"),
+        (
+            &["--tls-cert", key, "--tls-key", key],
+            "no certificate in it",
+        ),
+    ];
+    for (args, message) in cases {
+        let (code, err) = start_failure(dir.path(), args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
+    // The file and what it is are named.
+    let (_, err) = start_failure(dir.path(), &["--tls-cert", garbage, "--tls-key", key]);
+    assert!(
+        err.contains(&format!("TLS certificate file {garbage}")),
+        "{err}"
+    );
+    // Nothing was created: TLS is checked before the log key is generated.
+    assert!(!dir.path().join("data").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_finishes_requests_in_flight_and_closes_idle_connections() {
+    let dir = tempdir();
+    // Long timeouts, so a prompt exit can only come from the graceful shutdown.
+    let server = Server::start(
+        dir.path(),
+        &["--header-timeout", "60s", "--request-timeout", "60s"],
+    );
+    let mut idle = connect(&server).await;
+    let head = keep_alive_get(&mut idle, "/healthz").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+
+    // A submission whose body is still arriving when SIGTERM comes.
+    // `Expect: 100-continue`: the server answers `100 Continue` when the handler starts
+    // reading the body, so the request is known to be in flight.
+    let body = binding(&publisher(), "registry.example/acme/app:1", 1, 1);
+    let mut busy = connect(&server).await;
+    let head = format!(
+        "POST /add-binding HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n\
+         Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    busy.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = Vec::new();
+    while !interim.ends_with(b"\r\n\r\n") {
+        let byte = tokio::time::timeout(MARGIN, busy.read_u8())
+            .await
+            .unwrap()
+            .unwrap();
+        interim.push(byte);
+    }
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100"),
+        "{}",
+        String::from_utf8_lossy(&interim)
+    );
+
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // The port closes: no new connections.
+    let deadline = Instant::now() + MARGIN;
+    while TcpStream::connect(("127.0.0.1", server.port)).await.is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The idle keep-alive connection is closed at once, not after the header timeout.
+    assert!(closed_within(&mut idle, MARGIN).await.is_some());
+
+    // The request in flight is answered (refused: the log is shutting down), then the
+    // server exits 0.
+    busy.write_all(&body).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(MARGIN, busy.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("shutting_down"), "{answer}");
+
+    let mut server = server;
+    let deadline = Instant::now() + MARGIN;
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+}
