@@ -109,15 +109,27 @@ async fn submit(
         .key(&signer.0, signer.1)
         .map_err(|e| ApiError::forbidden("unknown_key", e.to_string()))?
         .clone();
-    let signed = tokio::task::spawn_blocking(move || signed.verify(&key).map(|()| (signed, key)))
-        .await
-        .map_err(ApiError::internal)?;
-    let (signed, key) = signed.map_err(|e| ApiError::forbidden("bad_signature", e.to_string()))?;
+    // One trip off the async runtime per submission: the signature check, then the two
+    // index reads the dedup and version checks need.
+    let storage = Arc::clone(&shared.storage);
+    let leaf = leaf_hash(&bytes);
+    let (signed, key, found) = tokio::task::spawn_blocking(move || {
+        signed
+            .verify(&key)
+            .map_err(|e| ApiError::forbidden("bad_signature", e.to_string()))?;
+        let ref_key = signed.binding().reference.key();
+        let found = storage
+            .dedup(&leaf)
+            .and_then(|d| Ok((d, storage.ref_latest(&ref_key)?)))
+            .map_err(ApiError::internal)?;
+        Ok::<_, ApiError>((signed, key, found))
+    })
+    .await
+    .map_err(ApiError::internal)??;
     allowlist
         .check(&signed.binding().reference, &key)
         .map_err(|e| ApiError::forbidden("ref_not_allowed", e.to_string()))?;
-    let leaf = leaf_hash(&bytes);
-    if let Some(resp) = duplicate(shared, &signed, &leaf).await? {
+    if let Some(resp) = duplicate(shared, &signed, found)? {
         return Ok(resp);
     }
     if let Some(reason) = shared.halted() {
@@ -170,19 +182,13 @@ async fn submit(
     respond(shared, &signed, outcome).await
 }
 
-async fn duplicate(
+/// Answers a replay of a logged entry (200 with its index), or refuses a stale version
+/// (409), from the index rows `found` = (dedup index of the leaf, the ref's latest binding).
+fn duplicate(
     shared: &Arc<Shared>,
     signed: &SignedBinding,
-    leaf: &taglog_proofs::hash::Hash,
+    found: (Option<u64>, Option<crate::storage::HistoryItem>),
 ) -> Result<Option<Response>, ApiError> {
-    let storage = Arc::clone(&shared.storage);
-    let (leaf, ref_key) = (*leaf, signed.binding().reference.key());
-    let found = tokio::task::spawn_blocking(move || -> Result<_, crate::storage::StorageError> {
-        Ok((storage.dedup(&leaf)?, storage.ref_latest(&ref_key)?))
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
     let version = signed.binding().version;
     match found {
         (Some(index), latest) => {
