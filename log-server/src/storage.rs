@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 
 use fs2::FileExt as _;
 use rocksdb::{
-    ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options,
+    ReadOptions, SliceTransform, WriteBatch, WriteOptions, DB,
 };
-use taglog_proofs::hash::Hash;
+use taglog_proofs::hash::{Hash, HASH_LEN};
 
 const CF_ENTRIES: &str = "entries";
 const CF_HASHES: &str = "hashes";
@@ -36,6 +37,10 @@ const ALL_CFS: [&str; 7] = [
     CF_META,
 ];
 
+/// Shared block cache of all column families.
+const BLOCK_CACHE_BYTES: usize = 256 << 20;
+/// Bloom filter bits per key (≈1 % false positives).
+const BLOOM_BITS_PER_KEY: f64 = 10.0;
 /// Write-ahead log kept before RocksDB flushes the column families that pin it.
 const MAX_TOTAL_WAL_BYTES: u64 = 128 << 20;
 
@@ -135,9 +140,26 @@ impl Storage {
         // Rarely written column families (publishers, meta) would otherwise pin every WAL
         // file until their own memtable fills: cap the WAL so RocksDB flushes them.
         opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
-        let cfs = ALL_CFS
-            .iter()
-            .map(|n| ColumnFamilyDescriptor::new(*n, Options::default()));
+        // Every read is a point lookup (or a short prefix scan of one ref's history): bloom
+        // filters let a lookup skip table files that cannot hold the key, and one shared
+        // block cache keeps the hot tree hashes and upper map groups in memory.
+        let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        let cfs = ALL_CFS.iter().map(|n| {
+            let mut cf = Options::default();
+            cf.set_block_based_table_factory(&table);
+            if *n == CF_HISTORY {
+                // Rows are ref key (32 bytes) ‖ version: filter on the ref key, so looking up
+                // a ref that was never bound (most submissions) skips every table file.
+                cf.set_prefix_extractor(SliceTransform::create_fixed_prefix(HASH_LEN));
+                cf.set_memtable_prefix_bloom_ratio(0.1);
+            }
+            ColumnFamilyDescriptor::new(*n, cf)
+        });
         let path = dir.join("db");
         let db = DB::open_cf_descriptors(&opts, &path, cfs)
             .map_err(|source| StorageError::Open { path, source })?;
@@ -254,8 +276,9 @@ impl Storage {
     /// RocksDB errors, [`StorageError::Corrupt`].
     pub fn ref_latest(&self, ref_key: &Hash) -> Result<Option<HistoryItem>, StorageError> {
         let upper = [&ref_key.0[..], &be(u64::MAX)].concat();
-        let mut it = self.db.iterator_cf(
+        let mut it = self.db.iterator_cf_opt(
             self.cf(CF_HISTORY)?,
+            Self::one_ref(ref_key),
             IteratorMode::From(&upper, Direction::Reverse),
         );
         match it.next() {
@@ -271,6 +294,19 @@ impl Storage {
         }
     }
 
+    /// Read options confining an iterator to the history rows of one ref (and letting
+    /// RocksDB use the ref-key filters).
+    fn one_ref(ref_key: &Hash) -> ReadOptions {
+        let mut opts = ReadOptions::default();
+        opts.set_prefix_same_as_start(true);
+        opts.set_iterate_lower_bound(ref_key.0.to_vec());
+        let mut upper = ref_key.0.to_vec();
+        upper.extend_from_slice(&be(u64::MAX));
+        upper.push(0);
+        opts.set_iterate_upper_bound(upper);
+        opts
+    }
+
     /// Up to `limit` bindings of a ref with version ≥ `from_version`, oldest first.
     ///
     /// # Errors
@@ -282,8 +318,9 @@ impl Storage {
         limit: usize,
     ) -> Result<Vec<HistoryItem>, StorageError> {
         let start = [&ref_key.0[..], &be(from_version)].concat();
-        let it = self.db.iterator_cf(
+        let it = self.db.iterator_cf_opt(
             self.cf(CF_HISTORY)?,
+            Self::one_ref(ref_key),
             IteratorMode::From(&start, Direction::Forward),
         );
         let mut out = Vec::new();

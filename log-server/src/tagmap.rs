@@ -8,7 +8,9 @@
 use std::borrow::Cow;
 
 use taglog_proofs::hash::Hash;
-use taglog_proofs::map::{self, MapProof, MapStore, MapStoreError, MapValue, NodeGroup, NodeKey};
+use taglog_proofs::map::{
+    self, MapProof, MapStore, MapStoreError, MapValue, NodeGroup, NodeKey, Terminal,
+};
 
 use crate::storage::Storage;
 
@@ -57,8 +59,13 @@ pub fn prove(
     version: u64,
     key: &Hash,
 ) -> Result<(MapProof, Option<MapValue>), String> {
-    let store = DbMap(storage);
-    let proof = map::prove(&store, version, key).map_err(|e| e.to_string())?;
-    let value = map::get(&store, version, key).map_err(|e| e.to_string())?;
+    let proof = map::prove(&DbMap(storage), version, key).map_err(|e| e.to_string())?;
+    // An existence proof ends in the key's own leaf, which carries the value: no second walk.
+    let value = match &proof.terminal {
+        Terminal::Value { key: k, value } if k == key => {
+            Some(MapValue::from_bytes(value).map_err(|e| format!("stored map leaf: {e}"))?)
+        }
+        _ => None,
+    };
     Ok((proof, value))
 }
