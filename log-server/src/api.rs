@@ -159,9 +159,10 @@ async fn lookup(State(s): State<Arc<Shared>>, Query(q): Q) -> Result<Response, A
     let r = reference(&q)?;
     let since = number(&q, "since")?;
     let head = pick(&s, since)?;
-    let storage = Arc::clone(&s.storage);
+    let shared = Arc::clone(&s);
     let bundle = blocking(move || {
-        crate::reads::lookup(&storage, &head, &r, since).map_err(ApiError::internal)
+        crate::reads::lookup(&shared.storage, &shared.state_proofs, &head, &r, since)
+            .map_err(ApiError::internal)
     })
     .await?;
     Ok(json_response(StatusCode::OK, bundle.to_json(), "no-store"))

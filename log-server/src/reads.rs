@@ -5,6 +5,8 @@
 //! "current" means current as of that checkpoint. These functions block on RocksDB: call
 //! them from `spawn_blocking`. Out of scope: HTTP framing (see [`crate::api`]).
 
+use std::sync::Mutex;
+
 use taglog_proofs::binding::SignedBinding;
 use taglog_proofs::bundle::{Bundle, ConsistencyMember, History, LeafProof, MapMember, Status};
 use taglog_proofs::consistency::consistency_proof;
@@ -78,12 +80,44 @@ fn consistency_member(
     }
 }
 
+/// The state leaf's proof for the newest checkpoint answered so far: every bundle against one
+/// checkpoint carries the same one (all the waiters of a batch, and `/lookup`s), so it is
+/// built once per checkpoint instead of once per answer.
+#[derive(Debug, Default)]
+pub struct StateProofs(Mutex<Option<(u64, LeafProof)>>);
+
+impl StateProofs {
+    /// The proof of state leaf `size − 1` in the tree of `size`.
+    ///
+    /// # Errors
+    /// [`ReadError`] on storage faults.
+    pub fn get(&self, storage: &Storage, size: u64) -> Result<LeafProof, ReadError> {
+        if let Ok(cached) = self.0.lock() {
+            if let Some((_, proof)) = cached.as_ref().filter(|(s, _)| *s == size) {
+                return Ok(proof.clone());
+            }
+        }
+        let proof = leaf_proof(storage, size.saturating_sub(1), size)?;
+        if let Ok(mut cached) = self.0.lock() {
+            let older = match cached.as_ref() {
+                Some((s, _)) => *s < size,
+                None => true,
+            };
+            if older {
+                *cached = Some((size, proof.clone()));
+            }
+        }
+        Ok(proof)
+    }
+}
+
 /// The §3.10 bundle for `reference` against `head`.
 ///
 /// # Errors
 /// [`ReadError`] on storage faults.
 pub fn lookup(
     storage: &Storage,
+    states: &StateProofs,
     head: &Head,
     reference: &TagRef,
     since: Option<u64>,
@@ -91,7 +125,7 @@ pub fn lookup(
     let key = reference.key();
     let (proof, value) =
         crate::tagmap::prove(storage, head.size, &key).map_err(ReadError::Proof)?;
-    let state = leaf_proof(storage, head.size.saturating_sub(1), head.size)?;
+    let state = states.get(storage, head.size)?;
     let (status, binding) = match value {
         Some(value) => {
             let leaf = leaf_proof(storage, value.index, head.size)?;

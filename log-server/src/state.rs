@@ -14,6 +14,7 @@ use crate::allowlist::Allowlist;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::quota::Quotas;
+use crate::reads::StateProofs;
 use crate::sequencer::Command;
 use crate::storage::Storage;
 
@@ -52,6 +53,8 @@ pub struct Shared {
     pub queue: mpsc::Sender<Command>,
     /// Per-publisher-key submission quotas.
     pub quotas: Quotas,
+    /// The state leaf's proof, built once per checkpoint for every answer against it.
+    pub state_proofs: StateProofs,
 }
 
 impl Shared {
@@ -74,6 +77,7 @@ impl Shared {
             metrics: Metrics::default(),
             queue,
             quotas,
+            state_proofs: StateProofs::default(),
         }
     }
 

@@ -264,10 +264,10 @@ async fn respond(
         return Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response());
     };
     shared.metrics.submission("added");
-    let storage = Arc::clone(&shared.storage);
     let reference = signed.binding().reference.clone();
+    let s = Arc::clone(shared);
     let bundle = tokio::task::spawn_blocking(move || {
-        crate::reads::lookup(&storage, &head, &reference, None)
+        crate::reads::lookup(&s.storage, &s.state_proofs, &head, &reference, None)
     })
     .await
     .map_err(ApiError::internal)?
