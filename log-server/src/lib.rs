@@ -176,6 +176,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         // A request in flight at shutdown had its headers read and is bounded by the request
         // timeout; the header timeout covers one that is still arriving.
         drain_timeout: config.request_timeout.saturating_add(config.header_timeout),
+        open: std::sync::Arc::clone(&shared.metrics.open_connections),
     };
     let stopper = Arc::clone(&shared);
     serve::serve(listener, app, limits, config.tls.clone(), async move {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Upper bounds (seconds) of the latency histograms.
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -100,6 +100,8 @@ pub struct Metrics {
     pub published_size: AtomicU64,
     /// Submissions waiting for the sequencer.
     pub queue_depth: AtomicU64,
+    /// Open client connections (shared with the accept loop).
+    pub open_connections: Arc<AtomicU64>,
     witness_rtt: Mutex<Vec<(String, Histogram)>>,
 }
 
@@ -112,6 +114,7 @@ impl Default for Metrics {
             tree_size: AtomicU64::new(0),
             published_size: AtomicU64::new(0),
             queue_depth: AtomicU64::new(0),
+            open_connections: Arc::new(AtomicU64::new(0)),
             witness_rtt: Mutex::new(Vec::new()),
         }
     }
@@ -163,6 +166,7 @@ impl Metrics {
             ("taglog_tree_size", &self.tree_size),
             ("taglog_published_size", &self.published_size),
             ("taglog_queue_depth", &self.queue_depth),
+            ("taglog_open_connections", &self.open_connections),
         ] {
             let _ = writeln!(out, "# TYPE {name} gauge\n{name} {}", v.load(Relaxed));
         }

@@ -16,6 +16,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,7 +43,7 @@ pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 const ALPN_HTTP1: &[u8] = b"http/1.1";
 
 /// Limits on connections.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Limits {
     /// Most connections open at once (at least 1).
     pub max_connections: usize,
@@ -50,6 +51,24 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Longest wait at shutdown for requests in flight.
     pub drain_timeout: Duration,
+    /// Gauge of the connections open now (kept up to date here).
+    pub open: Arc<AtomicU64>,
+}
+
+/// Counts one open connection for as long as it lives.
+struct Open(Arc<AtomicU64>);
+
+impl Open {
+    fn new(gauge: &Arc<AtomicU64>) -> Open {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Open(Arc::clone(gauge))
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Accepts connections on `listener` and serves `app` on them until `shutdown` completes,
@@ -105,8 +124,10 @@ pub async fn serve(
         };
         let acceptor = acceptor.clone();
         let handshake_timeout = limits.header_timeout;
+        let open = Open::new(&limits.open);
         tokio::spawn(async move {
             conn.run(stream, acceptor, handshake_timeout).await;
+            drop(open);
             drop(slot);
         });
     }

@@ -371,3 +371,48 @@ async fn sigterm_finishes_requests_in_flight_and_closes_idle_connections() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// `taglog_open_connections` on /metrics counts the connections open now.
+#[tokio::test(flavor = "multi_thread")]
+async fn open_connections_gauge_follows_connections() {
+    let dir = tempdir();
+    let server = Server::start(dir.path(), &[]);
+    let gauge = || async {
+        let r = unpooled(MARGIN)
+            .get(format!("{}/metrics", server.url))
+            .send()
+            .await
+            .unwrap();
+        let text = r.text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("taglog_open_connections "))
+            .unwrap_or_else(|| panic!("no open-connections gauge in {text}"))
+            .parse::<u64>()
+            .unwrap()
+    };
+    let mut idle = Vec::new();
+    for _ in 0..3 {
+        let mut c = connect(&server).await;
+        assert!(keep_alive_get(&mut c, "/healthz")
+            .await
+            .starts_with("HTTP/1.1 200"));
+        idle.push(c);
+    }
+    // The three keep-alive connections plus the one asking (polled: the startup probe's
+    // connection may not be reaped yet), then only the one asking.
+    for (want, close) in [(4, false), (1, true)] {
+        if close {
+            idle.clear();
+        }
+        let deadline = Instant::now() + MARGIN;
+        loop {
+            let n = gauge().await;
+            if n == want {
+                break;
+            }
+            assert!(Instant::now() < deadline, "gauge at {n}, expected {want}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(server.terminate(), Some(0));
+}
