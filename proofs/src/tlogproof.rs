@@ -20,7 +20,7 @@ use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::hash::Hash;
 use crate::note::{Note, NoteError, MAX_NOTE_BYTES};
 use crate::num::parse_decimal;
-use crate::witness::{parse_hash_line, split_line};
+use crate::witness::{hash_lines, split_line, HashLinesError};
 
 /// The first line of every proof.
 pub const TLOG_PROOF_HEADER: &str = "c2sp.org/tlog-proof@v1";
@@ -165,20 +165,12 @@ impl TlogProof {
             .and_then(|l| l.strip_prefix("index "))
             .and_then(parse_decimal)
             .ok_or(TlogProofError::BadIndex)?;
-        let mut proof = Vec::new();
-        loop {
-            let (line, after) = split_line(rest).ok_or(TlogProofError::MissingBlankLine)?;
-            rest = after;
-            if line.is_empty() {
-                break;
-            }
-            if proof.len() >= MAX_INCLUSION_PROOF_LINES {
-                return Err(TlogProofError::TooManyProofLines);
-            }
-            proof.push(parse_hash_line(line).ok_or(TlogProofError::BadProofLine {
-                line: proof.len() + 1,
-            })?);
-        }
+        let proof;
+        (proof, rest) = hash_lines(rest, MAX_INCLUSION_PROOF_LINES).map_err(|e| match e {
+            HashLinesError::NoBlankLine => TlogProofError::MissingBlankLine,
+            HashLinesError::TooMany => TlogProofError::TooManyProofLines,
+            HashLinesError::BadLine(line) => TlogProofError::BadProofLine { line },
+        })?;
         check_checkpoint(rest)?;
         Ok(TlogProof {
             extra,

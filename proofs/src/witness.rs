@@ -102,20 +102,12 @@ impl AddCheckpointRequest {
             .and_then(|l| l.strip_prefix(OLD_PREFIX))
             .and_then(parse_decimal)
             .ok_or(WitnessError::BadOldSizeLine)?;
-        let mut proof = Vec::new();
-        loop {
-            let (line, after) = split_line(rest).ok_or(WitnessError::MissingBlankLine)?;
-            rest = after;
-            if line.is_empty() {
-                break;
-            }
-            if proof.len() >= MAX_PROOF_LINES {
-                return Err(WitnessError::TooManyProofLines);
-            }
-            proof.push(parse_hash_line(line).ok_or(WitnessError::BadProofLine {
-                line: proof.len() + 1,
-            })?);
-        }
+        let proof;
+        (proof, rest) = hash_lines(rest, MAX_PROOF_LINES).map_err(|e| match e {
+            HashLinesError::NoBlankLine => WitnessError::MissingBlankLine,
+            HashLinesError::TooMany => WitnessError::TooManyProofLines,
+            HashLinesError::BadLine(line) => WitnessError::BadProofLine { line },
+        })?;
         let note = Note::parse(rest).map_err(WitnessError::Checkpoint)?;
         Checkpoint::parse(note.text()).map_err(WitnessError::CheckpointText)?;
         Ok(AddCheckpointRequest {
@@ -145,8 +137,40 @@ pub(crate) fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// Parses a line holding canonical base64 of one 32-byte hash.
-pub(crate) fn parse_hash_line(line: &[u8]) -> Option<Hash> {
+fn parse_hash_line(line: &[u8]) -> Option<Hash> {
     std::str::from_utf8(line).ok().and_then(Hash::from_base64)
+}
+
+/// Why a block of hash lines (the proof part of an `add-checkpoint` body or a tlog-proof)
+/// did not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HashLinesError {
+    /// No blank line ends the block.
+    NoBlankLine,
+    /// More than the caller's maximum number of lines.
+    TooMany,
+    /// Line `n` (1-based within the block) is not canonical base64 of 32 bytes.
+    BadLine(usize),
+}
+
+/// Reads canonical base64 hash lines up to and including the blank line that ends them, at
+/// most `max` of them; returns the hashes and the bytes after the blank line.
+pub(crate) fn hash_lines(
+    mut rest: &[u8],
+    max: usize,
+) -> Result<(Vec<Hash>, &[u8]), HashLinesError> {
+    let mut hashes = Vec::new();
+    loop {
+        let (line, after) = split_line(rest).ok_or(HashLinesError::NoBlankLine)?;
+        rest = after;
+        if line.is_empty() {
+            return Ok((hashes, rest));
+        }
+        if hashes.len() >= max {
+            return Err(HashLinesError::TooMany);
+        }
+        hashes.push(parse_hash_line(line).ok_or(HashLinesError::BadLine(hashes.len() + 1))?);
+    }
 }
 
 /// Parses a 200 `add-checkpoint` response: one or more signature lines, each ending in `\n`.
