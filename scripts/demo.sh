@@ -353,7 +353,12 @@ say "${red}rejected${off}: exit code $rc: the signed statement names the full re
 # ---------------------------------------------------------------------------------------------
 step "What the monitor saw"
 # Three bindings under the watched prefix: 1.4, 1.5 (version 1) and 1.5 (version 2).
-watched() { jq -s '[.[] | select(.kind == "watched-binding")] | length' "$work/alerts.jsonl" 2>/dev/null || echo 0; }
+# (0 while the file is missing or its last line is still being written)
+watched() {
+  local n
+  n=$(jq -s '[.[] | select(.kind == "watched-binding")] | length' "$work/alerts.jsonl" 2>/dev/null | tail -1)
+  if [[ "$n" =~ ^[0-9]+$ ]]; then echo "$n"; else echo 0; fi
+}
 for i in $(seq 1 300); do
   [ "$(watched)" -ge 3 ] && break
   sleep 0.2
