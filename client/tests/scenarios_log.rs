@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::monitor::{CraftedLog, FileServer, Monitor, WitnessOpts};
+use common::monitor::{CraftedLog, FileServer, Monitor};
 use common::{Client, Registry, Server, Witness};
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::consistency::verify_consistency;
@@ -204,7 +204,7 @@ fn s8_lying_map_is_refused_by_an_auditing_witness_and_alerted_by_the_monitor() {
 
     let http = FileServer::start();
     let w1 = Witness::start(82, "w1.test", &log.vkey());
-    let aw1 = WitnessOpts::start(
+    let aw1 = Witness::start_with(
         83,
         "aw1.test",
         &log.vkey(),

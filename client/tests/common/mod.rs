@@ -382,6 +382,11 @@ pub struct Witness {
 
 impl Witness {
     pub fn start(seed: u8, name: &str, log_vkey: &str) -> Witness {
+        Self::start_with(seed, name, log_vkey, &[])
+    }
+
+    /// Started with extra flags (e.g. `--audit --log-url ORIGIN=URL`).
+    pub fn start_with(seed: u8, name: &str, log_vkey: &str, extra: &[String]) -> Witness {
         let dir = tempfile::tempdir().unwrap();
         let key = SignerKey::from_seed(name.parse().unwrap(), KeyType::Cosignature, [seed; 32]);
         write_key(&dir.path().join("witness.key"), &key);
@@ -402,6 +407,7 @@ impl Witness {
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
             .arg(dir.path().join("data"))
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -428,6 +434,17 @@ impl Witness {
 
     pub fn vkey(&self) -> String {
         self.key.verifier().to_string()
+    }
+
+    /// `POST /add-checkpoint`: (status, body).
+    pub fn add_checkpoint(&self, body: Vec<u8>) -> (u16, String) {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/add-checkpoint", self.url()))
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.text().unwrap_or_default())
     }
 }
 
@@ -539,17 +556,5 @@ pub fn fake_http_with(answer: impl Fn(&str) -> Vec<u8> + Send + 'static) -> u16 
 
 /// A fake HTTP server answering every request with `response` (raw bytes). Returns its port.
 pub fn fake_http(response: Vec<u8>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut buf = [0u8; 8192];
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(&response);
-            let _ = s.flush();
-        }
-    });
-    port
+    fake_http_with(move |_| response.clone())
 }

@@ -25,7 +25,7 @@ use taglog_proofs::tiles::{encode_entry_bundle, TileKind, TilePath};
 use taglog_proofs::tree::MemoryTree;
 use taglog_proofs::witness::AddCheckpointRequest;
 
-use super::{free_port, now, wait_http, Proc};
+use super::now;
 
 fn bin(name: &str, env_var: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(env_var) {
@@ -113,70 +113,6 @@ impl Monitor {
             stdout,
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
-    }
-}
-
-/// A `taglog-witness` started with extra flags (e.g. `--audit --log-url ORIGIN=URL`).
-pub struct WitnessOpts {
-    pub dir: tempfile::TempDir,
-    pub port: u16,
-    pub key: SignerKey,
-    pub proc: Proc,
-}
-
-impl WitnessOpts {
-    pub fn start(seed: u8, name: &str, log_vkey: &str, extra: &[String]) -> WitnessOpts {
-        let dir = tempfile::tempdir().unwrap();
-        let key = SignerKey::from_seed(name.parse().unwrap(), KeyType::Cosignature, [seed; 32]);
-        super::write_key(&dir.path().join("witness.key"), &key);
-        let port = free_port();
-        let log = dir.path().join("witness.log");
-        let child = Command::new(super::witness_bin())
-            .arg("--key")
-            .arg(dir.path().join("witness.key"))
-            .arg("--log")
-            .arg(log_vkey)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut proc = Proc {
-            child,
-            name: "taglog-witness",
-            log,
-        };
-        wait_http(&format!("http://127.0.0.1:{port}/"), |_| true, &mut proc);
-        WitnessOpts {
-            dir,
-            port,
-            key,
-            proc,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn vkey(&self) -> String {
-        self.key.verifier().to_string()
-    }
-
-    /// `POST /add-checkpoint`: (status, body).
-    pub fn add_checkpoint(&self, body: Vec<u8>) -> (u16, String) {
-        let r = reqwest::blocking::Client::new()
-            .post(format!("{}/add-checkpoint", self.url()))
-            .body(body)
-            .send()
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.text().unwrap_or_default())
     }
 }
 
