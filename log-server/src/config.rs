@@ -4,7 +4,7 @@
 //! `./taglog-data` with a key generated at first start (`PRIVATE+KEY+...`, mode 0600) and
 //! printed as a vkey. A key file readable by group or others is refused, as ssh does.
 //! TLS is optional: `--tls-cert` and `--tls-key` together, loaded here (by
-//! [`crate::serve::load_tls`]) so that a bad certificate stops the server before it opens storage.
+//! [`taglog_serve::load_tls`]) so that a bad certificate stops the server before it opens storage.
 //! Out of scope: the publisher allowlist format (see [`crate::allowlist`]).
 
 use std::io::Write as _;
@@ -48,15 +48,8 @@ pub enum ConfigError {
         detail: String,
     },
     /// A TLS certificate or key file is unusable.
-    #[error("TLS {what} file {path}: {detail}")]
-    Tls {
-        /// `certificate` or `key`.
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// What was wrong and what to do.
-        detail: String,
-    },
+    #[error(transparent)]
+    Tls(#[from] taglog_serve::TlsError),
     /// A flag value is invalid.
     #[error("invalid setting {name}: {detail}")]
     Invalid {
@@ -205,7 +198,7 @@ pub struct Config {
     /// Time allowed for a request's headers, a TLS handshake, or an idle keep-alive gap.
     pub header_timeout: Duration,
     /// The TLS server configuration; `None` serves plain HTTP.
-    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    pub tls: Option<std::sync::Arc<taglog_serve::ServerConfig>>,
 }
 
 /// Parses `90`, `90s`, `15m`, `1h`, `2d`, `250ms`.
@@ -322,7 +315,7 @@ impl Settings {
         }
         let tls = match (&self.tls_cert, &self.tls_key) {
             (None, None) => None,
-            (Some(cert), Some(key)) => Some(crate::serve::load_tls(cert, key)?),
+            (Some(cert), Some(key)) => Some(taglog_serve::load_tls(cert, key)?),
             (Some(_), None) => {
                 return Err(ConfigError::Invalid {
                     name: "tls-cert",

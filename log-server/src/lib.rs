@@ -14,7 +14,6 @@ pub mod metrics;
 pub mod quota;
 pub mod reads;
 pub mod sequencer;
-pub mod serve;
 pub mod state;
 pub mod storage;
 pub mod submit;
@@ -164,13 +163,12 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     witnesses::spawn(&shared);
     spawn_reloader(Arc::clone(&shared));
     tracing::info!(listen = %listener.local_addr()?, tls = config.tls.is_some(), origin = %config.key.name(), vkey = %config.key.verifier(), "taglog-server listening");
-    let app = api::router(Arc::clone(&shared)).layer(
-        tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            config.request_timeout,
-        ),
+    let app = taglog_serve::limit_requests(
+        api::router(Arc::clone(&shared)),
+        submit::MAX_BODY_BYTES,
+        config.request_timeout,
     );
-    let limits = serve::Limits {
+    let limits = taglog_serve::Limits {
         max_connections: config.max_connections,
         header_timeout: config.header_timeout,
         // A request in flight at shutdown had its headers read and is bounded by the request
@@ -179,8 +177,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         open: std::sync::Arc::clone(&shared.metrics.open_connections),
     };
     let stopper = Arc::clone(&shared);
-    serve::serve(listener, app, limits, config.tls.clone(), async move {
-        shutdown_signal().await;
+    taglog_serve::serve(listener, app, limits, config.tls.clone(), async move {
+        taglog_serve::shutdown_signal().await;
         tracing::info!("shutdown requested: no new connections; finishing the current batch");
         stopper
             .shutting_down
@@ -256,19 +254,4 @@ fn spawn_reloader(shared: Arc<Shared>) {
             }
         }
     });
-}
-
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        () = term => {},
-    }
 }

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use taglog_proofs::binding::SignedBinding;
 use taglog_proofs::hash::leaf_hash;
+use taglog_serve::BodyError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::errors::ApiError;
@@ -31,21 +32,17 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Reads the body, enforcing [`MAX_BODY_BYTES`] and a text content type.
 ///
 /// # Errors
-/// 413 `too_large`, 400 `content_type`.
+/// 413 `too_large`, 400 `content_type`, 400 `body_unreadable`.
 pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("the body exceeds {MAX_BODY_BYTES} bytes"),
-        )
-    };
-    let declared = headers
+    if headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(body_error(&BodyError::TooLarge {
+            limit: MAX_BODY_BYTES,
+        }));
     }
     let ctype = headers
         .get(header::CONTENT_TYPE)
@@ -58,9 +55,18 @@ pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiErro
         );
         return Err(ApiError::bad_request("content_type", detail));
     }
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
+    taglog_serve::read_body(headers, body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| too_large())
+        .map_err(|e| body_error(&e))
+}
+
+fn body_error(e: &BodyError) -> ApiError {
+    match e {
+        BodyError::TooLarge { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+        }
+        BodyError::Read(_) => ApiError::bad_request("body_unreadable", e.to_string()),
+    }
 }
 
 /// The `/add-binding` handler.

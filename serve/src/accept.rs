@@ -1,21 +1,10 @@
-//! Accepts TCP connections and serves the HTTP API on them, with limits, optionally over TLS.
+//! The accept loop: connection slots, header and handshake timeouts, graceful drain.
 //!
-//! - At most [`Limits::max_connections`] connections are open at once. When all slots are taken
-//!   the server stops accepting, so further clients wait in the kernel's listen backlog (and
-//!   are refused by the kernel when it is full) instead of costing the server memory.
-//! - A client must send a request's headers within [`Limits::header_timeout`]; the same bound
-//!   closes a keep-alive connection that stays idle between requests, and a TLS handshake that
-//!   does not finish in time. So a slow or silent client holds a slot for a bounded time.
-//! - Shutdown stops accepting (the port closes), lets every request in flight finish and closes
-//!   idle connections, for at most [`Limits::drain_timeout`].
-//!
-//! HTTP/1.1 only (ALPN `http/1.1`). Out of scope: the routes and the per-request timeout
-//! (`api` and the layers in `lib.rs`), and clients that read responses slowly (responses are
-//! small; the kernel's socket buffers absorb them).
+//! Out of scope: what the router does with a request (see [`crate::limit_requests`] for the
+//! per-request limits).
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,34 +14,44 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use rustls_pki_types::pem::{self, PemObject as _};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::ConfigError;
-
 /// Pause after an accept error that is not about one connection (e.g. out of file
 /// descriptors), so the loop does not spin while the cause persists.
 pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
-/// The only application protocol offered in the TLS handshake.
-const ALPN_HTTP1: &[u8] = b"http/1.1";
-
-/// Limits on connections.
+/// Limits on connections, and the gauge of open ones.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Most connections open at once (at least 1).
+    /// Most connections open at once (values below 1 count as 1).
     pub max_connections: usize,
-    /// Time for a TLS handshake, for a request's headers, and for an idle keep-alive gap.
+    /// Time for a TLS handshake, for a request's headers, and for an idle keep-alive gap
+    /// (must be more than zero: zero would close every connection at once).
     pub header_timeout: Duration,
     /// Longest wait at shutdown for requests in flight.
     pub drain_timeout: Duration,
-    /// Gauge of the connections open now (kept up to date here).
+    /// Gauge of the connections open now (kept up to date by [`serve`]).
     pub open: Arc<AtomicU64>,
+}
+
+impl Default for Limits {
+    /// [`crate::DEFAULT_MAX_CONNECTIONS`], [`crate::DEFAULT_HEADER_TIMEOUT`], and a drain
+    /// timeout of the default request timeout plus the header timeout (a request in flight
+    /// had its headers read and is bounded by the request timeout; the header timeout covers
+    /// one still arriving).
+    fn default() -> Limits {
+        Limits {
+            max_connections: crate::DEFAULT_MAX_CONNECTIONS,
+            header_timeout: crate::DEFAULT_HEADER_TIMEOUT,
+            drain_timeout: crate::DEFAULT_REQUEST_TIMEOUT
+                .saturating_add(crate::DEFAULT_HEADER_TIMEOUT),
+            open: Arc::new(AtomicU64::new(0)),
+        }
+    }
 }
 
 /// Counts one open connection for as long as it lives.
@@ -72,8 +71,11 @@ impl Drop for Open {
 }
 
 /// Accepts connections on `listener` and serves `app` on them until `shutdown` completes,
-/// then drains (see the module documentation). Never fails: errors of one connection end
-/// only that connection, and accept errors are logged and retried.
+/// then drains (see the crate documentation). Plain HTTP when `tls` is `None`.
+///
+/// Never fails: errors of one connection end only that connection, and accept errors are
+/// logged and retried after [`ACCEPT_ERROR_PAUSE`]. Returns once drained (or once
+/// [`Limits::drain_timeout`] has passed; connections still open then are dropped).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -132,20 +134,20 @@ pub async fn serve(
         });
     }
     drop(listener);
+    drain(graceful, limits.drain_timeout).await;
+}
+
+async fn drain(graceful: GracefulShutdown, limit: Duration) {
     let open = graceful.count();
     tracing::info!(
         open,
-        "stopped accepting; waiting for requests in flight (at most {:?})",
-        limits.drain_timeout
+        "stopped accepting; waiting for requests in flight (at most {limit:?})"
     );
-    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+    if tokio::time::timeout(limit, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!(
-            "connections still open after {:?}; closing them",
-            limits.drain_timeout
-        );
+        tracing::warn!("connections still open after {limit:?}; closing them");
     }
 }
 
@@ -193,74 +195,24 @@ impl Conn {
     }
 }
 
-/// Loads a PEM certificate chain and its private key into a TLS server configuration
-/// (ring provider, TLS 1.2 and 1.3, ALPN `http/1.1`).
-///
-/// # Errors
-/// [`ConfigError::Tls`] naming the file and what is wrong with it: unreadable, not PEM, no
-/// certificate, no private key, or a key that does not belong to the certificate.
-pub fn load_tls(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, ConfigError> {
-    let chain = load_chain(cert)?;
-    let private = load_key(key)?;
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls_error("certificate", cert, e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, private)
-        .map_err(|e| {
-            tls_error(
-                "key",
-                key,
-                format!(
-                    "unusable with the certificate in {}: {e}; it must be the private key of \
-                     the first certificate there (RSA, ECDSA P-256/P-384 or Ed25519)",
-                    cert.display()
-                ),
-            )
-        })?;
-    config.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
-    Ok(Arc::new(config))
-}
-
-fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
-    let chain = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| tls_error("certificate", path, pem_detail(&e)))?;
-    if chain.is_empty() {
-        return Err(tls_error(
-            "certificate",
-            path,
-            "no certificate in it; expected PEM blocks `-----BEGIN CERTIFICATE-----`, leaf first"
-                .into(),
-        ));
-    }
-    Ok(chain)
-}
-
-fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConfigError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| {
-        let detail = match e {
-            pem::Error::NoItemsFound => "no private key in it; expected a PEM block \
-                 `-----BEGIN PRIVATE KEY-----` (or RSA PRIVATE KEY, EC PRIVATE KEY)"
-                .into(),
-            e => pem_detail(&e),
-        };
-        tls_error("key", path, detail)
-    })
-}
-
-fn pem_detail(e: &pem::Error) -> String {
-    match e {
-        pem::Error::Io(e) => format!("cannot read it: {e}"),
-        e => format!("not a valid PEM file: {e}"),
-    }
-}
-
-fn tls_error(what: &'static str, path: &Path, detail: String) -> ConfigError {
-    ConfigError::Tls {
-        what,
-        path: path.to_path_buf(),
-        detail,
+/// Completes on SIGTERM or ctrl-c (SIGINT): the usual `shutdown` argument of [`serve`].
+/// If a signal handler cannot be installed, that signal is ignored (the other still works).
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    let int = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = int => {},
+        () = term => {},
     }
 }
