@@ -146,7 +146,8 @@ async fn tile(
     let size = committed_size(&s);
     let storage = Arc::clone(&s.storage);
     let (body, full) =
-        blocking(move || crate::tiles::read_tile(&storage, &format!("tile/{path}"), size)).await?;
+        blocking(move || crate::tiles::read_tile(storage.as_ref(), &format!("tile/{path}"), size))
+            .await?;
     let cache = if full {
         "public, max-age=31536000, immutable"
     } else {
@@ -161,8 +162,14 @@ async fn lookup(State(s): State<Arc<Shared>>, Query(q): Q) -> Result<Response, A
     let head = pick(&s, since)?;
     let shared = Arc::clone(&s);
     let bundle = blocking(move || {
-        crate::reads::lookup(&shared.storage, &shared.state_proofs, &head, &r, since)
-            .map_err(ApiError::internal)
+        crate::reads::lookup(
+            shared.storage.as_ref(),
+            &shared.state_proofs,
+            &head,
+            &r,
+            since,
+        )
+        .map_err(ApiError::internal)
     })
     .await?;
     Ok(json_response(StatusCode::OK, bundle.to_json(), "no-store"))
@@ -175,7 +182,7 @@ async fn history(State(s): State<Arc<Shared>>, Query(q): Q) -> Result<Response, 
     let head = pick(&s, since)?;
     let storage = Arc::clone(&s.storage);
     let page = blocking(move || {
-        crate::reads::history(&storage, &head, &r, cursor).map_err(ApiError::internal)
+        crate::reads::history(storage.as_ref(), &head, &r, cursor).map_err(ApiError::internal)
     })
     .await?;
     Ok(json_response(StatusCode::OK, page.to_json(), "no-store"))
@@ -191,7 +198,7 @@ async fn proof(State(s): State<Arc<Shared>>, Query(q): Q) -> Result<Response, Ap
     }
     let storage = Arc::clone(&s.storage);
     let p = blocking(move || {
-        crate::reads::inclusion(&storage, index, size).map_err(ApiError::internal)
+        crate::reads::inclusion(storage.as_ref(), index, size).map_err(ApiError::internal)
     })
     .await?;
     let body = json!({"index": index, "size": size, "inclusion": hashes_json(&p)});
@@ -210,9 +217,10 @@ async fn consistency(State(s): State<Arc<Shared>>, Query(q): Q) -> Result<Respon
         return Err(ApiError::bad_request("out_of_range", detail).with("tree_size", have));
     }
     let storage = Arc::clone(&s.storage);
-    let p =
-        blocking(move || crate::reads::consistency(&storage, old, new).map_err(ApiError::internal))
-            .await?;
+    let p = blocking(move || {
+        crate::reads::consistency(storage.as_ref(), old, new).map_err(ApiError::internal)
+    })
+    .await?;
     let body = json!({"old": old, "new": new, "proof": hashes_json(&p)});
     Ok(json_response(
         StatusCode::OK,

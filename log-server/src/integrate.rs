@@ -1,100 +1,61 @@
 //! One integration batch: new leaves, their stored hashes, history and dedup rows, map node
 //! groups, allowlist rows, the closing state leaf and the signed checkpoint, all collected
-//! into one [`crate::storage::Batch`] and committed with sync.
+//! into one [`Batch`] and committed at once by [`LogStore::commit`].
 //!
 //! Guarantees: the state leaf is the last leaf, its `size` is its own index and its map root
 //! is the map after all leaves before it (map version = checkpoint size). The checkpoint's
-//! root is computed from exactly the hashes written. Out of scope: admission decisions
-//! (the sequencer makes them) and the map's node layout (proofs `map`).
+//! root is computed from exactly the hashes written, and the batch applies only on top of the
+//! size it was planned on. Out of scope: admission decisions (the sequencer makes them) and
+//! the map's node layout (proofs `map`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use taglog_proofs::checkpoint::{sign_checkpoint, Checkpoint};
+use taglog_proofs::checkpoint::{sign_checkpoint, Checkpoint, CheckpointError};
 use taglog_proofs::hash::{leaf_hash, Hash};
 use taglog_proofs::leaves::{PublisherChange, PublisherLeaf, StateLeaf};
 use taglog_proofs::map::MapValue;
 use taglog_proofs::note::{SignerKey, VerifierKey};
 use taglog_proofs::refs::RefPrefix;
-use taglog_proofs::tree::{
-    stored_hash_count, stored_hashes_for_leaf, tree_root, HashReader, TreeError,
-};
+use taglog_proofs::tree::{stored_hash_count, stored_hashes_for_leaf, tree_root, TreeError};
 
 use crate::state::Head;
-use crate::storage::{HistoryItem, Storage, StorageError};
+use crate::store::map::MapError;
+use crate::store::{
+    Batch, CheckpointRow, HistoryItem, LogStore, NewEntry, PublisherRow, StoreError, StoredHashes,
+};
 
 /// Why a batch could not be built or written.
 #[derive(Debug, thiserror::Error)]
 pub enum IntegrateError {
-    /// The database failed.
+    /// The store failed; after a commit error the batch may or may not be persisted.
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Store(#[from] StoreError),
     /// Tree math failed (a missing stored hash means a damaged database).
     #[error("tree: {0}")]
     Tree(#[from] TreeError),
     /// The map update failed.
-    #[error("map: {0}")]
-    Map(String),
-    /// A log-authored leaf or the checkpoint could not be built.
-    #[error("format: {0}")]
-    Format(String),
-}
-
-/// Stored hashes: this batch's new ones first, then the database.
-pub struct Hashes<'a> {
-    storage: &'a Storage,
-    new: HashMap<u64, Hash>,
-}
-
-impl<'a> Hashes<'a> {
-    /// A reader over the database only.
-    pub fn new(storage: &'a Storage) -> Hashes<'a> {
-        Hashes {
-            storage,
-            new: HashMap::new(),
-        }
-    }
-}
-
-impl HashReader for Hashes<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, TreeError> {
-        let missing: Vec<u64> = indexes
-            .iter()
-            .copied()
-            .filter(|i| !self.new.contains_key(i))
-            .collect();
-        let fetched = self
-            .storage
-            .hashes(&missing)
-            .map_err(|e| TreeError::Storage(Box::new(e)))?;
-        let from_db: HashMap<u64, Hash> = missing.into_iter().zip(fetched).collect();
-        indexes
-            .iter()
-            .map(|i| {
-                self.new
-                    .get(i)
-                    .or_else(|| from_db.get(i))
-                    .copied()
-                    .ok_or(TreeError::MissingHash { index: *i })
-            })
-            .collect()
-    }
+    #[error(transparent)]
+    Map(#[from] MapError),
+    /// The checkpoint could not be built or signed (a wrong log key).
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] CheckpointError),
 }
 
 /// The plan of one batch.
 pub struct Integration<'a> {
-    storage: &'a Storage,
+    store: &'a dyn LogStore,
     start: u64,
     leaves: Vec<Vec<u8>>,
     history: Vec<(Hash, HistoryItem)>,
     map_updates: BTreeMap<Hash, MapValue>,
-    publishers: Vec<(String, String, bool)>,
+    publishers: Vec<PublisherRow>,
 }
 
 impl<'a> Integration<'a> {
     /// Starts a batch on a tree of `size` leaves.
-    pub fn new(storage: &'a Storage, size: u64) -> Integration<'a> {
+    pub fn new(store: &'a dyn LogStore, size: u64) -> Integration<'a> {
         Integration {
-            storage,
+            store,
             start: size,
             leaves: Vec::new(),
             history: Vec::new(),
@@ -112,17 +73,14 @@ impl<'a> Integration<'a> {
         self.history.len()
     }
 
-    /// Appends a `taglog/v1/publisher` leaf.
-    ///
-    /// # Errors
-    /// [`IntegrateError::Format`] if the leaf cannot be encoded.
+    /// Appends a `taglog/v1/publisher` leaf; returns its index.
     pub fn add_publisher(
         &mut self,
         prefix: &RefPrefix,
         key: &VerifierKey,
         add: bool,
         time: u64,
-    ) -> Result<u64, IntegrateError> {
+    ) -> u64 {
         let change = if add {
             PublisherChange::Add
         } else {
@@ -136,24 +94,19 @@ impl<'a> Integration<'a> {
         };
         let index = self.next_index();
         self.leaves.push(leaf.to_text().into_bytes());
-        self.publishers
-            .push((prefix.to_string(), key.to_string(), add));
-        Ok(index)
+        self.publishers.push(PublisherRow {
+            prefix: prefix.to_string(),
+            vkey: key.to_string(),
+            add,
+        });
+        index
     }
 
-    /// Appends a binding leaf; `item.index` is filled in.
-    ///
-    /// # Errors
-    /// None today; kept fallible for storage-backed plans.
-    pub fn add_binding(
-        &mut self,
-        entry: &[u8],
-        ref_key: Hash,
-        mut item: HistoryItem,
-    ) -> Result<u64, IntegrateError> {
+    /// Appends a binding leaf; `item.index` is filled in and returned.
+    pub fn add_binding(&mut self, entry: Vec<u8>, ref_key: Hash, mut item: HistoryItem) -> u64 {
         let index = self.next_index();
         item.index = index;
-        self.leaves.push(entry.to_vec());
+        self.leaves.push(entry);
         self.history.push((ref_key, item));
         self.map_updates.insert(
             ref_key,
@@ -163,66 +116,64 @@ impl<'a> Integration<'a> {
                 leaf_hash: item.leaf_hash,
             },
         );
-        Ok(index)
+        index
     }
 
-    /// Appends the state leaf, signs the checkpoint and commits everything with sync.
+    /// Appends the state leaf, signs the checkpoint and commits everything at once.
     ///
     /// # Errors
-    /// [`IntegrateError`]; after a storage error the batch may or may not be persisted.
+    /// [`IntegrateError`]; after [`IntegrateError::Store`] the batch may or may not be
+    /// persisted (except [`StoreError::SizeMismatch`]: nothing was written).
     pub fn finish(mut self, key: &SignerKey, time: u64) -> Result<Head, IntegrateError> {
         let new_size = self.next_index() + 1;
         let updates: Vec<(Hash, MapValue)> =
             std::mem::take(&mut self.map_updates).into_iter().collect();
-        let (map_root, nodes) = crate::tagmap::update(
-            self.storage,
-            (self.start > 0).then_some(self.start),
-            new_size,
-            &updates,
-        )
-        .map_err(IntegrateError::Map)?;
+        let base = (self.start > 0).then_some(self.start);
+        let (map_root, map_nodes) =
+            crate::store::map::update(self.store, base, new_size, &updates)?;
         let state = StateLeaf {
             size: new_size - 1,
             map_root,
             time,
         };
         self.leaves.push(state.to_text().into_bytes());
-        let mut batch = self.storage.batch();
-        let mut hashes = Hashes::new(self.storage);
-        for (i, entry) in self.leaves.iter().enumerate() {
-            let index = self.start + i as u64;
-            let lh = leaf_hash(entry);
+        let mut hashes = StoredHashes::new(self.store);
+        let mut new_hashes = Vec::new();
+        let mut entries = Vec::with_capacity(self.leaves.len());
+        for (index, bytes) in (self.start..).zip(self.leaves) {
+            let lh = leaf_hash(&bytes);
             let base = stored_hash_count(index);
-            for (j, h) in stored_hashes_for_leaf(index, lh, &hashes)?
-                .into_iter()
-                .enumerate()
-            {
-                hashes.new.insert(base + j as u64, h);
-                batch.put_hash(base + j as u64, &h)?;
+            for (j, h) in (base..).zip(stored_hashes_for_leaf(index, lh, &hashes)?) {
+                hashes.insert(j, h);
+                new_hashes.push((j, h));
             }
-            batch.put_entry(index, entry, &lh)?;
-        }
-        for (ref_key, item) in &self.history {
-            batch.put_history(ref_key, item)?;
-        }
-        for (k, v) in &nodes {
-            batch.put_map_node(k, v)?;
-        }
-        for (prefix, vkey, add) in &self.publishers {
-            batch.set_publisher(prefix, vkey, *add)?;
+            entries.push(NewEntry {
+                index,
+                bytes,
+                leaf_hash: lh,
+            });
         }
         let root = tree_root(new_size, &hashes)?;
-        let origin = key.name().to_string();
-        let checkpoint = Checkpoint::new(&origin, new_size, root)
-            .map_err(|e| IntegrateError::Format(e.to_string()))?;
-        let note =
-            sign_checkpoint(&checkpoint, key).map_err(|e| IntegrateError::Format(e.to_string()))?;
-        batch.put_checkpoint(new_size, time, &note)?;
-        batch.commit()?;
+        let checkpoint = Checkpoint::new(key.name().as_str(), new_size, root)?;
+        let note = sign_checkpoint(&checkpoint, key)?;
+        let batch = Batch {
+            old_size: self.start,
+            entries,
+            hashes: new_hashes,
+            map_nodes,
+            history: self.history,
+            publishers: self.publishers,
+            checkpoint: CheckpointRow {
+                size: new_size,
+                time,
+                note,
+            },
+        };
+        self.store.commit(&batch)?;
         Ok(Head {
             size: new_size,
             root,
-            note: std::sync::Arc::new(note),
+            note: std::sync::Arc::new(batch.checkpoint.note),
             time,
         })
     }

@@ -15,9 +15,8 @@ pub mod quota;
 pub mod reads;
 pub mod sequencer;
 pub mod state;
-pub mod storage;
+pub mod store;
 pub mod submit;
-pub mod tagmap;
 pub mod tiles;
 pub mod witnesses;
 
@@ -31,17 +30,16 @@ use taglog_proofs::tree::tree_root;
 
 use crate::allowlist::Allowlist;
 use crate::config::Config;
-use crate::integrate::Hashes;
 use crate::sequencer::Command;
 use crate::state::{Head, Shared};
-use crate::storage::Storage;
+use crate::store::{LogStore, RocksStore, StoredHashes};
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// Storage could not be opened or read.
     #[error(transparent)]
-    Storage(#[from] storage::StorageError),
+    Storage(#[from] store::StoreError),
     /// The stored tree contradicts the stored checkpoint, or the checkpoint does not verify.
     #[error("REFUSING TO START: {0}. The log must never contradict a checkpoint it signed; restore the data directory from a consistent backup")]
     Inconsistent(String),
@@ -62,7 +60,7 @@ pub enum ServerError {
 /// # Errors
 /// [`ServerError::Inconsistent`] if it is missing or does not verify.
 pub fn load_head(
-    storage: &Storage,
+    storage: &dyn LogStore,
     config: &Config,
     size: u64,
     cosigned: bool,
@@ -108,13 +106,16 @@ pub fn load_head(
 ///
 /// # Errors
 /// [`ServerError::Inconsistent`] on any mismatch.
-pub fn verify_storage(storage: &Storage, config: &Config) -> Result<Option<Head>, ServerError> {
+pub fn verify_storage(
+    storage: &dyn LogStore,
+    config: &Config,
+) -> Result<Option<Head>, ServerError> {
     let size = storage.size()?;
     if size == 0 {
         return Ok(None);
     }
     let head = load_head(storage, config, size, false)?;
-    let root = tree_root(size, &Hashes::new(storage)).map_err(|e| {
+    let root = tree_root(size, &StoredHashes::new(storage)).map_err(|e| {
         ServerError::Inconsistent(format!("cannot recompute the root of size {size}: {e}"))
     })?;
     if root != head.root {
@@ -139,8 +140,8 @@ pub fn verify_storage(storage: &Storage, config: &Config) -> Result<Option<Head>
 /// # Errors
 /// [`ServerError`] for startup failures.
 pub async fn run(config: Config) -> Result<(), ServerError> {
-    let storage = Arc::new(Storage::open(&config.data_dir)?);
-    let committed = verify_storage(&storage, &config)?;
+    let storage: Arc<dyn LogStore> = Arc::new(RocksStore::open(&config.data_dir)?);
+    let committed = verify_storage(storage.as_ref(), &config)?;
     let logged = Allowlist::from_rows(&storage.publishers()?).map_err(ServerError::Inconsistent)?;
     let file_list = config
         .publishers
@@ -206,7 +207,7 @@ fn initial_heads(shared: &Shared, committed: Option<Head>) -> Result<(), ServerE
         let p = shared.storage.published_size()?;
         if p > 0 {
             shared.published.send_replace(Some(load_head(
-                &shared.storage,
+                shared.storage.as_ref(),
                 &shared.config,
                 p,
                 true,

@@ -14,9 +14,9 @@ use taglog_proofs::hash::Hash;
 use taglog_proofs::inclusion::inclusion_proof;
 use taglog_proofs::refs::TagRef;
 
-use crate::integrate::Hashes;
 use crate::state::Head;
-use crate::storage::{Storage, StorageError};
+use crate::store::map::MapError;
+use crate::store::{LogStore, StoreError, StoredHashes};
 
 /// Most bindings on one `/history` page.
 pub const HISTORY_PAGE: usize = 100;
@@ -26,7 +26,10 @@ pub const HISTORY_PAGE: usize = 100;
 pub enum ReadError {
     /// The database failed.
     #[error(transparent)]
-    Storage(#[from] StorageError),
+    Storage(#[from] StoreError),
+    /// The tag map could not prove a key.
+    #[error(transparent)]
+    Map(#[from] MapError),
     /// A proof could not be built from stored hashes.
     #[error("proof: {0}")]
     Proof(String),
@@ -35,7 +38,7 @@ pub enum ReadError {
     MissingEntry(u64),
 }
 
-fn entry(storage: &Storage, index: u64) -> Result<Vec<u8>, ReadError> {
+fn entry(storage: &dyn LogStore, index: u64) -> Result<Vec<u8>, ReadError> {
     storage.entry(index)?.ok_or(ReadError::MissingEntry(index))
 }
 
@@ -43,22 +46,24 @@ fn entry(storage: &Storage, index: u64) -> Result<Vec<u8>, ReadError> {
 ///
 /// # Errors
 /// [`ReadError::Proof`] if `index ≥ size` or a hash is missing.
-pub fn inclusion(storage: &Storage, index: u64, size: u64) -> Result<Vec<Hash>, ReadError> {
-    inclusion_proof(index, size, &Hashes::new(storage)).map_err(|e| ReadError::Proof(e.to_string()))
+pub fn inclusion(storage: &dyn LogStore, index: u64, size: u64) -> Result<Vec<Hash>, ReadError> {
+    inclusion_proof(index, size, &StoredHashes::new(storage))
+        .map_err(|e| ReadError::Proof(e.to_string()))
 }
 
 /// RFC 9162 consistency proof from `old` to `new` (empty when `old` is 0 or equal).
 ///
 /// # Errors
 /// [`ReadError::Proof`] if `old > new` or a hash is missing.
-pub fn consistency(storage: &Storage, old: u64, new: u64) -> Result<Vec<Hash>, ReadError> {
+pub fn consistency(storage: &dyn LogStore, old: u64, new: u64) -> Result<Vec<Hash>, ReadError> {
     if old == 0 || old == new {
         return Ok(Vec::new());
     }
-    consistency_proof(old, new, &Hashes::new(storage)).map_err(|e| ReadError::Proof(e.to_string()))
+    consistency_proof(old, new, &StoredHashes::new(storage))
+        .map_err(|e| ReadError::Proof(e.to_string()))
 }
 
-fn leaf_proof(storage: &Storage, index: u64, size: u64) -> Result<LeafProof, ReadError> {
+fn leaf_proof(storage: &dyn LogStore, index: u64, size: u64) -> Result<LeafProof, ReadError> {
     Ok(LeafProof {
         index,
         entry: entry(storage, index)?,
@@ -67,7 +72,7 @@ fn leaf_proof(storage: &Storage, index: u64, size: u64) -> Result<LeafProof, Rea
 }
 
 fn consistency_member(
-    storage: &Storage,
+    storage: &dyn LogStore,
     since: Option<u64>,
     size: u64,
 ) -> Result<Option<ConsistencyMember>, ReadError> {
@@ -91,7 +96,7 @@ impl StateProofs {
     ///
     /// # Errors
     /// [`ReadError`] on storage faults.
-    pub fn get(&self, storage: &Storage, size: u64) -> Result<LeafProof, ReadError> {
+    pub fn get(&self, storage: &dyn LogStore, size: u64) -> Result<LeafProof, ReadError> {
         if let Ok(cached) = self.0.lock() {
             if let Some((_, proof)) = cached.as_ref().filter(|(s, _)| *s == size) {
                 return Ok(proof.clone());
@@ -116,15 +121,14 @@ impl StateProofs {
 /// # Errors
 /// [`ReadError`] on storage faults.
 pub fn lookup(
-    storage: &Storage,
+    storage: &dyn LogStore,
     states: &StateProofs,
     head: &Head,
     reference: &TagRef,
     since: Option<u64>,
 ) -> Result<Bundle, ReadError> {
     let key = reference.key();
-    let (proof, value) =
-        crate::tagmap::prove(storage, head.size, &key).map_err(ReadError::Proof)?;
+    let (proof, value) = crate::store::map::prove(storage, head.size, &key)?;
     let state = states.get(storage, head.size)?;
     let (status, binding) = match value {
         Some(value) => {
@@ -158,7 +162,7 @@ pub fn lookup(
 /// # Errors
 /// [`ReadError`] on storage faults.
 pub fn history(
-    storage: &Storage,
+    storage: &dyn LogStore,
     head: &Head,
     reference: &TagRef,
     cursor: u64,

@@ -20,9 +20,9 @@ use taglog_proofs::refs::TagRef;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::allowlist::Allowlist;
-use crate::integrate::{IntegrateError, Integration};
+use crate::integrate::Integration;
 use crate::state::{now_unix, Head, Shared};
-use crate::storage::HistoryItem;
+use crate::store::HistoryItem;
 
 /// The highest version a ref's first binding may carry (DESIGN §3.4).
 pub const MAX_FIRST_VERSION: u64 = 1 << 32;
@@ -190,7 +190,7 @@ impl Sequencer {
         let started = Instant::now();
         let time = now_unix().max(self.time);
         let storage = Arc::clone(&self.shared.storage);
-        let mut plan = Integration::new(&storage, self.size);
+        let mut plan = Integration::new(storage.as_ref(), self.size);
         let (removes, adds) = target
             .as_ref()
             .map(|t| self.allowlist.diff(t))
@@ -201,8 +201,7 @@ impl Sequencer {
             .map(|g| (g, false))
             .chain(adds.iter().map(|g| (g, true)))
         {
-            plan.add_publisher(&g.prefix, &g.key, add, time)
-                .map_err(|e: IntegrateError| e.to_string())?;
+            plan.add_publisher(&g.prefix, &g.key, add, time);
         }
         let allowlist = target
             .map(Arc::new)
@@ -211,8 +210,7 @@ impl Sequencer {
         let mut latest: HashMap<Hash, u64> = HashMap::new();
         let mut batch_leaves: HashMap<Hash, u64> = HashMap::new();
         for s in subs {
-            let outcome = self.decide(&mut plan, &allowlist, &s, &mut latest, &mut batch_leaves);
-            replies.push((s.reply, s.enqueued, outcome));
+            replies.push(self.decide(&mut plan, &allowlist, s, &mut latest, &mut batch_leaves));
         }
         let accepted = plan.bindings();
         if accepted == 0 && changes == 0 && self.size > 0 && !self.idle_due() {
@@ -250,21 +248,48 @@ impl Sequencer {
         &self,
         plan: &mut Integration<'_>,
         allowlist: &Allowlist,
-        s: &Submission,
+        s: Submission,
+        latest: &mut HashMap<Hash, u64>,
+        batch_leaves: &mut HashMap<Hash, u64>,
+    ) -> (oneshot::Sender<Outcome>, Instant, Outcome) {
+        let Submission {
+            entry,
+            leaf,
+            reference,
+            signer,
+            version,
+            enqueued,
+            reply,
+        } = s;
+        let outcome = self.decide_one(
+            plan,
+            allowlist,
+            (entry, leaf, &reference, &signer, version),
+            latest,
+            batch_leaves,
+        );
+        (reply, enqueued, outcome)
+    }
+
+    fn decide_one(
+        &self,
+        plan: &mut Integration<'_>,
+        allowlist: &Allowlist,
+        (entry, leaf, reference, signer, version): (Vec<u8>, Hash, &TagRef, &(KeyName, KeyId), u64),
         latest: &mut HashMap<Hash, u64>,
         batch_leaves: &mut HashMap<Hash, u64>,
     ) -> Outcome {
-        if let Some(index) = batch_leaves.get(&s.leaf) {
+        if let Some(index) = batch_leaves.get(&leaf) {
             return Outcome::Duplicate { index: *index };
         }
-        match self.shared.storage.dedup(&s.leaf) {
+        match self.shared.storage.dedup(&leaf) {
             Ok(Some(index)) => return Outcome::Duplicate { index },
             Ok(None) => {}
             Err(e) => return Outcome::Unavailable(e.to_string()),
         }
         if let Err(e) = allowlist
-            .key(&s.signer.0, s.signer.1)
-            .and_then(|k| allowlist.check(&s.reference, k))
+            .key(&signer.0, signer.1)
+            .and_then(|k| allowlist.check(reference, k))
         {
             let code = match e {
                 crate::allowlist::Denied::UnknownKey { .. } => "unknown_key",
@@ -272,7 +297,7 @@ impl Sequencer {
             };
             return Outcome::Forbidden(code, e.to_string());
         }
-        let ref_key = s.reference.key();
+        let ref_key = reference.key();
         let current = match latest.get(&ref_key) {
             Some(v) => Some(*v),
             None => match self.shared.storage.ref_latest(&ref_key) {
@@ -280,22 +305,18 @@ impl Sequencer {
                 Err(e) => return Outcome::Unavailable(e.to_string()),
             },
         };
-        if let Err(expected) = check_version(current, s.version) {
+        if let Err(expected) = check_version(current, version) {
             return Outcome::Conflict { expected, current };
         }
         let item = HistoryItem {
-            version: s.version,
+            version,
             index: 0,
-            leaf_hash: s.leaf,
+            leaf_hash: leaf,
         };
-        match plan.add_binding(&s.entry, ref_key, item) {
-            Ok(index) => {
-                latest.insert(ref_key, s.version);
-                batch_leaves.insert(s.leaf, index);
-                Outcome::Added { index }
-            }
-            Err(e) => Outcome::Unavailable(e.to_string()),
-        }
+        let index = plan.add_binding(entry, ref_key, item);
+        latest.insert(ref_key, version);
+        batch_leaves.insert(leaf, index);
+        Outcome::Added { index }
     }
 
     fn publish(&self, head: Head, accepted: usize, started: Instant) {

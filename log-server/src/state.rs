@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::quota::Quotas;
 use crate::reads::StateProofs;
 use crate::sequencer::Command;
-use crate::storage::Storage;
+use crate::store::LogStore;
 
 /// A durable checkpoint.
 #[derive(Clone, Debug)]
@@ -36,7 +36,7 @@ pub struct Shared {
     /// Resolved configuration.
     pub config: Config,
     /// The database.
-    pub storage: Arc<Storage>,
+    pub storage: Arc<dyn LogStore>,
     /// The logged allowlist (changes only after its publisher leaves are durable).
     pub allowlist: RwLock<Arc<Allowlist>>,
     /// Newest durable checkpoint.
@@ -61,7 +61,7 @@ impl Shared {
     /// Builds the shared state.
     pub fn new(
         config: Config,
-        storage: Arc<Storage>,
+        storage: Arc<dyn LogStore>,
         allowlist: Allowlist,
         queue: mpsc::Sender<Command>,
     ) -> Shared {

@@ -193,7 +193,7 @@ async fn submit(
 fn duplicate(
     shared: &Arc<Shared>,
     signed: &SignedBinding,
-    found: (Option<u64>, Option<crate::storage::HistoryItem>),
+    found: (Option<u64>, Option<crate::store::HistoryItem>),
 ) -> Result<Option<Response>, ApiError> {
     let version = signed.binding().version;
     match found {
@@ -273,7 +273,7 @@ async fn respond(
     let reference = signed.binding().reference.clone();
     let s = Arc::clone(shared);
     let bundle = tokio::task::spawn_blocking(move || {
-        crate::reads::lookup(&s.storage, &s.state_proofs, &head, &reference, None)
+        crate::reads::lookup(s.storage.as_ref(), &s.state_proofs, &head, &reference, None)
     })
     .await
     .map_err(ApiError::internal)?

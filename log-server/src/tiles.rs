@@ -10,8 +10,7 @@ use taglog_proofs::tiles::{
 };
 
 use crate::errors::ApiError;
-use crate::integrate::Hashes;
-use crate::storage::Storage;
+use crate::store::{LogStore, StoredHashes};
 
 /// Number of leaves a tile needs: `(index·256 + width) · 256^level`, `None` on overflow.
 fn leaves_needed(tile: &TilePath) -> Option<u64> {
@@ -35,7 +34,11 @@ fn leaves_needed(tile: &TilePath) -> Option<u64> {
 ///
 /// # Errors
 /// 400 for a malformed path, 404 for a tile beyond the tree, 500 on storage faults.
-pub fn read_tile(storage: &Storage, path: &str, size: u64) -> Result<(Vec<u8>, bool), ApiError> {
+pub fn read_tile(
+    storage: &dyn LogStore,
+    path: &str,
+    size: u64,
+) -> Result<(Vec<u8>, bool), ApiError> {
     let tile = TilePath::parse(path)
         .map_err(|e| ApiError::bad_request("malformed", format!("tile path {path:?}: {e}")))?;
     match leaves_needed(&tile) {
@@ -48,7 +51,7 @@ pub fn read_tile(storage: &Storage, path: &str, size: u64) -> Result<(Vec<u8>, b
     }
     let body = match tile.kind() {
         TileKind::Hash { .. } => {
-            tile_data(&tile, &Hashes::new(storage)).map_err(ApiError::internal)?
+            tile_data(&tile, &StoredHashes::new(storage)).map_err(ApiError::internal)?
         }
         TileKind::Entries => {
             let start = tile.index() * u64::from(TILE_WIDTH);

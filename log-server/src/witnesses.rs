@@ -169,7 +169,7 @@ impl WitnessTask {
     async fn proof(&self, old: u64, new: u64) -> Result<Vec<taglog_proofs::hash::Hash>, String> {
         let storage = Arc::clone(&self.shared.storage);
         tokio::task::spawn_blocking(move || {
-            crate::reads::consistency(&storage, old, new).map_err(|e| e.to_string())
+            crate::reads::consistency(storage.as_ref(), old, new).map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| e.to_string())?
@@ -242,11 +242,7 @@ impl WitnessTask {
             return;
         };
         let lines: String = sigs.iter().map(NoteSignature::to_line).collect();
-        if let Err(e) = self
-            .shared
-            .storage
-            .put_cosignatures(head.size, lines.as_bytes(), true)
-        {
+        if let Err(e) = self.shared.storage.publish(head.size, lines.as_bytes()) {
             tracing::error!(error = %e, "cannot store cosignatures");
             return;
         }
