@@ -19,6 +19,7 @@ pub mod keys;
 pub mod publish;
 pub mod registry;
 pub mod remote;
+pub mod service;
 pub mod state;
 pub mod verify;
 
