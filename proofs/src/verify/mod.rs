@@ -597,32 +597,26 @@ fn verify_pin(
     }
     let (version, index) = proven.ok_or_else(|| not_proven(last_reason))?;
     let mut warnings = v.warnings;
-    let current = match current {
-        Ok(c) => {
-            check_high_water(req, &c)?;
-            if !v.stale_accepted {
-                update.high_water = rising(req, &c);
-            }
-            if c.digest == DigestValue::Withdrawn {
-                warnings.push(format!(
-                    "the publisher has since withdrawn {reference} (version {})",
-                    c.version
-                ));
-            } else if c.digest != *pin {
-                warnings.push(format!(
-                    "the publisher has since moved {reference} to {} (version {})",
-                    c.digest, c.version
-                ));
-            }
-            Some(c)
-        }
-        Err(VerifyError::Unbound { .. }) => None,
-        Err(e) => {
-            warnings.push(format!("the current binding could not be verified: {e}"));
-            None
-        }
-    };
-    let moved = current.as_ref().is_some_and(|c| c.digest != *pin);
+    // A current binding that does not verify fails the pin too (issue 12: never a warning).
+    // That includes "unbound": the history just proved a binding of this ref included before
+    // the state leaf, so a map without the ref contradicts it.
+    let c = current?;
+    check_high_water(req, &c)?;
+    if !v.stale_accepted {
+        update.high_water = rising(req, &c);
+    }
+    if c.digest == DigestValue::Withdrawn {
+        warnings.push(format!(
+            "the publisher has since withdrawn {reference} (version {})",
+            c.version
+        ));
+    } else if c.digest != *pin {
+        warnings.push(format!(
+            "the publisher has since moved {reference} to {} (version {})",
+            c.digest, c.version
+        ));
+    }
+    let moved = c.digest != *pin;
     Ok(Verdict {
         reference: req.signed_ref.clone(),
         digest: *pin,
@@ -631,7 +625,7 @@ fn verify_pin(
             index,
             moved,
         },
-        current,
+        current: Some(c),
         checkpoint: v.info,
         stale_accepted: v.stale_accepted,
         warnings,
