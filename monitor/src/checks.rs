@@ -27,7 +27,7 @@ use taglog_proofs::refs::RefPrefix;
 use taglog_proofs::tree::MemoryTree;
 
 use crate::alerts::{Alert, AlertKind};
-use crate::replay::Finding;
+use crate::replay::Violation;
 
 /// The note as text for evidence (notes are UTF-8; anything else is shown lossily).
 pub fn note_text(note: &[u8]) -> String {
@@ -260,18 +260,20 @@ pub fn check_stale(
     ))
 }
 
-/// The alert kind a replay finding maps to.
-pub fn finding_kind(f: &Finding) -> AlertKind {
+/// The alert kind a rule violation maps to.
+pub fn finding_kind(f: &Violation) -> AlertKind {
     match f {
-        Finding::Malformed { .. }
-        | Finding::WrongLog { .. }
-        | Finding::BadPublisherChange { .. }
-        | Finding::StateSize { .. }
-        | Finding::Time { .. }
-        | Finding::NoStateLeaf { .. } => AlertKind::MalformedEntry,
-        Finding::NotAdmitted { .. } | Finding::BadSignature { .. } => AlertKind::BadSignature,
-        Finding::Version { .. } => AlertKind::VersionRegression,
-        Finding::MapMismatch { .. } => AlertKind::MapMismatch,
+        Violation::Malformed { .. }
+        | Violation::WrongLog { .. }
+        | Violation::DuplicateAdd { .. }
+        | Violation::AbsentRemove { .. }
+        | Violation::StateSize { .. }
+        | Violation::TimeDecreased { .. }
+        | Violation::TimeInFuture { .. }
+        | Violation::NoStateLeaf { .. } => AlertKind::MalformedEntry,
+        Violation::NotAdmitted { .. } | Violation::BadSignature { .. } => AlertKind::BadSignature,
+        Violation::Version { .. } => AlertKind::VersionRegression,
+        Violation::MapMismatch { .. } => AlertKind::MapMismatch,
     }
 }
 
@@ -279,7 +281,7 @@ pub fn finding_kind(f: &Finding) -> AlertKind {
 /// `previous` that of an earlier leaf the finding refers to (the previous binding).
 pub fn finding_alert(
     origin: &str,
-    finding: &Finding,
+    finding: &Violation,
     checkpoint_note: &[u8],
     entry: Value,
     previous: Option<Value>,
@@ -293,7 +295,7 @@ pub fn finding_alert(
     if let Some(p) = previous {
         set(&mut evidence, "previous", p);
     }
-    if let Finding::MapMismatch {
+    if let Violation::MapMismatch {
         claimed, computed, ..
     } = finding
     {
@@ -308,14 +310,12 @@ pub fn finding_alert(
             json!(computed.to_base64()),
         );
     }
-    let variant = format!("{finding:?}");
-    let variant = variant.split([' ', '{']).next().unwrap_or_default();
     Alert::new(
         kind,
         origin,
-        &format!("{} {variant}", finding.index()),
+        &format!("{} {}", finding.index(), finding.code()),
         Some(finding.index()),
-        finding.describe(),
+        finding.to_string(),
         now,
         evidence,
     )

@@ -10,7 +10,7 @@ use super::{Monitor, MonitorError, PollReport};
 use crate::alerts::Alert;
 use crate::checks;
 use crate::follow::FetchError;
-use crate::replay::{Finding, Replayer};
+use crate::replay::{Replayer, Violation};
 
 impl Monitor {
     /// Entries `start..end` of the verified tree, each checked against its verified leaf
@@ -100,7 +100,7 @@ impl Monitor {
             for a in alerts {
                 self.queue(a);
             }
-            self.dir.state.replay = self.replayer.state().clone();
+            self.dir.state.replay = self.replayer.state();
             self.dir.state.replayed = end;
             self.dir.state.boundaries.retain(|&b| b > end);
             // Drop what the replay consumed from the prefetched entries.
@@ -141,14 +141,16 @@ impl Monitor {
         let now = self.now();
         let mut alerts = Vec::new();
         let mut notices = self.dir.state.notices.clone();
+        self.replayer.set_clock(Some(now));
         let checked = self.replayer.check_many(start, entries)?;
-        for ((i, entry), (leaf, findings)) in (start..).zip(entries).zip(checked) {
+        for ((i, entry), checked) in (start..).zip(entries).zip(checked) {
+            let (leaf, findings) = (checked.leaf, checked.violations);
             // Evidence (inclusion proof, base64) is built only for entries that alert.
             let tree = &self.dir.tree;
             let ev = || checks::entry_evidence(i, entry, tree, size);
             for f in &findings {
                 let previous = match f {
-                    Finding::Version {
+                    Violation::Version {
                         previous: Some(p), ..
                     } => self.entry_evidence(p.index).await,
                     _ => None,
@@ -214,7 +216,7 @@ impl Monitor {
             }
             // Every verified checkpoint size (not only the newest) must end in a state leaf.
             if i + 1 == size || self.dir.state.boundaries.contains(&(i + 1)) {
-                for f in self.replayer.end_checkpoint(i + 1) {
+                if let Some(f) = self.replayer.end_checkpoint(i + 1) {
                     alerts.push(checks::finding_alert(
                         &self.origin,
                         &f,

@@ -38,12 +38,11 @@ use taglog_proofs::tree::{
 
 use super::store::{Store, StoreError};
 use crate::follow::{http_client, FetchError, LogClient};
-use crate::replay::{Finding, ReplayError, ReplayState, Replayer};
+use crate::replay::{ReplayError, ReplayState, Replayer, Violation};
+pub use taglog_proofs::rules::MAX_LOG_TIME_SKEW_SECS;
 
 /// Entries fetched and checked per round trip batch (64 full bundles).
 pub const AUDIT_CHUNK_ENTRIES: u64 = 64 * 256;
-/// How far in the future a state or publisher leaf's time may be (DESIGN §6: now + 5 min).
-pub const MAX_LOG_TIME_SKEW_SECS: u64 = 300;
 /// Findings named in a 422 body (all are counted).
 pub const MAX_FINDINGS_REPORTED: usize = 8;
 /// A snapshot of the audit state is written once the audited size is this many entries past
@@ -91,7 +90,7 @@ pub enum AuditError {
     },
     /// Entries that break taglog's rules (422).
     #[error("{}", describe_findings(.0))]
-    Findings(Vec<Finding>),
+    Findings(Vec<Violation>),
     /// The replay checker or the tree failed internally (500).
     #[error("internal audit error: {0}")]
     Internal(String),
@@ -109,11 +108,11 @@ impl AuditError {
     }
 }
 
-fn describe_findings(findings: &[Finding]) -> String {
+fn describe_findings(findings: &[Violation]) -> String {
     let mut s = format!("{} entries break the log's rules:", findings.len());
     for f in findings.iter().take(MAX_FINDINGS_REPORTED) {
         s.push(' ');
-        s.push_str(&f.describe());
+        s.push_str(&f.to_string());
         s.push(';');
     }
     if findings.len() > MAX_FINDINGS_REPORTED {
@@ -240,7 +239,7 @@ impl AuditState {
                 .map(|r| r.to_base64())
                 .unwrap_or_default(),
             frontier: self.frontier.hashes().iter().map(Hash::to_base64).collect(),
-            replay: self.replayer.state().clone(),
+            replay: self.replayer.state(),
         };
         // Serializing plain strings, numbers and maps cannot fail.
         serde_json::to_vec(&stored).unwrap_or_default()
@@ -378,9 +377,7 @@ impl Auditor {
         let client = LogClient::new(self.http.clone(), url);
         let mut start = old;
         let mut findings = Vec::new();
-        state
-            .replayer
-            .set_max_time(Some(now.saturating_add(MAX_LOG_TIME_SKEW_SECS)));
+        state.replayer.set_clock(Some(now));
         while start < new {
             let end = start.saturating_add(AUDIT_CHUNK_ENTRIES).min(new);
             let entries = match client.entries(start, end, new).await {
@@ -399,7 +396,7 @@ impl Auditor {
             }
             start = end;
         }
-        state.replayer.set_max_time(None);
+        state.replayer.set_clock(None);
         let computed = match state.frontier.root() {
             Ok(r) => r,
             Err(e) => return Err(failure(e.into(), state, false)),
@@ -423,24 +420,26 @@ impl Auditor {
 
 /// Builds a failure, handing `state` back only if nothing was applied to it.
 fn failure(error: AuditError, mut state: AuditState, untouched: bool) -> AuditFailure {
-    state.replayer.set_max_time(None);
+    state.replayer.set_clock(None);
     AuditFailure {
         error,
         state: untouched.then_some(state),
     }
 }
 
-/// Hashes and replays `entries` (the first at index `start`) into `state`.
+/// Hashes and replays `entries` (the first at index `start`) into `state`, with the
+/// signatures verified on all cores.
 fn apply(
     state: &mut AuditState,
     start: u64,
     entries: &[Vec<u8>],
-    findings: &mut Vec<Finding>,
+    findings: &mut Vec<Violation>,
 ) -> Result<(), AuditError> {
-    for (index, entry) in (start..).zip(entries) {
+    for entry in entries {
         state.frontier.append(leaf_hash(entry))?;
-        let (_, found) = state.replayer.check(index, entry)?;
-        findings.extend(found);
+    }
+    for checked in state.replayer.check_many(start, entries)? {
+        findings.extend(checked.violations);
     }
     Ok(())
 }

@@ -479,24 +479,32 @@ fn check_binding_leaf(
         });
     }
     let (name, id) = sb.signer();
-    let allowed = req
+    // Every allowed key with the line's name and key ID is tried (as the log's rule book
+    // does), so a key with a colliding ID allowed for the ref cannot shadow the real one.
+    let mut allowed = req
         .policy
         .publishers_for(req.signed_ref)
         .filter(|p| p.log == v.origin)
-        .find(|p| p.key.name() == name && p.key.id() == id);
-    let Some(rule) = allowed else {
+        .filter(|p| p.key.name() == name && p.key.id() == id)
+        .peekable();
+    if allowed.peek().is_none() {
         return Err(VerifyError::UntrustedCurrentBinding {
             reference: req.signed_ref.as_str().to_string(),
             key: format!("{name}+{id}"),
             version: sb.binding().version,
         });
-    };
-    sb.verify(&rule.key)
-        .map_err(|e| VerifyError::BindingSignature {
-            key: format!("{name}+{id}"),
-            reason: e.to_string(),
-        })?;
-    Ok((sb, rule.key.to_string()))
+    }
+    let mut failure = None;
+    for rule in allowed {
+        match sb.verify(&rule.key) {
+            Ok(()) => return Ok((sb, rule.key.to_string())),
+            Err(e) => failure = Some(e),
+        }
+    }
+    Err(VerifyError::BindingSignature {
+        key: format!("{name}+{id}"),
+        reason: failure.map(|e| e.to_string()).unwrap_or_default(),
+    })
 }
 
 fn check_high_water(req: &VerifyRequest<'_>, current: &CurrentBinding) -> Result<(), VerifyError> {
