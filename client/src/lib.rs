@@ -1,14 +1,17 @@
 //! The taglog client library: everything `taglog` does, with `now` and all paths as
 //! parameters so that tests drive the real code (DESIGN §4).
 //!
-//! Modules: [`registry`] (OCI distribution API), [`remote`] (the log's HTTP API), [`state`]
-//! (local trusted state), [`verify`] (I/O orchestration around
-//! [`taglog_proofs::verify::verify`]), [`publish`], [`import`] (Docker Content Trust tags into
-//! the log), [`keys`], [`config`] (policy location).
+//! Modules: [`registry`] (OCI distribution API), [`credentials`] (registry credentials per
+//! host), [`remote`] (the log's HTTP API), [`state`] (local trusted state), [`verify`] (I/O
+//! orchestration around [`taglog_proofs::verify::verify`]), [`publish`], [`import`] (Docker
+//! Content Trust tags into the log), [`keys`], [`config`] (policy location), [`body`] (bounded
+//! HTTP bodies). All network I/O is async (tokio).
 //! Every failure is a [`Failure`] with the exit code DESIGN §4 assigns: 0 verified, 1
 //! verification failed, 2 usage or policy error, 3 a service was unavailable.
 
+pub mod body;
 pub mod config;
+pub mod credentials;
 pub mod import;
 pub mod inspect;
 pub mod keys;
@@ -75,6 +78,8 @@ impl From<registry::RegistryError> for Failure {
             registry::RegistryError::AuthRequired { .. } => "registry-auth",
             registry::RegistryError::DigestHeaderMismatch { .. } => "registry-digest-header",
             registry::RegistryError::TooLarge { .. } => "registry-too-large",
+            registry::RegistryError::UnsafeRealm { .. } => "registry-unsafe-realm",
+            registry::RegistryError::Credentials { .. } => "registry-credentials",
             _ => "registry-unavailable",
         };
         Failure::new(e.exit_code(), code, e.to_string())
@@ -89,6 +94,12 @@ impl From<remote::RemoteError> for Failure {
             remote::RemoteError::BadAnswer { .. } => "log-bad-answer",
         };
         Failure::new(e.exit_code(), code, e.to_string())
+    }
+}
+
+impl From<credentials::CredentialError> for Failure {
+    fn from(e: credentials::CredentialError) -> Failure {
+        Failure::usage("registry-credentials", e.to_string())
     }
 }
 

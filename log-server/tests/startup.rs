@@ -16,7 +16,8 @@ use std::time::Duration;
 use common::*;
 use taglog_proofs::hash::Hash;
 use taglog_proofs::tree::tree_root_indexes;
-use taglog_server::storage::Storage;
+use taglog_server::store::rocks::COLUMN_FAMILIES;
+use taglog_server::store::{LogStore as _, RocksStore};
 
 fn run_once(dir: &std::path::Path) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_taglog-server"))
@@ -58,15 +59,25 @@ async fn refuses_contradicting_tree_and_open_key() {
     assert!(err.contains("chmod 600"), "{err}");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
 
-    // Tamper with one stored hash: the recomputed root no longer matches the checkpoint.
+    // Tamper with the stored hashes of the root (in the database itself: the store's API
+    // has no way to write a hash outside a checkpoint): the recomputed root no longer
+    // matches the checkpoint.
     {
-        let storage = Storage::open(&dir.path().join("data")).unwrap();
-        let size = storage.size().unwrap();
-        let mut batch = storage.batch();
+        let size = RocksStore::open(&dir.path().join("data"))
+            .unwrap()
+            .size()
+            .unwrap();
+        let db = rocksdb::DB::open_cf(
+            &rocksdb::Options::default(),
+            dir.path().join("data").join("db"),
+            COLUMN_FAMILIES,
+        )
+        .unwrap();
+        let hashes = db.cf_handle("hashes").unwrap();
         for i in tree_root_indexes(size) {
-            batch.put_hash(i, &Hash([0x55; 32])).unwrap();
+            db.put_cf(hashes, i.to_be_bytes(), Hash([0x55; 32]).0)
+                .unwrap();
         }
-        batch.commit().unwrap();
     }
     let (code, err) = run_once(dir.path());
     assert_eq!(code, Some(1), "{err}");

@@ -121,7 +121,7 @@ pub fn repository(gun: &str, explicit: Option<&str>) -> Result<String, Failure> 
 /// Exit 2 for usage problems (no trusted root, no key, bad repository), exit 3 when the
 /// Notary server is unreachable, exit 1 when the repository's top-level Notary data does not
 /// verify. Per-tag failures are in the report, not errors.
-pub fn run(
+pub async fn run(
     policy: &Policy,
     opts: &ImportOptions,
     progress: &mut dyn FnMut(&Step, &Outcome),
@@ -140,7 +140,7 @@ pub fn run(
             ))
         }
     };
-    let view = notary::read(&opts.notary)?;
+    let view = notary::read(&opts.notary).await?;
     let now = opts.notary.now;
     let mut clients: BTreeMap<String, LogClient> = BTreeMap::new();
     let mut tags = Vec::new();
@@ -153,12 +153,12 @@ pub fn run(
     for t in &view.tags.tags {
         let step = match plan::reference(&repo, &t.name) {
             Err(why) => plan::failed(&t.name, &t.role, None, why),
-            Ok(r) => match current(policy, &mut clients, opts, &r, now) {
+            Ok(r) => match current(policy, &mut clients, opts, &r, now).await {
                 Ok(c) => plan::decide(t, r, &c),
                 Err(f) => plan::failed(&t.name, &t.role, None, f.message),
             },
         };
-        let outcome = execute(policy, opts, key.as_ref(), &step, now);
+        let outcome = execute(policy, opts, key.as_ref(), &step, now).await;
         progress(&step, &outcome);
         tags.push((step, outcome));
     }
@@ -178,7 +178,7 @@ fn failure_text(step: &Step) -> String {
     }
 }
 
-fn current(
+async fn current(
     policy: &Policy,
     clients: &mut BTreeMap<String, LogClient>,
     opts: &ImportOptions,
@@ -198,10 +198,10 @@ fn current(
     let client = clients
         .get(&origin)
         .ok_or_else(|| Failure::usage("no-log-url", format!("no log client for {origin}")))?;
-    crate::publish::current(policy, client, r, now)
+    crate::publish::current(policy, client, r, now).await
 }
 
-fn execute(
+async fn execute(
     policy: &Policy,
     opts: &ImportOptions,
     key: Option<&PathBuf>,
@@ -233,7 +233,7 @@ fn execute(
         mmd: opts.mmd,
         poll: opts.poll,
     };
-    match crate::publish::publish(policy, &p) {
+    match crate::publish::publish(policy, &p).await {
         Ok(done) => Outcome::Published {
             version: done.version,
             index: done.index,

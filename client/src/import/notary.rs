@@ -22,7 +22,7 @@ use taglog_proofs::notary::{
     MAX_METADATA_BYTES, MAX_ROOT_ROTATIONS, RELEASES_ROLE,
 };
 
-use crate::registry::{error_chain, read_limited};
+use crate::body::{error_chain, read_limited};
 use crate::Failure;
 
 /// Timeout of one request to the Notary server.
@@ -77,20 +77,34 @@ fn notary_failure(e: &NotaryError, gun: &str) -> Failure {
     )
 }
 
-trait Fetch {
+/// Where metadata files are read from.
+enum Fetch {
+    Dir(Dir),
+    Server(Server),
+}
+
+impl Fetch {
     /// A metadata file by name (`timestamp.json`, `targets/releases.json`); `None` if absent.
-    fn get(&self, file: &str) -> Result<Option<Vec<u8>>, Failure>;
-    fn describe(&self) -> String;
+    async fn get(&self, file: &str) -> Result<Option<Vec<u8>>, Failure> {
+        match self {
+            Fetch::Dir(d) => d.get(file),
+            Fetch::Server(s) => s.get(file).await,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Fetch::Dir(d) => format!("trust directory {}", d.0.display()),
+            Fetch::Server(s) => format!("Notary server {}", s.url),
+        }
+    }
 }
 
 struct Dir(PathBuf);
 
-impl Fetch for Dir {
+impl Dir {
     fn get(&self, file: &str) -> Result<Option<Vec<u8>>, Failure> {
         read_file(&self.0.join(file))
-    }
-    fn describe(&self) -> String {
-        format!("trust directory {}", self.0.display())
     }
 }
 
@@ -121,7 +135,7 @@ fn read_file(path: &Path) -> Result<Option<Vec<u8>>, Failure> {
 struct Server {
     url: String,
     base: String,
-    http: reqwest::blocking::Client,
+    http: reqwest::Client,
 }
 
 impl Server {
@@ -132,7 +146,7 @@ impl Server {
                 format!("--notary-server {url:?} must be an https:// URL"),
             ));
         }
-        let mut b = reqwest::blocking::Client::builder()
+        let mut b = reqwest::Client::builder()
             .timeout(NOTARY_TIMEOUT)
             .user_agent(concat!("taglog/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = ca {
@@ -168,8 +182,8 @@ impl Server {
     }
 }
 
-impl Fetch for Server {
-    fn get(&self, file: &str) -> Result<Option<Vec<u8>>, Failure> {
+impl Server {
+    async fn get(&self, file: &str) -> Result<Option<Vec<u8>>, Failure> {
         let url = format!("{}/{file}", self.base);
         let unavailable = |reason: String| {
             Failure::new(
@@ -182,11 +196,13 @@ impl Fetch for Server {
             .http
             .get(&url)
             .send()
+            .await
             .map_err(|e| unavailable(error_chain(&e)))?;
         match resp.status().as_u16() {
             200 => read_limited(resp, MAX_METADATA_BYTES as u64)
-                .map(Some)
-                .map_err(unavailable),
+                .await
+                .map(|b| Some(b.to_vec()))
+                .map_err(|e| unavailable(e.to_string())),
             404 => Ok(None),
             401 => Err(Failure::usage(
                 "notary-auth",
@@ -195,9 +211,6 @@ impl Fetch for Server {
             s => Err(unavailable(format!("HTTP {s}"))),
         }
     }
-    fn describe(&self) -> String {
-        format!("Notary server {}", self.url)
-    }
 }
 
 /// Reads and verifies the repository's trust data and returns Docker's view of its tags.
@@ -205,7 +218,7 @@ impl Fetch for Server {
 /// # Errors
 /// Exit 2 without a trusted root (or an unreadable trust directory), exit 3 when the server
 /// is unreachable, exit 1 when the top-level metadata does not verify (nothing is imported).
-pub fn read(opts: &NotaryOptions) -> Result<NotaryView, Failure> {
+pub async fn read(opts: &NotaryOptions) -> Result<NotaryView, Failure> {
     let cache = Dir(opts.trust_dir.join("tuf").join(&opts.gun).join("metadata"));
     let root_path = opts
         .root
@@ -231,17 +244,13 @@ pub fn read(opts: &NotaryOptions) -> Result<NotaryView, Failure> {
             ),
         )
     })?;
-    let server;
-    let fetch: &dyn Fetch = match &opts.source {
-        Source::TrustDir => &cache,
-        Source::Server { url, ca } => {
-            server = Server::new(url, gun, ca.as_deref())?;
-            &server
-        }
+    let fetch = match &opts.source {
+        Source::TrustDir => Fetch::Dir(Dir(cache.0.clone())),
+        Source::Server { url, ca } => Fetch::Server(Server::new(url, gun, ca.as_deref())?),
     };
     let (root, root_bytes) = match &opts.source {
         Source::TrustDir => (trusted.clone(), trusted_bytes.clone()),
-        Source::Server { .. } => newest_root(fetch, trusted.clone(), &trusted_bytes, opts)?,
+        Source::Server { .. } => newest_root(&fetch, trusted.clone(), &trusted_bytes, opts).await?,
     };
     let fail = |e: NotaryError| notary_failure(&e, gun);
     root.check_fresh(&root_bytes, opts.now).map_err(fail)?;
@@ -249,28 +258,31 @@ pub fn read(opts: &NotaryOptions) -> Result<NotaryView, Failure> {
         Source::Server { .. } => Floors::read(&cache, &root),
         Source::TrustDir => Floors::default(),
     };
-    let need = |file: &str| -> Result<Vec<u8>, Failure> {
-        fetch.get(file)?.ok_or_else(|| {
-            Failure::failed(
-                "notary-missing",
-                format!(
-                    "{} has no {file} for {gun}; is it a Notary repository?",
-                    fetch.describe()
-                ),
-            )
-        })
-    };
     let ts = root
-        .timestamp(&need("timestamp.json")?, opts.now, floors.timestamp)
+        .timestamp(
+            &need(&fetch, "timestamp.json", gun).await?,
+            opts.now,
+            floors.timestamp,
+        )
         .map_err(fail)?;
     let snapshot = ts
-        .snapshot(&root, &need("snapshot.json")?, opts.now, floors.snapshot)
+        .snapshot(
+            &root,
+            &need(&fetch, "snapshot.json", gun).await?,
+            opts.now,
+            floors.snapshot,
+        )
         .map_err(fail)?;
     let targets = snapshot
-        .targets(&root, &need("targets.json")?, opts.now, floors.targets)
+        .targets(
+            &root,
+            &need(&fetch, "targets.json", gun).await?,
+            opts.now,
+            floors.targets,
+        )
         .map_err(fail)?;
     let releases = if targets.delegates(RELEASES_ROLE) && snapshot.lists(RELEASES_ROLE) {
-        let bytes = need(&format!("{RELEASES_ROLE}.json"))?;
+        let bytes = need(&fetch, &format!("{RELEASES_ROLE}.json"), gun).await?;
         match snapshot.delegation(&targets, RELEASES_ROLE, &bytes, opts.now) {
             Ok(t) => Releases::Verified(t),
             Err(e) if e.is_role_skippable() => Releases::Failed {
@@ -290,23 +302,27 @@ pub fn read(opts: &NotaryOptions) -> Result<NotaryView, Failure> {
     })
 }
 
+async fn need(fetch: &Fetch, file: &str, gun: &str) -> Result<Vec<u8>, Failure> {
+    fetch.get(file).await?.ok_or_else(|| {
+        Failure::failed(
+            "notary-missing",
+            format!(
+                "{} has no {file} for {gun}; is it a Notary repository?",
+                fetch.describe()
+            ),
+        )
+    })
+}
+
 /// Walks from the trusted root to the server's newest root, one version at a time.
-fn newest_root(
-    fetch: &dyn Fetch,
+async fn newest_root(
+    fetch: &Fetch,
     trusted: TrustedRoot,
     trusted_bytes: &[u8],
     opts: &NotaryOptions,
 ) -> Result<(TrustedRoot, Vec<u8>), Failure> {
     let gun = &opts.gun;
-    let newest = fetch.get("root.json")?.ok_or_else(|| {
-        Failure::failed(
-            "notary-missing",
-            format!(
-                "{} has no root.json for {gun}; is it a Notary repository?",
-                fetch.describe()
-            ),
-        )
-    })?;
+    let newest = need(fetch, "root.json", gun).await?;
     let claimed = claimed_version(&newest).unwrap_or(0);
     if claimed <= trusted.version() {
         // Same or older: the trusted root stays (an older server root is not a reason to
@@ -326,7 +342,7 @@ fn newest_root(
         let next = if v == claimed {
             newest.clone()
         } else {
-            fetch.get(&format!("{v}.root.json"))?.ok_or_else(|| {
+            fetch.get(&format!("{v}.root.json")).await?.ok_or_else(|| {
                 Failure::failed(
                     "notary-missing",
                     format!(

@@ -508,8 +508,15 @@ impl Client {
             .arg("--state-dir")
             .arg(&self.state)
             .args(args)
+            // Credentials come only from what a test puts in its own directory.
+            .env("HOME", self.dir.path())
+            .env_remove("TAGLOG_REGISTRY_HOST")
             .env_remove("TAGLOG_REGISTRY_USER")
             .env_remove("TAGLOG_REGISTRY_PASSWORD")
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("XDG_CONFIG_HOME")
             .env_remove("TAGLOG_NOW")
             .stdin(Stdio::null());
         for (k, v) in env {
@@ -557,4 +564,94 @@ pub fn fake_http_with(answer: impl Fn(&str) -> Vec<u8> + Send + 'static) -> u16 
 /// A fake HTTP server answering every request with `response` (raw bytes). Returns its port.
 pub fn fake_http(response: Vec<u8>) -> u16 {
     fake_http_with(move |_| response.clone())
+}
+
+/// One request as a [`Recorder`] received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP server on loopback that records every request it receives and answers each with
+/// `answer(request)` (raw response bytes): a registry or token endpoint that behaves as a
+/// hostile one would, and proves what a client sent it.
+pub struct Recorder {
+    pub port: u16,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>,
+}
+
+impl Recorder {
+    pub fn start(answer: impl Fn(&Recorded) -> Vec<u8> + Send + 'static) -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { continue };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 65536 {
+                    match s.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf).into_owned();
+                let mut lines = head.split("\r\n");
+                let mut first = lines.next().unwrap_or("").split(' ');
+                let req = Recorded {
+                    method: first.next().unwrap_or("").to_string(),
+                    target: first.next().unwrap_or("").to_string(),
+                    headers: lines
+                        .take_while(|l| !l.is_empty())
+                        .filter_map(|l| l.split_once(':'))
+                        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+                        .collect(),
+                };
+                let resp = answer(&req);
+                log.lock().unwrap().push(req);
+                let _ = s.write_all(&resp);
+                let _ = s.flush();
+            }
+        });
+        Recorder { port, seen }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A raw HTTP response with `Connection: close`.
+pub fn http_response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status}\r\n");
+    for (n, v) in headers {
+        out.push_str(&format!("{n}: {v}\r\n"));
+    }
+    out.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
 }

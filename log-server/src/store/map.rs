@@ -1,0 +1,81 @@
+//! The versioned tag map (DESIGN §3.6) on a [`LogStore`]: proofs' copy-on-write node groups
+//! stored under [`NodeKey::to_bytes`].
+//!
+//! Map version = checkpoint size: the map of version `s` is the map after all leaves before
+//! the state leaf `s−1`. Every version is kept (nothing is pruned), so proofs can be given
+//! against any checkpoint still served. Out of scope: the node layout (proofs `map`).
+
+use std::borrow::Cow;
+
+use taglog_proofs::hash::Hash;
+use taglog_proofs::map::{
+    self, MapProof, MapProofError, MapStore, MapStoreError, MapValue, NodeGroup, NodeKey, Terminal,
+};
+
+use super::LogStore;
+
+/// Why a map update or proof failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    /// The map layer failed (missing or corrupt groups, or the store failed).
+    #[error("tag map: {0}")]
+    Store(#[from] MapStoreError),
+    /// A stored map leaf does not hold a 48-byte value.
+    #[error("tag map: stored leaf value: {0}")]
+    Value(#[from] MapProofError),
+}
+
+struct Groups<'a>(&'a dyn LogStore);
+
+impl MapStore for Groups<'_> {
+    fn get_group(&self, key: &NodeKey) -> Result<Option<Cow<'_, NodeGroup>>, MapStoreError> {
+        let bytes = self
+            .0
+            .map_node(&key.to_bytes())
+            .map_err(|e| MapStoreError::Backend(Box::new(e)))?;
+        bytes
+            .map(|b| NodeGroup::from_bytes(&b).map(Cow::Owned))
+            .transpose()
+    }
+}
+
+/// Node-group rows to write: (key bytes, group bytes).
+pub type MapWrites = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Applies `updates` on top of version `base` (`None`: the empty map) as `version`; returns
+/// the new root and the rows to commit with the batch.
+///
+/// # Errors
+/// [`MapError::Store`] for missing or corrupt groups or a store failure.
+pub fn update(
+    store: &dyn LogStore,
+    base: Option<u64>,
+    version: u64,
+    updates: &[(Hash, MapValue)],
+) -> Result<(Hash, MapWrites), MapError> {
+    let u = map::update(&Groups(store), base, version, updates)?;
+    let writes = u
+        .writes
+        .into_iter()
+        .map(|(k, g)| (k.to_bytes(), g.to_bytes()))
+        .collect();
+    Ok((u.root, writes))
+}
+
+/// The proof for `key` in `version`, with the value if present.
+///
+/// # Errors
+/// [`MapError`] for missing or corrupt groups, a bad stored value, or a store failure.
+pub fn prove(
+    store: &dyn LogStore,
+    version: u64,
+    key: &Hash,
+) -> Result<(MapProof, Option<MapValue>), MapError> {
+    let proof = map::prove(&Groups(store), version, key)?;
+    // An existence proof ends in the key's own leaf, which carries the value: no second walk.
+    let value = match &proof.terminal {
+        Terminal::Value { key: k, value } if k == key => Some(MapValue::from_bytes(value)?),
+        _ => None,
+    };
+    Ok((proof, value))
+}
