@@ -96,7 +96,7 @@ impl Monitor {
                 Err((index, reason)) => {
                     let cp = self
                         .open_note(&note, "verified")
-                        .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
+                        .map_err(MonitorError::StoredCheckpoint)?;
                     let a =
                         checks::tile_mismatch(&self.origin, &cp, index, None, &reason, self.now());
                     self.queue(a);
