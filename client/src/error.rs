@@ -425,9 +425,18 @@ pub enum Error {
     /// `checkpoint` / `export`.
     #[error(transparent)]
     Inspect(#[from] InspectError),
+    /// A failure in the older untyped form ([`crate::failure`]).
+    #[error("{0}")]
+    Legacy(crate::failure::Failure),
     /// The async runtime cannot start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+}
+
+impl From<crate::failure::Failure> for Error {
+    fn from(f: crate::failure::Failure) -> Error {
+        Error::Legacy(f)
+    }
 }
 
 impl From<RemoteError> for Error {
@@ -479,6 +488,7 @@ impl Error {
             },
             Error::LogAnswer(LogAnswerError::Moving) | Error::Runtime(_) => Class::Unavailable,
             Error::LogAnswer(_) | Error::Publish(_) | Error::Inspect(_) => Class::Failed,
+            Error::Legacy(f) => f.class(),
             Error::Verify { source, .. } => match source.class() {
                 ErrorClass::Policy => Class::Uncovered,
                 ErrorClass::Failed => Class::Failed,
@@ -561,6 +571,7 @@ impl Error {
                 InspectError::TlogProof { .. } => "tlog-proof",
             },
             Error::Runtime(_) => "runtime",
+            Error::Legacy(_) => "failed",
         }
     }
 }

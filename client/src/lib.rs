@@ -3,17 +3,22 @@
 //!
 //! Modules: [`registry`] (OCI distribution API), [`credentials`] (registry credentials per
 //! host), [`remote`] (the log's HTTP API), [`state`] (local trusted state), [`verify`] (I/O
-//! orchestration around [`taglog_proofs::verify::verify`]), [`publish`], [`keys`], [`config`]
-//! (policy location), [`body`] (bounded HTTP bodies). All network I/O is async (tokio).
+//! orchestration around [`taglog_proofs::verify::verify`]), [`publish`], [`import`] (Docker
+//! Content Trust tags into the log), [`keys`], [`config`] (policy location), [`body`] (bounded
+//! HTTP bodies), [`service`] (the verification service and its front ends). All network I/O
+//! is async (tokio).
 //! Every failure is an [`Error`] (typed, with its cause) whose [`Error::class`] gives the exit
 //! code DESIGN §4 assigns: 0 verified, 1 verification failed, 2 usage or policy error, 3 a
-//! service was unavailable.
+//! service was unavailable. ([`Failure`] is the older untyped form, still used by
+//! [`import`]; it converts both ways.)
 
 pub mod body;
 pub mod check;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod failure;
+pub mod import;
 pub mod inspect;
 pub mod keys;
 pub mod publish;
@@ -24,6 +29,7 @@ pub mod state;
 pub mod verify;
 
 pub use error::{Class, Error};
+pub use failure::Failure;
 
 /// Exit code: verified (the only code that means "pull").
 pub const EXIT_OK: u8 = 0;

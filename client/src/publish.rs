@@ -142,6 +142,51 @@ pub async fn publish(policy: &Policy, opts: &PublishOptions) -> Result<Published
     .into())
 }
 
+/// The current binding of a ref, as a verified `/lookup` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Current {
+    /// Never bound in this log.
+    Unbound,
+    /// Current binding: its version and digest (`withdrawn` for a withdrawal).
+    Bound {
+        /// Version.
+        version: u64,
+        /// Digest or `withdrawn`.
+        digest: DigestValue,
+    },
+}
+
+/// The current binding of `r`, from a bundle verified under `policy` at `now`.
+///
+/// # Errors
+/// [`Error::Log`] when the log is unavailable; [`Error::LogAnswer`] or
+/// [`PublishError::CurrentVersion`] when its bundle is malformed or does not verify
+/// (including a current binding by a key the policy does not trust).
+pub async fn current(
+    policy: &Policy,
+    client: &LogClient,
+    r: &TagRef,
+    now: u64,
+) -> Result<Current, Error> {
+    let bundle = fetch_bundle(client, r).await?;
+    match verify(&request(policy, &bundle, r, None, now)) {
+        Ok(v) => Ok(v.current.map_or(Current::Unbound, |c| Current::Bound {
+            version: c.version,
+            digest: c.digest,
+        })),
+        Err(VerifyError::Unbound { .. }) => Ok(Current::Unbound),
+        Err(VerifyError::Withdrawn { version, .. }) => Ok(Current::Bound {
+            version,
+            digest: DigestValue::Withdrawn,
+        }),
+        Err(source) => Err(PublishError::CurrentVersion {
+            reference: r.as_str().to_string(),
+            source,
+        }
+        .into()),
+    }
+}
+
 /// The current version of `r` from a verified bundle (`None` if unbound).
 async fn current_version(
     policy: &Policy,
@@ -149,17 +194,10 @@ async fn current_version(
     r: &TagRef,
     now: u64,
 ) -> Result<Option<u64>, Error> {
-    let bundle = fetch_bundle(client, r).await?;
-    match verify(&request(policy, &bundle, r, None, now)) {
-        Ok(v) => Ok(v.current.map(|c| c.version)),
-        Err(VerifyError::Unbound { .. }) => Ok(None),
-        Err(VerifyError::Withdrawn { version, .. }) => Ok(Some(version)),
-        Err(source) => Err(PublishError::CurrentVersion {
-            reference: r.as_str().to_string(),
-            source,
-        }
-        .into()),
-    }
+    Ok(match current(policy, client, r, now).await? {
+        Current::Unbound => None,
+        Current::Bound { version, .. } => Some(version),
+    })
 }
 
 fn request<'a>(

@@ -59,6 +59,24 @@ pub fn entry_evidence(index: u64, entry: &[u8], tree: &MemoryTree, size: u64) ->
     })
 }
 
+/// Evidence for a verified entry whose bytes the log no longer serves (or serves wrongly):
+/// what the monitor's verified tree holds (index, leaf hash, inclusion proof in the tree of
+/// `size`), `"entry": null`, and why the bytes are missing. The alert it supports was decided
+/// from entries checked earlier, so it is raised all the same (DESIGN §6: never drop an alert).
+pub fn unavailable_entry_evidence(index: u64, reason: &str, tree: &MemoryTree, size: u64) -> Value {
+    let proof = inclusion_proof(index, size, tree)
+        .map(|p| hashes_b64(&p))
+        .unwrap_or_default();
+    json!({
+        "index": index,
+        "entry": Value::Null,
+        "entry_unavailable": reason,
+        "leaf_hash": tree.leaf_hash(index).map(|h| h.to_base64()),
+        "size": size,
+        "inclusion": proof,
+    })
+}
+
 /// A log-signed checkpoint as the monitor saw it.
 #[derive(Clone, Debug)]
 pub struct SeenCheckpoint {
