@@ -24,7 +24,10 @@
 //! Out of scope: the front ends' protocols (their modules), TLS and connection limits
 //! (`taglog-serve`).
 
+pub mod ask;
 pub mod cache;
+pub mod containerd;
+pub mod image;
 pub mod metrics;
 
 pub mod verdict;
