@@ -12,6 +12,7 @@ use taglog_client::config::{load_policy, RegistryOptions};
 use taglog_client::credentials::CredentialStore;
 use taglog_client::error::InputError;
 use taglog_client::publish::{PublishOptions, VersionChoice, DEFAULT_MMD_SECS};
+use taglog_client::service::admission::{self, cli::AdmissionArgs, cli::Globals};
 use taglog_client::state::StateDir;
 use taglog_client::verify::{self, Options};
 use taglog_client::verify::{parse_digest, parse_reference};
@@ -147,6 +148,8 @@ enum Command {
         #[arg(long)]
         origin: Option<String>,
     },
+    /// Serve the Kubernetes mutating admission webhook (HTTPS): tags become verified digests.
+    Admission(AdmissionArgs),
     /// Policy tools.
     Policy {
         #[command(subcommand)]
@@ -210,6 +213,15 @@ enum PolicyAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Admission(args) = &cli.command {
+        let globals = Globals {
+            policy: cli.policy.clone(),
+            state_dir: cli.state_dir.clone(),
+            log: cli.log.clone(),
+            insecure_registries: cli.insecure_registry.clone(),
+        };
+        return ExitCode::from(admission::cli::main(args, &globals));
+    }
     let json = matches!(
         cli.command,
         Command::Verify { json: true, .. } | Command::Lookup { json: true, .. }
@@ -494,6 +506,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 return Err(f.into());
             }
         }
+        // Served by main() on its own multi-threaded runtime.
+        Command::Admission(_) => {}
         Command::Policy { action } => {
             let p = policy()?;
             match action {

@@ -19,7 +19,7 @@ use super::{Allowed, Basis, Decision, Query, Refusal, Served, Service, MAX_BATCH
 use crate::error::{Class, ConfigError, Error};
 
 /// What a front end does with a reference that no `publisher` line covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Uncovered {
     /// Allow it unchanged (taglog then protects only the covered references).
     Allow,

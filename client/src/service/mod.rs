@@ -24,6 +24,7 @@
 //! Out of scope: the front ends' protocols (their modules), TLS and connection limits
 //! (`taglog-serve`).
 
+pub mod admission;
 pub mod ask;
 pub mod cache;
 pub mod containerd;

@@ -1,0 +1,515 @@
+//! `taglog admission` as the Kubernetes API server uses it: real `AdmissionReview` payloads
+//! (`tests/data/admission/`) posted over HTTPS to the running webhook process, against a real
+//! `taglog-server`, `taglog-witness` and `docker-registry`. Allowed reviews carry a JSONPatch
+//! that, applied with the `json-patch` crate, yields exactly the expected object; denials name
+//! each refused image and the failed rule; malformed, oversized and wrong-kind reviews get a
+//! clear HTTP error and change no state (state.json byte-identical, no log check counted).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+mod frontends;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use frontends::Env;
+use serde_json::Value;
+
+/// The test TLS certificate (self-signed for `localhost` and `127.0.0.1`) and its key.
+fn tls_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../log-server/tests/data")
+        .join(name)
+}
+
+/// A running `taglog admission`.
+struct Webhook {
+    proc: common::Proc,
+    port: u16,
+    http: reqwest::blocking::Client,
+}
+
+impl Webhook {
+    fn start(env: &Env, extra: &[&str]) -> Webhook {
+        let port = common::free_port();
+        let log = env.client.path(&format!("admission-{port}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_taglog"))
+            .arg("--policy")
+            .arg(&env.client.policy)
+            .arg("--state-dir")
+            .arg(&env.client.state)
+            .arg("admission")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--tls-cert")
+            .arg(tls_fixture("tls-cert.pem"))
+            .arg("--tls-key")
+            .arg(tls_fixture("tls-key.pem"))
+            .args(extra)
+            .env("HOME", env.client.dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut proc = common::Proc {
+            child,
+            name: "taglog admission",
+            log,
+        };
+        let pem = std::fs::read(tls_fixture("tls-cert.pem")).unwrap();
+        let http = reqwest::blocking::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .tls_built_in_root_certs(false)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(s) = proc.child.try_wait().unwrap() {
+                panic!("taglog admission exited with {s}:\n{}", proc.log_text());
+            }
+            let health = http.get(format!("https://127.0.0.1:{port}/healthz")).send();
+            if health.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "taglog admission did not become ready:\n{}",
+                proc.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Webhook { proc, port, http }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Posts raw bytes as JSON: (status, body).
+    fn post(&self, body: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url("/mutate"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().unwrap();
+        let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+        (status, v)
+    }
+
+    /// Posts a review that must be answered (200): its `response`.
+    fn review(&self, review: &Value) -> Value {
+        let (status, v) = self.post(serde_json::to_vec(review).unwrap());
+        assert_eq!(status, 200, "{v}\n{}", self.proc.log_text());
+        assert_eq!(v["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(v["kind"], "AdmissionReview");
+        assert_eq!(v["response"]["uid"], review["request"]["uid"], "uid echoed");
+        v["response"].clone()
+    }
+
+    fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        text.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+/// A fixture with `REGISTRY` (and the given digests) filled in.
+fn fixture(env: &Env, name: &str, subst: &[(&str, &str)]) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/admission")
+        .join(name);
+    let mut text = std::fs::read_to_string(path).unwrap();
+    text = text.replace("REGISTRY", &env.reg.host());
+    for (k, v) in subst {
+        text = text.replace(k, v);
+    }
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The request's object with the response's JSONPatch applied (by the json-patch crate).
+fn patched(review: &Value, response: &Value) -> Value {
+    assert_eq!(response["allowed"], true, "{response}");
+    assert_eq!(response["patchType"], "JSONPatch", "{response}");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(response["patch"].as_str().unwrap())
+        .unwrap();
+    let p: json_patch::Patch = serde_json::from_slice(&bytes).unwrap();
+    let mut object = review["request"]["object"].clone();
+    json_patch::patch(&mut object, &p).unwrap();
+    object
+}
+
+/// The request's object with the images at `pointers` set as given.
+fn expected(review: &Value, images: &[(&str, String)]) -> Value {
+    let mut object = review["request"]["object"].clone();
+    for (pointer, image) in images {
+        *object.pointer_mut(pointer).unwrap() = Value::String(image.clone());
+    }
+    object
+}
+
+/// Publishes the images the fixtures use; returns (app, side, init, debug) digests.
+fn publish_fixture_images(env: &Env) -> [String; 4] {
+    [
+        env.push_and_publish("app", "1", "app1"),
+        env.push_and_publish("side", "2", "side2"),
+        env.push_and_publish("init", "1", "init1"),
+        env.push_and_publish("debug", "1", "debug1"),
+    ]
+}
+
+#[test]
+fn pods_and_templates_are_rewritten_to_verified_digests() {
+    let env = Env::new();
+    let [app, side, init, debug] = publish_fixture_images(&env);
+    let hook = Webhook::start(&env, &[]);
+    let at = |repo: &str, d: &str| format!("{}@{d}", env.r(repo));
+
+    let pod = fixture(&env, "pod.json", &[]);
+    let resp = hook.review(&pod);
+    assert_eq!(
+        patched(&pod, &resp),
+        expected(
+            &pod,
+            &[
+                ("/spec/initContainers/0/image", at("init", &init)),
+                ("/spec/containers/0/image", at("app", &app)),
+                ("/spec/containers/1/image", at("side", &side)),
+                ("/spec/ephemeralContainers/0/image", at("debug", &debug)),
+            ]
+        )
+    );
+    assert!(resp.get("warnings").is_none(), "{resp}");
+
+    // A tag@digest that is current is checked and kept; a bare digest in a covered repository
+    // is kept; the tag is rewritten.
+    let dep = fixture(
+        &env,
+        "deployment.json",
+        &[("SIDE_DIGEST", &side), ("INIT_DIGEST", &init)],
+    );
+    let resp = hook.review(&dep);
+    assert_eq!(
+        patched(&dep, &resp),
+        expected(
+            &dep,
+            &[("/spec/template/spec/containers/0/image", at("app", &app))]
+        )
+    );
+
+    let cron = fixture(&env, "cronjob.json", &[]);
+    let resp = hook.review(&cron);
+    let t = "/spec/jobTemplate/spec/template/spec";
+    assert_eq!(
+        patched(&cron, &resp),
+        expected(
+            &cron,
+            &[
+                (&format!("{t}/initContainers/0/image"), at("init", &init)),
+                (&format!("{t}/initContainers/1/image"), at("side", &side)),
+                (&format!("{t}/containers/0/image"), at("app", &app)),
+                (
+                    &format!("{t}/ephemeralContainers/0/image"),
+                    at("debug", &debug)
+                ),
+            ]
+        )
+    );
+
+    // The rewritten pod is admitted again unchanged (its images are now digests), as the pods a
+    // rewritten template creates are.
+    let mut again = pod.clone();
+    again["request"]["object"] = patched(&pod, &hook.review(&pod));
+    let resp = hook.review(&again);
+    assert_eq!(resp["allowed"], true);
+    assert!(resp.get("patch").is_none(), "{resp}");
+}
+
+#[test]
+fn one_failing_image_denies_the_whole_pod_with_the_reason() {
+    let env = Env::new();
+    let [app, _side, _init, _debug] = publish_fixture_images(&env);
+    env.push_and_publish("gone", "1", "gone1");
+    env.publish("gone:1", &["--withdraw"]);
+    // The tag moves before the webhook starts (its cache would keep version 1 for a while).
+    let moved = env.push_and_publish("app", "1", "app1-moved");
+    let hook = Webhook::start(&env, &[]);
+
+    let multi = fixture(&env, "multi.json", &[]);
+    let resp = hook.review(&multi);
+    assert_eq!(resp["allowed"], false, "{resp}");
+    assert!(
+        resp.get("patch").is_none(),
+        "a denial carries no patch: {resp}"
+    );
+    assert_eq!(resp["status"]["code"], 403);
+    let msg = resp["status"]["message"].as_str().unwrap();
+    for needle in [
+        "taglog denied Pod shop/(generated name)",
+        "container \"legacy\" (containers[1])",
+        &format!("{}/acme/gone:1", env.reg.host()),
+        "[withdrawn]",
+        "use another tag",
+    ] {
+        assert!(msg.contains(needle), "message lacks {needle:?}: {msg}");
+    }
+    assert!(
+        !msg.contains("\"app\""),
+        "only refused images are named: {msg}"
+    );
+
+    // The digest a tag used to name, an unbound tag, an uncovered image, a bad image string.
+    let cases = [
+        (
+            format!("{}@{app}", env.r("app:1")),
+            403,
+            "[digest-mismatch]",
+        ),
+        (env.r("app:never"), 403, "[unbound]"),
+        (
+            format!("{}/other/x:1", env.reg.host()),
+            403,
+            "[not-covered]",
+        ),
+        ("Bad/Image:1".to_string(), 400, "[bad-reference]"),
+        (format!("{}@sha256:12", env.r("app")), 400, "[bad-digest]"),
+    ];
+    for (image, code, needle) in cases {
+        let mut r = multi.clone();
+        r["request"]["object"]["spec"]["containers"] =
+            serde_json::json!([{"name": "only", "image": image}]);
+        let resp = hook.review(&r);
+        assert_eq!(resp["allowed"], false, "{image}: {resp}");
+        assert_eq!(resp["status"]["code"], code, "{image}: {resp}");
+        let msg = resp["status"]["message"].as_str().unwrap();
+        assert!(msg.contains(needle), "{image}: {msg}");
+    }
+    // The tag is rewritten to the digest it names now.
+    let pod = fixture(&env, "pod.json", &[]);
+    let obj = patched(&pod, &hook.review(&pod));
+    assert_eq!(
+        obj.pointer("/spec/containers/0/image").unwrap(),
+        &Value::String(format!("{}@{moved}", env.r("app")))
+    );
+}
+
+#[test]
+fn uncovered_namespaces_pins_and_other_operations() {
+    let env = Env::new();
+    let [app, ..] = publish_fixture_images(&env);
+    let moved = env.push_and_publish("app", "1", "app1-v2");
+    // A local pin of the first digest (S6): admitted as pinned, with a warning.
+    env.client.run(&["pin", &env.r("app:1"), &app]).ok();
+    let hook = Webhook::start(
+        &env,
+        &["--uncovered", "allow", "--skip-namespace", "kube-system"],
+    );
+    let mut pod = fixture(&env, "multi.json", &[]);
+    let uncovered = format!("{}/other/x:1", env.reg.host());
+    pod["request"]["object"]["spec"]["containers"] = serde_json::json!([
+        {"name": "app", "image": env.r("app:1")},
+        {"name": "other", "image": uncovered},
+    ]);
+    let resp = hook.review(&pod);
+    let obj = patched(&pod, &resp);
+    assert_eq!(
+        obj.pointer("/spec/containers/0/image").unwrap(),
+        &Value::String(format!("{}@{app}", env.r("app"))),
+        "the pinned digest, not the current {moved}"
+    );
+    assert_eq!(
+        obj.pointer("/spec/containers/1/image").unwrap(),
+        &Value::String(uncovered.clone())
+    );
+    let warnings = resp["warnings"].to_string();
+    assert!(warnings.contains("pinned version 1"), "{warnings}");
+    assert!(warnings.contains("current is version 2"), "{warnings}");
+    assert!(
+        warnings.contains("not covered by the trust policy"),
+        "{warnings}"
+    );
+
+    // An opted-out namespace is not checked at all.
+    let mut skipped = pod.clone();
+    skipped["request"]["namespace"] = "kube-system".into();
+    skipped["request"]["object"]["spec"]["containers"][0]["image"] = "Bad/Image".into();
+    let resp = hook.review(&skipped);
+    assert_eq!(resp["allowed"], true);
+    assert!(resp.get("patch").is_none());
+
+    // DELETE and kinds without a pod spec are allowed unchanged.
+    let mut delete = pod.clone();
+    delete["request"]["operation"] = "DELETE".into();
+    delete["request"]["object"] = Value::Null;
+    assert_eq!(hook.review(&delete)["allowed"], true);
+    let mut cm = pod.clone();
+    cm["request"]["kind"] = serde_json::json!({"group": "", "version": "v1", "kind": "ConfigMap"});
+    let resp = hook.review(&cm);
+    assert_eq!(resp["allowed"], true);
+    assert!(resp.get("patch").is_none());
+}
+
+#[test]
+fn malformed_oversized_and_wrong_kind_reviews_change_nothing() {
+    let env = Env::new();
+    publish_fixture_images(&env);
+    let hook = Webhook::start(&env, &[]);
+    let pod = fixture(&env, "pod.json", &[]);
+    hook.review(&pod);
+    let state = env.state();
+    let checks = hook.metric("taglog_log_checks_total");
+    let decisions = hook.metric("taglog_verifications_total");
+
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut v = pod.clone();
+        f(&mut v);
+        serde_json::to_vec(&v).unwrap()
+    };
+    let mut oversized = serde_json::to_vec(&pod).unwrap();
+    oversized.resize(3 * 1024 * 1024 + 1, b' ');
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (b"{\"apiVersion\":".to_vec(), 400, "review-malformed"),
+        (b"not json".to_vec(), 400, "review-malformed"),
+        (
+            with(&|v| v["apiVersion"] = "admission.k8s.io/v1beta1".into()),
+            400,
+            "review-api-version",
+        ),
+        (with(&|v| v["kind"] = "Pod".into()), 400, "review-kind"),
+        (with(&|v| v["request"] = Value::Null), 400, "review-request"),
+        (
+            with(&|v| v["request"]["uid"] = "".into()),
+            400,
+            "review-request",
+        ),
+        (
+            with(&|v| v["request"]["operation"] = "PATCH".into()),
+            400,
+            "review-request",
+        ),
+        (oversized.clone(), 413, "review-too-large"),
+    ];
+    for (body, status, code) in cases {
+        let (s, v) = hook.post(body);
+        assert_eq!(s, status, "{v}");
+        assert_eq!(v["error"]["code"], code, "{v}");
+        assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+    }
+    // A chunked body (no Content-Length) over the limit is cut off as well.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = oversized
+        .chunks(64 * 1024)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    let r = reqwest::blocking::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(tls_fixture("tls-cert.pem")).unwrap())
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+        .post(hook.url("/mutate"))
+        .header("content-type", "application/json")
+        .body(reqwest::blocking::Body::new(ChunkReader::new(chunks)))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    // Another content type.
+    let r = hook
+        .http
+        .post(hook.url("/mutate"))
+        .header("content-type", "text/plain")
+        .body(serde_json::to_vec(&pod).unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+
+    assert_eq!(env.state(), state, "a refused review changed state.json");
+    assert_eq!(hook.metric("taglog_log_checks_total"), checks);
+    assert_eq!(hook.metric("taglog_verifications_total"), decisions);
+}
+
+#[test]
+fn an_unavailable_or_silent_log_denies() {
+    let env = Env::new();
+    publish_fixture_images(&env);
+    let dead = common::free_port();
+    let hook = Webhook::start(&env, &["--log", &format!("http://127.0.0.1:{dead}")]);
+    let pod = fixture(&env, "pod.json", &[]);
+    let resp = hook.review(&pod);
+    assert_eq!(resp["allowed"], false, "{resp}");
+    assert_eq!(resp["status"]["code"], 503);
+    assert!(resp["status"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("[log-unavailable]"));
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let slow = Webhook::start(
+        &env,
+        &[
+            "--log",
+            &format!("http://127.0.0.1:{port}"),
+            "--decision-timeout",
+            "1s",
+        ],
+    );
+    let resp = slow.review(&pod);
+    assert_eq!(resp["allowed"], false, "{resp}");
+    assert_eq!(resp["status"]["code"], 504);
+    assert!(resp["status"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no verdict within 1s"));
+    drop(silent);
+}
+
+/// A blocking reader over chunks, so that reqwest sends the body chunked.
+struct ChunkReader {
+    chunks: std::vec::IntoIter<Result<Vec<u8>, std::io::Error>>,
+    current: std::io::Cursor<Vec<u8>>,
+}
+
+impl ChunkReader {
+    fn new(chunks: Vec<Result<Vec<u8>, std::io::Error>>) -> ChunkReader {
+        ChunkReader {
+            chunks: chunks.into_iter(),
+            current: std::io::Cursor::new(Vec::new()),
+        }
+    }
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.current.read(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            match self.chunks.next() {
+                Some(c) => self.current = std::io::Cursor::new(c?),
+                None => return Ok(0),
+            }
+        }
+    }
+}
