@@ -33,26 +33,39 @@ fn tls_fixture(name: &str) -> PathBuf {
 struct Webhook {
     proc: common::Proc,
     port: u16,
+    host: String,
     http: reqwest::blocking::Client,
 }
 
 impl Webhook {
     fn start(env: &Env, extra: &[&str]) -> Webhook {
         let port = common::free_port();
+        let mut args: Vec<String> = [
+            "--policy",
+            env.client.policy.to_str().unwrap(),
+            "--state-dir",
+            env.client.state.to_str().unwrap(),
+            "admission",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--tls-cert",
+            tls_fixture("tls-cert.pem").to_str().unwrap(),
+            "--tls-key",
+            tls_fixture("tls-key.pem").to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Webhook::spawn(env, &args, port, &tls_fixture("tls-cert.pem"), "127.0.0.1")
+    }
+
+    /// Runs `taglog <args>` (listening on `port`) and waits until `https://<host>:<port>/healthz`
+    /// answers with `ca` as the only trusted root (`host` resolves to 127.0.0.1).
+    fn spawn(env: &Env, args: &[String], port: u16, ca: &std::path::Path, host: &str) -> Webhook {
         let log = env.client.path(&format!("admission-{port}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_taglog"))
-            .arg("--policy")
-            .arg(&env.client.policy)
-            .arg("--state-dir")
-            .arg(&env.client.state)
-            .arg("admission")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--tls-cert")
-            .arg(tls_fixture("tls-cert.pem"))
-            .arg("--tls-key")
-            .arg(tls_fixture("tls-key.pem"))
-            .args(extra)
+            .args(args)
             .env("HOME", env.client.dir.path())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -64,10 +77,11 @@ impl Webhook {
             name: "taglog admission",
             log,
         };
-        let pem = std::fs::read(tls_fixture("tls-cert.pem")).unwrap();
+        let pem = std::fs::read(ca).unwrap();
         let http = reqwest::blocking::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
             .tls_built_in_root_certs(false)
+            .resolve(host, ([127, 0, 0, 1], port).into())
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
@@ -76,7 +90,7 @@ impl Webhook {
             if let Some(s) = proc.child.try_wait().unwrap() {
                 panic!("taglog admission exited with {s}:\n{}", proc.log_text());
             }
-            let health = http.get(format!("https://127.0.0.1:{port}/healthz")).send();
+            let health = http.get(format!("https://{host}:{port}/healthz")).send();
             if health.is_ok_and(|r| r.status().is_success()) {
                 break;
             }
@@ -87,11 +101,16 @@ impl Webhook {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Webhook { proc, port, http }
+        Webhook {
+            proc,
+            port,
+            host: host.to_string(),
+            http,
+        }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("https://127.0.0.1:{}{path}", self.port)
+        format!("https://{}:{}{path}", self.host, self.port)
     }
 
     /// Posts raw bytes as JSON: (status, body).
@@ -408,7 +427,6 @@ fn malformed_oversized_and_wrong_kind_reviews_change_nothing() {
             400,
             "review-request",
         ),
-        (oversized.clone(), 413, "review-too-large"),
     ];
     for (body, status, code) in cases {
         let (s, v) = hook.post(body);
@@ -416,24 +434,22 @@ fn malformed_oversized_and_wrong_kind_reviews_change_nothing() {
         assert_eq!(v["error"]["code"], code, "{v}");
         assert!(!v["error"]["message"].as_str().unwrap().is_empty());
     }
-    // A chunked body (no Content-Length) over the limit is cut off as well.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = oversized
-        .chunks(64 * 1024)
-        .map(|c| Ok(c.to_vec()))
-        .collect();
-    let r = reqwest::blocking::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&std::fs::read(tls_fixture("tls-cert.pem")).unwrap())
-                .unwrap(),
+    // Over the limit: refused from Content-Length before the body is read, and a chunked body
+    // as soon as it passes the limit (the client sends no more than that and waits).
+    let head = |framing: &str| {
+        format!(
+            "POST /mutate HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n{framing}\r\n\r\n"
         )
-        .build()
-        .unwrap()
-        .post(hook.url("/mutate"))
-        .header("content-type", "application/json")
-        .body(reqwest::blocking::Body::new(ChunkReader::new(chunks)))
-        .send()
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 413);
+    };
+    let sized = head(&format!("content-length: {}", oversized.len())).into_bytes();
+    let mut chunked = head("transfer-encoding: chunked").into_bytes();
+    chunked.extend_from_slice(format!("{:x}\r\n", oversized.len()).as_bytes());
+    chunked.extend_from_slice(&oversized);
+    for request in [sized, chunked] {
+        let (status, body) = raw_tls(hook.port, &request);
+        assert_eq!(status, 413, "{body}");
+        assert!(body.contains("review-too-large"), "{body}");
+    }
     // Another content type.
     let r = hook
         .http
@@ -484,32 +500,131 @@ fn an_unavailable_or_silent_log_denies() {
     drop(silent);
 }
 
-/// A blocking reader over chunks, so that reqwest sends the body chunked.
-struct ChunkReader {
-    chunks: std::vec::IntoIter<Result<Vec<u8>, std::io::Error>>,
-    current: std::io::Cursor<Vec<u8>>,
+/// Sends `request` over TLS (trusting the test certificate) without closing, and reads the
+/// response head and body: (status, body text).
+fn raw_tls(port: u16, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio_rustls::rustls;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut roots = rustls::RootCertStore::empty();
+        let pem = std::fs::read(tls_fixture("tls-cert.pem")).unwrap();
+        use rustls_pki_types::pem::PemObject as _;
+        for c in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        tls.write_all(request).await.unwrap();
+        tls.flush().await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let read = async {
+            loop {
+                match tls.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+                let text = String::from_utf8_lossy(&got);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head.lines().find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    });
+                    if len.is_some_and(|n| body.len() >= n) {
+                        break;
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), read)
+            .await
+            .expect("a response within 20 s");
+        let text = String::from_utf8_lossy(&got).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no HTTP response: {text:?}"));
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    })
 }
 
-impl ChunkReader {
-    fn new(chunks: Vec<Result<Vec<u8>, std::io::Error>>) -> ChunkReader {
-        ChunkReader {
-            chunks: chunks.into_iter(),
-            current: std::io::Cursor::new(Vec::new()),
-        }
-    }
-}
-
-impl std::io::Read for ChunkReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            let n = self.current.read(buf)?;
-            if n > 0 {
-                return Ok(n);
-            }
-            match self.chunks.next() {
-                Some(c) => self.current = std::io::Cursor::new(c?),
-                None => return Ok(0),
-            }
-        }
+/// The shipped set-up: `deploy/kubernetes/certs.sh` makes a CA and a certificate for the Service
+/// name, the webhook runs with exactly the Deployment's arguments (paths and the listen address
+/// moved to the test's), the API server's view (trusting only that CA, calling the Service name)
+/// gets answers, and the rendered webhook configuration carries that CA.
+#[test]
+fn the_shipped_deployment_and_certificates_work() {
+    let env = Env::new();
+    let [app, ..] = publish_fixture_images(&env);
+    let deploy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/kubernetes");
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new("bash")
+        .arg(deploy.join("certs.sh"))
+        .arg(out.path())
+        .arg("30")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "certs.sh failed");
+    let yaml = std::fs::read_to_string(deploy.join("taglog-admission.yaml")).unwrap();
+    let port = common::free_port();
+    let args: Vec<String> = yaml
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != "args:")
+        .skip(1)
+        .map_while(|l| l.strip_prefix("- "))
+        .map(|a| {
+            a.replace("/etc/taglog/policy", env.client.policy.to_str().unwrap())
+                .replace("/var/lib/taglog", env.client.state.to_str().unwrap())
+                .replace("/etc/taglog/tls", out.path().to_str().unwrap())
+                .replace("0.0.0.0:8443", &format!("127.0.0.1:{port}"))
+        })
+        .collect();
+    assert!(args.iter().any(|a| a == "admission"), "{args:?}");
+    let service = "taglog-admission.taglog-system.svc";
+    let hook = Webhook::spawn(&env, &args, port, &out.path().join("ca.crt"), service);
+    let pod = fixture(&env, "pod.json", &[]);
+    let obj = patched(&pod, &hook.review(&pod));
+    assert_eq!(
+        obj.pointer("/spec/containers/0/image").unwrap(),
+        &Value::String(format!("{}@{app}", env.r("app")))
+    );
+    let rendered = std::fs::read_to_string(out.path().join("mutating-webhook.yaml")).unwrap();
+    let ca = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(out.path().join("ca.crt")).unwrap());
+    for needle in [
+        format!("caBundle: {ca}"),
+        "path: /mutate".to_string(),
+        "failurePolicy: Fail".to_string(),
+        "timeoutSeconds: 10".to_string(),
+        format!("name: {}", service.split('.').next().unwrap()),
+    ] {
+        assert!(
+            rendered.contains(&needle),
+            "rendered webhook lacks {needle:?}"
+        );
     }
 }

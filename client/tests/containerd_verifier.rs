@@ -1,6 +1,6 @@
 //! `taglog-containerd-verifier` invoked exactly as containerd 2.x's `bindir` image verifier
-//! invokes it (`pkg/imageverifier/bindir`): a program in `bin_dir` (here the documented
-//! wrapper script) run as `-name <ref> -digest <digest> -stdin-media-type
+//! invokes it (`pkg/imageverifier/bindir`): a program in `bin_dir` (the shipped wrapper
+//! `deploy/containerd/taglog-verifier.sh`) run as `-name <ref> -digest <digest> -stdin-media-type
 //! application/vnd.oci.descriptor.v1+json`, the descriptor JSON (plus Go's trailing newline)
 //! written to stdin, at most 32 KiB of stdout read as the reason, exit 0 = pull. Against a real
 //! `taglog-server`, `taglog-witness` and `docker-registry`: current, replayed (old image and
@@ -52,20 +52,27 @@ impl Judged {
     }
 }
 
-/// The documented install: a wrapper in containerd's `bin_dir` that passes taglog's settings.
+/// The shipped install: `deploy/containerd/taglog-verifier.sh` in a `bin_dir`, with its paths
+/// moved to the test's and `extra` flags added before containerd's arguments.
 fn install(env: &Env, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let shipped =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/containerd/taglog-verifier.sh");
+    let text = std::fs::read_to_string(shipped).unwrap();
+    let flags: String = extra.iter().map(|e| format!("'{e}' ")).collect();
+    let text = text
+        .replace(
+            "/usr/local/bin/taglog-containerd-verifier",
+            env!("CARGO_BIN_EXE_taglog-containerd-verifier"),
+        )
+        .replace("/etc/taglog/policy", env.client.policy.to_str().unwrap())
+        .replace(
+            "/var/lib/taglog/containerd",
+            env.client.state.to_str().unwrap(),
+        )
+        .replace("\"$@\"", &format!("{flags}\"$@\""));
+    assert!(text.contains(env.client.state.to_str().unwrap()), "{text}");
     let bin_dir = tempfile::tempdir().unwrap();
     let script = bin_dir.path().join("taglog");
-    let mut text = format!(
-        "#!/bin/sh\nexec '{}' -policy '{}' -state-dir '{}'",
-        env!("CARGO_BIN_EXE_taglog-containerd-verifier"),
-        env.client.policy.display(),
-        env.client.state.display()
-    );
-    for e in extra {
-        text.push_str(&format!(" '{e}'"));
-    }
-    text.push_str(" \"$@\"\n");
     std::fs::write(&script, text).unwrap();
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
