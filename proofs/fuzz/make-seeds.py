@@ -180,6 +180,10 @@ add("signed_roundtrip", b"\x03" + bytes(32) + b"\x04" + b"witness.example")
 # The rule book: whole logs as entry sequences (u16 BE length ‖ entry, the bundle encoding).
 for n in ("12", "21", "31"):
     add("rules", read("taglog", "log-small", "tile", "entries", "000.p", n))
+# Notary v1 metadata written by the real notary (tests/vectors/notary/make-vectors.sh).
+for f in ("root.json", "timestamp.json", "snapshot.json", "targets.json", "targets/releases.json"):
+    add("notary_metadata", read("notary", "good", *f.split("/")))
+add("notary_metadata", read("notary", "root-rotated", "root.json"))
 
 if os.path.isdir(OUT):
     shutil.rmtree(OUT)
