@@ -188,6 +188,9 @@ inline = (0b101).to_bytes(2, "big") + (0b101).to_bytes(2, "big") + leaf_bytes(0x
 add("static_objects", bytes([0, 1]) + (1 << 3).to_bytes(2, "big") + bytes(2) + inline)
 sub = (0b11).to_bytes(2, "big") + (0b01).to_bytes(2, "big") + leaf_bytes(0x50) + bytes([7]) * 32
 add("static_objects", bytes([1, 1]) + (1 << 5).to_bytes(2, "big") + bytes(2) + sub)
+# The rule book: whole logs as entry sequences (u16 BE length ‖ entry, the bundle encoding).
+for n in ("12", "21", "31"):
+    add("rules", read("taglog", "log-small", "tile", "entries", "000.p", n))
 # Notary v1 metadata written by the real notary (tests/vectors/notary/make-vectors.sh).
 for f in ("root.json", "timestamp.json", "snapshot.json", "targets.json", "targets/releases.json"):
     add("notary_metadata", read("notary", "good", *f.split("/")))
