@@ -7,20 +7,22 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
 use taglog_proofs::leaves::{Leaf, PublisherChange};
 use taglog_proofs::tiles::decode_entry_bundle;
+use taglog_testkit::bindings::binding;
+use taglog_testkit::http::client;
+use taglog_testkit::keys::stranger;
+use taglog_testkit::log_server::{add_binding, checkpoint, get, LogServer};
+use taglog_testkit::tempdir;
 
 const OTHER: &str = "registry.example/other/app:1";
 
 async fn post_until(c: &reqwest::Client, url: &str, body: &[u8], want: u16) -> serde_json::Value {
     for _ in 0..100 {
-        let (s, b) = post(c, url, body.to_vec()).await;
+        let (s, b) = add_binding(c, url, body.to_vec()).await;
         if s == want {
             return b;
         }
@@ -51,10 +53,10 @@ async fn publisher_leaves(
         .collect()
 }
 
-fn hup(server: &Server) {
+fn hup(server: &LogServer) {
     let ok = Command::new("kill")
         .arg("-HUP")
-        .arg(server.child.id().to_string())
+        .arg(server.proc.child.id().to_string())
         .status()
         .unwrap();
     assert!(ok.success());
@@ -73,10 +75,10 @@ fn size_of(note: &[u8]) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_logs_allowlist_changes() {
     let dir = tempdir();
-    let server = Server::start(dir.path(), &[]);
+    let server = LogServer::start(dir.path(), &[]);
     let c = client();
     let stranger_binding = binding(&stranger(), OTHER, 1, 1);
-    let (s, b) = post(&c, &server.url, stranger_binding.clone()).await;
+    let (s, b) = add_binding(&c, &server.url, stranger_binding.clone()).await;
     assert_eq!(s, 403, "{b}");
 
     let allow = dir.path().join("publishers.txt");
