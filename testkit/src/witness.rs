@@ -167,7 +167,6 @@ pub fn checkpoint_path(origin: &str) -> String {
 ///
 /// # Panics
 /// When the command fails or prints no key.
-#[must_use]
 pub fn init_key(path: &Path, name: &str) -> VerifierKey {
     let out = Bin::Witness
         .command()

@@ -91,7 +91,7 @@ pub struct Registry {
 
 impl Registry {
     pub fn start(auth: Option<(&str, &str)>) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = taglog_testkit::tempdir();
         let port = free_port();
         let mut config = format!(
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: taglog-test\n",
@@ -293,7 +293,7 @@ impl Server {
         extra: &[&str],
         wait_checkpoint: bool,
     ) -> Server {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = taglog_testkit::tempdir();
         let log_key = SignerKey::from_seed(
             "log.test/taglog".parse().unwrap(),
             KeyType::Ed25519,
@@ -387,7 +387,7 @@ impl Witness {
 
     /// Started with extra flags (e.g. `--audit --log-url ORIGIN=URL`).
     pub fn start_with(seed: u8, name: &str, log_vkey: &str, extra: &[String]) -> Witness {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = taglog_testkit::tempdir();
         let key = SignerKey::from_seed(name.parse().unwrap(), KeyType::Cosignature, [seed; 32]);
         write_key(&dir.path().join("witness.key"), &key);
         let port = free_port();
@@ -486,7 +486,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(policy_text: &str) -> Client {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = taglog_testkit::tempdir();
         let policy = dir.path().join("policy");
         std::fs::write(&policy, policy_text).unwrap();
         let state = dir.path().join("state");

@@ -79,7 +79,7 @@ pub struct Monitor {
 impl Monitor {
     pub fn new(log_url: &str, log_vkey: &str) -> Monitor {
         Monitor {
-            dir: tempfile::tempdir().unwrap(),
+            dir: taglog_testkit::tempdir(),
             log_url: log_url.to_string(),
             log_vkey: log_vkey.to_string(),
         }
