@@ -126,12 +126,7 @@ fn s7_split_view_is_caught_by_client_and_monitor() {
         (&opened[1], &opened[0])
     };
     let c = &fork["evidence"]["consistency"];
-    let proof: Vec<Hash> = c["proof"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-        .collect();
+    let proof: Vec<Hash> = taglog_testkit::http::hashes(&c["proof"]);
     let implied = Hash::from_base64(c["old_root_implied"].as_str().unwrap()).unwrap();
     let (old_size, new_size) = (small.checkpoint().size(), big.checkpoint().size());
     verify_consistency(

@@ -18,7 +18,7 @@ use taglog_proofs::hash::{leaf_hash, Hash};
 use taglog_proofs::inclusion::verify_inclusion;
 use taglog_proofs::note::VerifierKey;
 use taglog_testkit::bindings::binding;
-use taglog_testkit::http::client;
+use taglog_testkit::http::{client, hashes};
 use taglog_testkit::keys::publisher;
 use taglog_testkit::log_server::{checkpoint, get, LogServer, PREFIX};
 use taglog_testkit::tempdir;
@@ -41,14 +41,6 @@ const PER_CLIENT: usize = 40;
 struct Seen {
     acked: Vec<(u64, Vec<u8>)>,
     checkpoints: Vec<(u64, Hash)>,
-}
-
-fn hashes(v: &serde_json::Value) -> Vec<Hash> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-        .collect()
 }
 
 async fn load(url: String, bodies: Vec<Vec<u8>>, seen: Arc<Mutex<Seen>>, key: VerifierKey) {

@@ -94,12 +94,7 @@ async fn a_data_directory_of_0_1_0_opens_and_grows() {
         .json()
         .await
         .unwrap();
-    let proof: Vec<Hash> = proof["proof"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-        .collect();
+    let proof: Vec<Hash> = taglog_testkit::http::hashes(&proof["proof"]);
     verify_consistency(
         SIZE,
         size,

@@ -145,13 +145,7 @@ async fn https_with_tls_cert_and_key() {
             "1s",
         ],
     );
-    let root = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
-    let https = reqwest::Client::builder()
-        .add_root_certificate(root)
-        .tls_built_in_root_certs(false)
-        .timeout(MARGIN)
-        .build()
-        .unwrap();
+    let https = tls::client(MARGIN);
     let base = format!("https://127.0.0.1:{}", server.port);
     let r = https
         .get(format!("{base}/checkpoint"))

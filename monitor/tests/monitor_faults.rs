@@ -24,6 +24,7 @@ use taglog_proofs::refs::RefPrefix;
 use taglog_proofs::tiles::{TileKind, TilePath};
 use taglog_testkit::bindings::digest;
 use taglog_testkit::crafted::{CraftedLog, ORIGIN};
+use taglog_testkit::http::hashes;
 use taglog_testkit::keys;
 use taglog_testkit::static_server::StaticServer;
 use taglog_testkit::witness::checkpoint_path;
@@ -56,14 +57,6 @@ fn honest() -> CraftedLog {
     log.bind(APP, digest(3));
     log.commit();
     log
-}
-
-fn hashes(v: &Value) -> Vec<Hash> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-        .collect()
 }
 
 /// Opens a checkpoint note from evidence with the log key alone.

@@ -299,7 +299,7 @@ async fn once_exit_codes() {
         move || {
             monitor::command()
                 .args(["--once", "--log", "http://127.0.0.1:9", "--log-key"])
-                .arg(CraftedLog::admitting().vkey().to_string())
+                .arg(CraftedLog::admitting().vkey())
                 .arg("--state-dir")
                 .arg(state)
                 .output()

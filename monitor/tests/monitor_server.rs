@@ -14,22 +14,21 @@ use taglog_monitor::{Config, Monitor};
 use taglog_proofs::note::SignerKey;
 use taglog_testkit::bindings::{self, digest};
 use taglog_testkit::keys;
-use taglog_testkit::log_server::{LogServer, Ready};
+use taglog_testkit::log_server::{add_binding_blocking, LogServer, Ready};
 
 const ORIGIN: &str = "e2e.test/taglog";
 
 fn publish(url: &str, publisher: &SignerKey, refs: &[String], version: u64, salt: u64) {
-    let http = taglog_testkit::http::blocking();
     for (i, r) in refs.iter().enumerate() {
         let digest = digest(salt + i as u64);
         let body = bindings::sign(publisher, ORIGIN, r, digest, version, taglog_testkit::now());
-        let resp = http
-            .post(format!("{url}/add-binding"))
-            .header("content-type", "text/plain")
-            .body(body)
-            .send()
-            .unwrap();
-        assert!(resp.status().is_success(), "{}: {:?}", r, resp.text());
+        let resp = add_binding_blocking(url, body);
+        assert!(
+            (200..300).contains(&resp.status),
+            "{}: {:?}",
+            r,
+            resp.text()
+        );
     }
 }
 

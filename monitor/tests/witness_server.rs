@@ -15,13 +15,12 @@ use taglog_proofs::witness::origin_hash_hex;
 use taglog_testkit::bindings;
 use taglog_testkit::http;
 use taglog_testkit::keys;
-use taglog_testkit::log_server::LogServer;
+use taglog_testkit::log_server::{add_binding_blocking, LogServer};
 use taglog_testkit::witness::{init_key, Witness};
 
 const ORIGIN: &str = "witnessed.test/taglog";
 
 fn publish(url: &str, publisher: &SignerKey, n: u64, round: u64) {
-    let http = http::blocking();
     for i in 0..n {
         let body = bindings::sign(
             publisher,
@@ -31,14 +30,8 @@ fn publish(url: &str, publisher: &SignerKey, n: u64, round: u64) {
             round,
             taglog_testkit::now(),
         );
-        let resp = http
-            .post(format!("{url}/add-binding"))
-            .header("content-type", "text/plain")
-            .body(body)
-            .send()
-            .unwrap();
-        let status = resp.status().as_u16();
-        assert_eq!(status, 200, "binding {i}: {:?}", resp.text());
+        let resp = add_binding_blocking(url, body);
+        assert_eq!(resp.status, 200, "binding {i}: {:?}", resp.text());
     }
 }
 

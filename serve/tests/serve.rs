@@ -197,13 +197,7 @@ async fn tls_serves_https_only_and_drops_silent_handshakes() {
     let tls = load_tls(&cert, &tls::key()).unwrap();
     assert_eq!(tls.alpn_protocols, vec![b"http/1.1".to_vec()]);
     let server = Running::start(limits(8, Duration::from_millis(500)), Some(tls)).await;
-    let root = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
-    let https = reqwest::Client::builder()
-        .add_root_certificate(root)
-        .tls_built_in_root_certs(false)
-        .timeout(MARGIN)
-        .build()
-        .unwrap();
+    let https = tls::client(MARGIN);
     let r = https
         .get(format!("https://{}/hello", server.addr))
         .send()

@@ -63,6 +63,17 @@ pub fn client() -> reqwest::Client {
         .expect("build an HTTP client")
 }
 
+impl Resp {
+    /// Reads a blocking response.
+    ///
+    /// # Panics
+    /// When the body cannot be read.
+    #[must_use]
+    pub fn from_blocking(r: reqwest::blocking::Response) -> Resp {
+        to_resp(r)
+    }
+}
+
 fn to_resp(mut r: reqwest::blocking::Response) -> Resp {
     let status = r.status().as_u16();
     let content_type = r
@@ -138,4 +149,22 @@ pub async fn get_async(c: &reqwest::Client, url: &str) -> (u16, Vec<u8>) {
     let status = r.status().as_u16();
     let body = r.bytes().await.expect("read the response body").to_vec();
     (status, body)
+}
+
+/// The hashes of a JSON array of base64 strings (the proofs in the server's `/proof` and
+/// `/consistency` answers and in monitor evidence).
+///
+/// # Panics
+/// When `v` is not an array of base64 hashes.
+#[must_use]
+pub fn hashes(v: &serde_json::Value) -> Vec<taglog_proofs::hash::Hash> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array of hashes: {v}"))
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .and_then(taglog_proofs::hash::Hash::from_base64)
+                .unwrap_or_else(|| panic!("not a base64 hash: {h}"))
+        })
+        .collect()
 }

@@ -375,3 +375,18 @@ pub async fn checkpoint(c: &reqwest::Client, url: &str) -> Vec<u8> {
     assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
     b
 }
+
+/// `POST /add-binding` from a blocking test: the answer, whatever its status.
+///
+/// # Panics
+/// When the request fails (no answer, timeout).
+#[must_use]
+pub fn add_binding_blocking(url: &str, body: Vec<u8>) -> crate::http::Resp {
+    let r = crate::http::blocking()
+        .post(format!("{url}/add-binding"))
+        .header("content-type", "text/plain")
+        .body(body)
+        .send()
+        .unwrap_or_else(|e| panic!("POST {url}/add-binding: {e}"));
+    crate::http::Resp::from_blocking(r)
+}

@@ -21,3 +21,19 @@ pub fn cert() -> PathBuf {
 pub fn key() -> PathBuf {
     data("tls-key.pem")
 }
+
+/// An HTTPS client that trusts only the test certificate, with `timeout`.
+///
+/// # Panics
+/// When the certificate cannot be read or the client cannot be built.
+#[must_use]
+pub fn client(timeout: std::time::Duration) -> reqwest::Client {
+    let pem = std::fs::read(cert()).expect("read the test certificate");
+    let root = reqwest::Certificate::from_pem(&pem).expect("a PEM certificate");
+    reqwest::Client::builder()
+        .add_root_certificate(root)
+        .tls_built_in_root_certs(false)
+        .timeout(timeout)
+        .build()
+        .expect("build an HTTPS client")
+}
