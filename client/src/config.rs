@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use taglog_proofs::policy::{LogEntry, Policy, MAX_POLICY_BYTES};
 
-use crate::registry::{Credentials, Registry};
+use crate::credentials::CredentialStore;
+use crate::registry::Registry;
 use crate::remote::LogClient;
 use crate::Failure;
 
@@ -88,8 +89,8 @@ pub fn log_client(log: &LogEntry, override_url: Option<&str>) -> Result<LogClien
 pub struct RegistryOptions {
     /// `--insecure-registry` hosts (added to the policy's).
     pub insecure: Vec<String>,
-    /// Basic credentials (`TAGLOG_REGISTRY_USER` / `TAGLOG_REGISTRY_PASSWORD`).
-    pub credentials: Option<Credentials>,
+    /// Where registry credentials come from (per host; see [`crate::credentials`]).
+    pub credentials: CredentialStore,
 }
 
 impl RegistryOptions {

@@ -20,7 +20,7 @@ use crate::Failure;
 /// # Errors
 /// Exit 2 if the log is ambiguous or unknown, 3 if unavailable, 1 if the checkpoint is not
 /// validly signed or its fresh cosignatures do not meet the quorum.
-pub fn checkpoint(
+pub async fn checkpoint(
     policy: &Policy,
     origin: Option<&str>,
     log_url: Option<&str>,
@@ -40,7 +40,7 @@ pub fn checkpoint(
         }
     };
     let client = log_client(log, log_url)?;
-    let bytes = client.checkpoint()?;
+    let bytes = client.checkpoint().await?;
     let cp = SignedCheckpoint::open(&bytes, &log.key).map_err(|e| {
         Failure::failed(
             "bad-checkpoint",

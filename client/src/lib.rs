@@ -1,13 +1,16 @@
 //! The taglog client library: everything `taglog` does, with `now` and all paths as
 //! parameters so that tests drive the real code (DESIGN §4).
 //!
-//! Modules: [`registry`] (OCI distribution API), [`remote`] (the log's HTTP API), [`state`]
-//! (local trusted state), [`verify`] (I/O orchestration around
-//! [`taglog_proofs::verify::verify`]), [`publish`], [`keys`], [`config`] (policy location).
+//! Modules: [`registry`] (OCI distribution API), [`credentials`] (registry credentials per
+//! host), [`remote`] (the log's HTTP API), [`state`] (local trusted state), [`verify`] (I/O
+//! orchestration around [`taglog_proofs::verify::verify`]), [`publish`], [`keys`], [`config`]
+//! (policy location), [`body`] (bounded HTTP bodies). All network I/O is async (tokio).
 //! Every failure is a [`Failure`] with the exit code DESIGN §4 assigns: 0 verified, 1
 //! verification failed, 2 usage or policy error, 3 a service was unavailable.
 
+pub mod body;
 pub mod config;
+pub mod credentials;
 pub mod inspect;
 pub mod keys;
 pub mod publish;
@@ -73,6 +76,8 @@ impl From<registry::RegistryError> for Failure {
             registry::RegistryError::AuthRequired { .. } => "registry-auth",
             registry::RegistryError::DigestHeaderMismatch { .. } => "registry-digest-header",
             registry::RegistryError::TooLarge { .. } => "registry-too-large",
+            registry::RegistryError::UnsafeRealm { .. } => "registry-unsafe-realm",
+            registry::RegistryError::Credentials { .. } => "registry-credentials",
             _ => "registry-unavailable",
         };
         Failure::new(e.exit_code(), code, e.to_string())
@@ -90,15 +95,45 @@ impl From<remote::RemoteError> for Failure {
     }
 }
 
+impl From<credentials::CredentialError> for Failure {
+    fn from(e: credentials::CredentialError) -> Failure {
+        Failure::usage("registry-credentials", e.to_string())
+    }
+}
+
 impl From<state::StateError> for Failure {
     fn from(e: state::StateError) -> Failure {
         Failure::usage("state", e.to_string())
     }
 }
 
+/// The environment variable that sets the clock of a debug build (tests only).
+pub const TEST_NOW_VAR: &str = "TAGLOG_TEST_NOW";
+
 /// The current Unix time in seconds (the only clock read; library functions take `now`).
+///
+/// Debug builds only: `TAGLOG_TEST_NOW=<unix seconds>` starts this process's clock at that
+/// time, from where it advances in real time, so tests move time without sleeping. Release
+/// builds contain no such input: their only clock is the system's.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
+    let real = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| d.as_secs());
+    #[cfg(debug_assertions)]
+    if let Some(offset) = test_clock_offset(real) {
+        return real.saturating_add_signed(offset);
+    }
+    real
+}
+
+/// The offset `TAGLOG_TEST_NOW` gives, fixed at the first clock read of the process.
+#[cfg(debug_assertions)]
+fn test_clock_offset(real: u64) -> Option<i64> {
+    static OFFSET: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
+    *OFFSET.get_or_init(|| {
+        let want: u64 = std::env::var(TEST_NOW_VAR).ok()?.trim().parse().ok()?;
+        let want = i64::try_from(want).ok()?;
+        let real = i64::try_from(real).ok()?;
+        want.checked_sub(real)
+    })
 }

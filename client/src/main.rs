@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use taglog_client::config::{load_policy, RegistryOptions};
+use taglog_client::credentials::CredentialStore;
 use taglog_client::publish::{PublishOptions, VersionChoice, DEFAULT_MMD_SECS};
-use taglog_client::registry::Credentials;
 use taglog_client::state::StateDir;
 use taglog_client::verify::{self, Options};
 use taglog_client::{inspect, keys, Failure, EXIT_OK};
@@ -37,12 +37,6 @@ struct Cli {
     /// Registry host[:port] to reach over plain HTTP (repeatable; adds to the policy's).
     #[arg(long = "insecure-registry", global = true)]
     insecure_registry: Vec<String>,
-    /// Registry user for basic auth (password from TAGLOG_REGISTRY_PASSWORD).
-    #[arg(long, global = true, env = "TAGLOG_REGISTRY_USER")]
-    registry_user: Option<String>,
-    /// Testing only: the Unix time to use instead of the clock.
-    #[arg(long, global = true, hide = true)]
-    now: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -177,7 +171,18 @@ fn main() -> ExitCode {
         Command::Verify { reference, .. } | Command::Lookup { reference, .. } => reference.clone(),
         _ => String::new(),
     };
-    match run(cli) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let result = match runtime {
+        Ok(rt) => rt.block_on(run(cli)),
+        Err(e) => Err(Failure::new(
+            taglog_client::EXIT_UNAVAILABLE,
+            "runtime",
+            format!("cannot start the async runtime: {e}"),
+        )),
+    };
+    match result {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(f) => {
             if json {
@@ -198,14 +203,11 @@ fn write_file(p: &Path, bytes: &[u8]) -> Result<(), Failure> {
         .map_err(|e| Failure::usage("output", format!("cannot write {}: {e}", p.display())))
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
-    let now = cli.now.unwrap_or_else(taglog_client::unix_now);
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let now = taglog_client::unix_now();
     let registry = RegistryOptions {
         insecure: cli.insecure_registry.clone(),
-        credentials: cli.registry_user.clone().map(|username| Credentials {
-            username,
-            password: std::env::var("TAGLOG_REGISTRY_PASSWORD").unwrap_or_default(),
-        }),
+        credentials: CredentialStore::from_env()?,
     };
     let base = Options {
         now,
@@ -257,7 +259,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }),
                 poll: Duration::from_millis(500),
             };
-            let p = taglog_client::publish::publish(&policy()?, &opts)?;
+            let p = taglog_client::publish::publish(&policy()?, &opts).await?;
             if let Some(o) = output {
                 write_file(&o, &p.bundle)?;
             }
@@ -292,7 +294,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     .unwrap_or(0),
                 ..base
             };
-            let r = verify::run(&policy()?, &opts)?;
+            let r = verify::run(&policy()?, &opts).await?;
             if json {
                 println!("{}", verify::report_json(&r));
             } else {
@@ -311,7 +313,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 skip_registry: true,
                 ..base
             };
-            let r = verify::run(&policy()?, &opts)?;
+            let r = verify::run(&policy()?, &opts).await?;
             if json {
                 println!("{}", verify::report_json(&r));
             } else {
@@ -326,7 +328,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     skip_registry: true,
                     ..base
                 },
-            )?;
+            )
+            .await?;
             write_file(&output, &r.bundle_bytes)?;
             eprintln!(
                 "{}\nsaved the bundle to {}",
@@ -348,7 +351,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     skip_registry: true,
                     ..base
                 },
-            )?;
+            )
+            .await?;
             write_file(&output, &inspect::tlog_proof(&r)?)?;
             eprintln!(
                 "wrote the tlog-proof of {} to {}",
@@ -391,7 +395,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Checkpoint { origin } => {
             println!(
                 "{}",
-                inspect::checkpoint(&policy()?, origin.as_deref(), cli.log.as_deref(), now)?
+                inspect::checkpoint(&policy()?, origin.as_deref(), cli.log.as_deref(), now).await?
             );
         }
         Command::Policy { action } => {

@@ -83,7 +83,7 @@ pub struct Published {
 /// # Errors
 /// Exit 2 for usage/policy problems (bad ref, key, uncovered ref), 3 for an unavailable
 /// registry or log, 1 when the log refuses the binding or does not make it current.
-pub fn publish(policy: &Policy, opts: &PublishOptions) -> Result<Published, Failure> {
+pub async fn publish(policy: &Policy, opts: &PublishOptions) -> Result<Published, Failure> {
     let signer = load_signer(&opts.key)?;
     let r = TagRef::canonicalize(&opts.reference).map_err(|e| {
         Failure::usage(
@@ -104,13 +104,17 @@ pub fn publish(policy: &Policy, opts: &PublishOptions) -> Result<Published, Fail
             .filter(|d| !d.is_withdrawn())
             .ok_or_else(|| Failure::usage("bad-digest", format!("--digest {d:?} is not sha256:<64 hex> or sha512:<128 hex>; use --withdraw to withdraw")))?
     } else {
-        opts.registry.client(Some(policy))?.resolve(&r)?.sha256
+        opts.registry
+            .client(Some(policy))?
+            .resolve(&r)
+            .await?
+            .sha256
     };
     let mut version = match opts.version {
         VersionChoice::Exact(v) => v,
-        VersionChoice::Auto => {
-            current_version(policy, &client, &r, opts.now)?.map_or(1, |v| v.saturating_add(1))
-        }
+        VersionChoice::Auto => current_version(policy, &client, &r, opts.now)
+            .await?
+            .map_or(1, |v| v.saturating_add(1)),
     };
     for _ in 0..MAX_ATTEMPTS {
         let binding = Binding {
@@ -122,8 +126,8 @@ pub fn publish(policy: &Policy, opts: &PublishOptions) -> Result<Published, Fail
         };
         let note = sign_binding(&binding, &signer)
             .map_err(|e| Failure::usage("bad-binding", format!("cannot sign the binding: {e}")))?;
-        match client.add_binding(&note) {
-            Ok(outcome) => return finish(policy, &client, opts, &binding, &note, outcome),
+        match client.add_binding(&note).await {
+            Ok(outcome) => return finish(policy, &client, opts, &binding, &note, outcome).await,
             Err(RemoteError::Rejected {
                 status: 409,
                 expected_version: Some(expected),
@@ -144,13 +148,13 @@ pub fn publish(policy: &Policy, opts: &PublishOptions) -> Result<Published, Fail
 }
 
 /// The current version of `r` from a verified bundle (`None` if unbound).
-fn current_version(
+async fn current_version(
     policy: &Policy,
     client: &LogClient,
     r: &TagRef,
     now: u64,
 ) -> Result<Option<u64>, Failure> {
-    let bundle = fetch_bundle(client, r)?;
+    let bundle = fetch_bundle(client, r).await?;
     match verify(&request(policy, &bundle, r, None, now)) {
         Ok(v) => Ok(v.current.map(|c| c.version)),
         Err(VerifyError::Unbound { .. }) => Ok(None),
@@ -188,8 +192,8 @@ fn request<'a>(
     }
 }
 
-fn fetch_bundle(client: &LogClient, r: &TagRef) -> Result<Bundle, Failure> {
-    let bytes = client.lookup(r, None)?;
+async fn fetch_bundle(client: &LogClient, r: &TagRef) -> Result<Bundle, Failure> {
+    let bytes = client.lookup(r, None).await?;
     Bundle::parse(&bytes).map_err(|e| {
         Failure::failed(
             "bad-bundle",
@@ -233,7 +237,7 @@ fn shows_current(
     }
 }
 
-fn finish(
+async fn finish(
     policy: &Policy,
     client: &LogClient,
     opts: &PublishOptions,
@@ -284,7 +288,7 @@ fn finish(
     let deadline = start + opts.mmd;
     let mut last_checkpoint = Vec::new();
     loop {
-        match fetch_bundle(client, &binding.reference) {
+        match fetch_bundle(client, &binding.reference).await {
             Ok(bundle) => {
                 let now = opts.now.saturating_add(start.elapsed().as_secs());
                 if let Some(index) = shows_current(policy, &bundle, binding, note, now)? {
@@ -299,7 +303,7 @@ fn finish(
         if Instant::now() >= deadline {
             break;
         }
-        std::thread::sleep(opts.poll);
+        tokio::time::sleep(opts.poll).await;
     }
     Err(Failure::failed(
         "mmd-exceeded",

@@ -15,10 +15,12 @@ use taglog_proofs::bundle::{MAX_BUNDLE_BYTES, MAX_HISTORY_BYTES};
 use taglog_proofs::note::MAX_NOTE_BYTES;
 use taglog_proofs::refs::TagRef;
 
-use crate::registry::{error_chain, read_limited};
+use crate::body::{error_chain, read_limited};
 
 /// Per-request timeout (a publish may wait for the server's commit timeout).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Connection timeout.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest error body read.
 pub const MAX_ERROR_BYTES: u64 = 64 * 1024;
 
@@ -97,7 +99,7 @@ pub enum AddOutcome {
 #[derive(Debug, Clone)]
 pub struct LogClient {
     base: String,
-    http: reqwest::blocking::Client,
+    http: reqwest::Client,
 }
 
 impl LogClient {
@@ -113,8 +115,9 @@ impl LogClient {
                 reason: "the log URL must start with http:// or https://".into(),
             });
         }
-        let http = reqwest::blocking::Client::builder()
+        let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("taglog/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| RemoteError::Unavailable {
@@ -136,19 +139,19 @@ impl LogClient {
     ///
     /// # Errors
     /// See [`RemoteError`].
-    pub fn lookup(&self, r: &TagRef, since: Option<u64>) -> Result<Vec<u8>, RemoteError> {
+    pub async fn lookup(&self, r: &TagRef, since: Option<u64>) -> Result<Vec<u8>, RemoteError> {
         let mut q = vec![("ref", r.as_str().to_string())];
         if let Some(s) = since {
             q.push(("since", s.to_string()));
         }
-        self.get("/lookup", &q, MAX_BUNDLE_BYTES as u64)
+        self.get("/lookup", &q, MAX_BUNDLE_BYTES as u64).await
     }
 
     /// `GET /history?ref=&since=&cursor=`: one raw page.
     ///
     /// # Errors
     /// See [`RemoteError`].
-    pub fn history(
+    pub async fn history(
         &self,
         r: &TagRef,
         since: Option<u64>,
@@ -161,15 +164,15 @@ impl LogClient {
         if let Some(c) = cursor {
             q.push(("cursor", c.to_string()));
         }
-        self.get("/history", &q, MAX_HISTORY_BYTES as u64)
+        self.get("/history", &q, MAX_HISTORY_BYTES as u64).await
     }
 
     /// `GET /checkpoint`: the newest quorum checkpoint note.
     ///
     /// # Errors
     /// See [`RemoteError`].
-    pub fn checkpoint(&self) -> Result<Vec<u8>, RemoteError> {
-        self.get("/checkpoint", &[], MAX_NOTE_BYTES as u64)
+    pub async fn checkpoint(&self) -> Result<Vec<u8>, RemoteError> {
+        self.get("/checkpoint", &[], MAX_NOTE_BYTES as u64).await
     }
 
     /// `POST /add-binding` with a signed binding note.
@@ -177,7 +180,7 @@ impl LogClient {
     /// # Errors
     /// [`RemoteError::Rejected`] for 4xx (409 carries the expected version),
     /// [`RemoteError::Unavailable`] for 5xx/429 or no connection.
-    pub fn add_binding(&self, note: &[u8]) -> Result<AddOutcome, RemoteError> {
+    pub async fn add_binding(&self, note: &[u8]) -> Result<AddOutcome, RemoteError> {
         let url = format!("{}/add-binding", self.base);
         let resp = self
             .http
@@ -185,17 +188,18 @@ impl LogClient {
             .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
             .body(note.to_vec())
             .send()
+            .await
             .map_err(|e| unavailable(&url, &e))?;
         let status = resp.status().as_u16();
         if status != 200 && status != 202 {
-            return Err(failure(&url, status, resp));
+            return Err(failure(&url, status, resp).await);
         }
-        let body = read_limited(resp, MAX_BUNDLE_BYTES as u64).map_err(|reason| {
-            RemoteError::BadAnswer {
+        let body = read_limited(resp, MAX_BUNDLE_BYTES as u64)
+            .await
+            .map_err(|e| RemoteError::BadAnswer {
                 url: url.clone(),
-                reason,
-            }
-        })?;
+                reason: e.to_string(),
+            })?;
         let json: serde_json::Value =
             serde_json::from_slice(&body).map_err(|e| RemoteError::BadAnswer {
                 url: url.clone(),
@@ -203,7 +207,10 @@ impl LogClient {
             })?;
         let index = json.get("index").and_then(serde_json::Value::as_u64);
         if status == 202 {
-            return Ok(AddOutcome::Accepted { index, body });
+            return Ok(AddOutcome::Accepted {
+                index,
+                body: body.to_vec(),
+            });
         }
         if json.get("duplicate").and_then(serde_json::Value::as_bool) == Some(true) {
             let superseded_by = json
@@ -214,10 +221,10 @@ impl LogClient {
                 superseded_by,
             });
         }
-        Ok(AddOutcome::Committed(body))
+        Ok(AddOutcome::Committed(body.to_vec()))
     }
 
-    fn get(
+    async fn get(
         &self,
         path: &str,
         query: &[(&str, String)],
@@ -229,12 +236,19 @@ impl LogClient {
             .get(&url)
             .query(query)
             .send()
+            .await
             .map_err(|e| unavailable(&url, &e))?;
         let status = resp.status().as_u16();
         if status != 200 {
-            return Err(failure(&url, status, resp));
+            return Err(failure(&url, status, resp).await);
         }
-        read_limited(resp, limit).map_err(|reason| RemoteError::BadAnswer { url, reason })
+        read_limited(resp, limit)
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| RemoteError::BadAnswer {
+                url,
+                reason: e.to_string(),
+            })
     }
 }
 
@@ -245,13 +259,15 @@ fn unavailable(url: &str, e: &reqwest::Error) -> RemoteError {
     }
 }
 
-fn failure(url: &str, status: u16, resp: reqwest::blocking::Response) -> RemoteError {
+async fn failure(url: &str, status: u16, resp: reqwest::Response) -> RemoteError {
     let retry = resp
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let body = read_limited(resp, MAX_ERROR_BYTES).unwrap_or_default();
+    let body = read_limited(resp, MAX_ERROR_BYTES)
+        .await
+        .unwrap_or_default();
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     let field = |k: &str| {
         json.get(k)

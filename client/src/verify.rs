@@ -84,7 +84,7 @@ impl Report {
 /// # Errors
 /// A [`Failure`] with the DESIGN §4 exit code: 2 for usage and policy errors, 3 when the
 /// registry or log is unavailable, 1 for every failed rule.
-pub fn run(policy: &Policy, opts: &Options) -> Result<Report, Failure> {
+pub async fn run(policy: &Policy, opts: &Options) -> Result<Report, Failure> {
     let pulled = TagRef::canonicalize(&opts.reference).map_err(|e| {
         Failure::usage(
             "bad-reference",
@@ -121,7 +121,7 @@ pub fn run(policy: &Policy, opts: &Options) -> Result<Report, Failure> {
     let resolved = if explicit.is_some() || opts.offline || opts.skip_registry {
         None
     } else {
-        Some(opts.registry.client(Some(policy))?.resolve(&pulled)?)
+        Some(opts.registry.client(Some(policy))?.resolve(&pulled).await?)
     };
 
     let dir = StateDir::resolve(opts.state_dir.as_deref())?;
@@ -145,7 +145,8 @@ pub fn run(policy: &Policy, opts: &Options) -> Result<Report, Failure> {
                 &signed,
                 cached.as_ref().map(|c| c.size),
                 pin.is_some(),
-            )?
+            )
+            .await?
         }
     };
     let registry_digest =
@@ -266,13 +267,13 @@ fn checkpoint_text(note: &[u8]) -> Option<String> {
 }
 
 /// Fetches the bundle (and, for a pin, every history page) against one checkpoint.
-fn fetch(
+async fn fetch(
     client: &LogClient,
     r: &TagRef,
     since: Option<u64>,
     want_history: bool,
 ) -> Result<(Bundle, Vec<u8>, Option<History>), Failure> {
-    let (mut bundle, mut bytes) = parse_fetched(client.lookup(r, since)?, client)?;
+    let (mut bundle, mut bytes) = parse_fetched(client.lookup(r, since).await?, client)?;
     if !want_history {
         return Ok((bundle, bytes, None));
     }
@@ -281,12 +282,12 @@ fn fetch(
             .ok()
             .and_then(|n| taglog_proofs::checkpoint::Checkpoint::parse(n.text()).ok())
             .map(|c| c.size());
-        let history = fetch_history(client, r, size)?;
+        let history = fetch_history(client, r, size).await?;
         if checkpoint_text(&history.checkpoint) == checkpoint_text(&bundle.checkpoint) {
             return Ok((bundle, bytes, Some(history)));
         }
         // The log moved on between the two requests: fetch the bundle again.
-        (bundle, bytes) = parse_fetched(client.lookup(r, since)?, client)?;
+        (bundle, bytes) = parse_fetched(client.lookup(r, since).await?, client)?;
     }
     Err(Failure::new(
         crate::EXIT_UNAVAILABLE,
@@ -295,11 +296,15 @@ fn fetch(
     ))
 }
 
-fn fetch_history(client: &LogClient, r: &TagRef, since: Option<u64>) -> Result<History, Failure> {
+async fn fetch_history(
+    client: &LogClient,
+    r: &TagRef,
+    since: Option<u64>,
+) -> Result<History, Failure> {
     let mut cursor: Option<String> = None;
     let mut all: Option<History> = None;
     for _ in 0..MAX_HISTORY_PAGES {
-        let bytes = client.history(r, since, cursor.as_deref())?;
+        let bytes = client.history(r, since, cursor.as_deref()).await?;
         let page = History::parse(&bytes).map_err(|e| {
             Failure::failed(
                 "bad-history",

@@ -192,7 +192,7 @@ fn registry_misbehaviour_is_reported() {
         body.len()
     );
     let (c, r) = fake_registry_client(&resp);
-    c.run(&["verify", &r]).code(3).stderr_has("hashes to");
+    c.run(&["verify", &r]).code(1).stderr_has("hashes to");
     // 401 without WWW-Authenticate: nowhere to get a token.
     let (c, r) = fake_registry_client(
         "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -243,7 +243,9 @@ fn basic_auth_registry() {
     c.run(&["publish", &r, "--key", key.to_str().unwrap()])
         .code(2)
         .stderr_has("TAGLOG_REGISTRY_USER");
+    let host = reg.host();
     let creds = [
+        ("TAGLOG_REGISTRY_HOST", host.as_str()),
         ("TAGLOG_REGISTRY_USER", "alice"),
         ("TAGLOG_REGISTRY_PASSWORD", "s3cret"),
     ];
@@ -252,6 +254,7 @@ fn basic_auth_registry() {
     let v = c.run_env(&["verify", &r], &creds);
     assert!(v.ok().stdout.trim().ends_with(&d));
     let wrong = [
+        ("TAGLOG_REGISTRY_HOST", host.as_str()),
         ("TAGLOG_REGISTRY_USER", "alice"),
         ("TAGLOG_REGISTRY_PASSWORD", "wrong"),
     ];
@@ -297,10 +300,14 @@ fn anonymous_bearer_token_flow() {
     });
     let host = format!("127.0.0.1:{reg_port}");
     let closed = free_port();
-    let c = Cli::new(&policy(
-        &dummy_log().verifier().to_string(),
-        &format!("http://127.0.0.1:{closed}"),
-        &host,
+    // The token endpoint is plain HTTP: its host must be marked insecure too.
+    let c = Cli::new(&format!(
+        "{}insecure-registry 127.0.0.1:{token_port}\n",
+        policy(
+            &dummy_log().verifier().to_string(),
+            &format!("http://127.0.0.1:{closed}"),
+            &host,
+        )
     ));
     // The registry part succeeds (the digest is resolved), then the log is down: exit 3 from
     // the log, not from the registry.
@@ -308,9 +315,16 @@ fn anonymous_bearer_token_flow() {
     r.code(3)
         .stderr_has(&format!("log http://127.0.0.1:{closed}"));
     // The library resolves the digest recomputed from the body.
-    let resolved = taglog_client::registry::Registry::new(vec![host.clone()], None)
+    let registry = taglog_client::registry::Registry::new(
+        vec![host.clone(), format!("127.0.0.1:{token_port}")],
+        taglog_client::credentials::CredentialStore::anonymous(),
+    )
+    .unwrap();
+    let resolved = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap()
-        .resolve(&format!("{host}/acme/app:1").parse().unwrap())
+        .block_on(registry.resolve(&format!("{host}/acme/app:1").parse().unwrap()))
         .unwrap();
     assert_eq!(resolved.sha256.to_string(), digest);
 }

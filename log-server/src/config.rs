@@ -5,7 +5,7 @@
 //! printed as a vkey. A key file readable by group or others is refused, as ssh does.
 //! TLS is optional: `--tls-cert` and `--tls-key` together, loaded here (by
 //! [`taglog_serve::load_tls`]) so that a bad certificate stops the server before it opens storage.
-//! Out of scope: the publisher allowlist format (see [`crate::allowlist`]).
+//! Out of scope: the publisher allowlist format (see `log::allowlist`).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -156,17 +156,12 @@ pub struct WitnessConfig {
     pub url: String,
 }
 
-/// Resolved configuration.
+/// What the log itself needs (the sequencer, the witness collector and the heads): the part
+/// of [`Config`] that in-process tests build directly.
 #[derive(Clone, Debug)]
-pub struct Config {
-    /// Data directory.
-    pub data_dir: PathBuf,
+pub struct LogConfig {
     /// The log's signing key (name = origin).
     pub key: std::sync::Arc<SignerKey>,
-    /// Listen address.
-    pub listen: SocketAddr,
-    /// Allowlist file.
-    pub publishers: Option<PathBuf>,
     /// Witnesses.
     pub witnesses: Vec<WitnessConfig>,
     /// Quorum K.
@@ -175,8 +170,6 @@ pub struct Config {
     pub max_age: Duration,
     /// Maximum merge delay.
     pub mmd: Duration,
-    /// /add-binding wait before 202.
-    pub commit_timeout: Duration,
     /// Idle refresh interval.
     pub witness_refresh: Duration,
     /// Minimum interval between requests to one witness.
@@ -187,6 +180,60 @@ pub struct Config {
     pub queue_size: usize,
     /// Batch bound.
     pub max_batch: usize,
+}
+
+impl LogConfig {
+    /// A configuration with `key`, no witnesses and the defaults of the flags.
+    pub fn new(key: SignerKey) -> LogConfig {
+        let max_age = DEFAULT_MAX_AGE;
+        let mmd = DEFAULT_MMD;
+        LogConfig {
+            key: std::sync::Arc::new(key),
+            witnesses: Vec::new(),
+            witness_quorum: 0,
+            max_age,
+            mmd,
+            witness_refresh: default_refresh(max_age, mmd),
+            witness_min_interval: Duration::ZERO,
+            witness_timeout: DEFAULT_WITNESS_TIMEOUT,
+            queue_size: DEFAULT_QUEUE_SIZE,
+            max_batch: DEFAULT_MAX_BATCH,
+        }
+    }
+}
+
+/// Default freshness bound.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);
+/// Default maximum merge delay.
+pub const DEFAULT_MMD: Duration = Duration::from_secs(300);
+/// Default timeout of one witness request.
+pub const DEFAULT_WITNESS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default submission queue bound.
+pub const DEFAULT_QUEUE_SIZE: usize = 65536;
+/// Default batch bound.
+pub const DEFAULT_MAX_BATCH: usize = 8192;
+/// Shortest idle refresh interval.
+pub const MIN_WITNESS_REFRESH: Duration = Duration::from_millis(100);
+
+/// Idle state leaves must come often enough for `/healthz` (a quorum checkpoint newer than
+/// MMD/2) and for clients' max-age: the smaller of max-age/6 and MMD/4.
+fn default_refresh(max_age: Duration, mmd: Duration) -> Duration {
+    (max_age / 6).min(mmd / 4).max(MIN_WITNESS_REFRESH)
+}
+
+/// Resolved configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Allowlist file.
+    pub publishers: Option<PathBuf>,
+    /// The log's own settings.
+    pub log: LogConfig,
+    /// /add-binding wait before 202.
+    pub commit_timeout: Duration,
     /// Most connections open at once.
     pub max_connections: usize,
     /// Request timeout.
@@ -305,7 +352,7 @@ impl Settings {
         let header_timeout = duration(
             "header-timeout",
             &self.header_timeout,
-            Duration::from_secs(10),
+            taglog_serve::DEFAULT_HEADER_TIMEOUT,
         )?;
         if header_timeout.is_zero() {
             return Err(ConfigError::Invalid {
@@ -336,11 +383,8 @@ impl Settings {
         let key_path = self.key.clone().unwrap_or_else(|| data_dir.join("log.key"));
         let key = load_or_generate_key(&key_path, self.origin.as_deref())?;
         let witnesses = parse_witnesses(self.witness.as_deref().unwrap_or_default())?;
-        let max_age = duration("max-age", &self.max_age, Duration::from_secs(3600))?;
-        let mmd = duration("mmd", &self.mmd, Duration::from_secs(300))?;
-        // Idle state leaves must come often enough for /healthz (a quorum checkpoint newer
-        // than MMD/2) and for clients' max-age: the smaller of max-age/6 and MMD/4.
-        let refresh_default = (max_age / 6).min(mmd / 4);
+        let max_age = duration("max-age", &self.max_age, DEFAULT_MAX_AGE)?;
+        let mmd = duration("mmd", &self.mmd, DEFAULT_MMD)?;
         let witness_quorum = self.witness_quorum.unwrap_or(witnesses.len());
         if witness_quorum > witnesses.len() {
             let detail = format!(
@@ -352,24 +396,18 @@ impl Settings {
                 detail,
             });
         }
-        Ok(Config {
-            data_dir,
+        let log = LogConfig {
             key: std::sync::Arc::new(key),
-            listen: self
-                .listen
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            publishers: self.publishers.clone(),
             witnesses,
             witness_quorum,
             max_age,
             mmd,
-            commit_timeout: duration(
-                "commit-timeout",
-                &self.commit_timeout,
-                Duration::from_secs(10),
-            )?,
-            witness_refresh: duration("witness-refresh", &self.witness_refresh, refresh_default)?
-                .max(Duration::from_millis(100)),
+            witness_refresh: duration(
+                "witness-refresh",
+                &self.witness_refresh,
+                default_refresh(max_age, mmd),
+            )?
+            .max(MIN_WITNESS_REFRESH),
             witness_min_interval: duration(
                 "witness-min-interval",
                 &self.witness_min_interval,
@@ -378,15 +416,31 @@ impl Settings {
             witness_timeout: duration(
                 "witness-timeout",
                 &self.witness_timeout,
+                DEFAULT_WITNESS_TIMEOUT,
+            )?,
+            queue_size: self.queue_size.unwrap_or(DEFAULT_QUEUE_SIZE).max(1),
+            max_batch: self.max_batch.unwrap_or(DEFAULT_MAX_BATCH).max(1),
+        };
+        Ok(Config {
+            data_dir,
+            listen: self
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            publishers: self.publishers.clone(),
+            log,
+            commit_timeout: duration(
+                "commit-timeout",
+                &self.commit_timeout,
                 Duration::from_secs(10),
             )?,
-            queue_size: self.queue_size.unwrap_or(65536).max(1),
-            max_batch: self.max_batch.unwrap_or(8192).max(1),
-            max_connections: self.max_connections.unwrap_or(4096).max(1),
+            max_connections: self
+                .max_connections
+                .unwrap_or(taglog_serve::DEFAULT_MAX_CONNECTIONS)
+                .max(1),
             request_timeout: duration(
                 "request-timeout",
                 &self.request_timeout,
-                Duration::from_secs(30),
+                taglog_serve::DEFAULT_REQUEST_TIMEOUT,
             )?,
             publisher_rate: self
                 .publisher_rate

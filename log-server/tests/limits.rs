@@ -8,7 +8,6 @@
     clippy::panic
 )]
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use taglog_testkit::bindings::binding;
@@ -257,12 +256,7 @@ async fn sigterm_finishes_requests_in_flight_and_closes_idle_connections() {
         String::from_utf8_lossy(&interim)
     );
 
-    let pid = server.proc.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    server.proc.signal("TERM");
     // The port closes: no new connections.
     let deadline = Instant::now() + MARGIN;
     while TcpStream::connect(("127.0.0.1", server.port)).await.is_ok() {

@@ -7,7 +7,6 @@
     clippy::panic
 )]
 
-use std::process::Command;
 use std::time::Duration;
 
 use taglog_proofs::leaves::{Leaf, PublisherChange};
@@ -53,15 +52,6 @@ async fn publisher_leaves(
         .collect()
 }
 
-fn hup(server: &LogServer) {
-    let ok = Command::new("kill")
-        .arg("-HUP")
-        .arg(server.proc.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
 fn size_of(note: &[u8]) -> u64 {
     std::str::from_utf8(note)
         .unwrap()
@@ -91,7 +81,7 @@ async fn sighup_logs_allowlist_changes() {
         ),
     )
     .unwrap();
-    hup(&server);
+    server.proc.signal("HUP");
     let b = post_until(&c, &server.url, &stranger_binding, 200).await;
     let index = b["binding"]["index"].as_u64().unwrap();
     let size = size_of(&checkpoint(&c, &server.url).await);
@@ -105,7 +95,7 @@ async fn sighup_logs_allowlist_changes() {
 
     // Removal: logged, then the key is refused.
     std::fs::write(&allow, base).unwrap();
-    hup(&server);
+    server.proc.signal("HUP");
     let b = post_until(&c, &server.url, &binding(&stranger(), OTHER, 2, 2), 403).await;
     // Refused by the handler (unknown key) or, in the race with the reload, by the
     // sequencer's re-check against the logged allowlist (not allowed for the ref).

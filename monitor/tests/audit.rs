@@ -319,7 +319,7 @@ fn refuses_rule_breaking_entries() {
             }),
         ),
         (
-            "after the bound",
+            "after now + skew",
             Box::new(|b: &mut CraftedLog| {
                 b.state_with(None, Some(taglog_testkit::now() + 3600));
             }),

@@ -1,9 +1,11 @@
 //! The `taglog` command line, run as a user would: each [`Cli`] has its own policy file and
 //! state directory, and each run returns its exit code and output.
 //!
-//! Guarantees: runs never see the caller's registry credentials or clock override
-//! (`TAGLOG_REGISTRY_USER`, `TAGLOG_REGISTRY_PASSWORD`, `TAGLOG_NOW` are removed unless a run
-//! sets them), and stdin is closed.
+//! Guarantees: runs never see the caller's registry credentials or clock override: `HOME` is
+//! the client's own directory (credentials come only from what a test puts there), and
+//! `TAGLOG_REGISTRY_HOST`, `TAGLOG_REGISTRY_USER`, `TAGLOG_REGISTRY_PASSWORD`, `DOCKER_CONFIG`,
+//! `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`, `XDG_CONFIG_HOME` and `TAGLOG_TEST_NOW` are removed
+//! unless a run sets them; stdin is closed.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -99,9 +101,16 @@ impl Cli {
             .arg(&self.policy)
             .arg("--state-dir")
             .arg(&self.state)
+            // Credentials come only from what a test puts in its own directory.
+            .env("HOME", self.dir.path())
+            .env_remove("TAGLOG_REGISTRY_HOST")
             .env_remove("TAGLOG_REGISTRY_USER")
             .env_remove("TAGLOG_REGISTRY_PASSWORD")
-            .env_remove("TAGLOG_NOW")
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("TAGLOG_TEST_NOW")
             .stdin(Stdio::null());
         cmd
     }
@@ -113,6 +122,16 @@ impl Cli {
     #[must_use]
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_env(args, &[])
+    }
+
+    /// Runs `taglog` with the (debug build's) clock set to `now` (`TAGLOG_TEST_NOW`, Unix
+    /// seconds).
+    ///
+    /// # Panics
+    /// When it cannot be run.
+    #[must_use]
+    pub fn run_at(&self, now: &str, args: &[&str]) -> Run {
+        self.run_env(args, &[("TAGLOG_TEST_NOW", now)])
     }
 
     /// Runs `taglog` with `args` and the environment variables `env`.

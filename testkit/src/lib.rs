@@ -17,7 +17,7 @@
 //! | [`registry`] | Debian's `docker-registry` (optionally behind htpasswd) and image pushes |
 //! | [`crafted`] | a log built leaf by leaf that signs, serves tiles, lookups and witness requests, with knobs to lie |
 //! | [`static_server`] | a static HTTP file server a test can change between requests |
-//! | [`fake_http`] | a raw HTTP responder for answers no real server gives |
+//! | [`fake_http`] | a raw HTTP responder for answers no real server gives, recording what clients sent |
 //! | [`http`] | blocking and async HTTP helpers |
 //! | [`conn`] | raw connection helpers for limit tests (keep-alive, closes, no pooling) |
 //! | [`keys`] | deterministic test keys, key files with mode 0600 |

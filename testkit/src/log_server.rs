@@ -8,13 +8,14 @@
 //! the handle drops.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use taglog_proofs::note::{SignerKey, VerifierKey};
 
 use crate::bins::Bin;
 use crate::keys;
+pub use crate::process::Exit;
 use crate::process::{self, Proc, StartError, START_TIMEOUT};
 use crate::TempDir;
 
@@ -278,15 +279,6 @@ impl LogServer {
     }
 }
 
-/// What a server run to its exit did.
-#[derive(Debug)]
-pub struct Exit {
-    /// The exit code (`None`: killed by a signal).
-    pub code: Option<i32>,
-    /// Its stderr.
-    pub stderr: String,
-}
-
 fn bare_command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Bin::Server.command();
     cmd.arg("--data-dir")
@@ -304,11 +296,7 @@ fn bare_command(dir: &Path, args: &[&str]) -> Command {
 /// When it cannot be run.
 #[must_use]
 pub fn run_to_exit(dir: &Path, args: &[&str]) -> Exit {
-    let out: Output = bare_command(dir, args).output().expect("run taglog-server");
-    Exit {
-        code: out.status.code(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    process::run_to_exit(&mut bare_command(dir, args))
 }
 
 /// Runs the server on `dir/data` until it exits (then what it did) or for at most `wait`

@@ -1,12 +1,16 @@
-//! `taglog-monitor` from the command line: `--once` runs with their alerts parsed, and the
-//! command for long-running (`--follow`) use under a [`crate::process::Proc`].
+//! `taglog-monitor` from the command line: `--once` runs with their alerts parsed, a
+//! long-running monitor serving its endpoints (`--listen`), and the command for other
+//! long-running (`--follow`) use under a [`crate::process::Proc`].
 //!
 //! A [`MonitorCli`] keeps its state directory across runs, so a second `once` continues where
 //! the first stopped, as an operator's cron job would.
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::bins::Bin;
+use crate::process::{Proc, StartError, Stream};
 use crate::TempDir;
 
 /// The `taglog-monitor` command (output not yet redirected).
@@ -108,5 +112,41 @@ impl MonitorCli {
             stdout,
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
+    }
+}
+
+/// A long-running `taglog-monitor` serving its endpoints, killed on drop.
+pub struct MonitorServer {
+    /// The process.
+    pub proc: Proc,
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// `http://ADDR`.
+    pub url: String,
+}
+
+impl MonitorServer {
+    /// Starts `taglog-monitor` with `args` (which must include `--listen`, e.g.
+    /// `127.0.0.1:0`) and waits until it prints the address it listens on; its output goes to
+    /// `dir/monitor.log`.
+    ///
+    /// # Errors
+    /// [`StartError`] when it exits before listening (with its log).
+    pub fn spawn(dir: &Path, args: &[&str]) -> Result<MonitorServer, StartError> {
+        let mut cmd = command();
+        cmd.args(args);
+        let (proc, addr) = Proc::spawn_announcing(
+            "taglog-monitor",
+            cmd,
+            &dir.join("monitor.log"),
+            Stream::Stderr,
+            "listening on ",
+        )?;
+        let addr = crate::witness::parse_addr(&proc, &addr)?;
+        Ok(MonitorServer {
+            proc,
+            url: format!("http://{addr}"),
+            addr,
+        })
     }
 }

@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Read, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -19,6 +19,41 @@ use std::time::{Duration, Instant};
 pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often readiness is probed.
 const POLL: Duration = Duration::from_millis(20);
+
+/// An output stream of a child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// Its stdout.
+    Stdout,
+    /// Its stderr.
+    Stderr,
+}
+
+/// What a process run to its exit did.
+#[derive(Debug)]
+pub struct Exit {
+    /// The exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// Its stderr.
+    pub stderr: String,
+}
+
+/// Runs `cmd` (stdin closed, stdout discarded) until it exits.
+///
+/// # Panics
+/// When it cannot be run.
+#[must_use]
+pub fn run_to_exit(cmd: &mut Command) -> Exit {
+    let out = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {:?}: {e}", cmd.get_program()));
+    Exit {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
 
 /// A running child process, killed on drop.
 pub struct Proc {
@@ -84,33 +119,49 @@ impl Proc {
         Proc::spawn_configured(name, cmd, log)
     }
 
-    /// Spawns `cmd` with stderr appended to `log` and stdout piped; returns the first stdout
-    /// line and copies the rest to `log` from a thread.
+    /// Spawns `cmd` with `from` (stdout or stderr) piped and the other stream appended to
+    /// `log`; reads `from` until a line contains `marker` and returns the rest of that line
+    /// (trimmed), e.g. the address after `listening on `. Every line of `from` goes to `log`
+    /// too, the later ones from a thread, so the process never blocks on a full pipe.
     ///
     /// # Errors
-    /// [`StartError`] when the process closes stdout before writing a line.
+    /// [`StartError`] when the process closes `from` before such a line.
     ///
     /// # Panics
     /// When the log cannot be opened or the command cannot be spawned.
-    pub fn spawn_first_line(
+    pub fn spawn_announcing(
         name: &str,
         mut cmd: Command,
         log: &Path,
+        from: Stream,
+        marker: &str,
     ) -> Result<(Proc, String), StartError> {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(append(log));
+        cmd.stdin(Stdio::null());
+        match from {
+            Stream::Stdout => cmd.stdout(Stdio::piped()).stderr(append(log)),
+            Stream::Stderr => cmd.stderr(Stdio::piped()).stdout(append(log)),
+        };
         let mut proc = Proc::spawn_configured(name, cmd, log);
-        let stdout = proc.child.stdout.take().expect("piped stdout");
-        let mut reader = BufReader::new(stdout);
+        let pipe: Box<dyn Read + Send> = match from {
+            Stream::Stdout => Box::new(proc.child.stdout.take().expect("piped stdout")),
+            Stream::Stderr => Box::new(proc.child.stderr.take().expect("piped stderr")),
+        };
+        let mut reader = BufReader::new(pipe);
+        let mut copy = append(log);
         let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            let status = proc.child.wait().ok();
-            return Err(proc.start_error("writing its first line", status));
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                let status = proc.child.wait().ok();
+                return Err(proc.start_error(&format!("printing {marker:?}"), status));
+            }
+            let _ = copy.write_all(line.as_bytes());
+            if let Some((_, rest)) = line.split_once(marker) {
+                let rest = rest.trim().to_owned();
+                std::thread::spawn(move || std::io::copy(&mut reader, &mut copy));
+                return Ok((proc, rest));
+            }
         }
-        let mut rest = append(log);
-        std::thread::spawn(move || std::io::copy(&mut reader, &mut rest));
-        Ok((proc, line.trim_end().to_owned()))
     }
 
     fn spawn_configured(name: &str, mut cmd: Command, log: &Path) -> Proc {

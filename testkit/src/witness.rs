@@ -2,9 +2,10 @@
 //! its C2SP tlog-witness `add-checkpoint` endpoint.
 //!
 //! A witness listens on `127.0.0.1:0` unless told otherwise and is ready once it prints its
-//! address (`listening on ADDR`), so there is no port race. Its output goes to a log file next
+//! address (`listening on ADDR` on stdout), so there is no port race. Its output goes to a log file next
 //! to its data. Guarantees: the process is killed when the handle drops.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,7 +15,7 @@ use taglog_proofs::witness::origin_hash_hex;
 use crate::bins::Bin;
 use crate::http::{self, Resp};
 use crate::keys;
-use crate::process::{Proc, StartError};
+use crate::process::{Proc, StartError, Stream};
 use crate::TempDir;
 
 /// A running `taglog-witness`, killed on drop.
@@ -25,6 +26,8 @@ pub struct Witness {
     pub url: String,
     /// Its port.
     pub port: u16,
+    /// Its address.
+    pub addr: SocketAddr,
     key: Option<SignerKey>,
     _tmp: Option<TempDir>,
 }
@@ -58,23 +61,14 @@ impl Witness {
             "witness-{}.log",
             RUNS.fetch_add(1, Ordering::Relaxed)
         ));
-        let (proc, line) = Proc::spawn_first_line("taglog-witness", cmd, &log)?;
-        let Some(port) = line
-            .strip_prefix("listening on ")
-            .and_then(|a| a.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-        else {
-            return Err(StartError {
-                name: proc.name.clone(),
-                waited_for: format!("`listening on ADDR` (it printed {line:?})"),
-                status: None,
-                log: proc.log_text(),
-            });
-        };
+        let (proc, addr) =
+            Proc::spawn_announcing("taglog-witness", cmd, &log, Stream::Stdout, "listening on ")?;
+        let addr = parse_addr(&proc, &addr)?;
         Ok(Witness {
             proc,
-            url: format!("http://127.0.0.1:{port}"),
-            port,
+            url: format!("http://{addr}"),
+            port: addr.port(),
+            addr,
             key: None,
             _tmp: None,
         })
@@ -146,6 +140,19 @@ impl Witness {
     pub fn stop(mut self) {
         self.proc.kill();
     }
+}
+
+/// The address a server printed, or a start error naming what it printed.
+///
+/// # Errors
+/// [`StartError`] when `text` is not a socket address.
+pub(crate) fn parse_addr(proc: &Proc, text: &str) -> Result<SocketAddr, StartError> {
+    text.parse().map_err(|_| StartError {
+        name: proc.name.clone(),
+        waited_for: format!("an address after `listening on` (it printed {text:?})"),
+        status: None,
+        log: proc.log_text(),
+    })
 }
 
 /// `POST {url}/add-checkpoint` with `body`.

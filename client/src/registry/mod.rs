@@ -1,38 +1,45 @@
-//! Tag resolution at an OCI registry (OCI distribution spec, "Pulling manifests";
+//! The OCI distribution API as taglog reads it (OCI distribution spec, "Pulling manifests";
 //! <https://github.com/opencontainers/distribution-spec/blob/main/spec.md>; Docker token
 //! authentication, <https://distribution.github.io/distribution/spec/auth/token/>).
 //!
-//! Guarantees: the digest returned is recomputed from the manifest bytes received (never taken
+//! Guarantees: the digest of a manifest is recomputed from the bytes received (never taken
 //! from `Docker-Content-Digest`, which must agree when present); manifests above
 //! [`MAX_MANIFEST_BYTES`] are refused before they are read in full; HTTPS is used unless the
-//! host is listed as insecure (policy `insecure-registry` or `--insecure-registry`); a `401`
-//! is answered once, with an anonymous or basic-authenticated bearer token from the realm in
-//! `WWW-Authenticate`, or with basic credentials for a `Basic` challenge. Credentials are never
-//! sent over plain HTTP to a host that is not marked insecure.
+//! host is listed as insecure (policy `insecure-registry` or `--insecure-registry`), and a
+//! redirect never leads to plain HTTP on a host that is not. Authentication follows
+//! [`auth`]: credentials belong to one registry host ([`crate::credentials`]) and go only to
+//! that host or to the HTTPS token realm it names; token requests ask only for
+//! `repository:<path>:pull`.
 //!
-//! Out of scope: pushing (tests do that with the raw API), pulling blobs, image indexes'
-//! platform selection (the tag's digest is the index's digest, which is what a tag binds),
-//! credential helpers and `~/.docker/config.json`.
+//! Why not the `oci-client` crate (0.17, read for this decision): it reads manifests and
+//! token answers with no size limit, sends the configured credential to whatever `realm` a
+//! challenge names (any host, plain HTTP included), would add reqwest 0.13 next to our 0.12
+//! and, with rustls, a second large C build (aws-lc via jsonwebtoken). It does recompute
+//! manifest digests and stream blobs with their digest checked; we do both here in a few
+//! hundred lines on the `reqwest` we already use, with the limits and the realm rule above.
 //!
-//! Why not the `oci-client` crate: it is async (the CLI is synchronous), brings ~60 crates,
-//! and hides the manifest bytes behind its own types; we need exactly one GET, the exact
-//! `Accept` list registry 2.8 requires, a size limit before reading, the digest recomputed from
-//! raw bytes and errors that say which step failed. That is ~300 lines on top of `reqwest`.
+//! Out of scope: pushing (tests use the raw API), platform selection in image indexes (a tag
+//! binds the index's digest).
 
-use std::io::Read as _;
+mod auth;
+mod challenge;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
+use bytes::Bytes;
 use sha2::{Digest as _, Sha256, Sha512};
 use taglog_proofs::binding::DigestValue;
 use taglog_proofs::refs::TagRef;
 
-mod challenge;
+use crate::body::{error_chain, excerpt, read_limited, BodyError};
+use crate::credentials::{CredentialError, CredentialStore};
 
+pub use auth::{DEFAULT_TOKEN_LIFETIME, MAX_CACHED_AUTH, MAX_TOKEN_LIFETIME};
 pub use challenge::{parse_www_authenticate, Challenge};
 
-/// The `Accept` header for manifest requests. Registry 2.8 answers 404 to a request that does
-/// not list the OCI manifest type.
+/// The `Accept` header for manifest requests: OCI and Docker manifests and indexes. Registry
+/// 2.8 answers 404 to a request that does not list the OCI manifest type.
 pub const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 /// Largest manifest read (4 MiB, the limit registries apply to manifests).
 pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -40,12 +47,18 @@ pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 pub const MAX_TOKEN_BYTES: u64 = 64 * 1024;
 /// Largest `WWW-Authenticate` header parsed.
 pub const MAX_CHALLENGE_BYTES: usize = 4096;
-/// Per-request timeout.
+/// Largest error body read.
+pub const MAX_ERROR_BYTES: u64 = 64 * 1024;
+/// Per-request timeout for manifests and tokens (blob transfers have none: they stream).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connection timeout.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most redirects followed.
+pub const MAX_REDIRECTS: usize = 5;
 /// Docker Hub's registry API host (references say `docker.io`).
 pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
-/// Why a tag could not be resolved.
+/// Why a registry request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// The registry could not be reached or answered with a server error.
@@ -56,7 +69,7 @@ pub enum RegistryError {
         /// Why.
         reason: String,
     },
-    /// 404: no such repository or tag.
+    /// 404: no such repository, tag or digest.
     #[error("registry has no manifest for {reference} (HTTP 404 {code}); check the reference")]
     NotFound {
         /// The reference.
@@ -73,6 +86,27 @@ pub enum RegistryError {
         reference: String,
         /// What is missing or what failed.
         reason: String,
+    },
+    /// The token realm a challenge names may not receive our request.
+    #[error(
+        "registry {host} names the token realm {realm:?}, which taglog will not use: {reason}"
+    )]
+    UnsafeRealm {
+        /// Registry host.
+        host: String,
+        /// The realm.
+        realm: String,
+        /// Why.
+        reason: String,
+    },
+    /// The credential for the host could not be read.
+    #[error("credentials for registry {host}: {source}")]
+    Credentials {
+        /// Registry host.
+        host: String,
+        /// The cause.
+        #[source]
+        source: CredentialError,
     },
     /// The `WWW-Authenticate` header could not be parsed.
     #[error("registry sent an unusable WWW-Authenticate header {header:?}: {reason}")]
@@ -115,42 +149,57 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
-    /// Exit code class: 2 for a wrong reference or missing credentials (the user must change
-    /// the command), 3 for a registry that is down or misbehaving.
+    /// Exit code class: 1 for a manifest whose `Docker-Content-Digest` disagrees with its
+    /// bytes (a substituted or corrupted manifest is a failed verification, not an outage), 2
+    /// for a wrong reference or missing or unusable credentials (the user must change the
+    /// command or the configuration), 3 for a registry that is down or misbehaving.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RegistryError::NotFound { .. } | RegistryError::AuthRequired { .. } => 2,
+            RegistryError::DigestHeaderMismatch { .. } => 1,
+            RegistryError::NotFound { .. }
+            | RegistryError::AuthRequired { .. }
+            | RegistryError::UnsafeRealm { .. }
+            | RegistryError::Credentials { .. } => 2,
             _ => 3,
         }
     }
 }
 
-/// Registry credentials (basic auth, also used at a bearer token realm).
-#[derive(Clone)]
-pub struct Credentials {
-    /// User name.
-    pub username: String,
-    /// Password or token.
-    pub password: String,
+/// A repository on a registry: the canonical host (`docker.io` for Docker Hub) and path of a
+/// parsed reference.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Repository {
+    host: String,
+    path: String,
 }
 
-impl std::fmt::Debug for Credentials {
+impl Repository {
+    /// The repository of a reference.
+    pub fn of(r: &TagRef) -> Repository {
+        Repository {
+            host: r.host().to_string(),
+            path: r.path().to_string(),
+        }
+    }
+
+    /// The registry host as references name it.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The repository path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl std::fmt::Display for Repository {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials({}, <redacted>)", self.username)
+        write!(f, "{}/{}", self.host, self.path)
     }
 }
 
-impl Credentials {
-    fn basic_header(&self) -> String {
-        let raw = format!("{}:{}", self.username, self.password);
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(raw)
-        )
-    }
-}
-
-/// A resolved manifest: the digests of the exact bytes received.
+/// A manifest as received: its exact bytes and their digests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     /// SHA-256 of the manifest bytes.
@@ -161,9 +210,22 @@ pub struct Resolved {
     pub media_type: String,
     /// Manifest size in bytes.
     pub size: u64,
+    /// The bytes.
+    pub body: Bytes,
 }
 
 impl Resolved {
+    /// The digests of `body`.
+    pub fn of(body: Bytes, media_type: String) -> Resolved {
+        Resolved {
+            sha256: DigestValue::Sha256(Sha256::digest(&body).into()),
+            sha512: DigestValue::Sha512(Sha512::digest(&body).into()),
+            media_type,
+            size: body.len() as u64,
+            body,
+        }
+    }
+
     /// The digest in the same algorithm as `like` (sha256 unless `like` is sha512).
     pub fn digest_like(&self, like: Option<&DigestValue>) -> DigestValue {
         match like {
@@ -173,40 +235,63 @@ impl Resolved {
     }
 }
 
-/// A synchronous registry client.
+/// An async registry client for every host (cheap to clone; clones share connections and
+/// cached authorizations).
 #[derive(Debug, Clone)]
 pub struct Registry {
-    http: reqwest::blocking::Client,
-    insecure: Vec<String>,
-    credentials: Option<Credentials>,
+    http: reqwest::Client,
+    token_http: reqwest::Client,
+    insecure: Arc<Vec<String>>,
+    credentials: Arc<CredentialStore>,
+    auth_cache: Arc<auth::AuthCache>,
 }
 
 impl Registry {
-    /// A client; `insecure` lists `host[:port]`s reached over plain HTTP.
+    /// A client; `insecure` lists the `host[:port]`s reached over plain HTTP (registries and
+    /// token realms alike).
     ///
     /// # Errors
     /// [`RegistryError::Unavailable`] if the HTTP client cannot be built (TLS setup).
     pub fn new(
         insecure: Vec<String>,
-        credentials: Option<Credentials>,
+        credentials: CredentialStore,
     ) -> Result<Registry, RegistryError> {
-        let http = reqwest::blocking::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .user_agent(concat!("taglog/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RegistryError::Unavailable {
-                url: String::new(),
-                reason: e.to_string(),
-            })?;
+        let insecure = Arc::new(insecure);
+        let allowed = Arc::clone(&insecure);
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error("too many redirects");
+            }
+            let url = attempt.url();
+            let plain_ok = url.scheme() == "https"
+                || (url.scheme() == "http" && allowed.iter().any(|h| *h == authority(url)));
+            if plain_ok {
+                attempt.follow()
+            } else {
+                attempt.error("redirect to plain HTTP on a host not marked insecure")
+            }
+        });
+        let build = |policy| {
+            reqwest::Client::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .redirect(policy)
+                .user_agent(concat!("taglog/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| RegistryError::Unavailable {
+                    url: String::new(),
+                    reason: error_chain(&e),
+                })
+        };
         Ok(Registry {
-            http,
+            http: build(redirect)?,
+            token_http: build(reqwest::redirect::Policy::none())?,
             insecure,
-            credentials,
+            credentials: Arc::new(credentials),
+            auth_cache: Arc::new(auth::AuthCache::default()),
         })
     }
 
-    /// Whether a host is reached over plain HTTP.
+    /// Whether `host[:port]` is reached over plain HTTP.
     pub fn is_insecure(&self, host: &str) -> bool {
         self.insecure.iter().any(|h| h == host)
     }
@@ -226,246 +311,192 @@ impl Registry {
         format!("{scheme}://{api}")
     }
 
-    /// The manifest URL of a tag.
-    pub fn manifest_url(&self, r: &TagRef) -> String {
+    /// The manifest URL of a tag or digest in a repository.
+    pub fn manifest_url(&self, repo: &Repository, reference: &str) -> String {
         format!(
-            "{}/v2/{}/manifests/{}",
-            self.base_url(r.host()),
-            r.path(),
-            r.tag()
+            "{}/v2/{}/manifests/{reference}",
+            self.base_url(repo.host()),
+            repo.path()
         )
     }
 
-    /// Resolves a tag to the digests of its manifest.
+    /// The blob URL of a digest in a repository.
+    pub fn blob_url(&self, repo: &Repository, digest: &str) -> String {
+        format!(
+            "{}/v2/{}/blobs/{digest}",
+            self.base_url(repo.host()),
+            repo.path()
+        )
+    }
+
+    /// Resolves a tag to its manifest (bytes and digests).
     ///
     /// # Errors
     /// See [`RegistryError`]; every variant names the step that failed.
-    pub fn resolve(&self, r: &TagRef) -> Result<Resolved, RegistryError> {
-        let url = self.manifest_url(r);
-        let mut resp = self.get_manifest(&url, None)?;
-        if resp.status().as_u16() == 401 {
-            let auth = self.authorize(r, &resp)?;
-            resp = self.get_manifest(&url, Some(&auth))?;
-            if resp.status().as_u16() == 401 {
-                return Err(RegistryError::AuthRequired {
-                    host: r.host().to_string(),
-                    reference: r.as_str().to_string(),
-                    reason:
-                        "the registry refused the credentials or token (401 after authenticating)"
-                            .into(),
-                });
-            }
-        }
-        self.read_manifest(r, &url, resp)
+    pub async fn resolve(&self, r: &TagRef) -> Result<Resolved, RegistryError> {
+        self.manifest(&Repository::of(r), r.tag(), r.as_str()).await
     }
 
-    fn get_manifest(
+    /// Fetches the manifest `reference` (a tag or a digest) of `repo`; `shown` names it in
+    /// errors. For a digest reference the caller compares the digest with [`Resolved`].
+    ///
+    /// # Errors
+    /// See [`RegistryError`].
+    pub async fn manifest(
         &self,
-        url: &str,
-        auth: Option<&str>,
-    ) -> Result<reqwest::blocking::Response, RegistryError> {
-        let mut req = self.http.get(url).header(reqwest::header::ACCEPT, ACCEPT);
-        if let Some(a) = auth {
+        repo: &Repository,
+        reference: &str,
+        shown: &str,
+    ) -> Result<Resolved, RegistryError> {
+        let url = self.manifest_url(repo, reference);
+        let resp = self
+            .send(repo, shown, || {
+                self.http
+                    .get(&url)
+                    .timeout(REQUEST_TIMEOUT)
+                    .header(reqwest::header::ACCEPT, ACCEPT)
+            })
+            .await?;
+        read_manifest(shown, &url, resp).await
+    }
+
+    /// Sends the request `make` builds, answering one 401 with the authorization the
+    /// challenge asks for (see [`auth`]); a cached authorization for the repository is sent
+    /// up front.
+    ///
+    /// # Errors
+    /// [`RegistryError::Unavailable`] when nothing answers; the authentication errors of
+    /// [`auth`]; [`RegistryError::AuthRequired`] when the registry refuses the credential.
+    pub async fn send(
+        &self,
+        repo: &Repository,
+        shown: &str,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let cached = self.auth_cache.get(repo);
+        let first = self.send_once(&make, cached.as_deref()).await?;
+        if first.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(first);
+        }
+        self.auth_cache.forget(repo);
+        let authorization = self.authorize(repo, shown, first.headers()).await?;
+        let second = self.send_once(&make, Some(&authorization.value)).await?;
+        if second.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(RegistryError::AuthRequired {
+                host: repo.host().to_string(),
+                reference: shown.to_string(),
+                reason: format!(
+                    "the registry refused the {} (401 after authenticating)",
+                    authorization.what
+                ),
+            });
+        }
+        self.auth_cache.put(repo, authorization);
+        Ok(second)
+    }
+
+    async fn send_once(
+        &self,
+        make: &impl Fn() -> reqwest::RequestBuilder,
+        authorization: Option<&str>,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let mut req = make();
+        if let Some(a) = authorization {
             req = req.header(reqwest::header::AUTHORIZATION, a);
         }
-        req.send().map_err(|e| RegistryError::Unavailable {
+        let req = req.build().map_err(|e| RegistryError::Unavailable {
+            url: String::new(),
+            reason: error_chain(&e),
+        })?;
+        let url = req.url().to_string();
+        self.http
+            .execute(req)
+            .await
+            .map_err(|e| RegistryError::Unavailable {
+                url,
+                reason: error_chain(&e),
+            })
+    }
+}
+
+/// `host[:port]` of a URL, as `insecure` lists it.
+fn authority(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Reads a manifest answer: status, size limit, digests, `Docker-Content-Digest` check.
+async fn read_manifest(
+    reference: &str,
+    url: &str,
+    resp: reqwest::Response,
+) -> Result<Resolved, RegistryError> {
+    let status = resp.status().as_u16();
+    if status == 404 {
+        let body = read_limited(resp, MAX_ERROR_BYTES)
+            .await
+            .unwrap_or_default();
+        return Err(RegistryError::NotFound {
+            reference: reference.to_string(),
+            code: error_code(&body),
+        });
+    }
+    if status >= 500 || status == 429 {
+        return Err(RegistryError::Unavailable {
             url: url.to_string(),
-            reason: error_chain(&e),
+            reason: format!("HTTP {status}"),
+        });
+    }
+    if status != 200 {
+        let body = read_limited(resp, MAX_ERROR_BYTES)
+            .await
+            .unwrap_or_default();
+        return Err(RegistryError::Protocol {
+            url: url.to_string(),
+            status,
+            detail: excerpt(&body),
+        });
+    }
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let header_digest = header("docker-content-digest");
+    let media_type = header("content-type").unwrap_or_default();
+    let body = read_limited(resp, MAX_MANIFEST_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLong { .. } => RegistryError::TooLarge {
+                reference: reference.to_string(),
+                found: MAX_MANIFEST_BYTES.saturating_add(1),
+            },
+            BodyError::Read(reason) => RegistryError::Unavailable {
+                url: url.to_string(),
+                reason,
+            },
+        })?;
+    let resolved = Resolved::of(body, media_type);
+    if let Some(h) = header_digest {
+        check_header_digest(reference, &h, &resolved)?;
+    }
+    Ok(resolved)
+}
+
+/// The first `errors[].code` of an OCI error body, or "".
+pub fn error_code(body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/errors/0/code")
+                .and_then(|c| c.as_str())
+                .map(|c| c.chars().take(64).collect())
         })
-    }
-
-    /// The `Authorization` value answering a 401.
-    fn authorize(
-        &self,
-        r: &TagRef,
-        resp: &reqwest::blocking::Response,
-    ) -> Result<String, RegistryError> {
-        let auth_required = |reason: String| RegistryError::AuthRequired {
-            host: r.host().to_string(),
-            reference: r.as_str().to_string(),
-            reason,
-        };
-        let header = resp
-            .headers()
-            .get(reqwest::header::WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                auth_required("401 without a WWW-Authenticate header (no token endpoint)".into())
-            })?;
-        let challenges = parse_www_authenticate(header)?;
-        for ch in &challenges {
-            match ch {
-                Challenge::Bearer {
-                    realm,
-                    service,
-                    scope,
-                } => {
-                    let scope = scope
-                        .clone()
-                        .unwrap_or_else(|| format!("repository:{}:pull", r.path()));
-                    let token = self.fetch_token(r, realm, service.as_deref(), &scope)?;
-                    return Ok(format!("Bearer {token}"));
-                }
-                Challenge::Basic => {
-                    if let Some(c) = &self.credentials {
-                        return Ok(c.basic_header());
-                    }
-                }
-            }
-        }
-        Err(auth_required(
-            "the registry asks for basic authentication: set TAGLOG_REGISTRY_USER and TAGLOG_REGISTRY_PASSWORD".into(),
-        ))
-    }
-
-    fn fetch_token(
-        &self,
-        r: &TagRef,
-        realm: &str,
-        service: Option<&str>,
-        scope: &str,
-    ) -> Result<String, RegistryError> {
-        let auth_required = |reason: String| RegistryError::AuthRequired {
-            host: r.host().to_string(),
-            reference: r.as_str().to_string(),
-            reason,
-        };
-        let allowed = realm.starts_with("https://")
-            || (realm.starts_with("http://") && self.is_insecure(r.host()));
-        if !allowed {
-            return Err(auth_required(format!(
-                "token realm {realm:?} is not an https URL (plain http is allowed only for registries marked insecure)"
-            )));
-        }
-        let mut query: Vec<(&str, &str)> = vec![("scope", scope)];
-        if let Some(s) = service {
-            query.push(("service", s));
-        }
-        let mut req = self.http.get(realm).query(&query);
-        if let Some(c) = &self.credentials {
-            req = req.header(reqwest::header::AUTHORIZATION, c.basic_header());
-        }
-        let resp = req.send().map_err(|e| RegistryError::Unavailable {
-            url: realm.to_string(),
-            reason: error_chain(&e),
-        })?;
-        let status = resp.status().as_u16();
-        let body =
-            read_limited(resp, MAX_TOKEN_BYTES).map_err(|reason| RegistryError::Protocol {
-                url: realm.to_string(),
-                status,
-                detail: reason,
-            })?;
-        if status == 401 || status == 403 {
-            return Err(auth_required(format!(
-                "the token endpoint {realm} refused the request ({status})"
-            )));
-        }
-        if status != 200 {
-            return Err(RegistryError::Protocol {
-                url: realm.to_string(),
-                status,
-                detail: excerpt(&body),
-            });
-        }
-        #[derive(serde::Deserialize)]
-        struct TokenAnswer {
-            token: Option<String>,
-            access_token: Option<String>,
-        }
-        let t: TokenAnswer =
-            serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol {
-                url: realm.to_string(),
-                status,
-                detail: format!("token answer is not JSON with a token: {e}"),
-            })?;
-        let token = t
-            .token
-            .or(t.access_token)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| RegistryError::Protocol {
-                url: realm.to_string(),
-                status,
-                detail: "token answer has no `token` or `access_token`".into(),
-            })?;
-        if token.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
-            return Err(RegistryError::Protocol {
-                url: realm.to_string(),
-                status,
-                detail: "token contains characters not allowed in a header".into(),
-            });
-        }
-        Ok(token)
-    }
-
-    fn read_manifest(
-        &self,
-        r: &TagRef,
-        url: &str,
-        resp: reqwest::blocking::Response,
-    ) -> Result<Resolved, RegistryError> {
-        let status = resp.status().as_u16();
-        let reference = r.as_str().to_string();
-        if status == 404 {
-            let body = read_limited(resp, 64 * 1024).unwrap_or_default();
-            let code = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| {
-                    v.pointer("/errors/0/code")
-                        .and_then(|c| c.as_str())
-                        .map(str::to_string)
-                })
-                .unwrap_or_default();
-            return Err(RegistryError::NotFound { reference, code });
-        }
-        if status >= 500 {
-            return Err(RegistryError::Unavailable {
-                url: url.to_string(),
-                reason: format!("HTTP {status}"),
-            });
-        }
-        if status != 200 {
-            let body = read_limited(resp, 64 * 1024).unwrap_or_default();
-            return Err(RegistryError::Protocol {
-                url: url.to_string(),
-                status,
-                detail: excerpt(&body),
-            });
-        }
-        if let Some(len) = resp.content_length() {
-            if len > MAX_MANIFEST_BYTES {
-                return Err(RegistryError::TooLarge {
-                    reference,
-                    found: len,
-                });
-            }
-        }
-        let header_digest = resp
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let media_type = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let body = read_limited(resp, MAX_MANIFEST_BYTES).map_err(|_| RegistryError::TooLarge {
-            reference: reference.clone(),
-            found: MAX_MANIFEST_BYTES.saturating_add(1),
-        })?;
-        let resolved = Resolved {
-            sha256: DigestValue::Sha256(Sha256::digest(&body).into()),
-            sha512: DigestValue::Sha512(Sha512::digest(&body).into()),
-            media_type,
-            size: body.len() as u64,
-        };
-        if let Some(h) = header_digest {
-            check_header_digest(&reference, &h, &resolved)?;
-        }
-        Ok(resolved)
-    }
+        .unwrap_or_default()
 }
 
 /// Compares `Docker-Content-Digest` with the recomputed digests.
@@ -494,70 +525,35 @@ pub fn check_header_digest(
     }
 }
 
-/// Reads at most `limit` bytes; more is an error.
-///
-/// # Errors
-/// A description if the body is longer or the read fails.
-pub fn read_limited(resp: reqwest::blocking::Response, limit: u64) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    resp.take(limit.saturating_add(1))
-        .read_to_end(&mut body)
-        .map_err(|e| format!("reading the body: {e}"))?;
-    if body.len() as u64 > limit {
-        return Err(format!("body longer than {limit} bytes"));
-    }
-    Ok(body)
-}
-
-fn excerpt(body: &[u8]) -> String {
-    String::from_utf8_lossy(body).chars().take(300).collect()
-}
-
-/// An error with its sources, for messages ("connection refused" is often two levels down).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn urls_and_schemes() {
-        let reg = Registry::new(vec!["localhost:5000".into()], None).unwrap();
-        let r: TagRef = "localhost:5000/acme/app:1".parse().unwrap();
+        let reg =
+            Registry::new(vec!["localhost:5000".into()], CredentialStore::anonymous()).unwrap();
+        let url = |r: &str| {
+            let r: TagRef = r.parse().unwrap();
+            reg.manifest_url(&Repository::of(&r), r.tag())
+        };
         assert_eq!(
-            reg.manifest_url(&r),
+            url("localhost:5000/acme/app:1"),
             "http://localhost:5000/v2/acme/app/manifests/1"
         );
-        let r: TagRef = "docker.io/library/nginx:1.25".parse().unwrap();
         assert_eq!(
-            reg.manifest_url(&r),
+            url("docker.io/library/nginx:1.25"),
             "https://registry-1.docker.io/v2/library/nginx/manifests/1.25"
         );
-        let r: TagRef = "registry.example:5000/a/b:c".parse().unwrap();
         assert_eq!(
-            reg.manifest_url(&r),
+            url("registry.example:5000/a/b:c"),
             "https://registry.example:5000/v2/a/b/manifests/c"
         );
     }
 
     #[test]
     fn header_digest_must_match_body() {
-        let body = b"{}";
-        let resolved = Resolved {
-            sha256: DigestValue::Sha256(Sha256::digest(body).into()),
-            sha512: DigestValue::Sha512(Sha512::digest(body).into()),
-            media_type: String::new(),
-            size: 2,
-        };
+        let resolved = Resolved::of(Bytes::from_static(b"{}"), String::new());
         let good = resolved.sha256.to_string();
         assert!(check_header_digest("r", &good, &resolved).is_ok());
         assert!(check_header_digest("r", &resolved.sha512.to_string(), &resolved).is_ok());

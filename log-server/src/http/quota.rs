@@ -8,7 +8,7 @@
 //! logged entry is answered from the index and costs nothing). The number of buckets is
 //! therefore bounded by the allowlist. Unsigned floods are bounded by the connection and
 //! request limits instead. Buckets live in memory: a restart refills them.
-//! Out of scope: the order of checks on the submission path (see [`crate::submit`]).
+//! Out of scope: the order of checks on the submission path (see [`super::submit`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,6 +24,7 @@ pub type Publisher = (KeyName, KeyId);
 pub struct Quotas {
     rate: f64,
     burst: f64,
+    burst_size: u32,
     buckets: Mutex<HashMap<Publisher, Bucket>>,
 }
 
@@ -39,8 +40,19 @@ impl Quotas {
         Quotas {
             rate: if rate.is_finite() { rate } else { 0.0 },
             burst: f64::from(burst.max(1)),
+            burst_size: burst.max(1),
             buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Refill rate, tokens per second (0 = unlimited).
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// Bucket size.
+    pub fn burst(&self) -> u32 {
+        self.burst_size
     }
 
     /// Takes one token for `key` at `now`.

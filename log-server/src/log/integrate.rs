@@ -18,7 +18,7 @@ use taglog_proofs::note::{SignerKey, VerifierKey};
 use taglog_proofs::refs::RefPrefix;
 use taglog_proofs::tree::{stored_hash_count, stored_hashes_for_leaf, tree_root, TreeError};
 
-use crate::state::Head;
+use crate::log::heads::Head;
 use crate::store::map::MapError;
 use crate::store::{
     Batch, CheckpointRow, HistoryItem, LogStore, NewEntry, PublisherRow, StoreError, StoredHashes,

@@ -9,27 +9,60 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use taglog_proofs::note::{KeyId, KeyName, VerifierKey};
-use taglog_proofs::refs::{RefPrefix, TagRef};
+use taglog_proofs::note::{KeyError, KeyId, KeyName, VerifierKey};
+use taglog_proofs::refs::{RefError, RefPrefix, TagRef};
 
 /// Errors reading an allowlist file.
 #[derive(Debug, thiserror::Error)]
 pub enum AllowlistError {
     /// The file could not be read.
-    #[error("publisher allowlist {path}: {source}")]
+    #[error("publisher allowlist {}: {source}", path.display())]
     Io {
         /// The file.
-        path: String,
+        path: std::path::PathBuf,
         /// The error.
+        #[source]
         source: std::io::Error,
     },
-    /// A line is malformed.
-    #[error("publisher allowlist line {line}: {detail}")]
-    Line {
+    /// A line is not `publisher <ref-prefix> <vkey> [log-origin]`.
+    #[error(
+        "publisher allowlist line {line}: expected `publisher <ref-prefix> <vkey> [log-origin]`"
+    )]
+    Syntax {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A line's prefix or key is invalid.
+    #[error("publisher allowlist line {line}: {source}")]
+    Grant {
         /// 1-based line number.
         line: usize,
         /// What was wrong.
-        detail: String,
+        #[source]
+        source: GrantError,
+    },
+}
+
+/// Why a `(prefix, vkey)` pair is not a grant.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    /// The prefix is not a canonical ref prefix.
+    #[error("prefix {prefix:?}: {source}")]
+    Prefix {
+        /// The text.
+        prefix: String,
+        /// Why.
+        #[source]
+        source: RefError,
+    },
+    /// The key is not a vkey.
+    #[error("vkey {vkey:?}: {source}")]
+    Key {
+        /// The text.
+        vkey: String,
+        /// Why.
+        #[source]
+        source: KeyError,
     },
 }
 
@@ -75,11 +108,15 @@ pub struct Allowlist {
     grants: Vec<Grant>,
 }
 
-fn parse_grant(prefix: &str, vkey: &str) -> Result<Grant, String> {
-    let prefix: RefPrefix = prefix
-        .parse()
-        .map_err(|e| format!("prefix {prefix:?}: {e}"))?;
-    let key: VerifierKey = vkey.parse().map_err(|e| format!("vkey {vkey:?}: {e}"))?;
+fn parse_grant(prefix: &str, vkey: &str) -> Result<Grant, GrantError> {
+    let prefix: RefPrefix = prefix.parse().map_err(|source| GrantError::Prefix {
+        prefix: prefix.to_owned(),
+        source,
+    })?;
+    let key: VerifierKey = vkey.parse().map_err(|source| GrantError::Key {
+        vkey: vkey.to_owned(),
+        source,
+    })?;
     Ok(Grant { prefix, key })
 }
 
@@ -87,7 +124,7 @@ impl Allowlist {
     /// Parses allowlist text for the log `origin`.
     ///
     /// # Errors
-    /// [`AllowlistError::Line`] naming the first bad line.
+    /// [`AllowlistError::Syntax`] or [`AllowlistError::Grant`] naming the first bad line.
     pub fn parse(text: &str, origin: &str) -> Result<Allowlist, AllowlistError> {
         let mut grants = Vec::new();
         let mut seen = BTreeSet::new();
@@ -96,9 +133,9 @@ impl Allowlist {
             if line.is_empty() {
                 continue;
             }
-            let bad = |detail: String| AllowlistError::Line {
+            let bad = |source| AllowlistError::Grant {
                 line: i + 1,
-                detail,
+                source,
             };
             let fields: Vec<&str> = line.split_whitespace().collect();
             let grant = match fields.as_slice() {
@@ -107,11 +144,7 @@ impl Allowlist {
                     parse_grant(prefix, vkey).map_err(bad)?
                 }
                 ["publisher", _, _, _] => continue,
-                _ => {
-                    return Err(bad(
-                        "expected `publisher <ref-prefix> <vkey> [log-origin]`".into()
-                    ))
-                }
+                _ => return Err(AllowlistError::Syntax { line: i + 1 }),
             };
             if seen.insert(grant.id()) {
                 grants.push(grant);
@@ -126,7 +159,7 @@ impl Allowlist {
     /// [`AllowlistError`].
     pub fn load(path: &Path, origin: &str) -> Result<Allowlist, AllowlistError> {
         let text = std::fs::read_to_string(path).map_err(|source| AllowlistError::Io {
-            path: path.display().to_string(),
+            path: path.to_path_buf(),
             source,
         })?;
         Allowlist::parse(&text, origin)
@@ -135,8 +168,8 @@ impl Allowlist {
     /// Rebuilds the logged allowlist from stored `(prefix, vkey)` rows.
     ///
     /// # Errors
-    /// A message if a stored row does not parse (a damaged database).
-    pub fn from_rows(rows: &[(String, String)]) -> Result<Allowlist, String> {
+    /// [`GrantError`] if a stored row does not parse (a damaged database).
+    pub fn from_rows(rows: &[(String, String)]) -> Result<Allowlist, GrantError> {
         let grants = rows
             .iter()
             .map(|(p, k)| parse_grant(p, k))

@@ -2,8 +2,8 @@
 //! against one durable checkpoint (DESIGN §5 "What is served").
 //!
 //! `/lookup` and `/history` use the newest checkpoint meeting the quorum and ≥ `since`;
-//! "current" means current as of that checkpoint. These functions block on RocksDB: call
-//! them from `spawn_blocking`. Out of scope: HTTP framing (see [`crate::api`]).
+//! "current" means current as of that checkpoint. These functions block on the store: call
+//! them from `spawn_blocking`. Out of scope: HTTP framing (the `http` layer).
 
 use std::sync::Mutex;
 
@@ -13,8 +13,9 @@ use taglog_proofs::consistency::consistency_proof;
 use taglog_proofs::hash::Hash;
 use taglog_proofs::inclusion::inclusion_proof;
 use taglog_proofs::refs::TagRef;
+use taglog_proofs::tree::TreeError;
 
-use crate::state::Head;
+use crate::log::heads::Head;
 use crate::store::map::MapError;
 use crate::store::{LogStore, StoreError, StoredHashes};
 
@@ -32,54 +33,52 @@ pub enum ReadError {
     Map(#[from] MapError),
     /// A proof could not be built from stored hashes.
     #[error("proof: {0}")]
-    Proof(String),
+    Proof(#[from] TreeError),
     /// A stored entry is missing.
-    #[error("entry {0} missing from storage")]
+    #[error("entry {0} missing from store")]
     MissingEntry(u64),
 }
 
-fn entry(storage: &dyn LogStore, index: u64) -> Result<Vec<u8>, ReadError> {
-    storage.entry(index)?.ok_or(ReadError::MissingEntry(index))
+fn entry(store: &dyn LogStore, index: u64) -> Result<Vec<u8>, ReadError> {
+    store.entry(index)?.ok_or(ReadError::MissingEntry(index))
 }
 
 /// RFC 9162 inclusion proof of leaf `index` in the tree of `size`.
 ///
 /// # Errors
 /// [`ReadError::Proof`] if `index ≥ size` or a hash is missing.
-pub fn inclusion(storage: &dyn LogStore, index: u64, size: u64) -> Result<Vec<Hash>, ReadError> {
-    inclusion_proof(index, size, &StoredHashes::new(storage))
-        .map_err(|e| ReadError::Proof(e.to_string()))
+pub fn inclusion(store: &dyn LogStore, index: u64, size: u64) -> Result<Vec<Hash>, ReadError> {
+    Ok(inclusion_proof(index, size, &StoredHashes::new(store))?)
 }
 
 /// RFC 9162 consistency proof from `old` to `new` (empty when `old` is 0 or equal).
 ///
 /// # Errors
 /// [`ReadError::Proof`] if `old > new` or a hash is missing.
-pub fn consistency(storage: &dyn LogStore, old: u64, new: u64) -> Result<Vec<Hash>, ReadError> {
+pub fn consistency(store: &dyn LogStore, old: u64, new: u64) -> Result<Vec<Hash>, ReadError> {
     if old == 0 || old == new {
         return Ok(Vec::new());
     }
-    consistency_proof(old, new, &StoredHashes::new(storage))
-        .map_err(|e| ReadError::Proof(e.to_string()))
+    Ok(consistency_proof(old, new, &StoredHashes::new(store))?)
 }
 
-fn leaf_proof(storage: &dyn LogStore, index: u64, size: u64) -> Result<LeafProof, ReadError> {
+fn leaf_proof(store: &dyn LogStore, index: u64, size: u64) -> Result<LeafProof, ReadError> {
     Ok(LeafProof {
         index,
-        entry: entry(storage, index)?,
-        inclusion: inclusion(storage, index, size)?,
+        entry: entry(store, index)?,
+        inclusion: inclusion(store, index, size)?,
     })
 }
 
 fn consistency_member(
-    storage: &dyn LogStore,
+    store: &dyn LogStore,
     since: Option<u64>,
     size: u64,
 ) -> Result<Option<ConsistencyMember>, ReadError> {
     match since {
         Some(s) if s > 0 && s < size => Ok(Some(ConsistencyMember {
             from_size: s,
-            proof: consistency(storage, s, size)?,
+            proof: consistency(store, s, size)?,
         })),
         _ => Ok(None),
     }
@@ -95,14 +94,14 @@ impl StateProofs {
     /// The proof of state leaf `size − 1` in the tree of `size`.
     ///
     /// # Errors
-    /// [`ReadError`] on storage faults.
-    pub fn get(&self, storage: &dyn LogStore, size: u64) -> Result<LeafProof, ReadError> {
+    /// [`ReadError`] on store faults.
+    pub fn get(&self, store: &dyn LogStore, size: u64) -> Result<LeafProof, ReadError> {
         if let Ok(cached) = self.0.lock() {
             if let Some((_, proof)) = cached.as_ref().filter(|(s, _)| *s == size) {
                 return Ok(proof.clone());
             }
         }
-        let proof = leaf_proof(storage, size.saturating_sub(1), size)?;
+        let proof = leaf_proof(store, size.saturating_sub(1), size)?;
         if let Ok(mut cached) = self.0.lock() {
             let older = match cached.as_ref() {
                 Some((s, _)) => *s < size,
@@ -119,20 +118,20 @@ impl StateProofs {
 /// The §3.10 bundle for `reference` against `head`.
 ///
 /// # Errors
-/// [`ReadError`] on storage faults.
+/// [`ReadError`] on store faults.
 pub fn lookup(
-    storage: &dyn LogStore,
+    store: &dyn LogStore,
     states: &StateProofs,
     head: &Head,
     reference: &TagRef,
     since: Option<u64>,
 ) -> Result<Bundle, ReadError> {
     let key = reference.key();
-    let (proof, value) = crate::store::map::prove(storage, head.size, &key)?;
-    let state = states.get(storage, head.size)?;
+    let (proof, value) = crate::store::map::prove(store, head.size, &key)?;
+    let state = states.get(store, head.size)?;
     let (status, binding) = match value {
         Some(value) => {
-            let leaf = leaf_proof(storage, value.index, head.size)?;
+            let leaf = leaf_proof(store, value.index, head.size)?;
             let withdrawn =
                 SignedBinding::parse(&leaf.entry).is_ok_and(|b| b.binding().digest.is_withdrawn());
             (
@@ -153,21 +152,21 @@ pub fn lookup(
         state,
         map: MapMember { proof },
         binding,
-        consistency: consistency_member(storage, since, head.size)?,
+        consistency: consistency_member(store, since, head.size)?,
     })
 }
 
 /// One `/history` page: bindings of `reference` with version ≥ `cursor` and index < size.
 ///
 /// # Errors
-/// [`ReadError`] on storage faults.
+/// [`ReadError`] on store faults.
 pub fn history(
-    storage: &dyn LogStore,
+    store: &dyn LogStore,
     head: &Head,
     reference: &TagRef,
     cursor: u64,
 ) -> Result<History, ReadError> {
-    let rows = storage.ref_history(&reference.key(), cursor, HISTORY_PAGE + 1)?;
+    let rows = store.ref_history(&reference.key(), cursor, HISTORY_PAGE + 1)?;
     let mut entries = Vec::new();
     let mut next_cursor = None;
     for row in rows {
@@ -178,7 +177,7 @@ pub fn history(
             next_cursor = Some(row.version.to_string());
             break;
         }
-        entries.push(leaf_proof(storage, row.index, head.size)?);
+        entries.push(leaf_proof(store, row.index, head.size)?);
     }
     Ok(History {
         reference: reference.clone(),

@@ -24,7 +24,9 @@ use taglog_proofs::witness::{
 };
 
 use crate::config::WitnessConfig;
-use crate::state::{Head, Shared};
+use crate::log::halt::{ForkRisk, HaltReason};
+use crate::log::heads::Head;
+use crate::log::Log;
 
 /// Cosignatures collected per checkpoint size, per witness index.
 #[derive(Default)]
@@ -32,30 +34,43 @@ pub struct Collected {
     by_size: BTreeMap<u64, BTreeMap<usize, NoteSignature>>,
 }
 
-/// Spawns one collector task per configured witness.
-pub fn spawn(shared: &Arc<Shared>) {
+/// Spawns one collector task per configured witness; returns their handles.
+pub fn spawn(log: &Arc<Log>) -> Vec<tokio::task::JoinHandle<()>> {
     let collected = Arc::new(Mutex::new(Collected::default()));
     let client = match reqwest::Client::builder()
-        .timeout(shared.config.witness_timeout)
+        .timeout(log.config().witness_timeout)
         .build()
     {
         Ok(c) => c,
         Err(e) => {
-            shared.halt(format!("cannot build the witness HTTP client: {e}"));
-            return;
+            log.halt(HaltReason::WitnessClient(e));
+            return Vec::new();
         }
     };
-    for (i, w) in shared.config.witnesses.iter().enumerate() {
+    let mut tasks = Vec::new();
+    for (i, w) in log.config().witnesses.iter().enumerate() {
         let task = WitnessTask {
-            shared: Arc::clone(shared),
+            log: Arc::clone(log),
             collected: Arc::clone(&collected),
             client: client.clone(),
             index: i,
             witness: w.clone(),
             known: 0,
         };
-        tokio::spawn(task.run());
+        tasks.push(tokio::spawn(task.run()));
     }
+    tasks
+}
+
+/// Why a consistency proof for a witness could not be built.
+#[derive(Debug, thiserror::Error)]
+enum ProofError {
+    /// The blocking task failed.
+    #[error("proof task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The proof could not be read.
+    #[error(transparent)]
+    Read(crate::log::reads::ReadError),
 }
 
 enum Step {
@@ -70,7 +85,7 @@ enum Step {
 }
 
 struct WitnessTask {
-    shared: Arc<Shared>,
+    log: Arc<Log>,
     collected: Arc<Mutex<Collected>>,
     client: reqwest::Client,
     index: usize,
@@ -81,7 +96,7 @@ struct WitnessTask {
 
 impl WitnessTask {
     async fn run(mut self) {
-        let mut rx = self.shared.committed.subscribe();
+        let mut rx = self.log.heads().watch_committed();
         let mut done = 0u64;
         loop {
             let head = rx.borrow_and_update().clone();
@@ -94,10 +109,10 @@ impl WitnessTask {
                     Step::Stop => return,
                 }
                 let name = self.witness.key.name().to_string();
-                self.shared
-                    .metrics
+                self.log
+                    .metrics()
                     .witness_rtt(&name, started.elapsed().as_secs_f64());
-                let min = self.shared.config.witness_min_interval;
+                let min = self.log.config().witness_min_interval;
                 if !min.is_zero() {
                     tokio::time::sleep(min.saturating_sub(started.elapsed())).await;
                 }
@@ -114,10 +129,11 @@ impl WitnessTask {
     async fn submit(&mut self, head: &Head) -> Step {
         let name = self.witness.key.name().to_string();
         if self.known > head.size {
-            return self.fork_risk(format!(
-                "witness {name} has cosigned size {}, above our size {}",
-                self.known, head.size
-            ));
+            return self.fork_risk(ForkRisk::WitnessAhead {
+                witness: name,
+                witness_size: self.known,
+                our_size: head.size,
+            });
         }
         let proof = if self.known == 0 {
             Ok(Vec::new())
@@ -153,10 +169,12 @@ impl WitnessTask {
         match status {
             StatusCode::OK => self.accept(head, &bytes),
             StatusCode::CONFLICT => self.conflict(head, &bytes),
-            StatusCode::UNPROCESSABLE_ENTITY if self.known == head.size => self.fork_risk(format!(
-                "witness {name} holds another tree of our size {}",
-                head.size
-            )),
+            StatusCode::UNPROCESSABLE_ENTITY if self.known == head.size => {
+                self.fork_risk(ForkRisk::OtherTree {
+                    witness: name,
+                    size: head.size,
+                })
+            }
             other => {
                 let text = String::from_utf8_lossy(&bytes);
                 tracing::warn!(witness = %name, status = %other, body = %text.trim(), "witness refused the checkpoint");
@@ -166,13 +184,17 @@ impl WitnessTask {
         }
     }
 
-    async fn proof(&self, old: u64, new: u64) -> Result<Vec<taglog_proofs::hash::Hash>, String> {
-        let storage = Arc::clone(&self.shared.storage);
+    async fn proof(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> Result<Vec<taglog_proofs::hash::Hash>, ProofError> {
+        let store = Arc::clone(self.log.store());
         tokio::task::spawn_blocking(move || {
-            crate::reads::consistency(storage.as_ref(), old, new).map_err(|e| e.to_string())
+            crate::log::reads::consistency(store.as_ref(), old, new)
         })
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
+        .map_err(ProofError::Read)
     }
 
     fn conflict(&mut self, head: &Head, body: &[u8]) -> Step {
@@ -182,10 +204,11 @@ impl WitnessTask {
             return Step::Backoff;
         };
         if size > head.size {
-            return self.fork_risk(format!(
-                "witness {name} has cosigned size {size}, above our size {}",
-                head.size
-            ));
+            return self.fork_risk(ForkRisk::WitnessAhead {
+                witness: name,
+                witness_size: size,
+                our_size: head.size,
+            });
         }
         if size == self.known {
             tracing::warn!(witness = %name, size, "witness repeated its size; backing off");
@@ -196,15 +219,15 @@ impl WitnessTask {
         Step::Retry
     }
 
-    fn fork_risk(&self, reason: String) -> Step {
-        tracing::error!(alert = "fork-risk", %reason, "FORK RISK: published state exists that this log lacks");
-        self.shared.halt(format!("fork-risk: {reason}"));
+    fn fork_risk(&self, risk: ForkRisk) -> Step {
+        tracing::error!(alert = "fork-risk", reason = %risk, "FORK RISK: published state exists that this log lacks");
+        self.log.halt(HaltReason::ForkRisk(risk));
         Step::Stop
     }
 
     fn accept(&mut self, head: &Head, body: &[u8]) -> Step {
         let name = self.witness.key.name().to_string();
-        let log_key = self.shared.config.key.verifier();
+        let log_key = self.log.config().key.verifier();
         let Ok(signed) = SignedCheckpoint::open(&head.note, &log_key) else {
             return Step::Backoff;
         };
@@ -222,7 +245,7 @@ impl WitnessTask {
     }
 
     fn record(&self, head: &Head, signed: &SignedCheckpoint, sig: NoteSignature) {
-        let quorum = self.shared.config.witness_quorum;
+        let quorum = self.log.config().witness_quorum;
         let sigs: Vec<NoteSignature> = {
             let Ok(mut c) = self.collected.lock() else {
                 return;
@@ -231,18 +254,24 @@ impl WitnessTask {
             entry.insert(self.index, sig);
             let sigs = entry.values().cloned().collect();
             // Older sizes can no longer become the newest published checkpoint.
-            let published = self.shared.published().map_or(0, |h| h.size);
+            let published = self.log.heads().published().map_or(0, |h| h.size);
             c.by_size.retain(|s, _| *s >= published.min(head.size));
             sigs
         };
-        if sigs.len() < quorum || self.shared.published().is_some_and(|h| h.size > head.size) {
+        if sigs.len() < quorum
+            || self
+                .log
+                .heads()
+                .published()
+                .is_some_and(|h| h.size > head.size)
+        {
             return;
         }
         let Ok(with) = signed.with_signatures(&sigs) else {
             return;
         };
         let lines: String = sigs.iter().map(NoteSignature::to_line).collect();
-        if let Err(e) = self.shared.storage.publish(head.size, lines.as_bytes()) {
+        if let Err(e) = self.log.store().publish(head.size, lines.as_bytes()) {
             tracing::error!(error = %e, "cannot store cosignatures");
             return;
         }
@@ -250,10 +279,10 @@ impl WitnessTask {
             note: Arc::new(with.to_bytes()),
             ..head.clone()
         };
-        self.shared
-            .metrics
+        self.log
+            .metrics()
             .published_size
             .store(head.size, std::sync::atomic::Ordering::Relaxed);
-        self.shared.published.send_replace(Some(published));
+        self.log.heads().set_published(published);
     }
 }

@@ -5,12 +5,13 @@
 //! `max_batch`) into one batch, with no fixed sleep. Per batch it enforces the version rule
 //! (previous + 1, first ≤ 2³², also between entries of the batch), dedups by leaf hash,
 //! re-checks the allowlist, appends the entries and then the state leaf, computes the tree
-//! hashes and the map, signs the checkpoint and writes all of it in one synced
-//! [`crate::storage::Batch`]. Only then are waiters answered and the checkpoint published:
-//! nothing signed leaves the process before it is durable. A failed write stops sequencing
-//! (the write may or may not have persisted; a restart recovers from disk).
+//! hashes and the map, signs the checkpoint and commits all of it at once
+//! ([`crate::store::LogStore::commit`]). Only then are waiters answered and the checkpoint
+//! published: nothing signed leaves the process before it is durable. A failed commit halts
+//! sequencing (the write may or may not have persisted; a restart recovers from the store).
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,16 +20,18 @@ use taglog_proofs::note::{KeyId, KeyName};
 use taglog_proofs::refs::TagRef;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::allowlist::Allowlist;
-use crate::integrate::Integration;
-use crate::state::{now_unix, Head, Shared};
-use crate::store::HistoryItem;
+use crate::log::allowlist::{Allowlist, Denied};
+use crate::log::halt::HaltReason;
+use crate::log::heads::Head;
+use crate::log::integrate::Integration;
+use crate::log::Log;
+use crate::store::{HistoryItem, StoreError};
 
 /// The highest version a ref's first binding may carry (DESIGN §3.4).
 pub const MAX_FIRST_VERSION: u64 = 1 << 32;
 
 /// What became of one submission.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Outcome {
     /// Logged at this index in a durable checkpoint.
     Added {
@@ -47,13 +50,24 @@ pub enum Outcome {
         /// The ref's current version, if bound.
         current: Option<u64>,
     },
-    /// The logged allowlist no longer admits the key for the ref: error code and reason.
-    Forbidden(&'static str, String),
-    /// Sequencing stopped or shutdown began.
-    Unavailable(String),
+    /// The logged allowlist no longer admits the key for the ref.
+    Forbidden(Denied),
+    /// Not decided: sequencing is halted, or the store failed.
+    Unavailable(Unavailable),
 }
 
-/// A validated binding waiting to be sequenced.
+/// Why a submission was not decided.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Unavailable {
+    /// Sequencing is halted.
+    #[error("{0}")]
+    Halted(Arc<HaltReason>),
+    /// A read of the store failed while deciding.
+    #[error("storage read failed: {0}")]
+    Store(Arc<StoreError>),
+}
+
+/// A verified binding waiting to be sequenced.
 #[derive(Debug)]
 pub struct Submission {
     /// The exact signed note (the leaf entry).
@@ -66,26 +80,24 @@ pub struct Submission {
     pub signer: (KeyName, KeyId),
     /// The binding's version.
     pub version: u64,
-    /// When it was enqueued.
-    pub enqueued: Instant,
-    /// Where to send the outcome.
-    pub reply: oneshot::Sender<Outcome>,
 }
+
+type Reply = oneshot::Sender<Outcome>;
 
 /// Commands for the sequencer.
 #[derive(Debug)]
 pub enum Command {
-    /// Sequence a binding.
-    Submit(Submission),
+    /// Sequence a binding (enqueued at the instant given).
+    Submit(Submission, Instant, Reply),
     /// Log the changes that turn the logged allowlist into this one.
-    Allowlist(Allowlist, oneshot::Sender<Result<usize, String>>),
+    Allowlist(Allowlist, oneshot::Sender<Result<usize, Arc<HaltReason>>>),
     /// Finish what is queued before this command, then stop.
     Shutdown,
 }
 
 /// The sequencer's in-memory view of the durable tree.
 struct Sequencer {
-    shared: Arc<Shared>,
+    log: Arc<Log>,
     rt: tokio::runtime::Handle,
     last_commit: Instant,
     size: u64,
@@ -98,16 +110,15 @@ struct Sequencer {
 /// # Errors
 /// An I/O error if the thread cannot be spawned.
 pub fn spawn(
-    shared: Arc<Shared>,
+    log: Arc<Log>,
     rt: tokio::runtime::Handle,
     rx: mpsc::Receiver<Command>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let storage = Arc::clone(&shared.storage);
-    let size = storage.size().unwrap_or(0);
-    let time = storage.last_time().unwrap_or(0);
-    let allowlist = shared.allowlist();
+    let size = log.store().size().unwrap_or(0);
+    let time = log.store().last_time().unwrap_or(0);
+    let allowlist = log.allowlist();
     let seq = Sequencer {
-        shared,
+        log,
         rt,
         last_commit: Instant::now(),
         size,
@@ -119,9 +130,19 @@ pub fn spawn(
         .spawn(move || seq.run(rx))
 }
 
+/// One batch being decided: the plan and the answers waiting for its commit.
+struct Pending<'a> {
+    plan: Integration<'a>,
+    replies: Vec<(Reply, Instant, Outcome)>,
+    /// Versions set by this batch, by ref key.
+    latest: HashMap<Hash, u64>,
+    /// Leaves added by this batch, by leaf hash.
+    leaves: HashMap<Hash, u64>,
+}
+
 impl Sequencer {
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        let refresh = self.shared.config.witness_refresh;
+        let refresh = self.log.config().witness_refresh;
         if self.size == 0 {
             let _ = self.integrate(Vec::new(), None);
         }
@@ -132,16 +153,16 @@ impl Sequencer {
                 Recv::Closed => break,
             };
             let mut commands: Vec<Command> = first.into_iter().collect();
-            while commands.len() < self.shared.config.max_batch {
+            while commands.len() < self.log.config().max_batch {
                 match rx.try_recv() {
                     Ok(c) => commands.push(c),
                     Err(_) => break,
                 }
             }
-            self.shared
-                .metrics
+            self.log
+                .metrics()
                 .queue_depth
-                .store(rx.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                .store(rx.len() as u64, Ordering::Relaxed);
             if !self.handle(commands) {
                 break;
             }
@@ -158,7 +179,7 @@ impl Sequencer {
                     let _ = self.integrate(subs, None);
                     return false;
                 }
-                Command::Submit(s) => subs.push(s),
+                Command::Submit(s, at, reply) => subs.push((s, at, reply)),
                 Command::Allowlist(target, reply) => {
                     // Bindings queued before the change are sequenced under the old list.
                     let _ = self.integrate(std::mem::take(&mut subs), None);
@@ -172,25 +193,32 @@ impl Sequencer {
     }
 
     fn idle_due(&self) -> bool {
-        self.last_commit.elapsed() >= self.shared.config.witness_refresh
+        self.last_commit.elapsed() >= self.log.config().witness_refresh
     }
 
     /// Integrates one batch; returns the number of allowlist changes logged.
     fn integrate(
         &mut self,
-        subs: Vec<Submission>,
+        subs: Vec<(Submission, Instant, Reply)>,
         target: Option<Allowlist>,
-    ) -> Result<usize, String> {
-        if let Some(reason) = self.shared.halted() {
-            for s in subs {
-                let _ = s.reply.send(Outcome::Unavailable(reason.clone()));
+    ) -> Result<usize, Arc<HaltReason>> {
+        if let Some(reason) = self.log.halted() {
+            for (_, _, reply) in subs {
+                let _ = reply.send(Outcome::Unavailable(Unavailable::Halted(Arc::clone(
+                    &reason,
+                ))));
             }
             return Err(reason);
         }
         let started = Instant::now();
-        let time = now_unix().max(self.time);
-        let storage = Arc::clone(&self.shared.storage);
-        let mut plan = Integration::new(storage.as_ref(), self.size);
+        let time = crate::log::now_unix().max(self.time);
+        let log = Arc::clone(&self.log);
+        let mut batch = Pending {
+            plan: Integration::new(log.store().as_ref(), self.size),
+            replies: Vec::with_capacity(subs.len()),
+            latest: HashMap::new(),
+            leaves: HashMap::new(),
+        };
         let (removes, adds) = target
             .as_ref()
             .map(|t| self.allowlist.diff(t))
@@ -201,141 +229,100 @@ impl Sequencer {
             .map(|g| (g, false))
             .chain(adds.iter().map(|g| (g, true)))
         {
-            plan.add_publisher(&g.prefix, &g.key, add, time);
+            batch.plan.add_publisher(&g.prefix, &g.key, add, time);
         }
         let allowlist = target
             .map(Arc::new)
             .unwrap_or_else(|| Arc::clone(&self.allowlist));
-        let mut replies = Vec::with_capacity(subs.len());
-        let mut latest: HashMap<Hash, u64> = HashMap::new();
-        let mut batch_leaves: HashMap<Hash, u64> = HashMap::new();
-        for s in subs {
-            replies.push(self.decide(&mut plan, &allowlist, s, &mut latest, &mut batch_leaves));
+        for (s, at, reply) in subs {
+            let outcome = self.decide(&mut batch, &allowlist, s);
+            batch.replies.push((reply, at, outcome));
         }
-        let accepted = plan.bindings();
+        let accepted = batch.plan.bindings();
         if accepted == 0 && changes == 0 && self.size > 0 && !self.idle_due() {
-            answer(&self.shared, replies);
+            answer(&log, batch.replies);
             return Ok(0);
         }
-        match plan.finish(&self.shared.config.key, time) {
+        match batch.plan.finish(&log.config().key, time) {
             Ok(head) => {
                 self.size = head.size;
                 self.time = time;
                 self.last_commit = Instant::now();
                 if changes > 0 {
-                    if let Ok(mut a) = self.shared.allowlist.write() {
-                        *a = Arc::clone(&allowlist);
-                    }
+                    log.set_allowlist(Arc::clone(&allowlist));
                     self.allowlist = allowlist;
                 }
                 self.publish(head, accepted, started);
-                answer(&self.shared, replies);
+                answer(&log, batch.replies);
                 Ok(changes)
             }
             Err(e) => {
-                let reason =
-                    format!("storage write failed, restart the server to recover from disk: {e}");
-                self.shared.halt(reason.clone());
-                for (reply, _, _) in replies {
-                    let _ = reply.send(Outcome::Unavailable(reason.clone()));
+                let reason = log.halt(HaltReason::Storage(e));
+                for (reply, _, _) in batch.replies {
+                    let _ = reply.send(Outcome::Unavailable(Unavailable::Halted(Arc::clone(
+                        &reason,
+                    ))));
                 }
                 Err(reason)
             }
         }
     }
 
-    fn decide(
-        &self,
-        plan: &mut Integration<'_>,
-        allowlist: &Allowlist,
-        s: Submission,
-        latest: &mut HashMap<Hash, u64>,
-        batch_leaves: &mut HashMap<Hash, u64>,
-    ) -> (oneshot::Sender<Outcome>, Instant, Outcome) {
-        let Submission {
-            entry,
-            leaf,
-            reference,
-            signer,
-            version,
-            enqueued,
-            reply,
-        } = s;
-        let outcome = self.decide_one(
-            plan,
-            allowlist,
-            (entry, leaf, &reference, &signer, version),
-            latest,
-            batch_leaves,
-        );
-        (reply, enqueued, outcome)
-    }
-
-    fn decide_one(
-        &self,
-        plan: &mut Integration<'_>,
-        allowlist: &Allowlist,
-        (entry, leaf, reference, signer, version): (Vec<u8>, Hash, &TagRef, &(KeyName, KeyId), u64),
-        latest: &mut HashMap<Hash, u64>,
-        batch_leaves: &mut HashMap<Hash, u64>,
-    ) -> Outcome {
-        if let Some(index) = batch_leaves.get(&leaf) {
+    /// Decides one submission against the store and the batch so far; adds it to the plan
+    /// if it is admitted.
+    fn decide(&self, batch: &mut Pending<'_>, allowlist: &Allowlist, s: Submission) -> Outcome {
+        let store = self.log.store();
+        if let Some(index) = batch.leaves.get(&s.leaf) {
             return Outcome::Duplicate { index: *index };
         }
-        match self.shared.storage.dedup(&leaf) {
+        match store.dedup(&s.leaf) {
             Ok(Some(index)) => return Outcome::Duplicate { index },
             Ok(None) => {}
-            Err(e) => return Outcome::Unavailable(e.to_string()),
+            Err(e) => return Outcome::Unavailable(Unavailable::Store(Arc::new(e))),
         }
-        if let Err(e) = allowlist
-            .key(&signer.0, signer.1)
-            .and_then(|k| allowlist.check(reference, k))
+        if let Err(denied) = allowlist
+            .key(&s.signer.0, s.signer.1)
+            .and_then(|k| allowlist.check(&s.reference, k))
         {
-            let code = match e {
-                crate::allowlist::Denied::UnknownKey { .. } => "unknown_key",
-                crate::allowlist::Denied::RefNotAllowed { .. } => "ref_not_allowed",
-            };
-            return Outcome::Forbidden(code, e.to_string());
+            return Outcome::Forbidden(denied);
         }
-        let ref_key = reference.key();
-        let current = match latest.get(&ref_key) {
+        let ref_key = s.reference.key();
+        let current = match batch.latest.get(&ref_key) {
             Some(v) => Some(*v),
-            None => match self.shared.storage.ref_latest(&ref_key) {
+            None => match store.ref_latest(&ref_key) {
                 Ok(item) => item.map(|i| i.version),
-                Err(e) => return Outcome::Unavailable(e.to_string()),
+                Err(e) => return Outcome::Unavailable(Unavailable::Store(Arc::new(e))),
             },
         };
-        if let Err(expected) = check_version(current, version) {
+        if let Err(expected) = check_version(current, s.version) {
             return Outcome::Conflict { expected, current };
         }
         let item = HistoryItem {
-            version,
+            version: s.version,
             index: 0,
-            leaf_hash: leaf,
+            leaf_hash: s.leaf,
         };
-        let index = plan.add_binding(entry, ref_key, item);
-        latest.insert(ref_key, version);
-        batch_leaves.insert(leaf, index);
+        let index = batch.plan.add_binding(s.entry, ref_key, item);
+        batch.latest.insert(ref_key, s.version);
+        batch.leaves.insert(s.leaf, index);
         Outcome::Added { index }
     }
 
     fn publish(&self, head: Head, accepted: usize, started: Instant) {
-        let m = &self.shared.metrics;
+        let m = self.log.metrics();
         m.batch_size.observe(accepted as f64);
-        m.tree_size
-            .store(head.size, std::sync::atomic::Ordering::Relaxed);
+        m.tree_size.store(head.size, Ordering::Relaxed);
         tracing::debug!(
             size = head.size,
             accepted,
             ms = started.elapsed().as_millis() as u64,
             "checkpoint committed"
         );
-        if self.shared.config.witness_quorum == 0 {
-            m.published_size
-                .store(head.size, std::sync::atomic::Ordering::Relaxed);
-            self.shared.published.send_replace(Some(head.clone()));
+        if self.log.config().witness_quorum == 0 {
+            m.published_size.store(head.size, Ordering::Relaxed);
+            self.log.heads().set_published(head.clone());
         }
-        self.shared.committed.send_replace(Some(head));
+        self.log.heads().set_committed(head);
     }
 }
 
@@ -352,11 +339,10 @@ pub fn check_version(current: Option<u64>, version: u64) -> Result<(), u64> {
     }
 }
 
-fn answer(shared: &Shared, replies: Vec<(oneshot::Sender<Outcome>, Instant, Outcome)>) {
+fn answer(log: &Log, replies: Vec<(Reply, Instant, Outcome)>) {
     for (reply, enqueued, outcome) in replies {
         if matches!(outcome, Outcome::Added { .. }) {
-            shared
-                .metrics
+            log.metrics()
                 .integration_latency
                 .observe(enqueued.elapsed().as_secs_f64());
         }

@@ -1,0 +1,326 @@
+//! Every error answer of the HTTP API (DESIGN §5 "Errors"): one enum, mapped to its status,
+//! `error` code, `Retry-After` and metrics outcome in one place ([`ApiError::parts`]).
+//!
+//! Body: `{"error": "<code>", "detail": "<what was wrong and what to do>", ...}` plus
+//! members some errors carry (`expected_version`, `current_version`, `tree_size`). Statuses:
+//! 400 malformed (which line and why), 403 signature, key or prefix not allowed, 404 no such
+//! tile, 409 version, 413 too large, 429 per-key quota or queue full, 503 shutting down,
+//! halted, stale or no quorum yet (all with `Retry-After`), 500 for server faults (logged).
+//! Out of scope: which check runs when (the handlers decide).
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use taglog_proofs::binding::BindingError;
+use taglog_proofs::refs::RefError;
+use taglog_proofs::tiles::TileError;
+use taglog_proofs::tree::TreeError;
+use taglog_serve::BodyError;
+
+use crate::log::allowlist::Denied;
+use crate::log::halt::HaltReason;
+use crate::log::reads::ReadError;
+use crate::log::sequencer::Unavailable;
+use crate::store::StoreError;
+
+/// A server fault behind a 500 answer.
+#[derive(Debug, thiserror::Error)]
+pub enum Internal {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A proof or bundle could not be built.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// A blocking task failed.
+    #[error("blocking task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// A tile's hashes could not be read.
+    #[error("tile: {0}")]
+    Tree(#[source] TreeError),
+    /// An entry bundle could not be built from stored entries.
+    #[error("tile: {0}")]
+    Tile(#[source] TileError),
+}
+
+/// An error answer; see the module documentation.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request body could not be read or is too large.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    /// The body's content type is not `text/plain`.
+    #[error("content type {0:?} is not accepted; send the signed binding note as text/plain")]
+    ContentType(String),
+    /// The signed binding does not parse.
+    #[error("{0}")]
+    Malformed(#[source] BindingError),
+    /// The binding names another log.
+    #[error("{0}")]
+    WrongLog(#[source] BindingError),
+    /// A query parameter is not a canonical decimal.
+    #[error("query parameter {name}={value:?} is not a canonical decimal number")]
+    BadNumber {
+        /// The parameter.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// A required query parameter is missing.
+    #[error("query parameter {0} is required")]
+    MissingParameter(&'static str),
+    /// The `ref` parameter is not a canonical ref.
+    #[error("ref {raw:?} is not canonical: {source}")]
+    BadRef {
+        /// The value sent.
+        raw: String,
+        /// Why.
+        #[source]
+        source: RefError,
+    },
+    /// A tile path is malformed.
+    #[error("tile path {path:?}: {source}")]
+    BadTilePath {
+        /// The path.
+        path: String,
+        /// Why.
+        #[source]
+        source: TileError,
+    },
+    /// `/proof` asked for a leaf or size beyond the log.
+    #[error("need index < size ≤ {tree_size} (the log's size); got index {index}, size {size}")]
+    ProofOutOfRange {
+        /// Asked index.
+        index: u64,
+        /// Asked size.
+        size: u64,
+        /// The log's size.
+        tree_size: u64,
+    },
+    /// `/consistency` asked for sizes beyond the log or in the wrong order.
+    #[error("need old ≤ new ≤ {tree_size} (the log's size); got old {old}, new {new}")]
+    ConsistencyOutOfRange {
+        /// Asked old size.
+        old: u64,
+        /// Asked new size.
+        new: u64,
+        /// The log's size.
+        tree_size: u64,
+    },
+    /// A tile beyond the tree.
+    #[error("tile {path} is beyond the tree of size {size}")]
+    TileBeyondTree {
+        /// The path.
+        path: String,
+        /// The tree size.
+        size: u64,
+    },
+    /// No allowlisted key has the signer's name and ID.
+    #[error("{0}")]
+    UnknownKey(#[source] Denied),
+    /// The publisher signature does not verify.
+    #[error("{0}")]
+    BadSignature(#[source] BindingError),
+    /// The key may not bind this ref.
+    #[error("{0}")]
+    RefNotAllowed(#[source] Denied),
+    /// The version rule failed.
+    #[error("version {got} rejected: {}", match current { Some(c) => format!("the ref is at version {c}, the next binding must be version {expected}"), None => "a first binding must have 1 ≤ version ≤ 2^32".to_string() })]
+    VersionConflict {
+        /// Version sent.
+        got: u64,
+        /// Version expected.
+        expected: u64,
+        /// Current version, if bound.
+        current: Option<u64>,
+    },
+    /// The publisher key used up its quota.
+    #[error("publisher key {key} has used its quota of new bindings (burst {burst}, refilled at {rate:.3} per second); retry in {retry_after}s")]
+    QuotaExceeded {
+        /// The key name.
+        key: String,
+        /// Burst size.
+        burst: u32,
+        /// Refill rate per second.
+        rate: f64,
+        /// Seconds until a token is available.
+        retry_after: u64,
+    },
+    /// The submission queue is full.
+    #[error("the submission queue is full; retry later")]
+    QueueFull,
+    /// The server is shutting down (or the sequencer stopped).
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// Sequencing is halted.
+    #[error("{0}")]
+    Halted(Arc<HaltReason>),
+    /// The sequencer could not decide (a store read failed).
+    #[error("{0}")]
+    Unavailable(#[source] Unavailable),
+    /// No published checkpoint (of the size asked for) yet.
+    #[error("{}", match newest { Some(n) => format!("no quorum checkpoint of size ≥ {since} yet (newest is {n})"), None => "no checkpoint meets the witness quorum yet".to_string() })]
+    NoQuorumCheckpoint {
+        /// The size asked for (`since`, 0 if none).
+        since: u64,
+        /// The newest published size, if any.
+        newest: Option<u64>,
+    },
+    /// The newest published checkpoint is older than `/healthz` allows.
+    #[error("newest quorum checkpoint is {age}s old, more than MMD/2 = {limit}s")]
+    Stale {
+        /// Its age in seconds.
+        age: u64,
+        /// The limit in seconds.
+        limit: u64,
+    },
+    /// A server fault.
+    #[error("{0}")]
+    Internal(#[from] Internal),
+}
+
+impl From<Unavailable> for ApiError {
+    fn from(u: Unavailable) -> ApiError {
+        match u {
+            Unavailable::Halted(h) => ApiError::Halted(h),
+            other => ApiError::Unavailable(other),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::Internal(Internal::Store(e))
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> ApiError {
+        ApiError::Internal(Internal::Read(e))
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> ApiError {
+        ApiError::Internal(Internal::Task(e))
+    }
+}
+
+/// How an error is answered.
+pub struct Parts {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The `error` member.
+    pub code: &'static str,
+    /// `Retry-After` seconds, if any.
+    pub retry_after: Option<u64>,
+    /// The `taglog_submissions_total` outcome when it answers `/add-binding`.
+    pub outcome: &'static str,
+}
+
+impl ApiError {
+    /// Status, code, `Retry-After` and metrics outcome: the one place they are chosen.
+    pub fn parts(&self) -> Parts {
+        use ApiError as E;
+        use StatusCode as S;
+        let (status, code, retry_after, outcome) = match self {
+            E::Body(BodyError::TooLarge { .. }) => {
+                (S::PAYLOAD_TOO_LARGE, "too_large", None, "too_large")
+            }
+            E::Body(BodyError::Read(_)) => (S::BAD_REQUEST, "body_unreadable", None, "malformed"),
+            E::ContentType(_) => (S::BAD_REQUEST, "content_type", None, "malformed"),
+            E::Malformed(_)
+            | E::BadNumber { .. }
+            | E::MissingParameter(_)
+            | E::BadRef { .. }
+            | E::BadTilePath { .. } => (S::BAD_REQUEST, "malformed", None, "malformed"),
+            E::WrongLog(_) => (S::BAD_REQUEST, "wrong_log", None, "malformed"),
+            E::ProofOutOfRange { .. } | E::ConsistencyOutOfRange { .. } => {
+                (S::BAD_REQUEST, "out_of_range", None, "malformed")
+            }
+            E::TileBeyondTree { .. } => (S::NOT_FOUND, "not_found", None, "malformed"),
+            E::UnknownKey(_) => (S::FORBIDDEN, "unknown_key", None, "forbidden"),
+            E::BadSignature(_) => (S::FORBIDDEN, "bad_signature", None, "forbidden"),
+            E::RefNotAllowed(_) => (S::FORBIDDEN, "ref_not_allowed", None, "forbidden"),
+            E::VersionConflict { .. } => (S::CONFLICT, "version_conflict", None, "conflict"),
+            E::QuotaExceeded { retry_after, .. } => (
+                S::TOO_MANY_REQUESTS,
+                "quota_exceeded",
+                Some(*retry_after),
+                "quota_exceeded",
+            ),
+            E::QueueFull => (S::TOO_MANY_REQUESTS, "queue_full", Some(1), "queue_full"),
+            E::ShuttingDown => (
+                S::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                Some(5),
+                "unavailable",
+            ),
+            E::Halted(_) => (S::SERVICE_UNAVAILABLE, "halted", Some(60), "unavailable"),
+            E::Unavailable(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "unavailable",
+                Some(5),
+                "unavailable",
+            ),
+            E::NoQuorumCheckpoint { .. } => (
+                S::SERVICE_UNAVAILABLE,
+                "no_quorum_checkpoint",
+                Some(1),
+                "unavailable",
+            ),
+            E::Stale { .. } => (S::SERVICE_UNAVAILABLE, "stale", Some(5), "unavailable"),
+            E::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", None, "unavailable"),
+        };
+        Parts {
+            status,
+            code,
+            retry_after,
+            outcome,
+        }
+    }
+
+    /// Members added to the body beside `error` and `detail`.
+    fn extra(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        match self {
+            ApiError::VersionConflict {
+                expected, current, ..
+            } => {
+                m.insert("expected_version".into(), Value::from(*expected));
+                if let Some(c) = current {
+                    m.insert("current_version".into(), Value::from(*c));
+                }
+            }
+            ApiError::ProofOutOfRange { tree_size, .. }
+            | ApiError::ConsistencyOutOfRange { tree_size, .. } => {
+                m.insert("tree_size".into(), Value::from(*tree_size));
+            }
+            _ => {}
+        }
+        m
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let parts = self.parts();
+        if parts.status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "internal error");
+        }
+        let mut body = Map::new();
+        body.insert("error".into(), Value::from(parts.code));
+        body.insert("detail".into(), Value::from(self.to_string()));
+        body.extend(self.extra());
+        let mut resp = (parts.status, axum::Json(Value::Object(body))).into_response();
+        if let Some(s) = parts.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+}

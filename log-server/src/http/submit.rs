@@ -1,0 +1,252 @@
+//! `POST /add-binding` (DESIGN §5 "Submission path").
+//!
+//! Order: size limit (413) -> content type -> strict parse (400, naming the line) -> `log`
+//! is this origin -> allowlisted key by name and ID (403) -> `verify_strict` off the async
+//! runtime (403) -> key admitted for the ref's prefix (403) -> dedup by leaf hash (200 with
+//! the existing index, `superseded_by` if a newer version exists) -> early version check
+//! (409) -> per-key quota (429 `quota_exceeded` + `Retry-After`, see [`super::quota`]) ->
+//! bounded queue (429 `queue_full` + `Retry-After`) -> wait for the sequencer's durable
+//! commit -> 200 with the §3.10 bundle once a quorum checkpoint covers the entry, else 202
+//! with the index after `--commit-timeout`. Nothing here writes state: only the sequencer
+//! does, and bad input never reaches it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use taglog_proofs::binding::SignedBinding;
+use taglog_proofs::hash::leaf_hash;
+use taglog_serve::BodyError;
+
+use super::{blocking, json_response, ApiError, AppState};
+use crate::log::allowlist::Denied;
+use crate::log::heads::Head;
+use crate::log::sequencer::{check_version, Outcome, Submission};
+use crate::log::QueueError;
+use crate::store::HistoryItem;
+
+/// Largest accepted `/add-binding` body (64 KiB, the signed-note limit).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Reads the body, enforcing [`MAX_BODY_BYTES`] and a text content type.
+///
+/// # Errors
+/// [`ApiError::Body`] (413 too large, 400 unreadable), [`ApiError::ContentType`].
+pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    if headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(ApiError::Body(BodyError::TooLarge {
+            limit: MAX_BODY_BYTES,
+        }));
+    }
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ctype.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("text/plain") {
+        return Err(ApiError::ContentType(ctype.to_owned()));
+    }
+    Ok(taglog_serve::read_body(headers, body, MAX_BODY_BYTES).await?)
+}
+
+/// The `/add-binding` handler.
+pub async fn add_binding(state: Arc<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match submit(&state, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => {
+            state.log.metrics().submission(e.parts().outcome);
+            e.into_response()
+        }
+    }
+}
+
+/// A checked binding: its exact bytes, parsed form and leaf hash.
+struct Checked {
+    bytes: Bytes,
+    signed: SignedBinding,
+    leaf: taglog_proofs::hash::Hash,
+}
+
+async fn submit(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(headers, body).await?;
+    if state.log.is_shutting_down() {
+        return Err(ApiError::ShuttingDown);
+    }
+    let (checked, found) = check(state, bytes).await?;
+    if let Some(resp) = duplicate(state, &checked.signed, found)? {
+        return Ok(resp);
+    }
+    if let Some(reason) = state.log.halted() {
+        return Err(ApiError::Halted(reason));
+    }
+    let (name, id) = checked.signed.signer();
+    let signer = (name.clone(), id);
+    if let Err(wait) = state.quotas.take(&signer, Instant::now()) {
+        return Err(ApiError::QuotaExceeded {
+            key: signer.0.to_string(),
+            burst: state.quotas.burst(),
+            rate: state.quotas.rate(),
+            retry_after: wait.as_secs().saturating_add(1),
+        });
+    }
+    let binding = checked.signed.binding();
+    let sub = Submission {
+        entry: checked.bytes.to_vec(),
+        leaf: checked.leaf,
+        reference: binding.reference.clone(),
+        signer: signer.clone(),
+        version: binding.version,
+    };
+    let outcome = match state.log.submit(sub).await {
+        Ok(o) => o,
+        Err(QueueError::Full) => {
+            state.quotas.refund(&signer);
+            return Err(ApiError::QueueFull);
+        }
+        Err(QueueError::Stopped) => return Err(ApiError::ShuttingDown),
+    };
+    respond(state, &checked.signed, outcome).await
+}
+
+/// Parses and checks a binding: origin, allowlisted key, signature (off the runtime, with
+/// the two index reads the dedup and version checks need), prefix.
+async fn check(
+    state: &AppState,
+    bytes: Bytes,
+) -> Result<(Checked, (Option<u64>, Option<HistoryItem>)), ApiError> {
+    let signed = SignedBinding::parse(&bytes).map_err(ApiError::Malformed)?;
+    let origin = state.log.config().key.name().to_string();
+    signed.check_log(&origin).map_err(ApiError::WrongLog)?;
+    let allowlist = state.log.allowlist();
+    let (name, id) = signed.signer();
+    let key = allowlist
+        .key(name, id)
+        .map_err(ApiError::UnknownKey)?
+        .clone();
+    let store = Arc::clone(state.log.store());
+    let leaf = leaf_hash(&bytes);
+    let (signed, key, found) = blocking(move || {
+        signed.verify(&key).map_err(ApiError::BadSignature)?;
+        let ref_key = signed.binding().reference.key();
+        let found = (store.dedup(&leaf)?, store.ref_latest(&ref_key)?);
+        Ok((signed, key, found))
+    })
+    .await?;
+    allowlist
+        .check(&signed.binding().reference, &key)
+        .map_err(ApiError::RefNotAllowed)?;
+    Ok((
+        Checked {
+            bytes,
+            signed,
+            leaf,
+        },
+        found,
+    ))
+}
+
+/// Answers a replay of a logged entry (200 with its index), or refuses a stale version
+/// (409), from the index rows `found` = (dedup index of the leaf, the ref's latest binding).
+fn duplicate(
+    state: &AppState,
+    signed: &SignedBinding,
+    found: (Option<u64>, Option<HistoryItem>),
+) -> Result<Option<Response>, ApiError> {
+    let version = signed.binding().version;
+    match found {
+        (Some(index), latest) => {
+            state.log.metrics().submission("duplicate");
+            let mut body = json!({"index": index, "version": version, "duplicate": true});
+            if let Some(l) = latest.filter(|l| l.version > version) {
+                if let Some(obj) = body.as_object_mut() {
+                    obj.insert(
+                        "superseded_by".into(),
+                        json!({"version": l.version, "index": l.index}),
+                    );
+                }
+            }
+            Ok(Some((StatusCode::OK, axum::Json(body)).into_response()))
+        }
+        (None, latest) => {
+            let current = latest.map(|l| l.version);
+            match check_version(current, version) {
+                Ok(()) => Ok(None),
+                Err(expected) => Err(ApiError::VersionConflict {
+                    got: version,
+                    expected,
+                    current,
+                }),
+            }
+        }
+    }
+}
+
+async fn respond(
+    state: &Arc<AppState>,
+    signed: &SignedBinding,
+    outcome: Outcome,
+) -> Result<Response, ApiError> {
+    let version = signed.binding().version;
+    let index = match outcome {
+        Outcome::Added { index } => index,
+        Outcome::Duplicate { index } => {
+            state.log.metrics().submission("duplicate");
+            let body = json!({"index": index, "version": version, "duplicate": true});
+            return Ok((StatusCode::OK, axum::Json(body)).into_response());
+        }
+        Outcome::Conflict { expected, current } => {
+            return Err(ApiError::VersionConflict {
+                got: version,
+                expected,
+                current,
+            })
+        }
+        Outcome::Forbidden(denied @ Denied::UnknownKey { .. }) => {
+            return Err(ApiError::UnknownKey(denied))
+        }
+        Outcome::Forbidden(denied) => return Err(ApiError::RefNotAllowed(denied)),
+        Outcome::Unavailable(u) => return Err(u.into()),
+    };
+    let Some(head) = wait_published(state, index).await else {
+        state.log.metrics().submission("accepted_late");
+        let body = json!({"index": index, "status": "sequenced", "detail": "durably logged; no quorum checkpoint covers it yet, poll /lookup"});
+        return Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response());
+    };
+    state.log.metrics().submission("added");
+    let reference = signed.binding().reference.clone();
+    let log = Arc::clone(&state.log);
+    let bundle = blocking(move || {
+        Ok(crate::log::reads::lookup(
+            log.store().as_ref(),
+            log.state_proofs(),
+            &head,
+            &reference,
+            None,
+        )?)
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, bundle.to_json(), "no-store"))
+}
+
+/// The first published head covering `index`, or `None` after the commit timeout.
+async fn wait_published(state: &AppState, index: u64) -> Option<Head> {
+    let mut rx = state.log.heads().watch_published();
+    let wait = rx.wait_for(|h| h.as_ref().is_some_and(|h| h.size > index));
+    let head = match tokio::time::timeout(state.commit_timeout, wait).await {
+        Ok(Ok(h)) => h.clone(),
+        _ => None,
+    };
+    head
+}

@@ -1,0 +1,76 @@
+//! The server's layers import one way only: `http` → `log` → `store`, with `config` and
+//! `metrics` as leaves. Reads the crate's own sources and fails on any `crate::` path that
+//! points up (or sideways into a leaf's dependents), so a cycle cannot creep back in.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+/// Each layer and the layers it may name with `crate::`.
+const ALLOWED: [(&str, &[&str]); 5] = [
+    ("http", &["http", "log", "store", "config", "metrics"]),
+    ("log", &["log", "store", "config", "metrics"]),
+    ("store", &["store"]),
+    ("config", &["config"]),
+    ("metrics", &["metrics"]),
+];
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            sources(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The top-level module a source file belongs to (`src/log/x.rs` → `log`).
+fn layer(src: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(src).ok()?;
+    let first = rel.components().next()?.as_os_str().to_str()?;
+    Some(first.trim_end_matches(".rs").to_owned())
+}
+
+/// Every module named as `crate::<m>` in `text` (code and doc links alike).
+fn named(text: &str) -> Vec<String> {
+    text.match_indices("crate::")
+        .filter_map(|(i, m)| {
+            let rest = text.get(i + m.len()..)?;
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            rest.get(..end).map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn layers_import_downwards_only() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for f in &files {
+        let Some(layer) = layer(&src, f) else {
+            continue;
+        };
+        let Some((_, allowed)) = ALLOWED.iter().find(|(l, _)| *l == layer) else {
+            continue; // lib.rs, main.rs, bin/: the wiring may name every layer
+        };
+        checked += 1;
+        let text = std::fs::read_to_string(f).unwrap();
+        for m in named(&text) {
+            if !allowed.contains(&m.as_str()) {
+                wrong.push(format!("{} names crate::{m}", f.display()));
+            }
+        }
+    }
+    assert!(checked >= 15, "only {checked} layered source files found");
+    assert!(
+        wrong.is_empty(),
+        "imports against the layering:\n{}",
+        wrong.join("\n")
+    );
+}
