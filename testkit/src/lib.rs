@@ -15,6 +15,7 @@
 //! | [`monitor`] | `taglog-monitor --once` runs with parsed alerts, and its command line |
 //! | [`cli`] | the `taglog` command line with its own policy and state directory |
 //! | [`registry`] | Debian's `docker-registry` (optionally behind htpasswd) and image pushes |
+//! | [`notary`] | Debian's Notary v1 (`notary-server` with its own TLS CA, the `notary` CLI) |
 //! | [`crafted`] | a log built leaf by leaf that signs, serves tiles, lookups and witness requests, with knobs to lie |
 //! | [`static_server`] | a static HTTP file server a test can change between requests |
 //! | [`fake_http`] | a raw HTTP responder for answers no real server gives, recording what clients sent |
@@ -46,6 +47,7 @@ pub mod http;
 pub mod keys;
 pub mod log_server;
 pub mod monitor;
+pub mod notary;
 pub mod process;
 pub mod registry;
 pub mod static_server;
