@@ -27,9 +27,12 @@ pub const PREFIX: &str = "registry.example/acme";
 /// When a started server counts as ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ready {
-    /// Its port accepts connections.
+    /// Its port accepts connections (the server binds it before it opens the log, so this
+    /// does not mean it will serve).
     Listening,
-    /// It answers any HTTP request (a server whose witnesses are down serves no checkpoint).
+    /// It answers HTTP, with any status (a server whose witnesses are down serves no
+    /// checkpoint): it opened its log and serves, with its signal handlers in place. A server
+    /// with `--tls-cert` is waited for as [`Ready::Listening`] (the probe speaks plain HTTP).
     Answering,
     /// It serves a checkpoint (`GET /checkpoint` is 200).
     Checkpoint,
@@ -96,7 +99,7 @@ impl Builder {
         self
     }
 
-    /// When it counts as started (default [`Ready::Listening`]).
+    /// When it counts as started (default [`Ready::Answering`]).
     pub fn ready(mut self, ready: Ready) -> Self {
         self.ready = ready;
         self
@@ -157,7 +160,11 @@ impl Builder {
             cmd.env("RUST_LOG", "warn");
         }
         let mut proc = Proc::spawn("taglog-server", cmd, &self.dir.join("server.log"));
+        let tls = self.args.iter().any(|a| a == "--tls-cert");
         let ready = match self.ready {
+            Ready::Answering if tls => {
+                proc.wait_until("listening", wait, || process::listening(port))
+            }
             Ready::Listening => proc.wait_until("listening", wait, || process::listening(port)),
             Ready::Answering => proc.wait_until("answering HTTP", wait, || {
                 process::http_status(port, "/checkpoint").is_some()
@@ -204,7 +211,7 @@ impl LogServer {
             commit_timeout: None,
             args: Vec::new(),
             port: None,
-            ready: Ready::Listening,
+            ready: Ready::Answering,
         }
     }
 
@@ -235,7 +242,7 @@ impl LogServer {
     /// As [`LogServer::start`], waiting up to `wait`.
     ///
     /// # Errors
-    /// [`StartError`] when it exits or does not listen in time.
+    /// [`StartError`] when it exits or does not answer in time.
     pub fn try_start(dir: &Path, extra: &[&str], wait: Duration) -> Result<LogServer, StartError> {
         LogServer::in_dir(dir)
             .commit_timeout("5s")
