@@ -25,6 +25,16 @@ pub struct Run {
 }
 
 impl Run {
+    /// The run of a finished command.
+    #[must_use]
+    pub fn from_output(out: &std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Asserts exit 0.
     ///
     /// # Panics
@@ -146,11 +156,7 @@ impl Cli {
             cmd.env(k, v);
         }
         let out = cmd.output().expect("run taglog");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::from_output(&out)
     }
 
     /// The bytes of `state.json` (empty if there is none).

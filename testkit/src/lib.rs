@@ -15,6 +15,7 @@
 //! | [`monitor`] | `taglog-monitor --once` runs with parsed alerts, and its command line |
 //! | [`cli`] | the `taglog` command line with its own policy and state directory |
 //! | [`registry`] | Debian's `docker-registry` (optionally behind htpasswd) and image pushes |
+//! | [`pull`] | `taglog mirror`, `skopeo` and `containerd`/`ctr` as pull clients, tar-layer images |
 //! | [`notary`] | Debian's Notary v1 (`notary-server` with its own TLS CA, the `notary` CLI) |
 //! | [`crafted`] | a log built leaf by leaf that signs, serves tiles, lookups and witness requests, with knobs to lie |
 //! | [`static_server`] | a static HTTP file server a test can change between requests |
@@ -49,6 +50,7 @@ pub mod log_server;
 pub mod monitor;
 pub mod notary;
 pub mod process;
+pub mod pull;
 pub mod registry;
 pub mod static_server;
 pub mod tls;
