@@ -11,7 +11,6 @@
     clippy::panic
 )]
 
-mod common;
 mod frontends;
 
 use std::path::PathBuf;
@@ -21,17 +20,19 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use frontends::Env;
 use serde_json::Value;
+use taglog_testkit::process::Proc;
 
 /// The test TLS certificate (self-signed for `localhost` and `127.0.0.1`) and its key.
 fn tls_fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../log-server/tests/data")
-        .join(name)
+    match name {
+        "tls-key.pem" => taglog_testkit::tls::key(),
+        _ => taglog_testkit::tls::cert(),
+    }
 }
 
 /// A running `taglog admission`.
 struct Webhook {
-    proc: common::Proc,
+    proc: Proc,
     port: u16,
     host: String,
     http: reqwest::blocking::Client,
@@ -39,7 +40,7 @@ struct Webhook {
 
 impl Webhook {
     fn start(env: &Env, extra: &[&str]) -> Webhook {
-        let port = common::free_port();
+        let port = taglog_testkit::free_port();
         let mut args: Vec<String> = [
             "--policy",
             env.client.policy.to_str().unwrap(),
@@ -64,19 +65,11 @@ impl Webhook {
     /// answers with `ca` as the only trusted root (`host` resolves to 127.0.0.1).
     fn spawn(env: &Env, args: &[String], port: u16, ca: &std::path::Path, host: &str) -> Webhook {
         let log = env.client.path(&format!("admission-{port}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_taglog"))
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_taglog"));
+        cmd.args(args)
             .env("HOME", env.client.dir.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut proc = common::Proc {
-            child,
-            name: "taglog admission",
-            log,
-        };
+            .env("RUST_LOG", "warn");
+        let mut proc = Proc::spawn("taglog admission", cmd, &log);
         let pem = std::fs::read(ca).unwrap();
         let http = reqwest::blocking::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
@@ -87,7 +80,7 @@ impl Webhook {
             .unwrap();
         let start = Instant::now();
         loop {
-            if let Some(s) = proc.child.try_wait().unwrap() {
+            if let Some(s) = proc.exited() {
                 panic!("taglog admission exited with {s}:\n{}", proc.log_text());
             }
             let health = http.get(format!("https://{host}:{port}/healthz")).send();
@@ -469,7 +462,7 @@ fn malformed_oversized_and_wrong_kind_reviews_change_nothing() {
 fn an_unavailable_or_silent_log_denies() {
     let env = Env::new();
     publish_fixture_images(&env);
-    let dead = common::free_port();
+    let dead = taglog_testkit::free_port();
     let hook = Webhook::start(&env, &["--log", &format!("http://127.0.0.1:{dead}")]);
     let pod = fixture(&env, "pod.json", &[]);
     let resp = hook.review(&pod);
@@ -589,7 +582,7 @@ fn the_shipped_deployment_and_certificates_work() {
         .unwrap();
     assert!(status.success(), "certs.sh failed");
     let yaml = std::fs::read_to_string(deploy.join("taglog-admission.yaml")).unwrap();
-    let port = common::free_port();
+    let port = taglog_testkit::free_port();
     let args: Vec<String> = yaml
         .lines()
         .map(str::trim)

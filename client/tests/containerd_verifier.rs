@@ -13,7 +13,6 @@
     clippy::panic
 )]
 
-mod common;
 mod frontends;
 
 use std::io::{Read as _, Write as _};
@@ -22,6 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use frontends::Env;
+use taglog_testkit::fake_http::{fake_http, http_response};
 
 /// containerd's `outputLimitBytes`.
 const OUTPUT_LIMIT: usize = 32 * 1024;
@@ -192,7 +192,7 @@ fn a_replayed_log_answer_is_refused() {
     // Record the log's answer while `a` is current: what a replaying mirror would keep.
     let lookup = format!(
         "{}/lookup?ref={}",
-        env.server.url(),
+        env.server.url,
         env.r("app:r").replace(':', "%3A").replace('/', "%2F")
     );
     let old = reqwest::blocking::get(&lookup).unwrap();
@@ -203,7 +203,7 @@ fn a_replayed_log_answer_is_refused() {
     let b = env.push_and_publish("app", "r", "rb");
     containerd(&bin, &env, &env.r("app:r"), &b).allowed("version 2");
     // A log (or a mirror of it) that replays the old answer with the old image (S3).
-    let replay = common::fake_http(common::http_response(
+    let replay = fake_http(http_response(
         "200 OK",
         &[("content-type", "application/json")],
         &old,
@@ -310,7 +310,7 @@ fn an_unavailable_or_silent_log_blocks_the_pull() {
     let env = Env::new();
     let a = env.push_and_publish("app", "u", "ua");
     let before = env.state();
-    let dead = common::free_port();
+    let dead = taglog_testkit::free_port();
     let (_d1, down) = install(&env, &["-log", &format!("http://127.0.0.1:{dead}")]);
     containerd(&down, &env, &env.r("app:u"), &a).refused(3, "log");
     // A log that accepts the connection and never answers: the verifier's own deadline.

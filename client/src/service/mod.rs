@@ -30,7 +30,7 @@ pub mod cache;
 pub mod containerd;
 pub mod image;
 pub mod metrics;
-
+pub mod mirror;
 pub mod verdict;
 
 use std::collections::HashMap;

@@ -3,40 +3,34 @@
 //! (`quorum w1`) with its state directory, and publishing through the real `taglog` CLI.
 #![allow(dead_code)]
 
-use taglog_proofs::note::{KeyType, SignerKey};
-
-use crate::common::{self, Client, Registry, Run, Server, Witness};
-
-/// The publisher key every test uses.
-pub fn publisher() -> SignerKey {
-    SignerKey::from_seed(
-        "publisher.test".parse().unwrap(),
-        KeyType::Ed25519,
-        [42; 32],
-    )
-}
+use taglog_testkit::cli::{Cli, Run};
+use taglog_testkit::keys::{self, publisher};
+use taglog_testkit::log_server::LogServer;
+use taglog_testkit::registry::Registry;
+use taglog_testkit::witness::Witness;
 
 /// A registry, a witness, a log that needs the witness, and a client that trusts them.
 pub struct Env {
     pub reg: Registry,
     pub witness: Witness,
-    pub server: Server,
-    pub client: Client,
+    pub server: LogServer,
+    pub client: Cli,
 }
 
 impl Env {
     pub fn new() -> Env {
         let reg = Registry::start(None);
         let p = publisher();
-        let log_vkey = Server::key_for(9).verifier().to_string();
+        let log_vkey = keys::log(9).verifier().to_string();
         let witness = Witness::start(11, "w1.test", &log_vkey);
-        let server = Server::start_with(
+        let server = LogServer::seeded(
             9,
             &[(format!("{}/acme", reg.host()), p.verifier().to_string())],
-            &[(witness.vkey(), witness.url())],
-        );
-        let client = Client::new(&policy_text(&server, &witness, &reg));
-        common::write_key(&client.path("publisher.key"), &p);
+        )
+        .witness(&witness.vkey(), &witness.url)
+        .start();
+        let client = Cli::new(&policy_text(&server, &witness, &reg));
+        keys::write_key(&client.path("publisher.key"), &p);
         Env {
             reg,
             witness,
@@ -75,11 +69,11 @@ impl Env {
 }
 
 /// The client policy: the log, its witness as the quorum, the publisher for `<registry>/acme`.
-pub fn policy_text(server: &Server, witness: &Witness, reg: &Registry) -> String {
+pub fn policy_text(server: &LogServer, witness: &Witness, reg: &Registry) -> String {
     format!(
         "log {} {}\nwitness w1 {}\nquorum w1\npublisher {}/acme {}\ninsecure-registry {}\n",
         server.vkey(),
-        server.url(),
+        server.url,
         witness.vkey(),
         reg.host(),
         publisher().verifier(),
