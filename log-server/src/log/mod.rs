@@ -122,6 +122,18 @@ impl Log {
         metrics: Arc<Metrics>,
     ) -> Result<Running, OpenError> {
         let committed = check::verify_store(store.as_ref(), &config.key.verifier())?;
+        // Read again, and never defaulted: a sequencer that took a read error for an empty
+        // log would sign a second tree.
+        let start = sequencer::Start {
+            size: store.size()?,
+            time: store.last_time()?,
+        };
+        if start.size != committed.as_ref().map_or(0, |h| h.size) {
+            return Err(OpenError::Inconsistent(Inconsistency::SizeChanged {
+                checked: committed.map_or(0, |h| h.size),
+                now: start.size,
+            }));
+        }
         let logged = Allowlist::from_rows(&store.publishers()?)?;
         let (tx, rx) = mpsc::channel(config.queue_size.max(1));
         let log = Arc::new(Log {
@@ -137,7 +149,8 @@ impl Log {
         });
         log.load_heads(committed)?;
         let handle = tokio::runtime::Handle::current();
-        let sequencer = sequencer::spawn(Arc::clone(&log), handle, rx).map_err(OpenError::Spawn)?;
+        let sequencer =
+            sequencer::spawn(Arc::clone(&log), handle, rx, start).map_err(OpenError::Spawn)?;
         let witnesses = witnesses::spawn(&log);
         Ok(Running {
             log,

@@ -105,7 +105,17 @@ struct Sequencer {
     allowlist: Arc<Allowlist>,
 }
 
-/// Spawns the sequencer thread.
+/// The durable tree the sequencer starts from, as read (and checked) by the caller.
+#[derive(Clone, Copy, Debug)]
+pub struct Start {
+    /// The committed tree size.
+    pub size: u64,
+    /// The log time of its state leaf.
+    pub time: u64,
+}
+
+/// Spawns the sequencer thread on the tree `start` (read by the caller, so that a read
+/// error stops the start instead of being taken for an empty log).
 ///
 /// # Errors
 /// An I/O error if the thread cannot be spawned.
@@ -113,9 +123,9 @@ pub fn spawn(
     log: Arc<Log>,
     rt: tokio::runtime::Handle,
     rx: mpsc::Receiver<Command>,
+    start: Start,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let size = log.store().size().unwrap_or(0);
-    let time = log.store().last_time().unwrap_or(0);
+    let Start { size, time } = start;
     let allowlist = log.allowlist();
     let seq = Sequencer {
         log,
