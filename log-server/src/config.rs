@@ -156,6 +156,40 @@ pub struct WitnessConfig {
     pub url: String,
 }
 
+/// The wall clock the log reads its time from (Unix seconds); the system clock unless a test
+/// injects another.
+#[derive(Clone)]
+pub struct WallClock(std::sync::Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl WallClock {
+    /// A clock reading `f`.
+    pub fn new(f: impl Fn() -> u64 + Send + Sync + 'static) -> WallClock {
+        WallClock(std::sync::Arc::new(f))
+    }
+
+    /// The current time in Unix seconds.
+    pub fn now(&self) -> u64 {
+        (self.0)()
+    }
+}
+
+impl Default for WallClock {
+    /// The system clock (0 if it is before 1970).
+    fn default() -> WallClock {
+        WallClock::new(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        })
+    }
+}
+
+impl std::fmt::Debug for WallClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WallClock({})", self.now())
+    }
+}
+
 /// What the log itself needs (the sequencer, the witness collector and the heads): the part
 /// of [`Config`] that in-process tests build directly.
 #[derive(Clone, Debug)]
@@ -180,6 +214,8 @@ pub struct LogConfig {
     pub queue_size: usize,
     /// Batch bound.
     pub max_batch: usize,
+    /// The clock log time is taken from.
+    pub clock: WallClock,
 }
 
 impl LogConfig {
@@ -198,6 +234,7 @@ impl LogConfig {
             witness_timeout: DEFAULT_WITNESS_TIMEOUT,
             queue_size: DEFAULT_QUEUE_SIZE,
             max_batch: DEFAULT_MAX_BATCH,
+            clock: WallClock::default(),
         }
     }
 }
@@ -420,6 +457,7 @@ impl Settings {
             )?,
             queue_size: self.queue_size.unwrap_or(DEFAULT_QUEUE_SIZE).max(1),
             max_batch: self.max_batch.unwrap_or(DEFAULT_MAX_BATCH).max(1),
+            clock: WallClock::default(),
         };
         Ok(Config {
             data_dir,

@@ -5,7 +5,7 @@
 //!   batches through [`integrate`];
 //! - [`heads`]: the committed and published heads;
 //! - [`witnesses`]: collects cosignatures and watches for fork risk;
-//! - [`check`]: the checks a stored log passes before it sequences;
+//! - [`check`]: the checks a stored log passes before it sequences; [`clock`]: log time;
 //! - [`reads`]: proofs and bundles against a durable checkpoint;
 //! - [`allowlist`]: the logged publisher allowlist; [`halt`]: why sequencing stopped.
 //!
@@ -16,6 +16,7 @@
 
 pub mod allowlist;
 pub mod check;
+pub mod clock;
 pub mod halt;
 pub mod heads;
 pub mod integrate;

@@ -21,6 +21,7 @@ use taglog_proofs::refs::TagRef;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::log::allowlist::{Allowlist, Denied};
+use crate::log::clock::LogClock;
 use crate::log::halt::HaltReason;
 use crate::log::heads::Head;
 use crate::log::integrate::Integration;
@@ -101,7 +102,7 @@ struct Sequencer {
     rt: tokio::runtime::Handle,
     last_commit: Instant,
     size: u64,
-    time: u64,
+    clock: LogClock,
     allowlist: Arc<Allowlist>,
 }
 
@@ -132,7 +133,7 @@ pub fn spawn(
         rt,
         last_commit: Instant::now(),
         size,
-        time,
+        clock: LogClock::new(time),
         allowlist,
     };
     std::thread::Builder::new()
@@ -221,7 +222,7 @@ impl Sequencer {
             return Err(reason);
         }
         let started = Instant::now();
-        let time = crate::log::now_unix().max(self.time);
+        let time = self.log_time(started);
         let log = Arc::clone(&self.log);
         let mut batch = Pending {
             plan: Integration::new(log.store().as_ref(), self.size),
@@ -256,7 +257,7 @@ impl Sequencer {
         match batch.plan.finish(&log.config().key, time) {
             Ok(head) => {
                 self.size = head.size;
-                self.time = time;
+                self.clock.commit(time, started);
                 self.last_commit = Instant::now();
                 if changes > 0 {
                     log.set_allowlist(Arc::clone(&allowlist));
@@ -276,6 +277,25 @@ impl Sequencer {
                 Err(reason)
             }
         }
+    }
+
+    /// The time of the next state leaf: the wall clock, capped if it jumped ahead (alerted).
+    fn log_time(&self, now: Instant) -> u64 {
+        let (time, jump) = self.clock.next(self.log.config().clock.now(), now);
+        if let Some(j) = jump {
+            self.log
+                .metrics()
+                .clock_capped
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                alert = "clock-jump",
+                wall = j.wall,
+                log_time = j.capped,
+                previous = self.clock.last(),
+                "the wall clock jumped ahead of the monotonic clock; log time capped (check the system clock)"
+            );
+        }
+        time
     }
 
     /// Decides one submission against the store and the batch so far; adds it to the plan
