@@ -164,13 +164,14 @@ impl Log {
         let Some(head) = committed else { return Ok(()) };
         self.metrics.tree_size.store(head.size, Ordering::Relaxed);
         if self.config.witness_quorum == 0 {
-            self.heads.set_published(head.clone());
+            self.heads
+                .publish(self.store.as_ref(), head.clone(), None)?;
         } else {
             let p = self.store.published_size()?;
             if p > 0 {
                 let key = self.config.key.verifier();
                 let published = check::load_head(self.store.as_ref(), &key, p, true)?;
-                self.heads.set_published(published);
+                self.heads.publish(self.store.as_ref(), published, None)?;
             }
         }
         self.heads.set_committed(head);

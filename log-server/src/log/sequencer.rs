@@ -350,7 +350,11 @@ impl Sequencer {
         );
         if self.log.config().witness_quorum == 0 {
             m.published_size.store(head.size, Ordering::Relaxed);
-            self.log.heads().set_published(head.clone());
+            // Without a quorum nothing is stored for publishing: the committed checkpoint is it.
+            let _ = self
+                .log
+                .heads()
+                .publish(self.log.store().as_ref(), head.clone(), None);
         }
         self.log.heads().set_committed(head);
     }

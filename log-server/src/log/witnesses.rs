@@ -258,31 +258,30 @@ impl WitnessTask {
             c.by_size.retain(|s, _| *s >= published.min(head.size));
             sigs
         };
-        if sigs.len() < quorum
-            || self
-                .log
-                .heads()
-                .published()
-                .is_some_and(|h| h.size > head.size)
-        {
+        if sigs.len() < quorum {
             return;
         }
         let Ok(with) = signed.with_signatures(&sigs) else {
             return;
         };
         let lines: String = sigs.iter().map(NoteSignature::to_line).collect();
-        if let Err(e) = self.log.store().publish(head.size, lines.as_bytes()) {
-            tracing::error!(error = %e, "cannot store cosignatures");
-            return;
-        }
         let published = Head {
             note: Arc::new(with.to_bytes()),
             ..head.clone()
         };
-        self.log
-            .metrics()
-            .published_size
-            .store(head.size, std::sync::atomic::Ordering::Relaxed);
-        self.log.heads().set_published(published);
+        match self
+            .log
+            .heads()
+            .publish(self.log.store().as_ref(), published, Some(lines.as_bytes()))
+        {
+            Ok(true) => {
+                self.log
+                    .metrics()
+                    .published_size
+                    .fetch_max(head.size, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "cannot store cosignatures"),
+        }
     }
 }
