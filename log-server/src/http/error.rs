@@ -21,6 +21,7 @@ use taglog_serve::BodyError;
 
 use crate::log::allowlist::Denied;
 use crate::log::halt::HaltReason;
+use crate::log::health::Stale;
 use crate::log::reads::ReadError;
 use crate::log::sequencer::Unavailable;
 use crate::store::StoreError;
@@ -168,14 +169,9 @@ pub enum ApiError {
         /// The newest published size, if any.
         newest: Option<u64>,
     },
-    /// The newest published checkpoint is older than `/healthz` allows.
-    #[error("newest quorum checkpoint is {age}s old, more than MMD/2 = {limit}s")]
-    Stale {
-        /// Its age in seconds.
-        age: u64,
-        /// The limit in seconds.
-        limit: u64,
-    },
+    /// Clients would not take the published checkpoint as fresh (`/healthz`).
+    #[error(transparent)]
+    Stale(#[from] Stale),
     /// A server fault.
     #[error("{0}")]
     Internal(#[from] Internal),
@@ -271,7 +267,7 @@ impl ApiError {
                 Some(1),
                 "unavailable",
             ),
-            E::Stale { .. } => (S::SERVICE_UNAVAILABLE, "stale", Some(5), "unavailable"),
+            E::Stale(_) => (S::SERVICE_UNAVAILABLE, "stale", Some(5), "unavailable"),
             E::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", None, "unavailable"),
         };
         Parts {

@@ -7,7 +7,8 @@
 //! - [`witnesses`]: collects cosignatures and watches for fork risk;
 //! - [`check`]: the checks a stored log passes before it sequences; [`clock`]: log time;
 //! - [`reads`]: proofs and bundles against a durable checkpoint;
-//! - [`allowlist`]: the logged publisher allowlist; [`halt`]: why sequencing stopped.
+//! - [`allowlist`]: the logged publisher allowlist; [`halt`]: why sequencing stopped;
+//!   [`health`]: whether clients would take the published checkpoint as fresh.
 //!
 //! Imports go one way: `http` → `log` → `store` (config and metrics are leaves). Guarantees:
 //! a submission is answered `Added` only after its batch, including the signed checkpoint,
@@ -19,6 +20,7 @@ pub mod check;
 pub mod clock;
 pub mod halt;
 pub mod heads;
+pub mod health;
 pub mod integrate;
 pub mod reads;
 pub mod sequencer;
