@@ -13,10 +13,16 @@ use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod witnesses;
+
+pub use witnesses::{
+    parse_witnesses, WitnessConfig, WitnessConfigError, MAX_NOTE_SIGNATURES, MAX_WITNESSES,
+};
+
 use clap::Parser;
 use rand_core::{OsRng, RngCore as _};
 use serde::Deserialize;
-use taglog_proofs::note::{KeyType, SignerKey, VerifierKey};
+use taglog_proofs::note::{KeyType, SignerKey};
 
 /// Default origin of a new log.
 pub const DEFAULT_ORIGIN: &str = "localhost/taglog";
@@ -50,6 +56,9 @@ pub enum ConfigError {
     /// A TLS certificate or key file is unusable.
     #[error(transparent)]
     Tls(#[from] taglog_serve::TlsError),
+    /// The witness configuration is refused.
+    #[error(transparent)]
+    Witness(#[from] WitnessConfigError),
     /// A flag value is invalid.
     #[error("invalid setting {name}: {detail}")]
     Invalid {
@@ -145,15 +154,6 @@ pub struct Settings {
 
 macro_rules! overlay {
     ($base:ident, $top:ident, $($f:ident),*) => { $( if $top.$f.is_some() { $base.$f = $top.$f.clone(); } )* };
-}
-
-/// A configured witness.
-#[derive(Clone, Debug)]
-pub struct WitnessConfig {
-    /// The witness's cosigner key.
-    pub key: VerifierKey,
-    /// Its submission prefix; `add-checkpoint` is appended.
-    pub url: String,
 }
 
 /// The wall clock the log reads its time from (Unix seconds); the system clock unless a test
@@ -418,21 +418,14 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| PathBuf::from("taglog-data"));
         let key_path = self.key.clone().unwrap_or_else(|| data_dir.join("log.key"));
+        // Checked before the key is loaded, so a mistake here never generates a key.
+        let (witnesses, witness_quorum) = parse_witnesses(
+            self.witness.as_deref().unwrap_or_default(),
+            self.witness_quorum,
+        )?;
         let key = load_or_generate_key(&key_path, self.origin.as_deref())?;
-        let witnesses = parse_witnesses(self.witness.as_deref().unwrap_or_default())?;
         let max_age = duration("max-age", &self.max_age, DEFAULT_MAX_AGE)?;
         let mmd = duration("mmd", &self.mmd, DEFAULT_MMD)?;
-        let witness_quorum = self.witness_quorum.unwrap_or(witnesses.len());
-        if witness_quorum > witnesses.len() {
-            let detail = format!(
-                "quorum {witness_quorum} > {} configured witnesses",
-                witnesses.len()
-            );
-            return Err(ConfigError::Invalid {
-                name: "witness-quorum",
-                detail,
-            });
-        }
         let log = LogConfig {
             key: std::sync::Arc::new(key),
             witnesses,
@@ -496,27 +489,6 @@ impl Settings {
             tls,
         })
     }
-}
-
-fn parse_witnesses(flat: &[String]) -> Result<Vec<WitnessConfig>, ConfigError> {
-    flat.chunks(2)
-        .map(|pair| match pair {
-            [vkey, url] => {
-                let key = vkey.parse().map_err(|e| ConfigError::Invalid {
-                    name: "witness",
-                    detail: format!("{vkey}: {e}"),
-                })?;
-                Ok(WitnessConfig {
-                    key,
-                    url: url.trim_end_matches('/').to_owned(),
-                })
-            }
-            _ => Err(ConfigError::Invalid {
-                name: "witness",
-                detail: "expected --witness <vkey> <url>".into(),
-            }),
-        })
-        .collect()
 }
 
 /// Loads the key at `path`, or generates one named `origin` (mode 0600) if it does not exist.
