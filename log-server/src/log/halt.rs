@@ -8,28 +8,78 @@ use std::sync::{Arc, Mutex};
 
 use crate::log::integrate::IntegrateError;
 
-/// What a witness showed that this log lacks.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ForkRisk {
+/// What a witness showed that this log lacks, with the evidence the server has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ForkRisk {
+    /// The witness's key name.
+    pub witness: String,
+    /// What it showed.
+    pub kind: ForkRiskKind,
+    /// The witness's cosigned checkpoint (note text, log signature and cosignature
+    /// verified), when it could be fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_checkpoint: Option<String>,
+    /// The witness's answer to our request, when it matters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+}
+
+/// The kinds of fork risk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ForkRiskKind {
     /// The witness cosigned a larger tree than ours.
-    #[error("witness {witness} has cosigned size {witness_size}, above our size {our_size}")]
     WitnessAhead {
-        /// The witness's key name.
-        witness: String,
         /// Its size.
         witness_size: u64,
         /// Ours.
         our_size: u64,
     },
     /// The witness holds another tree of our size.
-    #[error("witness {witness} holds another tree of our size {size}")]
     OtherTree {
-        /// The witness's key name.
-        witness: String,
         /// The size.
         size: u64,
     },
+    /// The witness rejected our consistency proof from its own size: it holds another tree
+    /// of that size.
+    RejectedProof {
+        /// Its size.
+        witness_size: u64,
+        /// Ours.
+        our_size: u64,
+    },
 }
+
+impl std::fmt::Display for ForkRisk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let w = &self.witness;
+        match self.kind {
+            ForkRiskKind::WitnessAhead {
+                witness_size,
+                our_size,
+            } => write!(
+                f,
+                "witness {w} has cosigned size {witness_size}, above our size {our_size}"
+            )?,
+            ForkRiskKind::OtherTree { size } => {
+                write!(f, "witness {w} holds another tree of our size {size}")?
+            }
+            ForkRiskKind::RejectedProof {
+                witness_size,
+                our_size,
+            } => write!(
+                f,
+                "witness {w} rejected our consistency proof from its size {witness_size} to {our_size}: it holds another tree of size {witness_size}"
+            )?,
+        }
+        if self.witness_checkpoint.is_some() {
+            write!(f, " (its cosigned checkpoint is kept as evidence)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ForkRisk {}
 
 /// Why sequencing stopped.
 #[derive(Debug, thiserror::Error)]

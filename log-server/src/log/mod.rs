@@ -4,7 +4,8 @@
 //! - [`sequencer`]: the one writer of the tree; decides every submission and commits
 //!   batches through [`integrate`];
 //! - [`heads`]: the committed and published heads;
-//! - [`witnesses`]: collects cosignatures and watches for fork risk;
+//! - [`witnesses`]: collects cosignatures and watches for fork risk, believing a witness
+//!   only on [`evidence`];
 //! - [`check`]: the checks a stored log passes before it sequences; [`clock`]: log time;
 //! - [`reads`]: proofs and bundles against a durable checkpoint;
 //! - [`allowlist`]: the logged publisher allowlist; [`halt`]: why sequencing stopped;
@@ -18,6 +19,7 @@
 pub mod allowlist;
 pub mod check;
 pub mod clock;
+pub mod evidence;
 pub mod halt;
 pub mod heads;
 pub mod health;

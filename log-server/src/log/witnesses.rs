@@ -3,9 +3,12 @@
 //!
 //! One task per witness keeps one request in flight, always for the newest durable
 //! checkpoint. The first request (`old 0`) asks the witness for its view: a 409 names its
-//! size; below ours, we resubmit with a consistency proof from that size; above ours, or a
-//! 422 for our own size (same size, other root), means published state we lack: sequencing
-//! stops (reads go on) and a `fork-risk` error is logged. Cosignatures are verified
+//! size; below ours, we resubmit with a consistency proof from that size. A 409 above ours
+//! means published state we lack only if the witness shows it: its cosigned checkpoint of
+//! this log above our size (see [`crate::log::evidence`]); then sequencing stops (reads go
+//! on), a `fork-risk` error is logged and the checkpoint kept as evidence. Otherwise the
+//! claim is logged and not believed. A 422 for our own size (same size, other root) is
+//! fork risk too. Answers are read with a size limit. Cosignatures are verified
 //! (cosignature/v1, the configured key) before they are stored; a checkpoint is published
 //! once K witnesses cosigned it. Idle refresh needs no timer here: the sequencer appends a
 //! state leaf every `witness-refresh`, which is a new checkpoint to collect.
@@ -24,7 +27,8 @@ use taglog_proofs::witness::{
 };
 
 use crate::config::WitnessConfig;
-use crate::log::halt::{ForkRisk, HaltReason};
+use crate::log::evidence::{fetch_view, read_limited};
+use crate::log::halt::{ForkRisk, ForkRiskKind, HaltReason};
 use crate::log::heads::Head;
 use crate::log::Log;
 
@@ -128,13 +132,6 @@ impl WitnessTask {
 
     async fn submit(&mut self, head: &Head) -> Step {
         let name = self.witness.key.name().to_string();
-        if self.known > head.size {
-            return self.fork_risk(ForkRisk::WitnessAhead {
-                witness: name,
-                witness_size: self.known,
-                our_size: head.size,
-            });
-        }
         let proof = if self.known == 0 {
             Ok(Vec::new())
         } else {
@@ -162,17 +159,22 @@ impl WitnessTask {
             }
         };
         let status = resp.status();
-        let bytes = match resp.bytes().await {
-            Ok(b) if b.len() <= MAX_COSIGNATURE_RESPONSE_BYTES => b,
-            _ => return Step::Backoff,
+        let bytes = match read_limited(resp, MAX_COSIGNATURE_RESPONSE_BYTES).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(witness = %name, status = %status, error = %e, "witness answer not read");
+                return Step::Backoff;
+            }
         };
         match status {
             StatusCode::OK => self.accept(head, &bytes),
-            StatusCode::CONFLICT => self.conflict(head, &bytes),
+            StatusCode::CONFLICT => self.conflict(head, &bytes).await,
             StatusCode::UNPROCESSABLE_ENTITY if self.known == head.size => {
-                self.fork_risk(ForkRisk::OtherTree {
+                self.fork_risk(ForkRisk {
                     witness: name,
-                    size: head.size,
+                    kind: ForkRiskKind::OtherTree { size: head.size },
+                    witness_checkpoint: None,
+                    answer: Some(String::from_utf8_lossy(&bytes).into_owned()),
                 })
             }
             other => {
@@ -197,18 +199,14 @@ impl WitnessTask {
         .map_err(ProofError::Read)
     }
 
-    fn conflict(&mut self, head: &Head, body: &[u8]) -> Step {
+    async fn conflict(&mut self, head: &Head, body: &[u8]) -> Step {
         let name = self.witness.key.name().to_string();
         let Ok(size) = parse_size_body(body) else {
             tracing::warn!(witness = %name, "409 without a valid text/x.tlog.size body");
             return Step::Backoff;
         };
         if size > head.size {
-            return self.fork_risk(ForkRisk::WitnessAhead {
-                witness: name,
-                witness_size: size,
-                our_size: head.size,
-            });
+            return self.claims_larger(head, size).await;
         }
         if size == self.known {
             tracing::warn!(witness = %name, size, "witness repeated its size; backing off");
@@ -217,6 +215,32 @@ impl WitnessTask {
         tracing::info!(witness = %name, size, "witness view learned; resubmitting with a consistency proof");
         self.known = size;
         Step::Retry
+    }
+
+    /// A 409 naming a size above ours halts only if the witness shows a checkpoint above
+    /// ours that this log signed and it cosigned (kept as evidence); anyone can send a 409.
+    async fn claims_larger(&self, head: &Head, claimed: u64) -> Step {
+        let name = self.witness.key.name().to_string();
+        let log_key = self.log.config().key.verifier();
+        match fetch_view(&self.client, &self.witness, &log_key).await {
+            Ok(view) if view.size > head.size => self.fork_risk(ForkRisk {
+                witness: name,
+                kind: ForkRiskKind::WitnessAhead {
+                    witness_size: view.size,
+                    our_size: head.size,
+                },
+                witness_checkpoint: Some(String::from_utf8_lossy(&view.note).into_owned()),
+                answer: None,
+            }),
+            Ok(view) => {
+                tracing::warn!(witness = %name, claimed, shown = view.size, our_size = head.size, "witness claims a larger size than the checkpoint it serves; not believed");
+                Step::Backoff
+            }
+            Err(e) => {
+                tracing::warn!(witness = %name, claimed, our_size = head.size, error = %e, "witness claims a larger size without a cosigned checkpoint of this log to show for it; not believed");
+                Step::Backoff
+            }
+        }
     }
 
     fn fork_risk(&self, risk: ForkRisk) -> Step {
