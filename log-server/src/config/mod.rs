@@ -150,6 +150,16 @@ pub struct Settings {
     /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
     #[arg(long)]
     pub tls_key: Option<PathBuf>,
+    /// Start sequencing without waiting for this witness (by key name) to answer first
+    /// (repeatable; logged loudly). Use only for a witness known to be gone: the start
+    /// check against it is what catches a restored backup.
+    #[arg(long, value_name = "NAME", action = clap::ArgAction::Append)]
+    pub start_without_witness: Option<Vec<String>>,
+    /// Clear a persisted halt (fork risk) at start, after logging its evidence. Flag only:
+    /// a file setting would clear every halt at every start.
+    #[arg(long)]
+    #[serde(skip)]
+    pub clear_halt: bool,
 }
 
 macro_rules! overlay {
@@ -216,6 +226,10 @@ pub struct LogConfig {
     pub max_batch: usize,
     /// The clock log time is taken from.
     pub clock: WallClock,
+    /// Witnesses (by key name) sequencing does not wait for at start.
+    pub start_without: Vec<String>,
+    /// Clear a persisted halt at start.
+    pub clear_halt: bool,
 }
 
 impl LogConfig {
@@ -235,6 +249,8 @@ impl LogConfig {
             queue_size: DEFAULT_QUEUE_SIZE,
             max_batch: DEFAULT_MAX_BATCH,
             clock: WallClock::default(),
+            start_without: Vec::new(),
+            clear_halt: false,
         }
     }
 }
@@ -376,7 +392,15 @@ impl Settings {
         );
         overlay!(base, top, max_batch, max_connections, request_timeout);
         overlay!(base, top, publisher_rate, publisher_burst);
-        overlay!(base, top, header_timeout, tls_cert, tls_key);
+        overlay!(
+            base,
+            top,
+            header_timeout,
+            tls_cert,
+            tls_key,
+            start_without_witness
+        );
+        base.clear_halt = top.clear_halt;
         Ok(base)
     }
 
@@ -423,6 +447,10 @@ impl Settings {
             self.witness.as_deref().unwrap_or_default(),
             self.witness_quorum,
         )?;
+        let start_without = witnesses::start_without(
+            &witnesses,
+            self.start_without_witness.as_deref().unwrap_or_default(),
+        )?;
         let key = load_or_generate_key(&key_path, self.origin.as_deref())?;
         let max_age = duration("max-age", &self.max_age, DEFAULT_MAX_AGE)?;
         let mmd = duration("mmd", &self.mmd, DEFAULT_MMD)?;
@@ -451,6 +479,8 @@ impl Settings {
             queue_size: self.queue_size.unwrap_or(DEFAULT_QUEUE_SIZE).max(1),
             max_batch: self.max_batch.unwrap_or(DEFAULT_MAX_BATCH).max(1),
             clock: WallClock::default(),
+            start_without,
+            clear_halt: self.clear_halt,
         };
         Ok(Config {
             data_dir,

@@ -59,6 +59,9 @@ pub enum WitnessConfigError {
         /// How many were listed.
         count: usize,
     },
+    /// `--start-without-witness` names no configured witness.
+    #[error("--start-without-witness {0}: no configured witness has that key name")]
+    UnknownWitness(String),
     /// The quorum cannot be met.
     #[error("quorum {quorum} > {witnesses} configured witnesses")]
     Quorum {
@@ -115,4 +118,24 @@ pub fn parse_witnesses(
         });
     }
     Ok((out, quorum))
+}
+
+/// Checks the `--start-without-witness` names against the configured witnesses.
+///
+/// # Errors
+/// [`WitnessConfigError::UnknownWitness`] for a name no configured witness has.
+pub fn start_without(
+    witnesses: &[WitnessConfig],
+    names: &[String],
+) -> Result<Vec<String>, WitnessConfigError> {
+    names
+        .iter()
+        .map(|n| {
+            if witnesses.iter().any(|w| w.key.name().as_str() == n) {
+                Ok(n.clone())
+            } else {
+                Err(WitnessConfigError::UnknownWitness(n.clone()))
+            }
+        })
+        .collect()
 }

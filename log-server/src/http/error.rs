@@ -158,6 +158,9 @@ pub enum ApiError {
     /// Sequencing is halted.
     #[error("{0}")]
     Halted(Arc<HaltReason>),
+    /// Sequencing waits at start until these witnesses have answered.
+    #[error("sequencing waits until every witness has answered and proved consistent; waiting for {}", .0.join(", "))]
+    AwaitingWitnesses(Vec<String>),
     /// The sequencer could not decide (a store read failed).
     #[error("{0}")]
     Unavailable(#[source] Unavailable),
@@ -181,6 +184,7 @@ impl From<Unavailable> for ApiError {
     fn from(u: Unavailable) -> ApiError {
         match u {
             Unavailable::Halted(h) => ApiError::Halted(h),
+            Unavailable::AwaitingWitnesses(w) => ApiError::AwaitingWitnesses(w),
             other => ApiError::Unavailable(other),
         }
     }
@@ -255,6 +259,12 @@ impl ApiError {
                 "unavailable",
             ),
             E::Halted(_) => (S::SERVICE_UNAVAILABLE, "halted", Some(60), "unavailable"),
+            E::AwaitingWitnesses(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "awaiting_witnesses",
+                Some(5),
+                "unavailable",
+            ),
             E::Unavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -164,11 +164,14 @@ pub async fn consistency(
     ))
 }
 
-/// `GET /healthz`: 200 while sequencing runs and clients would take the published
+/// `GET /healthz`: 200 while sequencing runs (not halted, not waiting for witnesses) and clients would take the published
 /// checkpoint as fresh within MMD/2 ([`crate::log::health::judge`]).
 pub async fn healthz(State(s): State<Arc<AppState>>) -> Result<Response, ApiError> {
     if let Some(reason) = s.log.halted() {
         return Err(ApiError::Halted(reason));
+    }
+    if let Some(waiting) = s.log.awaiting_witnesses() {
+        return Err(ApiError::AwaitingWitnesses(waiting));
     }
     let head = pick(&s, None)?;
     let limit = (s.log.config().mmd / 2).as_secs();

@@ -28,18 +28,19 @@ pub mod reads;
 pub mod sequencer;
 pub mod witnesses;
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::LogConfig;
 use crate::metrics::Metrics;
 use crate::store::{LogStore, StoreError};
 use allowlist::{Allowlist, GrantError};
 use check::Inconsistency;
-use halt::{HaltReason, HaltState};
+use halt::{HaltReason, HaltRecord, HaltState};
 use heads::{Head, Heads};
 use reads::StateProofs;
 use sequencer::{Command, Outcome, Submission};
@@ -105,6 +106,8 @@ pub struct Log {
     metrics: Arc<Metrics>,
     state_proofs: StateProofs,
     shutting_down: AtomicBool,
+    /// Witnesses (key names) that must answer before sequencing starts.
+    gate: watch::Sender<BTreeSet<String>>,
 }
 
 /// A started log: its sequencer thread and witness tasks run until [`Running::stop`].
@@ -151,7 +154,10 @@ impl Log {
             metrics,
             state_proofs: StateProofs::default(),
             shutting_down: AtomicBool::new(false),
+            gate: watch::channel(BTreeSet::new()).0,
         });
+        log.load_halt()?;
+        log.close_gate();
         log.load_heads(committed)?;
         let handle = tokio::runtime::Handle::current();
         let sequencer =
@@ -162,6 +168,38 @@ impl Log {
             sequencer,
             witnesses,
         })
+    }
+
+    /// A persisted halt halts this run too, unless the operator clears it.
+    fn load_halt(&self) -> Result<(), OpenError> {
+        let Some(bytes) = self.store.halt()? else {
+            return Ok(());
+        };
+        let record = String::from_utf8_lossy(&bytes).into_owned();
+        if self.config.clear_halt {
+            tracing::warn!(%record, "--clear-halt: clearing the persisted halt; make sure its cause (a restored backup, a second sequencer) is resolved");
+            self.store.set_halt(None)?;
+        } else {
+            self.halt.halt(HaltRecord::reason(&bytes));
+        }
+        Ok(())
+    }
+
+    /// Sequencing waits for every configured witness not named by `--start-without-witness`.
+    fn close_gate(&self) {
+        let mut waiting = BTreeSet::new();
+        for w in &self.config.witnesses {
+            let name = w.key.name().to_string();
+            if self.config.start_without.contains(&name) {
+                tracing::warn!(witness = %name, "--start-without-witness: sequencing starts without this witness's answer; a restored backup or a second sequencer would not be caught by it at start");
+            } else {
+                waiting.insert(name);
+            }
+        }
+        if !waiting.is_empty() {
+            tracing::info!(witnesses = ?waiting, "sequencing waits until every witness has answered and proved consistent");
+        }
+        self.gate.send_replace(waiting);
     }
 
     fn load_heads(&self, committed: Option<Head>) -> Result<(), OpenError> {
@@ -226,8 +264,47 @@ impl Log {
         self.halt.get()
     }
 
+    /// Halts sequencing; a fork-risk halt is also persisted with its evidence, so that it
+    /// outlives the process.
     pub(crate) fn halt(&self, reason: HaltReason) -> Arc<HaltReason> {
-        self.halt.halt(reason)
+        let record = match &reason {
+            HaltReason::ForkRisk(risk) => Some(HaltRecord {
+                fork_risk: risk.clone(),
+                since: self.config.clock.now(),
+            }),
+            _ => None,
+        };
+        let (reason, new) = self.halt.halt(reason);
+        if let Some(record) = record.filter(|_| new) {
+            if let Err(e) = self.store.set_halt(Some(&record.to_bytes())) {
+                tracing::error!(error = %e, "cannot persist the halt: it will not survive a restart");
+            }
+        }
+        reason
+    }
+
+    /// The witnesses (key names) sequencing still waits for at start; `None` once it may
+    /// sequence.
+    pub fn awaiting_witnesses(&self) -> Option<Vec<String>> {
+        let waiting = self.gate.borrow();
+        (!waiting.is_empty()).then(|| waiting.iter().cloned().collect())
+    }
+
+    /// Records that a witness cosigned the committed checkpoint (so consistency from its
+    /// size is proven); sequencing starts once every awaited witness did.
+    pub(crate) fn witness_confirmed(&self, name: &str) {
+        self.gate.send_if_modified(|waiting| {
+            let removed = waiting.remove(name);
+            if removed && waiting.is_empty() {
+                tracing::info!("every witness answered and proved consistent: sequencing starts");
+            }
+            removed
+        });
+    }
+
+    /// Follows the set of witnesses sequencing waits for.
+    pub(crate) fn watch_gate(&self) -> watch::Receiver<BTreeSet<String>> {
+        self.gate.subscribe()
     }
 
     /// Marks the start of shutdown: new submissions are refused from now on.

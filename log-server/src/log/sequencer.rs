@@ -66,6 +66,9 @@ pub enum Unavailable {
     /// A read of the store failed while deciding.
     #[error("storage read failed: {0}")]
     Store(Arc<StoreError>),
+    /// Sequencing waits until these witnesses have answered (at start).
+    #[error("sequencing waits until every witness has answered and proved consistent; waiting for {}", .0.join(", "))]
+    AwaitingWitnesses(Vec<String>),
 }
 
 /// A verified binding waiting to be sequenced.
@@ -155,7 +158,16 @@ impl Sequencer {
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let refresh = self.log.config().witness_refresh;
         if self.size == 0 {
+            // The genesis checkpoint gives the witnesses something to answer; without a
+            // quorum it is published only once they have.
             let _ = self.integrate(Vec::new(), None);
+        }
+        if !self.wait_for_witnesses(&mut rx) {
+            tracing::info!(
+                size = self.size,
+                "sequencer stopped before the witnesses answered"
+            );
+            return;
         }
         loop {
             let first = match recv_timeout(&self.rt, &mut rx, refresh) {
@@ -179,6 +191,45 @@ impl Sequencer {
             }
         }
         tracing::info!(size = self.size, "sequencer stopped after the last batch");
+    }
+
+    /// Waits until every awaited witness has answered (see [`Log::awaiting_witnesses`]):
+    /// meanwhile submissions are refused and allowlist changes kept for later. Returns false
+    /// if the log stops first.
+    fn wait_for_witnesses(&mut self, rx: &mut mpsc::Receiver<Command>) -> bool {
+        let mut gate = self.log.watch_gate();
+        let mut deferred = Vec::new();
+        while let Some(waiting) = self.log.awaiting_witnesses() {
+            let event = self.rt.block_on(async {
+                tokio::select! {
+                    changed = gate.changed() => Gated::Changed(changed.is_ok()),
+                    command = rx.recv() => Gated::Command(command),
+                }
+            });
+            match event {
+                Gated::Changed(true) => {}
+                Gated::Changed(false) | Gated::Command(None | Some(Command::Shutdown)) => {
+                    return false
+                }
+                Gated::Command(Some(Command::Submit(_, _, reply))) => {
+                    let why = match self.log.halted() {
+                        Some(h) => Unavailable::Halted(h),
+                        None => Unavailable::AwaitingWitnesses(waiting),
+                    };
+                    let _ = reply.send(Outcome::Unavailable(why));
+                }
+                Gated::Command(Some(c @ Command::Allowlist(..))) => deferred.push(c),
+            }
+        }
+        if self.log.config().witness_quorum == 0 {
+            if let Some(head) = self.log.heads().committed() {
+                let _ = self
+                    .log
+                    .heads()
+                    .publish(self.log.store().as_ref(), head, None);
+            }
+        }
+        self.handle(deferred)
     }
 
     /// Handles one drained batch; returns false after a shutdown command.
@@ -348,7 +399,7 @@ impl Sequencer {
             ms = started.elapsed().as_millis() as u64,
             "checkpoint committed"
         );
-        if self.log.config().witness_quorum == 0 {
+        if self.log.config().witness_quorum == 0 && self.log.awaiting_witnesses().is_none() {
             m.published_size.store(head.size, Ordering::Relaxed);
             // Without a quorum nothing is stored for publishing: the committed checkpoint is it.
             let _ = self
@@ -382,6 +433,11 @@ fn answer(log: &Log, replies: Vec<(Reply, Instant, Outcome)>) {
         }
         let _ = reply.send(outcome);
     }
+}
+
+enum Gated {
+    Changed(bool),
+    Command(Option<Command>),
 }
 
 enum Recv {

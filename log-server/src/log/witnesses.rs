@@ -7,8 +7,10 @@
 //! means published state we lack only if the witness shows it: its cosigned checkpoint of
 //! this log above our size (see [`crate::log::evidence`]); then sequencing stops (reads go
 //! on), a `fork-risk` error is logged and the checkpoint kept as evidence. Otherwise the
-//! claim is logged and not believed. A 422 for our own size (same size, other root) is
-//! fork risk too. Answers are read with a size limit. Cosignatures are verified
+//! claim is logged and not believed. A 422 to a proof from the witness's own size (or for
+//! our own size) is fork risk too: the witness holds another tree of that size, unless its
+//! own cosigned checkpoint shows our root there. A witness's first 200 tells the log that
+//! consistency from its size is proven (sequencing waits for that at start). Answers are read with a size limit. Cosignatures are verified
 //! (cosignature/v1, the configured key) before they are stored; a checkpoint is published
 //! once K witnesses cosigned it. Idle refresh needs no timer here: the sequencer appends a
 //! state leaf every `witness-refresh`, which is a new checkpoint to collect.
@@ -21,6 +23,7 @@ use reqwest::StatusCode;
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::cosignature::verify_cosignature;
 use taglog_proofs::note::NoteSignature;
+use taglog_proofs::tree::tree_root;
 use taglog_proofs::witness::{
     parse_cosignature_response, parse_size_body, AddCheckpointRequest,
     MAX_COSIGNATURE_RESPONSE_BYTES,
@@ -31,6 +34,7 @@ use crate::log::evidence::{fetch_view, read_limited};
 use crate::log::halt::{ForkRisk, ForkRiskKind, HaltReason};
 use crate::log::heads::Head;
 use crate::log::Log;
+use crate::store::StoredHashes;
 
 /// Cosignatures collected per checkpoint size, per witness index.
 #[derive(Default)]
@@ -107,7 +111,10 @@ impl WitnessTask {
             if let Some(head) = head.filter(|h| h.size != done) {
                 let started = Instant::now();
                 match self.submit(&head).await {
-                    Step::Done(size) => done = size,
+                    Step::Done(size) => {
+                        done = size;
+                        self.log.witness_confirmed(self.witness.key.name().as_str());
+                    }
                     Step::Retry => continue,
                     Step::Backoff => tokio::time::sleep(Duration::from_secs(1)).await,
                     Step::Stop => return,
@@ -169,13 +176,8 @@ impl WitnessTask {
         match status {
             StatusCode::OK => self.accept(head, &bytes),
             StatusCode::CONFLICT => self.conflict(head, &bytes).await,
-            StatusCode::UNPROCESSABLE_ENTITY if self.known == head.size => {
-                self.fork_risk(ForkRisk {
-                    witness: name,
-                    kind: ForkRiskKind::OtherTree { size: head.size },
-                    witness_checkpoint: None,
-                    answer: Some(String::from_utf8_lossy(&bytes).into_owned()),
-                })
+            StatusCode::UNPROCESSABLE_ENTITY if self.known > 0 => {
+                self.rejected_proof(head, &bytes).await
             }
             other => {
                 let text = String::from_utf8_lossy(&bytes);
@@ -215,6 +217,51 @@ impl WitnessTask {
         tracing::info!(witness = %name, size, "witness view learned; resubmitting with a consistency proof");
         self.known = size;
         Step::Retry
+    }
+
+    /// The witness rejected our checkpoint with a proof from its own size: it holds another
+    /// tree of that size, unless its own cosigned checkpoint shows our root at that size
+    /// (then the refusal is something else, e.g. an auditing witness's, and is logged).
+    async fn rejected_proof(&mut self, head: &Head, body: &[u8]) -> Step {
+        let name = self.witness.key.name().to_string();
+        let known = self.known;
+        let answer = String::from_utf8_lossy(body).into_owned();
+        let store = Arc::clone(self.log.store());
+        let ours = tokio::task::spawn_blocking(move || {
+            tree_root(known, &StoredHashes::new(store.as_ref()))
+        })
+        .await;
+        let Ok(Ok(ours)) = ours else {
+            tracing::error!(witness = %name, size = known, "cannot compute our root at the witness's size");
+            return Step::Backoff;
+        };
+        let log_key = self.log.config().key.verifier();
+        let view = fetch_view(&self.client, &self.witness, &log_key).await;
+        if let Some(v) = view
+            .as_ref()
+            .ok()
+            .filter(|v| v.size == known && v.root == ours)
+        {
+            tracing::warn!(witness = %name, size = v.size, answer = %answer.trim(), "the witness refused our checkpoint although its own checkpoint agrees with our tree; not a fork");
+            self.known = 0;
+            return Step::Backoff;
+        }
+        let kind = if known == head.size {
+            ForkRiskKind::OtherTree { size: known }
+        } else {
+            ForkRiskKind::RejectedProof {
+                witness_size: known,
+                our_size: head.size,
+            }
+        };
+        self.fork_risk(ForkRisk {
+            witness: name,
+            kind,
+            witness_checkpoint: view
+                .ok()
+                .map(|v| String::from_utf8_lossy(&v.note).into_owned()),
+            answer: Some(answer),
+        })
     }
 
     /// A 409 naming a size above ours halts only if the witness shows a checkpoint above
