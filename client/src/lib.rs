@@ -107,9 +107,33 @@ impl From<state::StateError> for Failure {
     }
 }
 
+/// The environment variable that sets the clock of a debug build (tests only).
+pub const TEST_NOW_VAR: &str = "TAGLOG_TEST_NOW";
+
 /// The current Unix time in seconds (the only clock read; library functions take `now`).
+///
+/// Debug builds only: `TAGLOG_TEST_NOW=<unix seconds>` starts this process's clock at that
+/// time, from where it advances in real time, so tests move time without sleeping. Release
+/// builds contain no such input: their only clock is the system's.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
+    let real = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| d.as_secs());
+    #[cfg(debug_assertions)]
+    if let Some(offset) = test_clock_offset(real) {
+        return real.saturating_add_signed(offset);
+    }
+    real
+}
+
+/// The offset `TAGLOG_TEST_NOW` gives, fixed at the first clock read of the process.
+#[cfg(debug_assertions)]
+fn test_clock_offset(real: u64) -> Option<i64> {
+    static OFFSET: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
+    *OFFSET.get_or_init(|| {
+        let want: u64 = std::env::var(TEST_NOW_VAR).ok()?.trim().parse().ok()?;
+        let want = i64::try_from(want).ok()?;
+        let real = i64::try_from(real).ok()?;
+        want.checked_sub(real)
+    })
 }

@@ -37,9 +37,6 @@ struct Cli {
     /// Registry host[:port] to reach over plain HTTP (repeatable; adds to the policy's).
     #[arg(long = "insecure-registry", global = true)]
     insecure_registry: Vec<String>,
-    /// Testing only: the Unix time to use instead of the clock.
-    #[arg(long, global = true, hide = true)]
-    now: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -207,7 +204,7 @@ fn write_file(p: &Path, bytes: &[u8]) -> Result<(), Failure> {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    let now = cli.now.unwrap_or_else(taglog_client::unix_now);
+    let now = taglog_client::unix_now();
     let registry = RegistryOptions {
         insecure: cli.insecure_registry.clone(),
         credentials: CredentialStore::from_env()?,

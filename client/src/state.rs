@@ -6,7 +6,9 @@
 //! `state.lock` that a command holds from reading the state until it has written the update,
 //! so two concurrent `taglog verify` runs serialise instead of losing or mixing updates.
 //! Writes are atomic: a temporary file in the same directory, fsync, rename, fsync of the
-//! directory. A state file that does not parse is an error, never silently reset.
+//! directory; a save killed before its rename leaves the old file (and a temporary file that
+//! the next command removes under the lock). A state file that does not parse is an error,
+//! never silently reset or overwritten.
 //!
 //! Out of scope: deciding what to write (that is [`taglog_proofs::verify::StateUpdate`]).
 
@@ -268,12 +270,28 @@ impl StateDir {
             .open(&lock_path)
             .map_err(|e| io(&lock_path, e))?;
         lock.lock_exclusive().map_err(|e| io(&lock_path, e))?;
+        remove_stale_temporaries(&self.dir);
         let state = read_state(&self.dir.join(STATE_FILE))?;
         Ok(Locked {
             dir: self.dir.clone(),
             _lock: lock,
             state,
         })
+    }
+}
+
+/// Removes the temporary files of saves that were killed before their rename. Only called
+/// under the lock, so no save is in progress; failures are harmless (the next save writes its
+/// own temporary file).
+fn remove_stale_temporaries(dir: &Path) {
+    let prefix = format!("{STATE_FILE}.tmp.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(e.path());
+        }
     }
 }
 

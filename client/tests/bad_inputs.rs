@@ -189,7 +189,7 @@ fn registry_misbehaviour_is_reported() {
         body.len()
     );
     let (c, r) = fake_registry_client(&resp);
-    c.run(&["verify", &r]).code(3).stderr_has("hashes to");
+    c.run(&["verify", &r]).code(1).stderr_has("hashes to");
     // 401 without WWW-Authenticate: nowhere to get a token.
     let (c, r) = fake_registry_client(
         "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",

@@ -55,7 +55,7 @@ fn offline_vectors_through_the_binary() {
     let now = (cosig_time() + 60).to_string();
     let b = bundle("bound");
     let r = "registry.example/acme/app0:v1";
-    let v = c.run(&["--now", &now, "verify", r, "--offline", "--bundle", &b]);
+    let v = c.run_at(&now, &["verify", r, "--offline", "--bundle", &b]);
     assert_eq!(
         v.ok().stdout.trim(),
         "registry.example/acme/app0@sha256:0c8e10d20d151bc3d6ae372f9b505471761a31e947a216f0f73dd09ec7b81619"
@@ -65,88 +65,76 @@ fn offline_vectors_through_the_binary() {
     assert_eq!(state["checkpoints"]["log.example.org/taglog"]["size"], 31);
     // Same bundle, --digest of another image: S1 offline.
     let other = format!("sha256:{}", "ab".repeat(32));
-    c.run(&[
-        "--now",
+    c.run_at(
         &now,
-        "verify",
-        r,
-        "--offline",
-        "--bundle",
-        &b,
-        "--digest",
-        &other,
-    ])
+        &["verify", r, "--offline", "--bundle", &b, "--digest", &other],
+    )
     .code(1)
     .stderr_has("version 4");
     // JSON verdict.
     let j = c
-        .run(&[
-            "--now",
-            &now,
-            "verify",
-            r,
-            "--offline",
-            "--bundle",
-            &b,
-            "--json",
-        ])
+        .run_at(&now, &["verify", r, "--offline", "--bundle", &b, "--json"])
         .ok()
         .json();
     assert_eq!(j["checkpoint"]["cosigners"][0]["name"], "w");
     // Withdrawn and unbound.
-    c.run(&[
-        "--now",
+    c.run_at(
         &now,
-        "verify",
-        "registry.example/acme/team/app2:1.0",
-        "--offline",
-        "--bundle",
-        &bundle("withdrawn"),
-    ])
+        &[
+            "verify",
+            "registry.example/acme/team/app2:1.0",
+            "--offline",
+            "--bundle",
+            &bundle("withdrawn"),
+        ],
+    )
     .code(1)
     .stderr_has("withdrawn by publisher at version 103");
-    c.run(&[
-        "--now",
+    c.run_at(
         &now,
-        "verify",
-        "registry.example/acme/absent:v1",
-        "--offline",
-        "--bundle",
-        &bundle("unbound"),
-    ])
+        &[
+            "verify",
+            "registry.example/acme/absent:v1",
+            "--offline",
+            "--bundle",
+            &bundle("unbound"),
+        ],
+    )
     .code(1)
     .stderr_has("not bound");
     // A bundle for another ref.
-    c.run(&[
-        "--now",
+    c.run_at(
         &now,
-        "verify",
-        "registry.example/acme/app1:v1",
-        "--offline",
-        "--bundle",
-        &b,
-    ])
+        &[
+            "verify",
+            "registry.example/acme/app1:v1",
+            "--offline",
+            "--bundle",
+            &b,
+        ],
+    )
     .code(1)
     .stderr_has("for registry.example/acme/app0:v1");
     // Stale for a fresh client; --accept-stale passes without writing state.
     let fresh = Client::new(&policy());
     let late = (cosig_time() + 7200).to_string();
     fresh
-        .run(&["--now", &late, "verify", r, "--offline", "--bundle", &b])
+        .run_at(&late, &["verify", r, "--offline", "--bundle", &b])
         .code(1)
         .stderr_has("stale checkpoint");
     fresh
-        .run(&[
-            "--now",
+        .run_at(
             &late,
-            "verify",
-            r,
-            "--offline",
-            "--bundle",
-            &b,
-            "--accept-stale",
-            "1h",
-        ])
+            &[
+                "verify",
+                r,
+                "--offline",
+                "--bundle",
+                &b,
+                "--accept-stale",
+                "1h",
+            ],
+        )
         .ok()
         .stderr_has("warning");
     assert!(
@@ -155,22 +143,23 @@ fn offline_vectors_through_the_binary() {
     );
     // lookup and export from the saved bundle.
     let l = c
-        .run(&["--now", &now, "lookup", r, "--bundle", &b, "--json"])
+        .run_at(&now, &["lookup", r, "--bundle", &b, "--json"])
         .ok()
         .json();
     assert_eq!(l["current"]["version"], 4);
     let out = c.path("p.tlog-proof");
-    c.run(&[
-        "--now",
+    c.run_at(
         &now,
-        "export",
-        "--tlog-proof",
-        r,
-        "--bundle",
-        &b,
-        "-o",
-        out.to_str().unwrap(),
-    ])
+        &[
+            "export",
+            "--tlog-proof",
+            r,
+            "--bundle",
+            &b,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    )
     .ok();
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(
@@ -185,7 +174,7 @@ fn offline_vectors_through_the_binary() {
         k["publishers"][1].as_str().unwrap(),
     );
     Client::new(&other_policy)
-        .run(&["--now", &now, "verify", r, "--offline", "--bundle", &b])
+        .run_at(&now, &["verify", r, "--offline", "--bundle", &b])
         .code(1)
         .stderr_has("does not trust");
 }

@@ -1,6 +1,7 @@
 //! DESIGN §1 scenarios end to end: a real `docker-registry`, a real `taglog-server`, images
 //! pushed through the distribution API, and the `taglog` binary (issue 4: S1–S6, S10, split
-//! view, concurrency). Freshness is tested with the hidden `--now` flag, without sleeping.
+//! view, concurrency). Freshness is tested with the debug build's test clock (`TAGLOG_TEST_NOW`), without
+//! sleeping.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -191,9 +192,10 @@ fn s3_stale_replay_of_an_old_binding() {
     fresh.run(&args).ok();
     let fresh = Client::new(&std::fs::read_to_string(&e.client.policy).unwrap());
     let later = (now() + 3600 + 400).to_string();
-    let mut late = args.to_vec();
-    late.extend(["--now", later.as_str()]);
-    fresh.run(&late).code(1).stderr_has("stale checkpoint");
+    fresh
+        .run_at(&later, &args)
+        .code(1)
+        .stderr_has("stale checkpoint");
     // A client that has seen the newer version rejects it at once.
     e.client.run(&args).code(1).stderr_has("stale view");
     // Even without its cached checkpoint, the high-water mark rejects it.
@@ -315,8 +317,10 @@ fn s10_offline_bundle_within_and_beyond_max_age() {
     let before = offline.state_bytes();
     let later = (now() + 2 * 3600).to_string();
     let mut stale = base.to_vec();
-    stale.extend(["--now", later.as_str()]);
-    offline.run(&stale).code(1).stderr_has("--accept-stale");
+    offline
+        .run_at(&later, &stale)
+        .code(1)
+        .stderr_has("--accept-stale");
     assert_eq!(
         offline.state_bytes(),
         before,
@@ -324,7 +328,7 @@ fn s10_offline_bundle_within_and_beyond_max_age() {
     );
     stale.extend(["--accept-stale", "2h"]);
     offline
-        .run(&stale)
+        .run_at(&later, &stale)
         .ok()
         .stderr_has("warning: accepted a stale checkpoint");
     assert_eq!(
@@ -527,9 +531,7 @@ fn witnessed_log_freshness_is_per_cosignature() {
     let args = ["verify", &r, "--offline", "--bundle", f.to_str().unwrap()];
     fresh.run(&args).ok();
     let later = (now() + 3600 + 400).to_string();
-    let mut late = args.to_vec();
-    late.extend(["--now", later.as_str()]);
-    let v = Client::new(&policy).run(&late);
+    let v = Client::new(&policy).run_at(&later, &args);
     v.code(1).stderr_has("newest cosignature");
     // A policy that needs a third witness nobody asked is not met at all.
     let w3 = SignerKey::from_seed("w3.test".parse().unwrap(), KeyType::Cosignature, [13; 32]);

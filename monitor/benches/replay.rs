@@ -60,7 +60,7 @@ fn main() {
     let mut r = Replayer::new(fault::ORIGIN);
     let t = Instant::now();
     for (idx, e) in log.entries.iter().enumerate() {
-        let (_, findings) = r.check(idx as u64, e).unwrap();
+        let findings = r.check(idx as u64, e).unwrap().violations;
         assert!(findings.is_empty());
     }
     let pure_rate = size as f64 / t.elapsed().as_secs_f64();
@@ -69,7 +69,12 @@ fn main() {
     let mut r = Replayer::new(fault::ORIGIN);
     let t = Instant::now();
     for (n, part) in log.entries.chunks(65_536).enumerate() {
-        for (_, findings) in r.check_many((n * 65_536) as u64, part).unwrap() {
+        for findings in r
+            .check_many((n * 65_536) as u64, part)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.violations)
+        {
             assert!(findings.is_empty());
         }
     }

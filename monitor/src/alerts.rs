@@ -207,13 +207,22 @@ pub enum AlertError {
     /// Stdout could not be written.
     #[error("could not write the alert to stdout: {0}")]
     Stdout(#[source] std::io::Error),
-    /// The webhook did not accept the alert.
-    #[error("webhook {url} did not accept the alert: {detail}; it will be retried")]
+    /// The webhook could not be reached.
+    #[error("webhook {url} could not be reached: {source}; the alert will be retried")]
     Webhook {
         /// The webhook URL.
         url: String,
-        /// What went wrong.
-        detail: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The webhook answered with a status other than 2xx.
+    #[error("webhook {url} answered HTTP {status}; the alert will be retried")]
+    WebhookStatus {
+        /// The webhook URL.
+        url: String,
+        /// The status.
+        status: u16,
     },
 }
 
@@ -279,14 +288,14 @@ impl AlertSink {
             .body(line)
             .send()
             .await
-            .map_err(|e| AlertError::Webhook {
+            .map_err(|source| AlertError::Webhook {
                 url: url.clone(),
-                detail: e.to_string(),
+                source,
             })?;
         if !resp.status().is_success() {
-            return Err(AlertError::Webhook {
+            return Err(AlertError::WebhookStatus {
                 url: url.clone(),
-                detail: format!("HTTP status {}", resp.status()),
+                status: resp.status().as_u16(),
             });
         }
         Ok(())

@@ -27,7 +27,7 @@ use taglog_proofs::refs::RefPrefix;
 use taglog_proofs::tree::MemoryTree;
 
 use crate::alerts::{Alert, AlertKind};
-use crate::replay::Finding;
+use crate::replay::Violation;
 
 /// The note as text for evidence (notes are UTF-8; anything else is shown lossily).
 pub fn note_text(note: &[u8]) -> String {
@@ -54,6 +54,24 @@ pub fn entry_evidence(index: u64, entry: &[u8], tree: &MemoryTree, size: u64) ->
         "index": index,
         "entry": b64::encode(entry),
         "leaf_hash": taglog_proofs::hash::leaf_hash(entry).to_base64(),
+        "size": size,
+        "inclusion": proof,
+    })
+}
+
+/// Evidence for a verified entry whose bytes the log no longer serves (or serves wrongly):
+/// what the monitor's verified tree holds (index, leaf hash, inclusion proof in the tree of
+/// `size`), `"entry": null`, and why the bytes are missing. The alert it supports was decided
+/// from entries checked earlier, so it is raised all the same (DESIGN §6: never drop an alert).
+pub fn unavailable_entry_evidence(index: u64, reason: &str, tree: &MemoryTree, size: u64) -> Value {
+    let proof = inclusion_proof(index, size, tree)
+        .map(|p| hashes_b64(&p))
+        .unwrap_or_default();
+    json!({
+        "index": index,
+        "entry": Value::Null,
+        "entry_unavailable": reason,
+        "leaf_hash": tree.leaf_hash(index).map(|h| h.to_base64()),
         "size": size,
         "inclusion": proof,
     })
@@ -260,18 +278,20 @@ pub fn check_stale(
     ))
 }
 
-/// The alert kind a replay finding maps to.
-pub fn finding_kind(f: &Finding) -> AlertKind {
+/// The alert kind a rule violation maps to.
+pub fn finding_kind(f: &Violation) -> AlertKind {
     match f {
-        Finding::Malformed { .. }
-        | Finding::WrongLog { .. }
-        | Finding::BadPublisherChange { .. }
-        | Finding::StateSize { .. }
-        | Finding::Time { .. }
-        | Finding::NoStateLeaf { .. } => AlertKind::MalformedEntry,
-        Finding::NotAdmitted { .. } | Finding::BadSignature { .. } => AlertKind::BadSignature,
-        Finding::Version { .. } => AlertKind::VersionRegression,
-        Finding::MapMismatch { .. } => AlertKind::MapMismatch,
+        Violation::Malformed { .. }
+        | Violation::WrongLog { .. }
+        | Violation::DuplicateAdd { .. }
+        | Violation::AbsentRemove { .. }
+        | Violation::StateSize { .. }
+        | Violation::TimeDecreased { .. }
+        | Violation::TimeInFuture { .. }
+        | Violation::NoStateLeaf { .. } => AlertKind::MalformedEntry,
+        Violation::NotAdmitted { .. } | Violation::BadSignature { .. } => AlertKind::BadSignature,
+        Violation::Version { .. } => AlertKind::VersionRegression,
+        Violation::MapMismatch { .. } => AlertKind::MapMismatch,
     }
 }
 
@@ -279,7 +299,7 @@ pub fn finding_kind(f: &Finding) -> AlertKind {
 /// `previous` that of an earlier leaf the finding refers to (the previous binding).
 pub fn finding_alert(
     origin: &str,
-    finding: &Finding,
+    finding: &Violation,
     checkpoint_note: &[u8],
     entry: Value,
     previous: Option<Value>,
@@ -293,7 +313,7 @@ pub fn finding_alert(
     if let Some(p) = previous {
         set(&mut evidence, "previous", p);
     }
-    if let Finding::MapMismatch {
+    if let Violation::MapMismatch {
         claimed, computed, ..
     } = finding
     {
@@ -308,14 +328,12 @@ pub fn finding_alert(
             json!(computed.to_base64()),
         );
     }
-    let variant = format!("{finding:?}");
-    let variant = variant.split([' ', '{']).next().unwrap_or_default();
     Alert::new(
         kind,
         origin,
-        &format!("{} {variant}", finding.index()),
+        &format!("{} {}", finding.index(), finding.code()),
         Some(finding.index()),
-        finding.describe(),
+        finding.to_string(),
         now,
         evidence,
     )

@@ -31,12 +31,33 @@ pub const MAX_PARALLEL_FETCHES: usize = 8;
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// Transport error (connection refused, timeout, TLS).
-    #[error("GET {url} failed: {detail}; check that the server is reachable")]
+    #[error("GET {url} failed: {source}; check that the server is reachable")]
     Http {
         /// The URL.
         url: String,
         /// The cause.
-        detail: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The HTTP client could not be built (TLS backend).
+    #[error("the HTTP client could not be built: {0}")]
+    Client(#[source] reqwest::Error),
+    /// A tile's fetch task never reported (a bug).
+    #[error("fetching tiles from {url}: no result for {path}")]
+    TaskLost {
+        /// The log's base URL.
+        url: String,
+        /// The tile path.
+        path: String,
+    },
+    /// A parallel fetch task of a tile range failed (panicked or was cancelled).
+    #[error("fetching tiles from {url}: a fetch task failed: {source}")]
+    Task {
+        /// The log's base URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: tokio::task::JoinError,
     },
     /// Unexpected HTTP status.
     #[error("GET {url} answered HTTP {status}")]
@@ -81,16 +102,13 @@ impl FetchError {
 /// Builds the HTTP client every fetch uses.
 ///
 /// # Errors
-/// [`FetchError::Http`] if the TLS backend cannot be initialised.
+/// [`FetchError::Client`] if the TLS backend cannot be initialised.
 pub fn http_client() -> Result<reqwest::Client, FetchError> {
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("taglog-monitor/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| FetchError::Http {
-            url: String::new(),
-            detail: e.to_string(),
-        })
+        .map_err(FetchError::Client)
 }
 
 /// Reads `url` into memory, at most `max` bytes. `Ok(None)` for 404.
@@ -102,9 +120,9 @@ pub async fn get_limited(
     url: &str,
     max: usize,
 ) -> Result<Option<Vec<u8>>, FetchError> {
-    let http_err = |e: reqwest::Error| FetchError::Http {
+    let http_err = |source: reqwest::Error| FetchError::Http {
         url: url.to_owned(),
-        detail: e.to_string(),
+        source,
     };
     let mut resp = http.get(url).send().await.map_err(http_err)?;
     let status = resp.status();
@@ -244,9 +262,9 @@ impl LogClient {
             let mut results: Vec<Option<Result<Vec<Vec<u8>>, FetchError>>> =
                 (0..group.len()).map(|_| None).collect();
             while let Some(joined) = set.join_next().await {
-                let (i, r) = joined.map_err(|e| FetchError::Http {
+                let (i, r) = joined.map_err(|source| FetchError::Task {
                     url: self.base.clone(),
-                    detail: format!("fetch task failed: {e}"),
+                    source,
                 })?;
                 if let Some(slot) = results.get_mut(i) {
                     *slot = Some(r);
@@ -254,9 +272,9 @@ impl LogClient {
             }
             for (tile, r) in group.iter().zip(results) {
                 let entries = r.unwrap_or_else(|| {
-                    Err(FetchError::Http {
+                    Err(FetchError::TaskLost {
                         url: self.base.clone(),
-                        detail: "fetch task lost".into(),
+                        path: tile.to_path(),
                     })
                 })?;
                 let base = tile.index() * width;

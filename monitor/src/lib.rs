@@ -7,7 +7,9 @@
 
 pub mod alerts;
 pub mod checks;
+pub mod cli;
 pub mod follow;
+pub mod listen;
 pub mod monitor;
 pub mod replay;
 pub mod serve;

@@ -1,19 +1,23 @@
 //! `taglog-monitor`: follows a taglog log through its tiles and alerts (DESIGN.md §6).
 //! Flags only; the monitor itself is `taglog_monitor::Monitor`.
 //!
-//! Exit codes with `--once`: 0 no alert, 1 at least one alert, 2 usage or configuration
-//! error, 3 the log could not be read or the state could not be saved.
+//! Exit codes (chosen in `taglog_monitor::cli`) with `--once`: 0 no alert, 1 at least one
+//! alert, 2 usage or configuration error, 3 the log could not be read or the state could not
+//! be saved.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
 use taglog_monitor::alerts::AlertSink;
 use taglog_monitor::checks::Watchlist;
+use taglog_monitor::cli::{FlagError, MonitorCliError, EXIT_ALERT, EXIT_OK};
+use taglog_monitor::listen::HttpFlags;
 use taglog_monitor::monitor::Metrics;
 use taglog_monitor::serve::{self, Shared};
 use taglog_monitor::{Config, Monitor};
@@ -81,24 +85,37 @@ struct Args {
     /// Serve /healthz, /metrics and POST /report on this address (with --follow).
     #[arg(long)]
     listen: Option<SocketAddr>,
+    #[command(flatten)]
+    http: HttpFlags,
 }
 
-fn parse_key(s: &str) -> Result<VerifierKey, String> {
+/// Parses a vkey flag value (`@FILE` reads it from a file).
+fn parse_key(flag: &'static str, s: &str) -> Result<VerifierKey, MonitorCliError> {
+    let bad = |source: FlagError| MonitorCliError::Flag {
+        flag,
+        value: s.to_owned(),
+        source,
+    };
     let text = match s.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
+        Some(path) => std::fs::read_to_string(path).map_err(|source| {
+            bad(FlagError::Read {
+                path: path.into(),
+                source,
+            })
+        })?,
         None => s.to_owned(),
     };
-    VerifierKey::from_str(text.trim()).map_err(|e| format!("bad vkey {s:?}: {e}"))
+    VerifierKey::from_str(text.trim()).map_err(|e| bad(e.into()))
 }
 
-fn config(args: &Args) -> Result<Config, String> {
-    let log_key = parse_key(&args.log_key)?;
+fn config(args: &Args) -> Result<Config, MonitorCliError> {
+    let log_key = parse_key("log-key", &args.log_key)?;
     let mut c = Config::new(&args.log, log_key, args.state_dir.clone());
     c.witness_urls.clone_from(&args.witnesses);
     c.witness_keys = args
         .witness_keys
         .iter()
-        .map(|k| parse_key(k))
+        .map(|k| parse_key("witness-key", k))
         .collect::<Result<_, _>>()?;
     c.reports = args.reports.clone().or_else(|| {
         args.listen
@@ -109,12 +126,18 @@ fn config(args: &Args) -> Result<Config, String> {
         prefixes: args
             .watch_prefixes
             .iter()
-            .map(|p| RefPrefix::from_str(p).map_err(|e| format!("bad --watch-prefix {p:?}: {e}")))
+            .map(|p| {
+                RefPrefix::from_str(p).map_err(|e| MonitorCliError::Flag {
+                    flag: "watch-prefix",
+                    value: p.clone(),
+                    source: e.into(),
+                })
+            })
             .collect::<Result<_, _>>()?,
         keys: args
             .watch_keys
             .iter()
-            .map(|k| parse_key(k))
+            .map(|k| parse_key("watch-key", k))
             .collect::<Result<_, _>>()?,
     };
     c.max_age = (args.max_age > 0).then_some(args.max_age);
@@ -150,77 +173,67 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
-    let config = match config(&args) {
-        Ok(c) => c,
+    let outcome = config(&args).and_then(|config| {
+        let rt = tokio::runtime::Runtime::new().map_err(MonitorCliError::Runtime)?;
+        rt.block_on(run(args, config))
+    });
+    match outcome {
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("taglog-monitor: {e}");
-            return ExitCode::from(2);
+            ExitCode::from(e.exit_code())
         }
-    };
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("taglog-monitor: cannot start the runtime: {e}");
-            return ExitCode::from(3);
-        }
-    };
-    rt.block_on(run(args, config))
+    }
 }
 
-async fn run(args: Args, config: Config) -> ExitCode {
+/// Runs the monitor; `Ok` carries [`EXIT_OK`] or, with `--once`, [`EXIT_ALERT`].
+async fn run(args: Args, config: Config) -> Result<u8, MonitorCliError> {
     let reports = config.reports.clone();
     let log_key = config.log_key.clone();
-    let mut monitor = match Monitor::open(config) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("taglog-monitor: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let mut monitor = Monitor::open(config).map_err(MonitorCliError::Open)?;
     if args.once {
         return match monitor.run_once().await {
-            Ok(alerts) if alerts.is_empty() && monitor.state().outbox.is_empty() => {
-                ExitCode::SUCCESS
-            }
-            Ok(_) => ExitCode::from(1),
-            Err(e) => {
-                eprintln!("taglog-monitor: {e}");
-                // Alerts found before the error were still delivered.
-                if monitor.sink().delivered.is_empty() {
-                    ExitCode::from(3)
-                } else {
-                    ExitCode::from(1)
-                }
-            }
+            Ok(alerts) if alerts.is_empty() && monitor.state().outbox.is_empty() => Ok(EXIT_OK),
+            Ok(_) => Ok(EXIT_ALERT),
+            Err(error) => Err(MonitorCliError::Poll {
+                error,
+                alerted: !monitor.sink().delivered.is_empty(),
+            }),
         };
     }
     let metrics = Arc::new(Mutex::new(Metrics::default()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut http_task = None;
     if let Some(addr) = args.listen {
+        let open = Arc::new(AtomicU64::new(0));
         let shared = Shared {
             metrics: metrics.clone(),
             reports: reports.unwrap_or_else(|| args.state_dir.join("reports")),
             log_key,
             health_bound: args.max_interval.saturating_mul(3),
             now,
+            open_connections: Arc::clone(&open),
         };
-        let listener = match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("taglog-monitor: cannot listen on {addr}: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        if let Ok(a) = listener.local_addr() {
+        let server = args
+            .http
+            .bind(
+                addr,
+                serve::router(shared),
+                serve::MAX_REPORT_BYTES,
+                serve::DEFAULT_REQUEST_TIMEOUT,
+                open,
+            )
+            .await?;
+        if let Ok(a) = server.local_addr() {
             eprintln!("taglog-monitor: listening on {a}");
         }
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, serve::router(shared)).await {
-                tracing::error!(error = %e, "HTTP server stopped");
-            }
-        });
+        let mut stopped = stopped.clone();
+        http_task = Some(tokio::spawn(server.run(async move {
+            let _ = stopped.changed().await;
+        })));
     }
-    monitor
-        .run_follow(
+    tokio::select! {
+        () = monitor.run_follow(
             Duration::from_secs(args.interval.max(1)),
             Duration::from_secs(args.max_interval.max(1)),
             |m| {
@@ -228,7 +241,14 @@ async fn run(args: Args, config: Config) -> ExitCode {
                     *g = m.metrics.clone();
                 }
             },
-        )
-        .await;
-    ExitCode::SUCCESS
+        ) => {}
+        () = taglog_serve::shutdown_signal() => {
+            tracing::info!("shutting down");
+        }
+    }
+    let _ = stop.send(true);
+    if let Some(task) = http_task {
+        let _ = task.await;
+    }
+    Ok(EXIT_OK)
 }

@@ -25,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use taglog_proofs::checkpoint::{CheckpointError, SignedCheckpoint};
 use taglog_proofs::note::{NoteError, VerifierKey};
+use taglog_proofs::tree::TreeError;
 
 mod advance;
 mod replaying;
@@ -112,14 +113,16 @@ pub enum MonitorError {
     /// The replay state is corrupt.
     #[error(transparent)]
     Replay(#[from] ReplayError),
-    /// A stored checkpoint no longer opens (the state is damaged or the key changed), or
-    /// the tree cannot grow further.
+    /// A stored checkpoint no longer opens (the state is damaged or the key changed).
     #[error("stored checkpoint does not verify with the configured log key: {0}")]
-    StoredCheckpoint(String),
+    StoredCheckpoint(#[source] CheckpointError),
     /// The log's `/checkpoint` is not a checkpoint signed by the configured key (a bad
     /// signature also raises `bad-signature`).
     #[error("the log's checkpoint does not open with the configured log key: {0}")]
-    BadCheckpoint(String),
+    BadCheckpoint(#[source] CheckpointError),
+    /// The verified tree cannot grow further.
+    #[error("the verified tree cannot grow: {0}")]
+    Tree(#[source] TreeError),
 }
 
 /// What one poll did.
@@ -196,7 +199,7 @@ impl Monitor {
         let dir = StateDir::open(&config.state_dir, &origin, now)?;
         if let Some(v) = &dir.state.verified {
             SignedCheckpoint::open(v.note.as_bytes(), &config.log_key)
-                .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
+                .map_err(MonitorError::StoredCheckpoint)?;
         }
         let mut dir = dir;
         if let Some(file) = &config.sink.file {
@@ -346,7 +349,7 @@ impl Monitor {
                     self.queue(a);
                     self.dir.save()?;
                 }
-                return Err(MonitorError::BadCheckpoint(e.to_string()));
+                return Err(MonitorError::BadCheckpoint(e));
             }
         };
         self.check_served(&log_cp, now)?;
@@ -364,7 +367,7 @@ impl Monitor {
         let largest = match &self.dir.state.largest_served {
             Some(n) => Some(
                 self.open_note(n.as_bytes(), "log (earlier)")
-                    .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?,
+                    .map_err(MonitorError::StoredCheckpoint)?,
             ),
             None => None,
         };

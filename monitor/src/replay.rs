@@ -1,98 +1,39 @@
 //! The replay checker: re-derives everything a taglog log vouches for from its entries alone
-//! (DESIGN.md §3.4–§3.6, §6). Shared by `taglog-monitor` and `taglog-witness --audit`.
+//! (DESIGN.md §3.4–§3.6, §6), with the log's one rule book ([`taglog_proofs::rules`]).
+//! Shared by `taglog-monitor` and `taglog-witness --audit`.
 //!
-//! Feed it every entry in index order ([`Replayer::check`]) and mark each checkpoint boundary
-//! ([`Replayer::end_checkpoint`]). It checks:
-//! - every entry parses strictly as a binding, state or publisher leaf;
-//! - bindings: `log` is this origin, the signer was admitted (by a publisher leaf earlier in
-//!   the log) for a prefix covering the ref, the signature verifies (`verify_strict`), and the
-//!   version rule (first 1..=2³², then previous + 1);
-//! - publisher leaves: no duplicate `add`, no `remove` of an absent pair;
-//! - state leaves: `size` = own index, `map` = the map rebuilt from all bindings before it,
-//!   log time non-decreasing over all log-authored leaves (and at most a caller-given bound);
-//! - the last leaf of every checkpoint is a state leaf.
+//! Feed it every entry in index order ([`Replayer::check`], [`Replayer::check_many`]) and
+//! mark each checkpoint boundary ([`Replayer::end_checkpoint`]). What is wrong with an entry
+//! is a [`Violation`] (data, never an error): the caller decides (alert, 422, ...). This
+//! module adds to the rule book only what a long replay needs: signatures verified on all
+//! cores ahead of the (sequential) rules, and a durable form of the state ([`ReplayState`],
+//! JSON; the tag map is rebuilt from it on load).
 //!
-//! An invalid binding still updates the map (DESIGN §3.6: the map function takes every
-//! binding leaf), so one bad entry is reported once and does not cascade into map alerts.
-//! Findings are data ([`Finding`]), never errors: the caller decides (alert, 422, ...).
-//!
-//! The checker is pure (no I/O, no clock). Its durable part is [`ReplayState`]
-//! (serde; the tag map is rebuilt from it on load). Out of scope: fetching entries, tree
-//! hashes and checkpoint signatures (the caller verifies that the entries are the log's).
+//! The tag map is held in memory ([`MemoryMap`]); the rules reach it only through
+//! [`taglog_proofs::rules::MapState`], so a disk-backed map can replace it. Out of scope:
+//! fetching entries, tree hashes and checkpoint signatures (the caller verifies that the
+//! entries are the log's).
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use taglog_proofs::binding::{check_version, BindingError, SignedBinding};
-use taglog_proofs::hash::{leaf_hash, Hash};
-use taglog_proofs::leaves::{Leaf, LeafError, PublisherChange, PublisherLeaf, StateLeaf};
-use taglog_proofs::map::{MapValue, SparseMap};
-use taglog_proofs::note::VerifierKey;
-use taglog_proofs::refs::RefPrefix;
+use taglog_proofs::hash::Hash;
+use taglog_proofs::leaves::{Leaf, LeafError};
+use taglog_proofs::map::{MapStoreError, MapValue};
+use taglog_proofs::note::{KeyError, VerifierKey};
+use taglog_proofs::refs::{RefError, RefPrefix};
+use taglog_proofs::rules::{
+    Allowlist, CheckError, Grant, Ledger, LedgerHead, MemoryMap, SignatureCheck,
+};
 
-mod finding;
-
-pub use finding::Finding;
-
-/// What [`Replayer::check`] returns for one entry: the parsed leaf (if it parsed) and the
-/// findings about it.
-pub type Checked = (Option<Leaf>, Vec<Finding>);
+pub use taglog_proofs::rules::{Checked, Violation};
 
 /// The most threads [`Replayer::check_many`] verifies signatures on.
 pub const MAX_VERIFY_THREADS: usize = 16;
 
-/// The admitted key (for a prefix covering the ref) named by the binding's signature line.
-fn admitted_key_for(
-    admitted: &[(RefPrefix, VerifierKey)],
-    b: &SignedBinding,
-) -> Option<VerifierKey> {
-    let (name, id) = b.signer();
-    admitted
-        .iter()
-        .filter(|(p, _)| p.matches(&b.binding().reference))
-        .map(|(_, k)| k)
-        .find(|k| k.name() == name && k.id() == id)
-        .cloned()
-}
-
-/// Verifies `(entry position, key)` tasks on up to [`MAX_VERIFY_THREADS`] threads.
-fn verify_parallel(
-    parsed: &[Result<Leaf, LeafError>],
-    tasks: Vec<(usize, VerifierKey)>,
-) -> Vec<(usize, VerifierKey, bool)> {
-    let verify = |(j, key): (usize, VerifierKey)| {
-        let ok = match parsed.get(j) {
-            Some(Ok(Leaf::Binding(b))) => b.verify(&key).is_ok(),
-            _ => false,
-        };
-        (j, key, ok)
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(MAX_VERIFY_THREADS);
-    if threads <= 1 || tasks.len() < 64 {
-        return tasks.into_iter().map(verify).collect();
-    }
-    let per = tasks.len().div_ceil(threads);
-    let mut groups: Vec<Vec<(usize, VerifierKey)>> = Vec::new();
-    let mut tasks = tasks.into_iter().peekable();
-    while tasks.peek().is_some() {
-        groups.push(tasks.by_ref().take(per).collect());
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = groups
-            .into_iter()
-            .map(|g| scope.spawn(move || g.into_iter().map(verify).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            // A panicking verifier thread loses its verdicts; check_parsed then verifies
-            // those bindings itself.
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
-}
+/// Fewer signature checks than this in one [`Replayer::check_many`] run on the calling thread.
+const MIN_PARALLEL_CHECKS: usize = 64;
 
 /// One allowlist pair, as logged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,9 +51,29 @@ pub struct Current {
     pub index: u64,
     /// Version.
     pub version: u64,
-    /// Leaf hash (base64 in JSON via [`Hash`]'s string form is avoided: raw hex).
+    /// Leaf hash (64 hex digits).
     #[serde(with = "hex_hash")]
     pub leaf_hash: Hash,
+}
+
+impl From<MapValue> for Current {
+    fn from(v: MapValue) -> Current {
+        Current {
+            index: v.index,
+            version: v.version,
+            leaf_hash: v.leaf_hash,
+        }
+    }
+}
+
+impl From<Current> for MapValue {
+    fn from(c: Current) -> MapValue {
+        MapValue {
+            index: c.index,
+            version: c.version,
+            leaf_hash: c.leaf_hash,
+        }
+    }
 }
 
 mod hex_hash {
@@ -165,133 +126,173 @@ impl ReplayState {
     }
 }
 
-/// Why a replay state cannot be loaded.
+/// Why a replay state cannot be loaded, or an entry cannot be checked at all.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    /// A stored allowlist pair or map key does not parse.
-    #[error("replay state is corrupt: {0}")]
-    Corrupt(String),
+    /// A stored allowlist prefix does not parse.
+    #[error("replay state is corrupt: stored prefix {text:?}: {source}")]
+    StoredPrefix {
+        /// The stored text.
+        text: String,
+        /// Why it does not parse.
+        source: RefError,
+    },
+    /// A stored allowlist key does not parse.
+    #[error("replay state is corrupt: stored key {text:?}: {source}")]
+    StoredKey {
+        /// The stored text.
+        text: String,
+        /// Why it does not parse.
+        source: KeyError,
+    },
+    /// A stored map key is not 64 hex digits.
+    #[error("replay state is corrupt: map key {0:?} is not 64 hex digits")]
+    StoredMapKey(String),
+    /// Entries must be checked in index order.
+    #[error("entry {given} given, but entry {expected} is next")]
+    OutOfOrder {
+        /// The index given.
+        given: u64,
+        /// The next index.
+        expected: u64,
+    },
+    /// The in-memory tag map is inconsistent (a bug).
+    #[error("tag map: {0}")]
+    Map(#[source] MapStoreError),
 }
 
-/// The replay checker for one log.
+impl From<CheckError<MapStoreError>> for ReplayError {
+    fn from(e: CheckError<MapStoreError>) -> ReplayError {
+        match e {
+            CheckError::OutOfOrder { given, expected } => {
+                ReplayError::OutOfOrder { given, expected }
+            }
+            CheckError::Map(e) => ReplayError::Map(e),
+        }
+    }
+}
+
+/// The replay checker for one log: the rule book's [`Ledger`] over an in-memory map, and
+/// the checker's clock.
 #[derive(Clone, Debug)]
 pub struct Replayer {
-    origin: String,
-    state: ReplayState,
-    admitted: Vec<(RefPrefix, VerifierKey)>,
-    map: SparseMap,
-    pending: BTreeMap<Hash, MapValue>,
-    max_time: Option<u64>,
+    ledger: Ledger<MemoryMap>,
+    now: Option<u64>,
 }
 
 impl Replayer {
     /// A checker for the log `origin`, starting at entry 0.
     pub fn new(origin: &str) -> Replayer {
         Replayer {
-            origin: origin.to_owned(),
-            state: ReplayState::default(),
-            admitted: Vec::new(),
-            map: SparseMap::new(),
-            pending: BTreeMap::new(),
-            max_time: None,
+            ledger: Ledger::new(origin, MemoryMap::new()),
+            now: None,
         }
     }
 
     /// A checker resuming from a saved state (the tag map is rebuilt from it).
     ///
     /// # Errors
-    /// [`ReplayError::Corrupt`] if the state does not parse back.
+    /// [`ReplayError::StoredPrefix`], [`ReplayError::StoredKey`],
+    /// [`ReplayError::StoredMapKey`] or [`ReplayError::Map`] if the state does not parse back.
     pub fn from_state(origin: &str, state: ReplayState) -> Result<Replayer, ReplayError> {
-        let mut admitted = Vec::with_capacity(state.admitted.len());
+        let mut grants = Vec::with_capacity(state.admitted.len());
         for a in &state.admitted {
-            let p =
-                RefPrefix::from_str(&a.prefix).map_err(|e| ReplayError::Corrupt(e.to_string()))?;
-            let k =
-                VerifierKey::from_str(&a.key).map_err(|e| ReplayError::Corrupt(e.to_string()))?;
-            admitted.push((p, k));
+            let prefix =
+                RefPrefix::from_str(&a.prefix).map_err(|source| ReplayError::StoredPrefix {
+                    text: a.prefix.clone(),
+                    source,
+                })?;
+            let key = VerifierKey::from_str(&a.key).map_err(|source| ReplayError::StoredKey {
+                text: a.key.clone(),
+                source,
+            })?;
+            grants.push(Grant { prefix, key });
         }
-        let mut batch = Vec::with_capacity(state.map.len());
+        let mut entries = Vec::with_capacity(state.map.len());
         for (k, c) in &state.map {
             let key = hex::decode(k)
                 .ok()
                 .and_then(|b| Hash::from_slice(&b))
-                .ok_or_else(|| ReplayError::Corrupt(format!("map key {k:?}")))?;
-            batch.push((
-                key,
-                MapValue {
-                    index: c.index,
-                    version: c.version,
-                    leaf_hash: c.leaf_hash,
-                },
-            ));
+                .ok_or_else(|| ReplayError::StoredMapKey(k.clone()))?;
+            entries.push((key, MapValue::from(*c)));
         }
-        let mut map = SparseMap::new();
-        if !batch.is_empty() {
-            map.insert_batch(&batch)
-                .map_err(|e| ReplayError::Corrupt(e.to_string()))?;
-        }
+        let map = MemoryMap::from_entries(entries).map_err(ReplayError::Map)?;
+        let head = LedgerHead {
+            next_index: state.next_index,
+            log_time: state.log_time,
+            last_state: state.last_state,
+        };
         Ok(Replayer {
-            origin: origin.to_owned(),
-            state,
-            admitted,
-            map,
-            pending: BTreeMap::new(),
-            max_time: None,
+            ledger: Ledger::resume(origin, head, Allowlist::from_grants(grants), map),
+            now: None,
         })
     }
 
-    /// Sets an upper bound on log-authored times (a witness passes now + 5 min).
-    pub fn set_max_time(&mut self, max_time: Option<u64>) {
-        self.max_time = max_time;
+    /// Sets the checker's clock: log-authored times past `now` + the allowed skew are
+    /// reported ([`Violation::TimeInFuture`]). `None` leaves them unbounded.
+    pub fn set_clock(&mut self, now: Option<u64>) {
+        self.now = now;
     }
 
-    /// The durable state.
-    pub fn state(&self) -> &ReplayState {
-        &self.state
+    /// The durable state (the map includes bindings not yet committed by a state leaf).
+    pub fn state(&self) -> ReplayState {
+        let head = self.ledger.head();
+        let mut map: BTreeMap<String, Current> = self
+            .ledger
+            .map()
+            .entries()
+            .map(|(k, v)| (hex::encode(k.0), Current::from(*v)))
+            .collect();
+        for (k, v) in self.ledger.pending() {
+            map.insert(hex::encode(k.0), Current::from(*v));
+        }
+        let admitted = self
+            .ledger
+            .allowlist()
+            .grants()
+            .iter()
+            .map(|g| Admitted {
+                prefix: g.prefix.to_string(),
+                key: g.key.to_string(),
+            })
+            .collect();
+        ReplayState {
+            next_index: head.next_index,
+            admitted,
+            map,
+            log_time: head.log_time,
+            last_state: head.last_state,
+        }
+    }
+
+    /// The rule book's view of the log.
+    pub fn ledger(&self) -> &Ledger<MemoryMap> {
+        &self.ledger
     }
 
     /// The next index expected.
     pub fn next_index(&self) -> u64 {
-        self.state.next_index
+        self.ledger.next_index()
     }
 
     /// The current binding of a ref key, if any.
     pub fn current(&self, key: &Hash) -> Option<Current> {
-        self.state.map.get(&hex::encode(key.0)).copied()
+        // The in-memory map cannot fail a lookup.
+        self.ledger.current(key).ok().flatten().map(Current::from)
     }
 
-    /// The map root over all bindings replayed so far.
+    /// Checks entry `index` (which must be [`Replayer::next_index`]) and applies it.
     ///
     /// # Errors
-    /// [`ReplayError::Corrupt`] only on an internal map inconsistency (a bug).
-    pub fn map_root(&mut self) -> Result<Hash, ReplayError> {
-        self.flush()
-    }
-
-    fn flush(&mut self) -> Result<Hash, ReplayError> {
-        if !self.pending.is_empty() {
-            let batch: Vec<(Hash, MapValue)> =
-                std::mem::take(&mut self.pending).into_iter().collect();
-            self.map
-                .insert_batch(&batch)
-                .map_err(|e| ReplayError::Corrupt(e.to_string()))?;
-        }
-        Ok(self.map.root())
-    }
-
-    /// Checks entry `index` (which must be [`Replayer::next_index`]) and applies it. Returns
-    /// the parsed leaf (if it parsed) and what is wrong with it.
-    ///
-    /// # Errors
-    /// [`ReplayError::Corrupt`] if `index` is out of order or on an internal map
-    /// inconsistency; findings about the entry are never errors.
+    /// [`ReplayError::OutOfOrder`] or [`ReplayError::Map`]; what is wrong with the entry is
+    /// never an error.
     pub fn check(&mut self, index: u64, entry: &[u8]) -> Result<Checked, ReplayError> {
-        self.check_parsed(index, Leaf::parse(entry), None)
+        Ok(self.ledger.check(index, entry, self.now)?)
     }
 
     /// Checks entries `start..start + entries.len()` in order, exactly as [`Replayer::check`]
-    /// on each, but verifies the binding signatures on all available cores first (the key
-    /// each binding needs is found by replaying the allowlist changes of the batch).
+    /// on each, but verifies the binding signatures on all available cores first (the keys
+    /// each binding needs are found by replaying the allowlist changes of the batch).
     ///
     /// # Errors
     /// As [`Replayer::check`]; on an error the entries before it stay applied.
@@ -301,236 +302,69 @@ impl Replayer {
         entries: &[Vec<u8>],
     ) -> Result<Vec<Checked>, ReplayError> {
         let parsed: Vec<Result<Leaf, LeafError>> = entries.iter().map(|e| Leaf::parse(e)).collect();
-        // Which admitted key each binding needs, with the allowlist as it will be then.
-        let mut admitted = self.admitted.clone();
-        let mut tasks: Vec<(usize, VerifierKey)> = Vec::new();
-        for (j, leaf) in parsed.iter().enumerate() {
-            match leaf {
-                Ok(Leaf::Publisher(p)) => {
-                    let pos = admitted
-                        .iter()
-                        .position(|(prefix, key)| prefix == &p.prefix && key == &p.key);
-                    match (p.change, pos) {
-                        (PublisherChange::Add, None) => {
-                            admitted.push((p.prefix.clone(), p.key.clone()));
-                        }
-                        (PublisherChange::Remove, Some(i)) if i < admitted.len() => {
-                            admitted.remove(i);
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(Leaf::Binding(b)) => {
-                    if let Some(k) = admitted_key_for(&admitted, b) {
-                        tasks.push((j, k));
-                    }
-                }
-                _ => {}
-            }
-        }
-        let mut verdicts: Vec<Option<(VerifierKey, bool)>> = vec![None; parsed.len()];
-        for (j, key, ok) in verify_parallel(&parsed, tasks) {
-            if let Some(slot) = verdicts.get_mut(j) {
-                *slot = Some((key, ok));
+        let tasks: Vec<(usize, Vec<VerifierKey>)> = self
+            .ledger
+            .candidates_ahead(&parsed)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(j, keys)| keys.map(|k| (j, k)))
+            .collect();
+        let mut checks: Vec<Option<SignatureCheck>> = vec![None; parsed.len()];
+        for (j, check) in verify_parallel(&parsed, tasks) {
+            if let Some(slot) = checks.get_mut(j) {
+                *slot = Some(check);
             }
         }
         let mut out = Vec::with_capacity(parsed.len());
-        for ((j, leaf), verdict) in parsed.into_iter().enumerate().zip(verdicts) {
+        for ((j, leaf), check) in parsed.into_iter().enumerate().zip(checks) {
             let index = start.saturating_add(j as u64);
-            out.push(self.check_parsed(index, leaf, verdict)?);
+            out.push(
+                self.ledger
+                    .check_parsed(index, leaf, self.now, check.as_ref())?,
+            );
         }
         Ok(out)
     }
 
-    fn check_parsed(
-        &mut self,
-        index: u64,
-        leaf: Result<Leaf, LeafError>,
-        verdict: Option<(VerifierKey, bool)>,
-    ) -> Result<Checked, ReplayError> {
-        if index != self.state.next_index {
-            return Err(ReplayError::Corrupt(format!(
-                "entry {index} given, entry {} expected",
-                self.state.next_index
-            )));
-        }
-        self.state.next_index = index.saturating_add(1);
-        let mut findings = Vec::new();
-        let leaf = match leaf {
-            Ok(l) => l,
-            Err(e) => {
-                findings.push(Finding::Malformed {
-                    index,
-                    reason: e.to_string(),
-                });
-                return Ok((None, findings));
-            }
-        };
-        match &leaf {
-            Leaf::Binding(b) => self.binding(index, b, verdict, &mut findings),
-            Leaf::State(s) => self.state_leaf(index, s, &mut findings)?,
-            Leaf::Publisher(p) => self.publisher(index, p, &mut findings),
-        }
-        Ok((Some(leaf), findings))
+    /// The violation if the checkpoint of `size` does not end in a state leaf. Call once all
+    /// of its entries were checked.
+    pub fn end_checkpoint(&self, size: u64) -> Option<Violation> {
+        self.ledger.end_checkpoint(size)
     }
+}
 
-    /// Checks that the checkpoint of `size` ends in a state leaf. Call once all of its
-    /// entries were checked.
-    pub fn end_checkpoint(&self, size: u64) -> Vec<Finding> {
-        if size == 0 || self.state.last_state == Some(size - 1) {
-            Vec::new()
-        } else {
-            vec![Finding::NoStateLeaf { size }]
-        }
+/// Runs the `(entry position, candidate keys)` signature checks on up to
+/// [`MAX_VERIFY_THREADS`] threads.
+fn verify_parallel(
+    parsed: &[Result<Leaf, LeafError>],
+    tasks: Vec<(usize, Vec<VerifierKey>)>,
+) -> Vec<(usize, SignatureCheck)> {
+    let run = |(j, keys): (usize, Vec<VerifierKey>)| match parsed.get(j) {
+        Some(Ok(Leaf::Binding(b))) => Some((j, SignatureCheck::run(b, &keys))),
+        _ => None,
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_VERIFY_THREADS);
+    if threads <= 1 || tasks.len() < MIN_PARALLEL_CHECKS {
+        return tasks.into_iter().filter_map(run).collect();
     }
-
-    fn binding(
-        &mut self,
-        index: u64,
-        b: &SignedBinding,
-        verdict: Option<(VerifierKey, bool)>,
-        findings: &mut Vec<Finding>,
-    ) {
-        let binding = b.binding();
-        let reference = binding.reference.as_str().to_owned();
-        if let Err(BindingError::WrongLog { found, .. }) = b.check_log(&self.origin) {
-            findings.push(Finding::WrongLog { index, found });
-        }
-        match admitted_key_for(&self.admitted, b) {
-            None => {
-                let (name, id) = b.signer();
-                findings.push(Finding::NotAdmitted {
-                    index,
-                    reference: reference.clone(),
-                    signer: format!("{name}+{id}"),
-                });
-            }
-            Some(key) => {
-                // A verdict computed ahead counts only if it was for this very key.
-                let ok = match verdict {
-                    Some((k, ok)) if k == key => ok,
-                    _ => b.verify(&key).is_ok(),
-                };
-                if !ok {
-                    findings.push(Finding::BadSignature {
-                        index,
-                        reference: reference.clone(),
-                        key: key.to_string(),
-                    });
-                }
-            }
-        }
-        let key = binding.reference.key();
-        let hex_key = hex::encode(key.0);
-        let previous = self.state.map.get(&hex_key).copied();
-        if let Err(error) = check_version(previous.map(|p| p.version), binding.version) {
-            findings.push(Finding::Version {
-                index,
-                reference,
-                previous: previous.map(|p| MapValue {
-                    index: p.index,
-                    version: p.version,
-                    leaf_hash: p.leaf_hash,
-                }),
-                version: binding.version,
-                error,
-            });
-        }
-        let value = MapValue {
-            index,
-            version: binding.version,
-            leaf_hash: leaf_hash(b.entry()),
-        };
-        self.state.map.insert(
-            hex_key,
-            Current {
-                index,
-                version: value.version,
-                leaf_hash: value.leaf_hash,
-            },
-        );
-        self.pending.insert(key, value);
+    let per = tasks.len().div_ceil(threads);
+    let mut groups: Vec<Vec<(usize, Vec<VerifierKey>)>> = Vec::new();
+    let mut tasks = tasks.into_iter().peekable();
+    while tasks.peek().is_some() {
+        groups.push(tasks.by_ref().take(per).collect());
     }
-
-    fn log_time(&mut self, index: u64, time: u64, findings: &mut Vec<Finding>) {
-        if let Some(prev) = self.state.log_time {
-            if time < prev {
-                findings.push(Finding::Time {
-                    index,
-                    time,
-                    bound: prev,
-                    future: false,
-                });
-            }
-        }
-        if let Some(max) = self.max_time {
-            if time > max {
-                findings.push(Finding::Time {
-                    index,
-                    time,
-                    bound: max,
-                    future: true,
-                });
-            }
-        }
-        self.state.log_time = Some(self.state.log_time.map_or(time, |p| p.max(time)));
-    }
-
-    fn state_leaf(
-        &mut self,
-        index: u64,
-        s: &StateLeaf,
-        findings: &mut Vec<Finding>,
-    ) -> Result<(), ReplayError> {
-        if s.size != index {
-            findings.push(Finding::StateSize {
-                index,
-                size: s.size,
-            });
-        }
-        let computed = self.flush()?;
-        if computed != s.map_root {
-            findings.push(Finding::MapMismatch {
-                index,
-                claimed: s.map_root,
-                computed,
-            });
-        }
-        self.log_time(index, s.time, findings);
-        self.state.last_state = Some(index);
-        Ok(())
-    }
-
-    fn publisher(&mut self, index: u64, p: &PublisherLeaf, findings: &mut Vec<Finding>) {
-        self.log_time(index, p.time, findings);
-        let pos = self
-            .admitted
-            .iter()
-            .position(|(prefix, key)| prefix == &p.prefix && key == &p.key);
-        match (p.change, pos) {
-            (PublisherChange::Add, Some(_)) => findings.push(Finding::BadPublisherChange {
-                index,
-                reason: format!("duplicate add of {} {}", p.prefix, p.key),
-            }),
-            (PublisherChange::Add, None) => {
-                self.admitted.push((p.prefix.clone(), p.key.clone()));
-                self.state.admitted.push(Admitted {
-                    prefix: p.prefix.to_string(),
-                    key: p.key.to_string(),
-                });
-            }
-            (PublisherChange::Remove, None) => findings.push(Finding::BadPublisherChange {
-                index,
-                reason: format!("remove of {} {}, which was not admitted", p.prefix, p.key),
-            }),
-            (PublisherChange::Remove, Some(i)) => {
-                if i < self.admitted.len() {
-                    self.admitted.remove(i);
-                }
-                if i < self.state.admitted.len() {
-                    self.state.admitted.remove(i);
-                }
-            }
-        }
-    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|g| scope.spawn(move || g.into_iter().filter_map(run).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            // A panicking verifier thread loses its checks; the ledger then verifies those
+            // bindings itself.
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }

@@ -1,5 +1,7 @@
 //! The monitor's own HTTP endpoints (optional, `--listen`): `GET /healthz`, `GET /metrics`
 //! (Prometheus text) and `POST /report` (a client reports a signed checkpoint it saw).
+//! Served through [`crate::listen`] (connection, header-time, body and request-time limits);
+//! report bodies above [`MAX_REPORT_BYTES`] are refused with 413 before they are buffered.
 //!
 //! Reports are stored as files in the reports directory, named by the SHA-256 of the body,
 //! and read by the next poll; a body is accepted only if it is a checkpoint signed by the
@@ -9,10 +11,11 @@
 
 use std::fmt::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
@@ -22,6 +25,12 @@ use taglog_proofs::note::{VerifierKey, MAX_NOTE_BYTES};
 
 use crate::alerts::AlertKind;
 use crate::monitor::{Metrics, MAX_REPORTS};
+
+/// The largest `POST /report` body (a signed note).
+pub const MAX_REPORT_BYTES: usize = MAX_NOTE_BYTES;
+
+/// Default longest time of one request.
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Shared between the poll loop and the endpoints.
 #[derive(Clone, Debug)]
@@ -36,6 +45,8 @@ pub struct Shared {
     pub health_bound: u64,
     /// Clock.
     pub now: fn() -> u64,
+    /// Connections open now (kept by the accept loop).
+    pub open_connections: Arc<AtomicU64>,
 }
 
 /// The router.
@@ -44,7 +55,6 @@ pub fn router(shared: Shared) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/report", post(report))
-        .layer(DefaultBodyLimit::max(MAX_NOTE_BYTES))
         .with_state(shared)
 }
 
@@ -98,6 +108,11 @@ async fn metrics(State(s): State<Shared>) -> String {
         out,
         "# TYPE taglog_monitor_last_success_seconds gauge\ntaglog_monitor_last_success_seconds {}",
         m.last_success
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE taglog_monitor_open_connections gauge\ntaglog_monitor_open_connections {}",
+        s.open_connections.load(Ordering::Relaxed)
     );
     let _ = writeln!(out, "# TYPE taglog_monitor_alerts_total counter");
     for k in AlertKind::ALL {

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 use taglog_proofs::hash::{Hash, HASH_LEN};
-use taglog_proofs::tree::MemoryTree;
+use taglog_proofs::tree::{MemoryTree, TreeError};
 
 use crate::alerts::Alert;
 use crate::checks::NoticeState;
@@ -65,15 +65,16 @@ pub enum StateError {
         "state directory {0} is locked by another monitor; stop it or use another --state-dir"
     )]
     Locked(PathBuf),
-    /// `state.json` does not parse.
+    /// A state file does not parse or contradicts itself.
     #[error(
-        "state file {path} is corrupt: {detail}; restore it or start with an empty --state-dir"
+        "state file {path} is corrupt: {defect}; restore it or start with an empty --state-dir"
     )]
     Corrupt {
         /// The file.
         path: PathBuf,
         /// What is wrong.
-        detail: String,
+        #[source]
+        defect: StateDefect,
     },
     /// The state belongs to another log.
     #[error("state directory is for log {found}, not {expected}; use another --state-dir")]
@@ -91,6 +92,31 @@ pub enum StateError {
         /// Verified size.
         size: u64,
     },
+}
+
+/// What is wrong with a state file.
+#[derive(Debug, thiserror::Error)]
+pub enum StateDefect {
+    /// The JSON does not parse (or the state cannot be encoded).
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// A format this monitor does not read.
+    #[error("format {found} (this monitor reads {STATE_FORMAT})")]
+    Format {
+        /// The format found.
+        found: u32,
+    },
+    /// More entries replayed than verified.
+    #[error("{replayed} entries replayed, beyond the verified size {verified}")]
+    ReplayedBeyondVerified {
+        /// Entries replayed.
+        replayed: u64,
+        /// The verified size.
+        verified: u64,
+    },
+    /// The leaf hashes do not form a tree.
+    #[error("{0}")]
+    Tree(#[from] TreeError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
@@ -296,7 +322,7 @@ impl StateDir {
                 .append_leaf_hash(*h)
                 .map_err(|e| StateError::Corrupt {
                     path: path.clone(),
-                    detail: e.to_string(),
+                    defect: e.into(),
                 })?;
         }
         Ok(())
@@ -311,7 +337,7 @@ impl StateDir {
         let tmp = self.dir.join("state.json.tmp");
         let bytes = serde_json::to_vec(&self.state).map_err(|e| StateError::Corrupt {
             path: path.clone(),
-            detail: e.to_string(),
+            defect: e.into(),
         })?;
         {
             let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
@@ -348,15 +374,14 @@ fn load_state(dir: &Path, origin: &str, now: u64) -> Result<MonitorState, StateE
     let mut state: MonitorState =
         serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
             path: path.clone(),
-            detail: e.to_string(),
+            defect: e.into(),
         })?;
     if state.format != STATE_FORMAT {
         return Err(StateError::Corrupt {
             path,
-            detail: format!(
-                "format {} (this monitor reads {STATE_FORMAT})",
-                state.format
-            ),
+            defect: StateDefect::Format {
+                found: state.format,
+            },
         });
     }
     state.sent_index = state.sent.iter().cloned().collect();
@@ -370,7 +395,10 @@ fn load_state(dir: &Path, origin: &str, now: u64) -> Result<MonitorState, StateE
     if state.replayed > state.verified_size() {
         return Err(StateError::Corrupt {
             path,
-            detail: "replayed beyond the verified size".into(),
+            defect: StateDefect::ReplayedBeyondVerified {
+                replayed: state.replayed,
+                verified: state.verified_size(),
+            },
         });
     }
     Ok(state)

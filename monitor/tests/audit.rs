@@ -298,7 +298,7 @@ fn refuses_rule_breaking_entries() {
             }),
         ),
         (
-            "after the bound",
+            "after now + skew",
             Box::new(|b: &mut TaglogBuilder| {
                 b.state_with(None, Some(common::now() + 3600));
             }),

@@ -529,7 +529,7 @@ fn parallel_signature_checks_find_exactly_what_sequential_checks_find() {
         .entries
         .iter()
         .enumerate()
-        .map(|(i, e)| one.check(i as u64, e).unwrap().1)
+        .map(|(i, e)| one.check(i as u64, e).unwrap().violations)
         .collect();
     let bad = sequential.iter().filter(|f| !f.is_empty()).count();
     assert_eq!(bad, 3, "late binding, duplicate add, flipped signature");
@@ -542,7 +542,7 @@ fn parallel_signature_checks_find_exactly_what_sequential_checks_find() {
                 many.check_many(start, part)
                     .unwrap()
                     .into_iter()
-                    .map(|c| c.1),
+                    .map(|c| c.violations),
             );
         }
         assert_eq!(got, sequential, "chunk {chunk}");

@@ -386,10 +386,20 @@ async fn listen_endpoints_metrics_healthz_and_reports() {
         log_key: log.vkey(),
         health_bound: 60,
         now: || 1000,
+        open_connections: Arc::default(),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router(shared)).await.unwrap() });
+    let server = taglog_monitor::listen::HttpFlags::default()
+        .bind(
+            "127.0.0.1:0".parse().unwrap(),
+            router(shared.clone()),
+            taglog_monitor::serve::MAX_REPORT_BYTES,
+            taglog_monitor::serve::DEFAULT_REQUEST_TIMEOUT,
+            Arc::clone(&shared.open_connections),
+        )
+        .await
+        .unwrap();
+    let url = format!("http://{}", server.local_addr().unwrap());
+    tokio::spawn(server.run(std::future::pending()));
     let http = reqwest::Client::new();
 
     let r = http.get(format!("{url}/healthz")).send().await.unwrap();

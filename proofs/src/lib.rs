@@ -18,6 +18,7 @@ pub mod note;
 pub mod num;
 pub mod policy;
 pub mod refs;
+pub mod rules;
 pub mod tiles;
 pub mod tlogproof;
 pub mod tree;

@@ -501,6 +501,11 @@ impl Client {
         self.run_env(args, &[])
     }
 
+    /// Runs with the (debug build's) clock set to `now` (`TAGLOG_TEST_NOW`).
+    pub fn run_at(&self, now: &str, args: &[&str]) -> Run {
+        self.run_env(args, &[("TAGLOG_TEST_NOW", now)])
+    }
+
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_taglog"));
         cmd.arg("--policy")
@@ -517,7 +522,7 @@ impl Client {
             .env_remove("REGISTRY_AUTH_FILE")
             .env_remove("XDG_RUNTIME_DIR")
             .env_remove("XDG_CONFIG_HOME")
-            .env_remove("TAGLOG_NOW")
+            .env_remove("TAGLOG_TEST_NOW")
             .stdin(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use taglog_monitor::cli::{WitnessCliError, EXIT_OK};
+use taglog_monitor::listen::HttpFlags;
 use taglog_monitor::witness::audit::Auditor;
 use taglog_monitor::witness::config::LogsBuilder;
 use taglog_monitor::witness::store::Store;
@@ -45,6 +47,8 @@ struct Args {
     /// Replay every new entry from the log's tiles before cosigning (DESIGN §6).
     #[arg(long)]
     audit: bool,
+    #[command(flatten)]
+    http: HttpFlags,
 }
 
 fn main() -> ExitCode {
@@ -57,17 +61,22 @@ fn main() -> ExitCode {
         .init();
     let args = Args::parse();
     match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(EXIT_OK),
         Err(e) => {
             eprintln!("taglog-witness: {e}");
-            ExitCode::from(2)
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args) -> Result<(), WitnessCliError> {
     if args.init {
-        let name: KeyName = args.name.as_deref().unwrap_or_default().parse()?;
+        let name: KeyName = args
+            .name
+            .as_deref()
+            .unwrap_or_default()
+            .parse()
+            .map_err(WitnessCliError::Name)?;
         let key = keyfile::generate(&args.key, name)?;
         println!("{}", key.verifier());
         return Ok(());
@@ -81,8 +90,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         logs.add_url_flag(flag)?;
     }
     if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("reading config {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|source| WitnessCliError::ConfigFile {
+            path: path.clone(),
+            source,
+        })?;
         logs.add_config(&text)?;
     }
     let logs = logs.build()?;
@@ -93,38 +104,29 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
+        .build()
+        .map_err(WitnessCliError::Runtime)?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen).await?;
-        let addr = listener.local_addr()?;
+        let server = args
+            .http
+            .bind(
+                args.listen,
+                http::router(witness),
+                http::MAX_BODY_BYTES,
+                http::DEFAULT_REQUEST_TIMEOUT,
+                Arc::default(),
+            )
+            .await?;
+        let addr = server
+            .local_addr()
+            .map_err(|source| WitnessCliError::LocalAddr {
+                addr: args.listen,
+                source,
+            })?;
         println!("listening on {addr}");
         tracing::info!(%addr, "listening");
-        axum::serve(listener, http::router(witness))
-            .with_graceful_shutdown(shutdown())
-            .await?;
-        Ok::<(), Box<dyn std::error::Error>>(())
+        server.run(taglog_serve::shutdown_signal()).await;
+        tracing::info!("stopped");
+        Ok(())
     })
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
 }

@@ -50,8 +50,7 @@ impl Monitor {
             }
             start = end;
         }
-        let root = follow::extend_root(&self.dir.tree, &leaves)
-            .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
+        let root = follow::extend_root(&self.dir.tree, &leaves).map_err(MonitorError::Tree)?;
         if root != target.checkpoint.root() {
             return Ok(Err((
                 format!(
@@ -161,8 +160,7 @@ impl Monitor {
                 Err(e) => return Err(e.into()),
             };
             for e in &entries {
-                tree.append(e)
-                    .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
+                tree.append(e).map_err(MonitorError::Tree)?;
             }
             start = end;
         }
@@ -171,7 +169,7 @@ impl Monitor {
         }
         let ours = self
             .open_note(verified.note.as_bytes(), "verified")
-            .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
+            .map_err(MonitorError::StoredCheckpoint)?;
         Ok(checks::check_against_tree(
             &self.origin,
             &target.note,

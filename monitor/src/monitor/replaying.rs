@@ -1,6 +1,12 @@
 //! Replaying verified entries in checked ranges: each range is fetched again, every entry
 //! is checked against its verified leaf hash, run through the replay checker, and the range,
 //! the replay state and the alerts it raised are saved in one atomic write (DESIGN.md §6).
+//!
+//! No alert is dropped for want of evidence: an alert that refers back to an earlier entry
+//! (rebind, version, merge delay) carries that entry's bytes, or, when the log no longer
+//! serves them correctly, the leaf hash and inclusion proof from the verified tree and the
+//! reason; a transient fetch failure fails the range without saving it, so a later poll
+//! raises the alert.
 
 use serde_json::Value;
 use taglog_proofs::hash::leaf_hash;
@@ -10,7 +16,7 @@ use super::{Monitor, MonitorError, PollReport};
 use crate::alerts::Alert;
 use crate::checks;
 use crate::follow::FetchError;
-use crate::replay::{Finding, Replayer};
+use crate::replay::{Replayer, Violation};
 
 impl Monitor {
     /// Entries `start..end` of the verified tree, each checked against its verified leaf
@@ -48,14 +54,23 @@ impl Monitor {
         Ok(Ok(entries))
     }
 
-    async fn entry_evidence(&self, index: u64) -> Option<Value> {
+    /// Evidence for an earlier verified entry (the previous binding of a rebind or version
+    /// alert, the binding of a merge-delay alert): its bytes with an inclusion proof, or, if
+    /// the log no longer serves them correctly, what the verified tree holds and why.
+    ///
+    /// # Errors
+    /// A transient fetch failure (the log unreachable, a 5xx): the caller fails the range
+    /// without saving progress, so the alert is raised by a later poll, never dropped.
+    async fn entry_evidence(&self, index: u64) -> Result<Value, MonitorError> {
         let size = self.dir.state.verified_size();
-        match self.verified_entries(index, index + 1).await {
-            Ok(Ok(e)) => e
-                .first()
-                .map(|e| checks::entry_evidence(index, e, &self.dir.tree, size)),
-            _ => None,
-        }
+        let tree = &self.dir.tree;
+        Ok(match self.verified_entries(index, index + 1).await? {
+            Ok(e) => match e.first() {
+                Some(e) => checks::entry_evidence(index, e, tree, size),
+                None => checks::unavailable_entry_evidence(index, "short read", tree, size),
+            },
+            Err((_, reason)) => checks::unavailable_entry_evidence(index, &reason, tree, size),
+        })
     }
 
     /// Replays verified entries in checked ranges.
@@ -81,7 +96,7 @@ impl Monitor {
                 Err((index, reason)) => {
                     let cp = self
                         .open_note(&note, "verified")
-                        .map_err(|e| MonitorError::StoredCheckpoint(e.to_string()))?;
+                        .map_err(MonitorError::StoredCheckpoint)?;
                     let a =
                         checks::tile_mismatch(&self.origin, &cp, index, None, &reason, self.now());
                     self.queue(a);
@@ -100,7 +115,7 @@ impl Monitor {
             for a in alerts {
                 self.queue(a);
             }
-            self.dir.state.replay = self.replayer.state().clone();
+            self.dir.state.replay = self.replayer.state();
             self.dir.state.replayed = end;
             self.dir.state.boundaries.retain(|&b| b > end);
             // Drop what the replay consumed from the prefetched entries.
@@ -141,16 +156,18 @@ impl Monitor {
         let now = self.now();
         let mut alerts = Vec::new();
         let mut notices = self.dir.state.notices.clone();
+        self.replayer.set_clock(Some(now));
         let checked = self.replayer.check_many(start, entries)?;
-        for ((i, entry), (leaf, findings)) in (start..).zip(entries).zip(checked) {
+        for ((i, entry), checked) in (start..).zip(entries).zip(checked) {
+            let (leaf, findings) = (checked.leaf, checked.violations);
             // Evidence (inclusion proof, base64) is built only for entries that alert.
             let tree = &self.dir.tree;
             let ev = || checks::entry_evidence(i, entry, tree, size);
             for f in &findings {
                 let previous = match f {
-                    Finding::Version {
+                    Violation::Version {
                         previous: Some(p), ..
-                    } => self.entry_evidence(p.index).await,
+                    } => Some(self.entry_evidence(p.index).await?),
                     _ => None,
                 };
                 alerts.push(checks::finding_alert(
@@ -175,16 +192,8 @@ impl Monitor {
                         ));
                     }
                     if let Some(earlier) = checks::note_binding(&mut notices, i, b) {
-                        if let Some(prev) = self.entry_evidence(earlier).await {
-                            alerts.push(checks::rebind_alert(
-                                &self.origin,
-                                b,
-                                note,
-                                ev(),
-                                prev,
-                                now,
-                            ));
-                        }
+                        let prev = self.entry_evidence(earlier).await?;
+                        alerts.push(checks::rebind_alert(&self.origin, b, note, ev(), prev, now));
                     }
                 }
                 Some(Leaf::State(s)) => {
@@ -192,21 +201,20 @@ impl Monitor {
                         checks::settle(&mut notices, s.time, self.config.mmd.unwrap_or(u64::MAX));
                     if let Some(mmd) = self.config.mmd {
                         for (bi, t) in late {
-                            if let Some(bev) = self.entry_evidence(bi).await {
-                                alerts.push(checks::mmd_alert(
-                                    &self.origin,
-                                    &checks::LateBinding {
-                                        index: bi,
-                                        publisher_time: t,
-                                        state_time: s.time,
-                                        mmd,
-                                    },
-                                    note,
-                                    bev,
-                                    ev(),
-                                    now,
-                                ));
-                            }
+                            let bev = self.entry_evidence(bi).await?;
+                            alerts.push(checks::mmd_alert(
+                                &self.origin,
+                                &checks::LateBinding {
+                                    index: bi,
+                                    publisher_time: t,
+                                    state_time: s.time,
+                                    mmd,
+                                },
+                                note,
+                                bev,
+                                ev(),
+                                now,
+                            ));
                         }
                     }
                 }
@@ -214,7 +222,7 @@ impl Monitor {
             }
             // Every verified checkpoint size (not only the newest) must end in a state leaf.
             if i + 1 == size || self.dir.state.boundaries.contains(&(i + 1)) {
-                for f in self.replayer.end_checkpoint(i + 1) {
+                if let Some(f) = self.replayer.end_checkpoint(i + 1) {
                     alerts.push(checks::finding_alert(
                         &self.origin,
                         &f,

@@ -38,12 +38,11 @@ use taglog_proofs::tree::{
 
 use super::store::{Store, StoreError};
 use crate::follow::{http_client, FetchError, LogClient};
-use crate::replay::{Finding, ReplayError, ReplayState, Replayer};
+use crate::replay::{ReplayError, ReplayState, Replayer, Violation};
+pub use taglog_proofs::rules::MAX_LOG_TIME_SKEW_SECS;
 
 /// Entries fetched and checked per round trip batch (64 full bundles).
 pub const AUDIT_CHUNK_ENTRIES: u64 = 64 * 256;
-/// How far in the future a state or publisher leaf's time may be (DESIGN §6: now + 5 min).
-pub const MAX_LOG_TIME_SKEW_SECS: u64 = 300;
 /// Findings named in a 422 body (all are counted).
 pub const MAX_FINDINGS_REPORTED: usize = 8;
 /// A snapshot of the audit state is written once the audited size is this many entries past
@@ -51,7 +50,9 @@ pub const MAX_FINDINGS_REPORTED: usize = 8;
 /// a restart with this number).
 pub const AUDIT_SNAPSHOT_ENTRIES: u64 = 4096;
 
-/// Why an audit refused, could not run, or why audit state could not be loaded.
+/// Why an audit refused, could not run, or why audit state could not be loaded. The HTTP
+/// status of each is chosen with the witness's other refusals, in
+/// [`super::AddError::status`].
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     /// `--audit` needs the log's tile URL.
@@ -61,22 +62,33 @@ pub enum AuditError {
         origin: String,
     },
     /// A stored audit snapshot that does not parse or is not self-consistent.
-    #[error("audit state of {origin:?} is unusable: {reason}")]
+    #[error("audit state of {origin:?} is unusable: {defect}")]
     CorruptState {
         /// The origin.
         origin: String,
-        /// Why.
-        reason: String,
+        /// What is wrong.
+        #[source]
+        defect: SnapshotDefect,
     },
     /// Reading the audit state failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
-    Client(FetchError),
+    Client(#[source] FetchError),
     /// The log's tiles could not be read (503), or served undecodable content (422).
     #[error("reading the log's entries: {0}")]
-    Fetch(FetchError),
+    Fetch(#[source] FetchError),
+    /// The log served fewer entries than asked for (422).
+    #[error("asked the log for entries {start}..{end}, got {got}")]
+    ShortRead {
+        /// First entry asked for.
+        start: u64,
+        /// End of the range asked for.
+        end: u64,
+        /// Entries received.
+        got: usize,
+    },
     /// The entries served do not hash to the checkpoint's root (422).
     #[error("the log's entries {old}..{new} do not hash to the checkpoint root {claimed} (they give {computed})")]
     RootMismatch {
@@ -91,47 +103,66 @@ pub enum AuditError {
     },
     /// Entries that break taglog's rules (422).
     #[error("{}", describe_findings(.0))]
-    Findings(Vec<Finding>),
-    /// The replay checker or the tree failed internally (500).
+    Findings(Vec<Violation>),
+    /// The audit state of the log could not be loaded at start or after a failure (500;
+    /// the witness's log says why). Nothing is cosigned unaudited.
+    #[error("the audit state of this log could not be loaded; see the witness's log")]
+    Unloaded,
+    /// The replay checker failed internally (500).
     #[error("internal audit error: {0}")]
-    Internal(String),
+    Replay(#[from] ReplayError),
+    /// The tree frontier failed internally (500).
+    #[error("internal audit error: {0}")]
+    Tree(#[from] TreeError),
 }
 
-impl AuditError {
-    /// The HTTP status for this outcome of an `add-checkpoint` audit.
-    pub fn status(&self) -> u16 {
-        match self {
-            AuditError::Fetch(e) if e.is_bad_content() => 422,
-            AuditError::Fetch(_) => 503,
-            AuditError::RootMismatch { .. } | AuditError::Findings(_) => 422,
-            _ => 500,
-        }
-    }
+/// What is wrong with a stored audit snapshot.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotDefect {
+    /// The JSON does not parse.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// The replay state is not at the snapshot's size.
+    #[error("it is for size {size} but replayed {replayed} entries")]
+    NotReplayedTo {
+        /// The snapshot's size.
+        size: u64,
+        /// Entries its replay state covers.
+        replayed: u64,
+    },
+    /// A frontier hash is not base64 of 32 bytes.
+    #[error("bad hash {0:?}")]
+    BadHash(String),
+    /// The frontier does not fit the size.
+    #[error("{0}")]
+    Frontier(#[from] TreeError),
+    /// The frontier does not give the stored root.
+    #[error("its frontier does not give its root")]
+    RootMismatch,
+    /// The replay state does not load.
+    #[error("{0}")]
+    Replay(#[from] ReplayError),
+    /// The file for one size holds another.
+    #[error("file audit-{file} holds size {holds}")]
+    WrongFile {
+        /// The size in the file name.
+        file: u64,
+        /// The size it holds.
+        holds: u64,
+    },
 }
 
-fn describe_findings(findings: &[Finding]) -> String {
+fn describe_findings(findings: &[Violation]) -> String {
     let mut s = format!("{} entries break the log's rules:", findings.len());
     for f in findings.iter().take(MAX_FINDINGS_REPORTED) {
         s.push(' ');
-        s.push_str(&f.describe());
+        s.push_str(&f.to_string());
         s.push(';');
     }
     if findings.len() > MAX_FINDINGS_REPORTED {
         s.push_str(" ...");
     }
     s
-}
-
-impl From<ReplayError> for AuditError {
-    fn from(e: ReplayError) -> AuditError {
-        AuditError::Internal(e.to_string())
-    }
-}
-
-impl From<TreeError> for AuditError {
-    fn from(e: TreeError) -> AuditError {
-        AuditError::Internal(e.to_string())
-    }
 }
 
 /// The right edge of a Merkle tree: the stored hashes of its complete subtrees
@@ -240,7 +271,7 @@ impl AuditState {
                 .map(|r| r.to_base64())
                 .unwrap_or_default(),
             frontier: self.frontier.hashes().iter().map(Hash::to_base64).collect(),
-            replay: self.replayer.state().clone(),
+            replay: self.replayer.state(),
         };
         // Serializing plain strings, numbers and maps cannot fail.
         serde_json::to_vec(&stored).unwrap_or_default()
@@ -252,31 +283,32 @@ impl AuditState {
     /// # Errors
     /// [`AuditError::CorruptState`].
     pub fn from_bytes(origin: &str, bytes: &[u8]) -> Result<AuditState, AuditError> {
-        let corrupt = |reason: String| AuditError::CorruptState {
+        let corrupt = |defect: SnapshotDefect| AuditError::CorruptState {
             origin: origin.to_owned(),
-            reason,
+            defect,
         };
-        let stored: StoredAudit =
-            serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        let stored: StoredAudit = serde_json::from_slice(bytes).map_err(|e| corrupt(e.into()))?;
         let size = stored.size;
         if stored.replay.next_index != size {
-            return Err(corrupt(format!(
-                "it is for size {size} but replayed {} entries",
-                stored.replay.next_index
-            )));
+            return Err(corrupt(SnapshotDefect::NotReplayedTo {
+                size,
+                replayed: stored.replay.next_index,
+            }));
         }
         let hashes = stored
             .frontier
             .iter()
-            .map(|h| Hash::from_base64(h).ok_or_else(|| corrupt(format!("bad hash {h:?}"))))
+            .map(|h| {
+                Hash::from_base64(h).ok_or_else(|| corrupt(SnapshotDefect::BadHash(h.clone())))
+            })
             .collect::<Result<Vec<_>, _>>()?;
-        let frontier = Frontier::from_hashes(size, &hashes).map_err(|e| corrupt(e.to_string()))?;
-        let root = frontier.root().map_err(|e| corrupt(e.to_string()))?;
+        let frontier = Frontier::from_hashes(size, &hashes).map_err(|e| corrupt(e.into()))?;
+        let root = frontier.root().map_err(|e| corrupt(e.into()))?;
         if Some(root) != Hash::from_base64(&stored.root) {
-            return Err(corrupt("its frontier does not give its root".into()));
+            return Err(corrupt(SnapshotDefect::RootMismatch));
         }
         let replayer =
-            Replayer::from_state(origin, stored.replay).map_err(|e| corrupt(e.to_string()))?;
+            Replayer::from_state(origin, stored.replay).map_err(|e| corrupt(e.into()))?;
         Ok(AuditState {
             origin: origin.to_owned(),
             frontier,
@@ -336,7 +368,10 @@ impl Auditor {
                 if state.size() != at {
                     return Err(AuditError::CorruptState {
                         origin: origin.to_owned(),
-                        reason: format!("file audit-{at} holds size {}", state.size()),
+                        defect: SnapshotDefect::WrongFile {
+                            file: at,
+                            holds: state.size(),
+                        },
                     });
                 }
                 state
@@ -353,7 +388,8 @@ impl Auditor {
     ///
     /// # Errors
     /// An [`AuditFailure`] with [`AuditError::Fetch`], [`AuditError::RootMismatch`],
-    /// [`AuditError::Findings`], [`AuditError::MissingUrl`] or [`AuditError::Internal`].
+    /// [`AuditError::ShortRead`], [`AuditError::Findings`], [`AuditError::MissingUrl`],
+    /// [`AuditError::Replay`] or [`AuditError::Tree`].
     pub async fn audit(
         &self,
         url: Option<&str>,
@@ -378,18 +414,17 @@ impl Auditor {
         let client = LogClient::new(self.http.clone(), url);
         let mut start = old;
         let mut findings = Vec::new();
-        state
-            .replayer
-            .set_max_time(Some(now.saturating_add(MAX_LOG_TIME_SKEW_SECS)));
+        state.replayer.set_clock(Some(now));
         while start < new {
             let end = start.saturating_add(AUDIT_CHUNK_ENTRIES).min(new);
             let entries = match client.entries(start, end, new).await {
                 Ok(e) if e.len() as u64 == end - start => e,
                 Ok(e) => {
-                    let error = AuditError::Internal(format!(
-                        "asked for entries {start}..{end}, got {}",
-                        e.len()
-                    ));
+                    let error = AuditError::ShortRead {
+                        start,
+                        end,
+                        got: e.len(),
+                    };
                     return Err(failure(error, state, start == old));
                 }
                 Err(e) => return Err(failure(AuditError::Fetch(e), state, start == old)),
@@ -399,7 +434,7 @@ impl Auditor {
             }
             start = end;
         }
-        state.replayer.set_max_time(None);
+        state.replayer.set_clock(None);
         let computed = match state.frontier.root() {
             Ok(r) => r,
             Err(e) => return Err(failure(e.into(), state, false)),
@@ -423,24 +458,26 @@ impl Auditor {
 
 /// Builds a failure, handing `state` back only if nothing was applied to it.
 fn failure(error: AuditError, mut state: AuditState, untouched: bool) -> AuditFailure {
-    state.replayer.set_max_time(None);
+    state.replayer.set_clock(None);
     AuditFailure {
         error,
         state: untouched.then_some(state),
     }
 }
 
-/// Hashes and replays `entries` (the first at index `start`) into `state`.
+/// Hashes and replays `entries` (the first at index `start`) into `state`, with the
+/// signatures verified on all cores.
 fn apply(
     state: &mut AuditState,
     start: u64,
     entries: &[Vec<u8>],
-    findings: &mut Vec<Finding>,
+    findings: &mut Vec<Violation>,
 ) -> Result<(), AuditError> {
-    for (index, entry) in (start..).zip(entries) {
+    for entry in entries {
         state.frontier.append(leaf_hash(entry))?;
-        let (_, found) = state.replayer.check(index, entry)?;
-        findings.extend(found);
+    }
+    for checked in state.replayer.check_many(start, entries)? {
+        findings.extend(checked.violations);
     }
     Ok(())
 }

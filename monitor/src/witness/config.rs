@@ -71,13 +71,19 @@ pub enum ConfigError {
         /// The other.
         second: String,
     },
-    /// A config line that is not a `log` line, comment or blank.
-    #[error("config line {line}: {reason}")]
+    /// A `log` line that is not `log <vkey> [url]`.
+    #[error("config line {line}: expected `log <vkey> [url]`")]
     BadLine {
         /// 1-based line number.
         line: usize,
-        /// What is wrong.
-        reason: String,
+    },
+    /// A line with another keyword (a policy's `witness`, `quorum`, ... lines).
+    #[error("config line {line}: `{keyword}` lines are not witness configuration; only `log <vkey> [url]` lines are")]
+    OtherKeyword {
+        /// 1-based line number.
+        line: usize,
+        /// The first word.
+        keyword: String,
     },
     /// The config file is too large.
     #[error("config file is larger than {MAX_CONFIG_BYTES} bytes")]
@@ -171,7 +177,8 @@ impl LogsBuilder {
     /// with `#` are skipped.
     ///
     /// # Errors
-    /// [`ConfigError::TooLarge`], [`ConfigError::BadLine`] for any other line, and the
+    /// [`ConfigError::TooLarge`], [`ConfigError::BadLine`] or [`ConfigError::OtherKeyword`] for
+    /// any other line, and the
     /// errors of [`LogsBuilder::add_key`] and [`LogsBuilder::add_url`].
     pub fn add_config(&mut self, text: &str) -> Result<(), ConfigError> {
         if text.len() > MAX_CONFIG_BYTES {
@@ -184,10 +191,6 @@ impl LogsBuilder {
                 continue;
             }
             let mut words = line.split_whitespace();
-            let bad = |reason: &str| ConfigError::BadLine {
-                line: n,
-                reason: reason.to_owned(),
-            };
             match (words.next(), words.next(), words.next(), words.next()) {
                 (Some("log"), Some(vkey), url, None) => {
                     let place = format!("config line {n}");
@@ -196,11 +199,12 @@ impl LogsBuilder {
                         self.add_url(&origin, url, &place)?;
                     }
                 }
-                (Some("log"), ..) => return Err(bad("expected `log <vkey> [url]`")),
+                (Some("log"), ..) => return Err(ConfigError::BadLine { line: n }),
                 (Some(word), ..) => {
-                    return Err(bad(&format!(
-                        "`{word}` lines are not witness configuration; only `log <vkey> [url]` lines are"
-                    )))
+                    return Err(ConfigError::OtherKeyword {
+                        line: n,
+                        keyword: word.to_owned(),
+                    })
                 }
                 (None, ..) => {}
             }
@@ -270,7 +274,7 @@ mod tests {
         ));
         assert!(matches!(
             b.add_config("quorum none\n"),
-            Err(ConfigError::BadLine { line: 1, .. })
+            Err(ConfigError::OtherKeyword { line: 1, .. })
         ));
         assert!(matches!(
             b.add_config("log\n"),

@@ -2,16 +2,17 @@
 //! `GET /<hex sha256(origin)>/checkpoint`, as in C2SP tlog-witness with the submission and
 //! monitoring prefixes both at the root.
 //!
-//! Guarantees: bodies above [`MAX_BODY_BYTES`] get 413 before being read whole; every refusal
-//! carries a one-line plain-text reason; a 409 carries exactly the spec's `text/x.tlog.size`
-//! body; the clock is read here and passed into [`super::Witness::add_checkpoint`]. Out of
-//! scope: TLS (run behind a proxy), rate limits.
+//! Guarantees: every refusal carries a one-line plain-text reason; a 409 carries exactly the
+//! spec's `text/x.tlog.size` body; the clock is read here and passed into
+//! [`super::Witness::add_checkpoint`]. Served through [`crate::listen`], which refuses bodies
+//! above [`MAX_BODY_BYTES`] with 413 before reading them whole and bounds connections, header
+//! time and request time. Out of scope: rate limits.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,14 +24,17 @@ use super::{AddError, Witness};
 /// The largest request body read (the spec's largest add-checkpoint body).
 pub const MAX_BODY_BYTES: usize = MAX_ADD_CHECKPOINT_BYTES;
 
+/// Default longest time of one request: an auditing witness replays the log's new entries
+/// before it answers.
+pub const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 const TEXT: &str = "text/plain; charset=utf-8";
 
-/// The witness's routes.
+/// The witness's routes (serve them with [`crate::listen`] and [`MAX_BODY_BYTES`]).
 pub fn router(witness: Arc<Witness>) -> Router {
     Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
         .route("/{origin_hash}/checkpoint", get(checkpoint))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(witness)
 }
 

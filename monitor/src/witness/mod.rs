@@ -114,7 +114,20 @@ impl AddError {
             AddError::EmptyTreeRoot(_) | AddError::ProofFromZero(_) | AddError::Inconsistent(_) => {
                 422
             }
-            AddError::Audit(e) => e.status(),
+            AddError::Audit(e) => match e {
+                AuditError::Fetch(f) if f.is_bad_content() => 422,
+                AuditError::Fetch(_) => 503,
+                AuditError::ShortRead { .. }
+                | AuditError::RootMismatch { .. }
+                | AuditError::Findings(_) => 422,
+                AuditError::MissingUrl { .. }
+                | AuditError::CorruptState { .. }
+                | AuditError::Store(_)
+                | AuditError::Client(_)
+                | AuditError::Unloaded
+                | AuditError::Replay(_)
+                | AuditError::Tree(_) => 500,
+            },
             AddError::Storage(_) | AddError::Cosign(_) | AddError::Note(_) | AddError::Clock(_) => {
                 500
             }
@@ -132,16 +145,31 @@ pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A stored checkpoint does not parse: the data directory is corrupt or not ours.
-    #[error("stored checkpoint for {origin:?} is unreadable ({reason}); restore it from a backup of this witness or move it away knowingly")]
+    #[error("stored checkpoint for {origin:?} is unreadable ({defect}); restore it from a backup of this witness or move it away knowingly")]
     CorruptState {
         /// The origin.
         origin: String,
-        /// Why it failed.
-        reason: String,
+        /// What is wrong.
+        #[source]
+        defect: StoredDefect,
     },
     /// `--audit` without a URL for a log, or a corrupt audit snapshot.
     #[error(transparent)]
     Audit(#[from] AuditError),
+}
+
+/// What is wrong with a stored checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum StoredDefect {
+    /// Not a signed note.
+    #[error("{0}")]
+    Note(#[from] NoteError),
+    /// Not a checkpoint.
+    #[error("{0}")]
+    Checkpoint(#[from] CheckpointError),
+    /// A checkpoint of another log.
+    #[error("it names origin {0:?}")]
+    OtherOrigin(String),
 }
 
 /// What the witness knows about one log: its latest cosigned checkpoint.
@@ -383,11 +411,10 @@ impl Witness {
             self.reload_audit(a.log, a.checkpoint.origin(), state).await;
         }
         // Never cosign unaudited in audit mode.
-        let current = state.audit.take().ok_or_else(|| {
-            AddError::Audit(AuditError::Internal(
-                "the audit state of this log could not be loaded; see the witness's log".into(),
-            ))
-        })?;
+        let current = state
+            .audit
+            .take()
+            .ok_or(AddError::Audit(AuditError::Unloaded))?;
         match auditor
             .audit(a.log.url.as_deref(), current, &a.checkpoint, now)
             .await
@@ -553,9 +580,9 @@ fn load_state(
     auditor: Option<&Auditor>,
     url: Option<&str>,
 ) -> Result<(LogState, Option<Vec<u8>>), StartError> {
-    let corrupt = |reason: String| StartError::CorruptState {
+    let corrupt = |defect: StoredDefect| StartError::CorruptState {
         origin: origin.to_owned(),
-        reason,
+        defect,
     };
     let mut state = LogState {
         root: empty_root(),
@@ -563,10 +590,10 @@ fn load_state(
     };
     let stored = store.load_checkpoint(origin)?;
     if let Some(bytes) = &stored {
-        let note = Note::parse(bytes).map_err(|e| corrupt(e.to_string()))?;
-        let cp = Checkpoint::parse(note.text()).map_err(|e| corrupt(e.to_string()))?;
+        let note = Note::parse(bytes).map_err(|e| corrupt(e.into()))?;
+        let cp = Checkpoint::parse(note.text()).map_err(|e| corrupt(e.into()))?;
         if cp.origin() != origin {
-            return Err(corrupt(format!("it names origin {:?}", cp.origin())));
+            return Err(corrupt(StoredDefect::OtherOrigin(cp.origin().to_owned())));
         }
         state.size = cp.size();
         state.root = cp.root();

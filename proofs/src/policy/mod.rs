@@ -8,7 +8,8 @@
 //! `insecure-registry <host[:port]>`.
 //!
 //! Guarantees: a [`Policy`] exists only if the whole file parsed strictly (every error names its
-//! line), every name used by a group or the quorum was defined on an earlier line, log keys are
+//! line), every name used by a group or the quorum was defined on an earlier line, each name is
+//! a member of at most one group (so no witness counts twice toward the quorum), log keys are
 //! Ed25519 (type 0x01) keys, witness keys are cosignature/v1 (type 0x04) keys, no public key is
 //! listed twice, and every limit below holds. Whitespace is ASCII space and tab only; comments
 //! are whole lines starting with `#`.
@@ -129,6 +130,17 @@ pub enum PolicyError {
         name: String,
         /// "already defined on line N" or "reserved".
         why: String,
+    },
+    /// A name listed as a member of a second group (C2SP tlog-policy: each defined name is a
+    /// group member at most once, so a witness contributes to the quorum in one way only).
+    #[error("policy line {line}: `{name}` is already a member of the group on line {first}; list each witness or group in at most one group, so that it counts once toward the quorum")]
+    MemberOfTwoGroups {
+        /// Line number.
+        line: usize,
+        /// The member name.
+        name: String,
+        /// The line of the group that lists it first.
+        first: usize,
     },
     /// A group member or quorum naming something not defined on an earlier line.
     #[error("policy line {line}: `{name}` is not a witness or group defined on an earlier line")]

@@ -146,6 +146,8 @@ struct Builder {
     insecure: Vec<String>,
     /// Witness and group names -> defining line.
     names: BTreeMap<String, usize>,
+    /// Names listed as a group member -> the line of that group.
+    members: BTreeMap<String, usize>,
     /// Log and witness public keys -> first line.
     keys: BTreeMap<[u8; 32], usize>,
 }
@@ -292,6 +294,16 @@ impl Builder {
             if !seen.insert(*m) {
                 return Err(syntax(n, format!("member `{m}` is listed twice"), G_GROUP));
             }
+            if let Some(first) = self.members.get(*m) {
+                return Err(PolicyError::MemberOfTwoGroups {
+                    line: n,
+                    name: (*m).to_string(),
+                    first: *first,
+                });
+            }
+        }
+        for m in members {
+            self.members.insert((*m).to_string(), n);
         }
         self.define_name(n, name)?;
         self.groups.push(GroupEntry {

@@ -250,3 +250,53 @@ fn durations() {
         assert_eq!(parse_duration(&format_duration(s)), Ok(s));
     }
 }
+
+/// C2SP tlog-policy: each defined name is a group member at most once, so one witness cannot
+/// count twice toward a quorum (issue 12, finding 3). With `a` in both groups, `a` alone
+/// would satisfy `q` (all of g1, g2).
+#[test]
+fn a_name_listed_in_two_groups_is_rejected() {
+    for (groups, line, name, first) in [
+        (
+            "group g1 any a b\ngroup g2 any a c\ngroup q all g1 g2\nquorum q\n",
+            6,
+            "a",
+            5,
+        ),
+        (
+            "group g1 any a b\ngroup g2 any b c\ngroup q all g1 g2 b\nquorum q\n",
+            6,
+            "b",
+            5,
+        ),
+        (
+            "group g1 any a\ngroup q1 all g1\ngroup q2 any g1 b\nquorum q2\n",
+            7,
+            "g1",
+            6,
+        ),
+    ] {
+        let text = format!("{}{groups}{}", base(), publisher());
+        match Policy::parse(text.as_bytes()) {
+            Err(e @ PolicyError::MemberOfTwoGroups { .. }) => {
+                assert_eq!(
+                    e,
+                    PolicyError::MemberOfTwoGroups {
+                        line,
+                        name: name.into(),
+                        first
+                    }
+                );
+                assert!(e.to_string().contains("at most one group"), "{e}");
+            }
+            other => panic!("{groups}: expected MemberOfTwoGroups, got {other:?}"),
+        }
+    }
+    // One name in one group, and the quorum naming a group member directly, stay valid.
+    let ok = format!(
+        "{}group g1 any a b\ngroup g2 any c\nquorum a\n{}",
+        base(),
+        publisher()
+    );
+    assert!(Policy::parse(ok.as_bytes()).is_ok());
+}

@@ -479,24 +479,32 @@ fn check_binding_leaf(
         });
     }
     let (name, id) = sb.signer();
-    let allowed = req
+    // Every allowed key with the line's name and key ID is tried (as the log's rule book
+    // does), so a key with a colliding ID allowed for the ref cannot shadow the real one.
+    let mut allowed = req
         .policy
         .publishers_for(req.signed_ref)
         .filter(|p| p.log == v.origin)
-        .find(|p| p.key.name() == name && p.key.id() == id);
-    let Some(rule) = allowed else {
+        .filter(|p| p.key.name() == name && p.key.id() == id)
+        .peekable();
+    if allowed.peek().is_none() {
         return Err(VerifyError::UntrustedCurrentBinding {
             reference: req.signed_ref.as_str().to_string(),
             key: format!("{name}+{id}"),
             version: sb.binding().version,
         });
-    };
-    sb.verify(&rule.key)
-        .map_err(|e| VerifyError::BindingSignature {
-            key: format!("{name}+{id}"),
-            reason: e.to_string(),
-        })?;
-    Ok((sb, rule.key.to_string()))
+    }
+    let mut failure = None;
+    for rule in allowed {
+        match sb.verify(&rule.key) {
+            Ok(()) => return Ok((sb, rule.key.to_string())),
+            Err(e) => failure = Some(e),
+        }
+    }
+    Err(VerifyError::BindingSignature {
+        key: format!("{name}+{id}"),
+        reason: failure.map(|e| e.to_string()).unwrap_or_default(),
+    })
 }
 
 fn check_high_water(req: &VerifyRequest<'_>, current: &CurrentBinding) -> Result<(), VerifyError> {
@@ -589,32 +597,26 @@ fn verify_pin(
     }
     let (version, index) = proven.ok_or_else(|| not_proven(last_reason))?;
     let mut warnings = v.warnings;
-    let current = match current {
-        Ok(c) => {
-            check_high_water(req, &c)?;
-            if !v.stale_accepted {
-                update.high_water = rising(req, &c);
-            }
-            if c.digest == DigestValue::Withdrawn {
-                warnings.push(format!(
-                    "the publisher has since withdrawn {reference} (version {})",
-                    c.version
-                ));
-            } else if c.digest != *pin {
-                warnings.push(format!(
-                    "the publisher has since moved {reference} to {} (version {})",
-                    c.digest, c.version
-                ));
-            }
-            Some(c)
-        }
-        Err(VerifyError::Unbound { .. }) => None,
-        Err(e) => {
-            warnings.push(format!("the current binding could not be verified: {e}"));
-            None
-        }
-    };
-    let moved = current.as_ref().is_some_and(|c| c.digest != *pin);
+    // A current binding that does not verify fails the pin too (issue 12: never a warning).
+    // That includes "unbound": the history just proved a binding of this ref included before
+    // the state leaf, so a map without the ref contradicts it.
+    let c = current?;
+    check_high_water(req, &c)?;
+    if !v.stale_accepted {
+        update.high_water = rising(req, &c);
+    }
+    if c.digest == DigestValue::Withdrawn {
+        warnings.push(format!(
+            "the publisher has since withdrawn {reference} (version {})",
+            c.version
+        ));
+    } else if c.digest != *pin {
+        warnings.push(format!(
+            "the publisher has since moved {reference} to {} (version {})",
+            c.digest, c.version
+        ));
+    }
+    let moved = c.digest != *pin;
     Ok(Verdict {
         reference: req.signed_ref.clone(),
         digest: *pin,
@@ -623,7 +625,7 @@ fn verify_pin(
             index,
             moved,
         },
-        current,
+        current: Some(c),
         checkpoint: v.info,
         stale_accepted: v.stale_accepted,
         warnings,
