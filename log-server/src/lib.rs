@@ -108,27 +108,28 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// How long the start waits for the allowlist file to be logged before serving anyway (it is
-/// logged once the witnesses have answered).
+/// How long the start waits for the allowlist file to be logged before serving anyway.
 const START_ALLOWLIST_WAIT: Duration = Duration::from_secs(10);
 
-/// Logs the allowlist file before serving, so that a client never sees the log without it;
-/// while sequencing waits for the witnesses, it serves reads after [`START_ALLOWLIST_WAIT`]
-/// and the change is logged as soon as they have answered.
+/// Logs the allowlist file before serving, so that a client never sees the log without it.
+/// While sequencing waits for the witnesses (which may need to read the log, as an auditing
+/// witness does), the change is queued and the server serves at once: the sequencer logs it
+/// before it accepts any submission.
 async fn apply_at_start(log: &Arc<Log>, list: Allowlist) {
     let pending = {
         let log = Arc::clone(log);
         tokio::spawn(async move { log.apply_allowlist(list).await })
     };
+    if let Some(waiting) = log.awaiting_witnesses().filter(|w| !w.is_empty()) {
+        tracing::info!(?waiting, "the publisher allowlist will be logged once the witnesses have answered; serving reads meanwhile");
+        return;
+    }
     match tokio::time::timeout(START_ALLOWLIST_WAIT, pending).await {
         Ok(Ok(Ok(n))) => tracing::info!(changes = n, "publisher allowlist logged"),
         // Halted (e.g. a persisted fork-risk halt): the log still serves reads.
         Ok(Ok(Err(e))) => tracing::error!(error = %e, "the publisher allowlist was not logged"),
         Ok(Err(e)) => tracing::error!(error = %e, "logging the publisher allowlist failed"),
-        Err(_) => tracing::warn!(
-            waiting = ?log.awaiting_witnesses(),
-            "the publisher allowlist will be logged once the witnesses have answered; serving reads meanwhile"
-        ),
+        Err(_) => tracing::warn!("the publisher allowlist is not logged yet; serving meanwhile"),
     }
 }
 

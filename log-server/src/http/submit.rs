@@ -1,8 +1,8 @@
 //! `POST /add-binding` (DESIGN §5 "Submission path").
 //!
-//! Order: size limit (413) -> content type -> shutting down (503) -> halted or waiting
-//! for witnesses at start (503; a replay of a logged entry is still answered 200 from the
-//! dedup index) -> strict parse (400, naming the line) -> `log` is this origin ->
+//! Order: size limit (413) -> content type -> shutting down (503) -> halted, or still
+//! waiting for witnesses at start after `--commit-timeout` (503; a replay of a logged entry
+//! is still answered 200 from the dedup index) -> strict parse (400, naming the line) -> `log` is this origin ->
 //! allowlisted key by name and ID (403) -> `verify_strict` off the async runtime (403) ->
 //! key admitted for the ref's prefix (403) -> dedup by leaf hash (200 with the existing
 //! index, `superseded_by` if a newer version exists) -> early version check (409) ->
@@ -86,7 +86,7 @@ async fn submit(
     if state.log.is_shutting_down() {
         return Err(ApiError::ShuttingDown);
     }
-    if let Some(refused) = not_sequencing(state) {
+    if let Some(refused) = not_sequencing(state).await {
         return replay_only(state, bytes, refused).await;
     }
     let (checked, found) = check(state, bytes).await?;
@@ -122,15 +122,23 @@ async fn submit(
     respond(state, &checked.signed, outcome).await
 }
 
-/// Why the log sequences nothing now (halted, or waiting for its witnesses at start).
-fn not_sequencing(state: &AppState) -> Option<ApiError> {
+/// Why the log sequences nothing now: halted, or still waiting for its witnesses at start
+/// after the commit timeout (a submission waits that long, as for a commit).
+async fn not_sequencing(state: &AppState) -> Option<ApiError> {
     if let Some(reason) = state.log.halted() {
         return Some(ApiError::Halted(reason));
     }
-    state
-        .log
-        .awaiting_witnesses()
-        .map(ApiError::AwaitingWitnesses)
+    if state.log.awaiting_witnesses().is_some() && !state.log.wait_ready(state.commit_timeout).await
+    {
+        if let Some(reason) = state.log.halted() {
+            return Some(ApiError::Halted(reason));
+        }
+        return state
+            .log
+            .awaiting_witnesses()
+            .map(ApiError::AwaitingWitnesses);
+    }
+    state.log.halted().map(ApiError::Halted)
 }
 
 /// While the log sequences nothing, a replay of a logged entry is still answered with its

@@ -108,6 +108,8 @@ pub struct Log {
     shutting_down: AtomicBool,
     /// Witnesses (key names) that must answer before sequencing starts.
     gate: watch::Sender<BTreeSet<String>>,
+    /// Set by the sequencer once it runs after the gate.
+    ready: watch::Sender<bool>,
 }
 
 /// A started log: its sequencer thread and witness tasks run until [`Running::stop`].
@@ -155,6 +157,7 @@ impl Log {
             state_proofs: StateProofs::default(),
             shutting_down: AtomicBool::new(false),
             gate: watch::channel(BTreeSet::new()).0,
+            ready: watch::channel(false).0,
         });
         log.load_halt()?;
         log.close_gate();
@@ -283,11 +286,32 @@ impl Log {
         reason
     }
 
-    /// The witnesses (key names) sequencing still waits for at start; `None` once it may
-    /// sequence.
+    /// The witnesses (key names) sequencing still waits for at start; `None` once the
+    /// sequencer runs (every awaited witness answered and the changes held back meanwhile,
+    /// such as the allowlist, are logged).
     pub fn awaiting_witnesses(&self) -> Option<Vec<String>> {
-        let waiting = self.gate.borrow();
-        (!waiting.is_empty()).then(|| waiting.iter().cloned().collect())
+        if *self.ready.borrow() {
+            return None;
+        }
+        Some(self.gate.borrow().iter().cloned().collect())
+    }
+
+    /// True once every awaited witness answered (the sequencer may commit).
+    pub(crate) fn gate_open(&self) -> bool {
+        self.gate.borrow().is_empty()
+    }
+
+    /// The sequencer runs: submissions are queued from now on.
+    pub(crate) fn set_ready(&self) {
+        self.ready.send_replace(true);
+    }
+
+    /// Waits at most `limit` for the sequencer to run (see [`Log::awaiting_witnesses`]);
+    /// returns whether it does.
+    pub async fn wait_ready(&self, limit: std::time::Duration) -> bool {
+        let mut rx = self.ready.subscribe();
+        let ready = tokio::time::timeout(limit, rx.wait_for(|r| *r)).await;
+        matches!(ready, Ok(Ok(_)))
     }
 
     /// Records that a witness cosigned the committed checkpoint (so consistency from its

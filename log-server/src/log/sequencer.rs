@@ -199,7 +199,7 @@ impl Sequencer {
     fn wait_for_witnesses(&mut self, rx: &mut mpsc::Receiver<Command>) -> bool {
         let mut gate = self.log.watch_gate();
         let mut deferred = Vec::new();
-        while let Some(waiting) = self.log.awaiting_witnesses() {
+        while !self.log.gate_open() {
             let event = self.rt.block_on(async {
                 tokio::select! {
                     changed = gate.changed() => Gated::Changed(changed.is_ok()),
@@ -214,7 +214,9 @@ impl Sequencer {
                 Gated::Command(Some(Command::Submit(_, _, reply))) => {
                     let why = match self.log.halted() {
                         Some(h) => Unavailable::Halted(h),
-                        None => Unavailable::AwaitingWitnesses(waiting),
+                        None => Unavailable::AwaitingWitnesses(
+                            self.log.awaiting_witnesses().unwrap_or_default(),
+                        ),
                     };
                     let _ = reply.send(Outcome::Unavailable(why));
                 }
@@ -229,7 +231,9 @@ impl Sequencer {
                     .publish(self.log.store().as_ref(), head, None);
             }
         }
-        self.handle(deferred)
+        let running = self.handle(deferred);
+        self.log.set_ready();
+        running
     }
 
     /// Handles one drained batch; returns false after a shutdown command.
@@ -399,7 +403,7 @@ impl Sequencer {
             ms = started.elapsed().as_millis() as u64,
             "checkpoint committed"
         );
-        if self.log.config().witness_quorum == 0 && self.log.awaiting_witnesses().is_none() {
+        if self.log.config().witness_quorum == 0 && self.log.gate_open() {
             m.published_size.store(head.size, Ordering::Relaxed);
             // Without a quorum nothing is stored for publishing: the committed checkpoint is it.
             let _ = self
