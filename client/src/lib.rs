@@ -3,14 +3,16 @@
 //!
 //! Modules: [`registry`] (OCI distribution API), [`credentials`] (registry credentials per
 //! host), [`remote`] (the log's HTTP API), [`state`] (local trusted state), [`verify`] (I/O
-//! orchestration around [`taglog_proofs::verify::verify`]), [`publish`], [`keys`], [`config`]
-//! (policy location), [`body`] (bounded HTTP bodies). All network I/O is async (tokio).
+//! orchestration around [`taglog_proofs::verify::verify`]), [`publish`], [`import`] (Docker
+//! Content Trust tags into the log), [`keys`], [`config`] (policy location), [`body`] (bounded
+//! HTTP bodies). All network I/O is async (tokio).
 //! Every failure is a [`Failure`] with the exit code DESIGN §4 assigns: 0 verified, 1
 //! verification failed, 2 usage or policy error, 3 a service was unavailable.
 
 pub mod body;
 pub mod config;
 pub mod credentials;
+pub mod import;
 pub mod inspect;
 pub mod keys;
 pub mod publish;

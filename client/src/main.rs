@@ -13,7 +13,7 @@ use taglog_client::credentials::CredentialStore;
 use taglog_client::publish::{PublishOptions, VersionChoice, DEFAULT_MMD_SECS};
 use taglog_client::state::StateDir;
 use taglog_client::verify::{self, Options};
-use taglog_client::{inspect, keys, Failure, EXIT_OK};
+use taglog_client::{import, inspect, keys, Failure, EXIT_OK};
 use taglog_proofs::binding::DigestValue;
 use taglog_proofs::policy::parse_duration;
 use taglog_proofs::refs::TagRef;
@@ -150,6 +150,52 @@ enum Command {
     Policy {
         #[command(subcommand)]
         action: PolicyAction,
+    },
+    /// Import signed tags from another signing system.
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportFrom {
+    /// Docker Content Trust (Notary v1): bind every tag Notary signed for GUN, with your key.
+    #[command(alias = "dct")]
+    Notary {
+        /// The repository as Notary names it (its GUN), e.g. docker.io/acme/app.
+        gun: String,
+        /// Your publisher key file (not needed with --dry-run).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Notary server.
+        #[arg(
+            long,
+            env = "DOCKER_CONTENT_TRUST_SERVER",
+            default_value = "https://notary.docker.io"
+        )]
+        notary_server: String,
+        /// Extra TLS root certificate (PEM) for the Notary server.
+        #[arg(long)]
+        notary_ca: Option<PathBuf>,
+        /// Trust directory holding the trusted root (default: ~/.docker/trust).
+        #[arg(long)]
+        trust_dir: Option<PathBuf>,
+        /// The Notary root.json you trust (default: the trust directory's).
+        #[arg(long)]
+        notary_root: Option<PathBuf>,
+        /// Read only the trust directory, not the Notary server.
+        #[arg(long)]
+        offline: bool,
+        /// Bind the tags in this repository instead of the GUN.
+        #[arg(long = "as")]
+        repository: Option<String>,
+        /// Print the plan; publish nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// How long each publication waits for the log to make it current.
+        #[arg(long, default_value = "5m")]
+        mmd: String,
     },
 }
 
@@ -397,6 +443,60 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 "{}",
                 inspect::checkpoint(&policy()?, origin.as_deref(), cli.log.as_deref(), now).await?
             );
+        }
+        Command::Import {
+            from:
+                ImportFrom::Notary {
+                    gun,
+                    key,
+                    notary_server,
+                    notary_ca,
+                    trust_dir,
+                    notary_root,
+                    offline,
+                    repository,
+                    dry_run,
+                    mmd,
+                },
+        } => {
+            let trust_dir = trust_dir
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/trust"))
+                })
+                .ok_or_else(|| {
+                    Failure::usage("no-trust-dir", "pass --trust-dir (HOME is not set)")
+                })?;
+            let opts = import::ImportOptions {
+                notary: import::notary::NotaryOptions {
+                    gun,
+                    source: if offline {
+                        import::notary::Source::TrustDir
+                    } else {
+                        import::notary::Source::Server {
+                            url: notary_server,
+                            ca: notary_ca,
+                        }
+                    },
+                    trust_dir,
+                    root: notary_root,
+                    now,
+                },
+                repository,
+                key,
+                dry_run,
+                log_url: cli.log.clone(),
+                mmd: Duration::from_secs(duration(&mmd, "--mmd")?),
+                poll: Duration::from_millis(500),
+            };
+            let report = import::run(&policy()?, &opts, &mut |step, outcome| {
+                println!("{}", import::line(step, outcome));
+            })
+            .await?;
+            let (text, failure) = import::summary(&report, dry_run);
+            eprintln!("{text}");
+            if let Some(f) = failure {
+                return Err(f);
+            }
         }
         Command::Policy { action } => {
             let p = policy()?;

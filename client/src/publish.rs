@@ -147,6 +147,52 @@ pub async fn publish(policy: &Policy, opts: &PublishOptions) -> Result<Published
     ))
 }
 
+/// The current binding of a ref, as a verified `/lookup` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Current {
+    /// Never bound in this log.
+    Unbound,
+    /// Current binding: its version and digest (`withdrawn` for a withdrawal).
+    Bound {
+        /// Version.
+        version: u64,
+        /// Digest or `withdrawn`.
+        digest: DigestValue,
+    },
+}
+
+/// The current binding of `r`, from a bundle verified under `policy` at `now`.
+///
+/// # Errors
+/// Exit 3 when the log is unavailable; exit 1 when its bundle is malformed or does not
+/// verify (including a current binding by a key the policy does not trust).
+pub async fn current(
+    policy: &Policy,
+    client: &LogClient,
+    r: &TagRef,
+    now: u64,
+) -> Result<Current, Failure> {
+    let bundle = fetch_bundle(client, r).await?;
+    match verify(&request(policy, &bundle, r, None, now)) {
+        Ok(v) => Ok(v.current.map_or(Current::Unbound, |c| Current::Bound {
+            version: c.version,
+            digest: c.digest,
+        })),
+        Err(VerifyError::Unbound { .. }) => Ok(Current::Unbound),
+        Err(VerifyError::Withdrawn { version, .. }) => Ok(Current::Bound {
+            version,
+            digest: DigestValue::Withdrawn,
+        }),
+        Err(e) => Err(Failure::failed(
+            e.code(),
+            format!(
+                "cannot determine the current binding of {}: {e}",
+                r.as_str()
+            ),
+        )),
+    }
+}
+
 /// The current version of `r` from a verified bundle (`None` if unbound).
 async fn current_version(
     policy: &Policy,
@@ -154,19 +200,10 @@ async fn current_version(
     r: &TagRef,
     now: u64,
 ) -> Result<Option<u64>, Failure> {
-    let bundle = fetch_bundle(client, r).await?;
-    match verify(&request(policy, &bundle, r, None, now)) {
-        Ok(v) => Ok(v.current.map(|c| c.version)),
-        Err(VerifyError::Unbound { .. }) => Ok(None),
-        Err(VerifyError::Withdrawn { version, .. }) => Ok(Some(version)),
-        Err(e) => Err(Failure::failed(
-            e.code(),
-            format!(
-                "cannot determine the current version of {}: {e}",
-                r.as_str()
-            ),
-        )),
-    }
+    Ok(match current(policy, client, r, now).await? {
+        Current::Unbound => None,
+        Current::Bound { version, .. } => Some(version),
+    })
 }
 
 fn request<'a>(

@@ -14,6 +14,7 @@ pub mod hash;
 pub mod inclusion;
 pub mod leaves;
 pub mod map;
+pub mod notary;
 pub mod note;
 pub mod num;
 pub mod policy;

@@ -25,9 +25,11 @@
 //! ([`Policy::signed_ref`]) and step 2.
 
 mod error;
+mod head;
 mod types;
 
 pub use error::{ErrorClass, Evidence, VerifyError};
+pub use head::{verify_head, VerifiedHead};
 pub use types::{
     CachedCheckpoint, CheckpointInfo, CurrentBinding, HighWater, StateUpdate, Verdict, VerdictKind,
     VerifyRequest, FUTURE_SKEW_SECS,
