@@ -57,7 +57,9 @@ fn the_head_of_a_bundle_verifies_and_gives_its_map_root() {
         .proof
         .verify(&b.reference.key(), &head.map_root)
         .unwrap();
-    assert!(matches!(found, MapLookup::Present(v) if Some(v.index) == b.binding.as_ref().map(|l| l.index)));
+    assert!(
+        matches!(found, MapLookup::Present(v) if Some(v.index) == b.binding.as_ref().map(|l| l.index))
+    );
 }
 
 #[test]
@@ -80,9 +82,16 @@ fn each_broken_part_fails_with_its_own_error() {
     let e = verify_head(&p, &log, &b.checkpoint, &b.state, stale).unwrap_err();
     assert!(matches!(e, VerifyError::StaleCheckpoint { .. }), "{e}");
 
-    let other =
-        SignerKey::from_seed("other.example".parse().unwrap(), KeyType::Cosignature, [9; 32]);
-    let text = format!("log {}\nwitness o {}\nquorum o\n", keys().0, other.verifier());
+    let other = SignerKey::from_seed(
+        "other.example".parse().unwrap(),
+        KeyType::Cosignature,
+        [9; 32],
+    );
+    let text = format!(
+        "log {}\nwitness o {}\nquorum o\n",
+        keys().0,
+        other.verifier()
+    );
     let q = Policy::parse(text.as_bytes()).unwrap();
     let e = verify_head(&q, &log, &b.checkpoint, &b.state, now()).unwrap_err();
     assert!(matches!(e, VerifyError::QuorumNotMet { .. }), "{e}");

@@ -41,11 +41,12 @@ pub fn verify_head(
 ) -> Result<VerifiedHead, VerifyError> {
     // Steps 3 and 5 read only the bundle's checkpoint and state; the reference and map below
     // are never looked at (no cached checkpoint, so no consistency either).
-    let unused_ref: TagRef = "localhost/taglog:head"
-        .parse()
-        .map_err(|e| VerifyError::StateLeafMalformed {
-            reason: format!("internal reference: {e}"),
-        })?;
+    let unused_ref: TagRef =
+        "localhost/taglog:head"
+            .parse()
+            .map_err(|e| VerifyError::StateLeafMalformed {
+                reason: format!("internal reference: {e}"),
+            })?;
     let bundle = Bundle {
         reference: unused_ref.clone(),
         status: Status::Unbound,
