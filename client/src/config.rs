@@ -7,11 +7,12 @@
 use std::path::{Path, PathBuf};
 
 use taglog_proofs::policy::{LogEntry, Policy, MAX_POLICY_BYTES};
+use taglog_proofs::refs::TagRef;
 
 use crate::credentials::CredentialStore;
+use crate::error::{ConfigError, Error};
 use crate::registry::Registry;
 use crate::remote::LogClient;
-use crate::Failure;
 
 /// How to write a first policy (shown when none is found).
 pub const POLICY_HELP: &str = "write a policy file with at least:
@@ -38,49 +39,59 @@ pub fn policy_path(explicit: Option<&Path>) -> Option<PathBuf> {
 /// Loads and parses the policy.
 ///
 /// # Errors
-/// A usage failure (exit 2) if there is none, it cannot be read, or it does not parse.
-pub fn load_policy(explicit: Option<&Path>) -> Result<Policy, Failure> {
-    let path = policy_path(explicit)
-        .ok_or_else(|| Failure::usage("no-policy", format!("no policy: {POLICY_HELP}")))?;
-    let meta = std::fs::metadata(&path).map_err(|e| {
-        Failure::usage(
-            "no-policy",
-            format!("cannot read policy {}: {e}; {POLICY_HELP}", path.display()),
-        )
-    })?;
+/// A [`ConfigError`] if there is none, it cannot be read, or it does not parse.
+pub fn load_policy(explicit: Option<&Path>) -> Result<Policy, ConfigError> {
+    let path = policy_path(explicit).ok_or(ConfigError::NoPolicy { help: POLICY_HELP })?;
+    let read = |source| ConfigError::PolicyRead {
+        path: path.clone(),
+        source,
+        help: POLICY_HELP,
+    };
+    let meta = std::fs::metadata(&path).map_err(read)?;
     if meta.len() > MAX_POLICY_BYTES as u64 {
-        return Err(Failure::usage(
-            "bad-policy",
-            format!(
-                "policy {} is larger than {MAX_POLICY_BYTES} bytes",
-                path.display()
-            ),
-        ));
+        return Err(ConfigError::PolicyTooLarge {
+            path,
+            limit: MAX_POLICY_BYTES,
+        });
     }
-    let bytes = std::fs::read(&path).map_err(|e| {
-        Failure::usage(
-            "no-policy",
-            format!("cannot read policy {}: {e}", path.display()),
-        )
-    })?;
-    Policy::parse(&bytes)
-        .map_err(|e| Failure::usage("bad-policy", format!("policy {}: {e}", path.display())))
+    let bytes = std::fs::read(&path).map_err(read)?;
+    Policy::parse(&bytes).map_err(|source| ConfigError::PolicyParse { path, source })
+}
+
+/// The signed reference of a pulled one (`remap` applied) and the log that covers it.
+///
+/// # Errors
+/// [`ConfigError::Remap`] or [`ConfigError::NotCovered`].
+pub fn signed_and_log<'p>(
+    policy: &'p Policy,
+    pulled: &TagRef,
+) -> Result<(TagRef, &'p LogEntry), ConfigError> {
+    let signed = policy
+        .signed_ref(pulled)
+        .map_err(|reason| ConfigError::Remap {
+            reference: pulled.as_str().to_string(),
+            reason,
+        })?;
+    let log = policy
+        .log_for(&signed)
+        .map_err(|reason| ConfigError::NotCovered {
+            reference: signed.as_str().to_string(),
+            reason,
+        })?;
+    Ok((signed, log))
 }
 
 /// The log client for a log: `--log` overrides the URL on the policy's `log` line.
 ///
 /// # Errors
-/// A usage failure if neither gives a URL.
-pub fn log_client(log: &LogEntry, override_url: Option<&str>) -> Result<LogClient, Failure> {
-    let url = override_url.or(log.url.as_deref()).ok_or_else(|| {
-        Failure::usage(
-            "no-log-url",
-            format!(
-                "the policy's `log` line for {} has no URL: add it (`log <vkey> <url>`) or pass --log <url>",
-                log.origin()
-            ),
-        )
-    })?;
+/// [`ConfigError::NoLogUrl`] if neither gives a URL; [`Error::Log`] for a URL that is not
+/// http(s).
+pub fn log_client(log: &LogEntry, override_url: Option<&str>) -> Result<LogClient, Error> {
+    let url = override_url
+        .or(log.url.as_deref())
+        .ok_or_else(|| ConfigError::NoLogUrl {
+            origin: log.origin().to_string(),
+        })?;
     Ok(LogClient::new(url)?)
 }
 
@@ -97,12 +108,15 @@ impl RegistryOptions {
     /// A registry client honouring the policy's `insecure-registry` lines too.
     ///
     /// # Errors
-    /// Exit 3 if the HTTP client cannot be built.
-    pub fn client(&self, policy: Option<&Policy>) -> Result<Registry, Failure> {
+    /// [`crate::registry::RegistryError::Unavailable`] if the HTTP client cannot be built.
+    pub fn client(
+        &self,
+        policy: Option<&Policy>,
+    ) -> Result<Registry, crate::registry::RegistryError> {
         let mut insecure = self.insecure.clone();
         if let Some(p) = policy {
             insecure.extend(p.insecure_registries().iter().cloned());
         }
-        Ok(Registry::new(insecure, self.credentials.clone())?)
+        Registry::new(insecure, self.credentials.clone())
     }
 }

@@ -11,44 +11,35 @@ use taglog_proofs::tlogproof::TlogProof;
 use taglog_proofs::verify::FUTURE_SKEW_SECS;
 
 use crate::config::log_client;
+use crate::error::{ConfigError, Error, InspectError};
 use crate::verify::Report;
-use crate::Failure;
 
 /// Fetches `/checkpoint` of the policy's log `origin` (or its only log), verifies the log
 /// signature and the cosignatures, and describes size, age and cosigners.
 ///
 /// # Errors
-/// Exit 2 if the log is ambiguous or unknown, 3 if unavailable, 1 if the checkpoint is not
-/// validly signed or its fresh cosignatures do not meet the quorum.
+/// [`ConfigError`] if the log is ambiguous or unknown, [`Error::Log`] if it is unavailable,
+/// [`InspectError`] if the checkpoint is not validly signed or its fresh cosignatures do not
+/// meet the quorum.
 pub async fn checkpoint(
     policy: &Policy,
     origin: Option<&str>,
     log_url: Option<&str>,
     now: u64,
-) -> Result<String, Failure> {
+) -> Result<String, Error> {
     let log = match (origin, policy.logs()) {
-        (Some(o), _) => policy
-            .log(o)
-            .ok_or_else(|| Failure::usage("unknown-log", format!("the policy lists no log {o}")))?,
+        (Some(o), _) => policy.log(o).ok_or_else(|| ConfigError::UnknownLog {
+            origin: o.to_string(),
+        })?,
         (None, [only]) => only,
-        (None, []) => return Err(Failure::usage("no-log", "the policy lists no log")),
-        (None, _) => {
-            return Err(Failure::usage(
-                "ambiguous-log",
-                "the policy lists several logs: pass --origin",
-            ))
-        }
+        (None, []) => return Err(ConfigError::NoLog.into()),
+        (None, _) => return Err(ConfigError::AmbiguousLog.into()),
     };
     let client = log_client(log, log_url)?;
     let bytes = client.checkpoint().await?;
-    let cp = SignedCheckpoint::open(&bytes, &log.key).map_err(|e| {
-        Failure::failed(
-            "bad-checkpoint",
-            format!(
-                "log {} sent a checkpoint that does not verify: {e}",
-                client.base()
-            ),
-        )
+    let cp = SignedCheckpoint::open(&bytes, &log.key).map_err(|e| InspectError::BadCheckpoint {
+        log: client.base().to_string(),
+        reason: e.to_string(),
     })?;
     let mut lines = vec![
         format!("origin {}", cp.checkpoint().origin()),
@@ -95,26 +86,29 @@ pub async fn checkpoint(
     if met {
         Ok(text)
     } else {
-        Err(Failure::failed("stale-checkpoint", text))
+        Err(InspectError::QuorumNotMet { report: text }.into())
     }
 }
 
 /// The verified binding's inclusion proof as `c2sp.org/tlog-proof@v1`.
 ///
 /// # Errors
-/// Exit 1 if the bundle has no binding.
-pub fn tlog_proof(report: &Report) -> Result<Vec<u8>, Failure> {
+/// [`InspectError::NoBinding`] if the bundle has no binding, [`InspectError::TlogProof`] if
+/// it cannot be encoded.
+pub fn tlog_proof(report: &Report) -> Result<Vec<u8>, InspectError> {
     let b = report
         .bundle
         .binding
         .as_ref()
-        .ok_or_else(|| Failure::failed("unbound", "the bundle has no binding to export"))?;
+        .ok_or(InspectError::NoBinding)?;
     let p = TlogProof::new(
         None,
         b.index,
         b.inclusion.clone(),
         report.bundle.checkpoint.clone(),
     )
-    .map_err(|e| Failure::failed("tlog-proof", format!("cannot encode the tlog-proof: {e}")))?;
+    .map_err(|e| InspectError::TlogProof {
+        reason: e.to_string(),
+    })?;
     Ok(p.to_bytes())
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use rand_core::{OsRng, RngCore as _};
 use taglog_proofs::note::{KeyName, KeyType, SignerKey, VerifierKey};
 
-use crate::Failure;
+use crate::error::KeyError;
 
 /// Largest key file read.
 pub const MAX_KEY_FILE_BYTES: u64 = 4096;
@@ -17,11 +17,15 @@ pub const MAX_KEY_FILE_BYTES: u64 = 4096;
 /// to overwrite) and returns the verifier key.
 ///
 /// # Errors
-/// Exit 2 for a bad name or an existing file, exit 1 for other I/O errors.
-pub fn keygen(name: &str, path: &Path) -> Result<VerifierKey, Failure> {
-    let name: KeyName = name
-        .parse()
-        .map_err(|e| Failure::usage("bad-key-name", format!("key name {name:?}: {e}")))?;
+/// [`KeyError::Name`] for a bad name, [`KeyError::Create`] for an existing file,
+/// [`KeyError::Write`] for other I/O errors.
+pub fn keygen(name: &str, path: &Path) -> Result<VerifierKey, KeyError> {
+    let name: KeyName =
+        name.parse()
+            .map_err(|e: taglog_proofs::note::KeyError| KeyError::Name {
+                name: name.to_string(),
+                reason: e.to_string(),
+            })?;
     let mut seed = [0u8; 32];
     OsRng.fill_bytes(&mut seed);
     let key = SignerKey::from_seed(name, KeyType::Ed25519, seed);
@@ -32,65 +36,51 @@ pub fn keygen(name: &str, path: &Path) -> Result<VerifierKey, Failure> {
         use std::os::unix::fs::OpenOptionsExt as _;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).map_err(|e| {
-        Failure::usage(
-            "key-file",
-            format!(
-                "cannot create {}: {e} (keygen never overwrites a key)",
-                path.display()
-            ),
-        )
+    let mut f = opts.open(path).map_err(|source| KeyError::Create {
+        path: path.to_path_buf(),
+        source,
     })?;
     writeln!(f, "{key}")
         .and_then(|()| f.sync_all())
-        .map_err(|e| Failure::failed("key-file", format!("writing {}: {e}", path.display())))?;
+        .map_err(|source| KeyError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
     Ok(key.verifier())
 }
 
 /// Reads a private key file, refusing one that group or others can read.
 ///
 /// # Errors
-/// Exit 2 with what is wrong (permissions, format).
-pub fn load_signer(path: &Path) -> Result<SignerKey, Failure> {
-    let meta = std::fs::metadata(path).map_err(|e| {
-        Failure::usage(
-            "key-file",
-            format!("cannot read key {}: {e}", path.display()),
-        )
-    })?;
+/// [`KeyError::Read`], [`KeyError::Permissions`] or [`KeyError::Parse`].
+pub fn load_signer(path: &Path) -> Result<SignerKey, KeyError> {
+    let read = |source| KeyError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(Failure::usage(
-                "key-permissions",
-                format!(
-                    "private key {} has mode {mode:o}: others can read it; run `chmod 600 {}`",
-                    path.display(),
-                    path.display()
-                ),
-            ));
+            return Err(KeyError::Permissions {
+                path: path.to_path_buf(),
+                mode,
+            });
         }
     }
+    let parse = |reason: String| KeyError::Parse {
+        path: path.to_path_buf(),
+        reason,
+    };
     if meta.len() > MAX_KEY_FILE_BYTES {
-        return Err(Failure::usage(
-            "key-file",
-            format!("{} is not a key file (too large)", path.display()),
-        ));
+        return Err(parse(format!("larger than {MAX_KEY_FILE_BYTES} bytes")));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::usage(
-            "key-file",
-            format!("cannot read key {}: {e}", path.display()),
-        )
-    })?;
-    text.trim_end_matches('\n').parse().map_err(|e| {
-        Failure::usage(
-            "key-file",
-            format!("{} is not a PRIVATE+KEY file: {e}", path.display()),
-        )
-    })
+    let text = std::fs::read_to_string(path).map_err(read)?;
+    text.trim_end_matches('\n')
+        .parse()
+        .map_err(|e: taglog_proofs::note::KeyError| parse(e.to_string()))
 }
 
 #[cfg(test)]
@@ -109,7 +99,10 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt as _;
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-            assert_eq!(load_signer(&p).unwrap_err().code, "key-permissions");
+            assert!(matches!(
+                load_signer(&p),
+                Err(KeyError::Permissions { mode: 0o644, .. })
+            ));
         }
         assert!(keygen("bad name", &tmp.path().join("x")).is_err());
     }

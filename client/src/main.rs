@@ -10,11 +10,12 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use taglog_client::config::{load_policy, RegistryOptions};
 use taglog_client::credentials::CredentialStore;
+use taglog_client::error::InputError;
 use taglog_client::publish::{PublishOptions, VersionChoice, DEFAULT_MMD_SECS};
 use taglog_client::state::StateDir;
 use taglog_client::verify::{self, Options};
-use taglog_client::{import, inspect, keys, Failure, EXIT_OK};
-use taglog_proofs::binding::DigestValue;
+use taglog_client::verify::{parse_digest, parse_reference};
+use taglog_client::{import, inspect, keys, Error, EXIT_OK};
 use taglog_proofs::policy::parse_duration;
 use taglog_proofs::refs::TagRef;
 
@@ -222,34 +223,36 @@ fn main() -> ExitCode {
         .build();
     let result = match runtime {
         Ok(rt) => rt.block_on(run(cli)),
-        Err(e) => Err(Failure::new(
-            taglog_client::EXIT_UNAVAILABLE,
-            "runtime",
-            format!("cannot start the async runtime: {e}"),
-        )),
+        Err(e) => Err(Error::Runtime(e)),
     };
     match result {
         Ok(()) => ExitCode::from(EXIT_OK),
-        Err(f) => {
+        Err(e) => {
             if json {
-                println!("{}", verify::failure_json(&f, &reference));
+                println!("{}", verify::failure_json(&e, &reference));
             }
-            eprintln!("taglog: {}", f.message);
-            ExitCode::from(f.exit)
+            eprintln!("taglog: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-fn duration(s: &str, what: &str) -> Result<u64, Failure> {
-    parse_duration(s).map_err(|e| Failure::usage("bad-duration", format!("{what}: {e}")))
+fn duration(s: &str, what: &'static str) -> Result<u64, InputError> {
+    parse_duration(s).map_err(|reason| InputError::Duration {
+        what,
+        input: s.to_string(),
+        reason,
+    })
 }
 
-fn write_file(p: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    std::fs::write(p, bytes)
-        .map_err(|e| Failure::usage("output", format!("cannot write {}: {e}", p.display())))
+fn write_file(p: &Path, bytes: &[u8]) -> Result<(), InputError> {
+    std::fs::write(p, bytes).map_err(|source| InputError::Output {
+        path: p.to_path_buf(),
+        source,
+    })
 }
 
-async fn run(cli: Cli) -> Result<(), Failure> {
+async fn run(cli: Cli) -> Result<(), Error> {
     let now = taglog_client::unix_now();
     let registry = RegistryOptions {
         insecure: cli.insecure_registry.clone(),
@@ -262,7 +265,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         state_dir: cli.state_dir.clone(),
         ..Options::default()
     };
-    let policy = || load_policy(cli.policy.as_deref());
+    let policy = || load_policy(cli.policy.as_deref()).map(std::sync::Arc::new);
     match cli.command {
         Command::Keygen { name, output } => {
             let v = keys::keygen(&name, &output)?;
@@ -278,17 +281,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             output,
             mmd,
         } => {
-            let version = match version.as_str() {
-                "auto" => VersionChoice::Auto,
-                v => {
-                    VersionChoice::Exact(taglog_proofs::num::parse_decimal(v).ok_or_else(|| {
-                        Failure::usage(
-                            "bad-version",
-                            format!("--version {v:?} is not `auto` or a decimal number"),
-                        )
-                    })?)
-                }
-            };
+            let version =
+                match version.as_str() {
+                    "auto" => VersionChoice::Auto,
+                    v => VersionChoice::Exact(taglog_proofs::num::parse_decimal(v).ok_or_else(
+                        || InputError::Version {
+                            input: v.to_string(),
+                        },
+                    )?),
+                };
             let opts = PublishOptions {
                 reference,
                 digest,
@@ -305,7 +306,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 }),
                 poll: Duration::from_millis(500),
             };
-            let p = taglog_client::publish::publish(&policy()?, &opts).await?;
+            let p = taglog_client::publish::publish(&*policy()?, &opts).await?;
             if let Some(o) = output {
                 write_file(&o, &p.bundle)?;
             }
@@ -340,7 +341,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     .unwrap_or(0),
                 ..base
             };
-            let r = verify::run(&policy()?, &opts).await?;
+            let r = verify::run(policy()?, &opts).await?;
             if json {
                 println!("{}", verify::report_json(&r));
             } else {
@@ -359,7 +360,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 skip_registry: true,
                 ..base
             };
-            let r = verify::run(&policy()?, &opts).await?;
+            let r = verify::run(policy()?, &opts).await?;
             if json {
                 println!("{}", verify::report_json(&r));
             } else {
@@ -368,7 +369,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Bundle { reference, output } => {
             let r = verify::run(
-                &policy()?,
+                policy()?,
                 &Options {
                     reference,
                     skip_registry: true,
@@ -390,7 +391,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             output,
         } => {
             let r = verify::run(
-                &policy()?,
+                policy()?,
                 &Options {
                     reference,
                     bundle,
@@ -408,16 +409,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Pin { reference, digest } => {
             let signed = signed_ref(&reference, cli.policy.as_deref())?;
-            let d: DigestValue = digest
-                .parse()
-                .ok()
-                .filter(|d: &DigestValue| !d.is_withdrawn())
-                .ok_or_else(|| {
-                    Failure::usage(
-                        "bad-digest",
-                        format!("{digest:?} is not sha256:<64 hex> or sha512:<128 hex>"),
-                    )
-                })?;
+            let d = parse_digest("pin", &digest)?;
             let mut l = StateDir::resolve(cli.state_dir.as_deref())?.lock()?;
             l.state.pins.insert(signed.as_str().to_string(), d);
             l.save()?;
@@ -430,10 +422,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let signed = signed_ref(&reference, cli.policy.as_deref())?;
             let mut l = StateDir::resolve(cli.state_dir.as_deref())?.lock()?;
             if l.state.pins.remove(signed.as_str()).is_none() {
-                return Err(Failure::usage(
-                    "no-pin",
-                    format!("{} is not pinned", signed.as_str()),
-                ));
+                return Err(InputError::NotPinned {
+                    reference: signed.as_str().to_string(),
+                }
+                .into());
             }
             l.save()?;
             eprintln!("unpinned {}", signed.as_str());
@@ -441,7 +433,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Checkpoint { origin } => {
             println!(
                 "{}",
-                inspect::checkpoint(&policy()?, origin.as_deref(), cli.log.as_deref(), now).await?
+                inspect::checkpoint(&*policy()?, origin.as_deref(), cli.log.as_deref(), now)
+                    .await?
             );
         }
         Command::Import {
@@ -464,7 +457,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/trust"))
                 })
                 .ok_or_else(|| {
-                    Failure::usage("no-trust-dir", "pass --trust-dir (HOME is not set)")
+                    taglog_client::Failure::usage(
+                        "no-trust-dir",
+                        "pass --trust-dir (HOME is not set)",
+                    )
                 })?;
             let opts = import::ImportOptions {
                 notary: import::notary::NotaryOptions {
@@ -488,14 +484,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 mmd: Duration::from_secs(duration(&mmd, "--mmd")?),
                 poll: Duration::from_millis(500),
             };
-            let report = import::run(&policy()?, &opts, &mut |step, outcome| {
+            let report = import::run(&*policy()?, &opts, &mut |step, outcome| {
                 println!("{}", import::line(step, outcome));
             })
             .await?;
             let (text, failure) = import::summary(&report, dry_run);
             eprintln!("{text}");
             if let Some(f) = failure {
-                return Err(f);
+                return Err(f.into());
             }
         }
         Command::Policy { action } => {
@@ -519,15 +515,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 /// The signed reference for pin/unpin: remapped by the policy when one is available.
-fn signed_ref(input: &str, policy_path: Option<&Path>) -> Result<TagRef, Failure> {
-    let r = TagRef::canonicalize(input).map_err(|e| {
-        Failure::usage(
-            "bad-reference",
-            format!("{input:?} is not a tag reference: {e}"),
-        )
-    })?;
+fn signed_ref(input: &str, policy_path: Option<&Path>) -> Result<TagRef, Error> {
+    let r = parse_reference(input)?;
     match load_policy(policy_path) {
-        Ok(p) => p.signed_ref(&r).map_err(|e| Failure::usage("bad-remap", e)),
+        Ok(p) => p.signed_ref(&r).map_err(|reason| {
+            taglog_client::error::ConfigError::Remap {
+                reference: r.as_str().to_string(),
+                reason,
+            }
+            .into()
+        }),
         Err(_) => Ok(r),
     }
 }

@@ -19,9 +19,10 @@ use taglog_proofs::refs::TagRef;
 use taglog_proofs::verify::{verify, VerifyError, VerifyRequest};
 
 use crate::config::{log_client, RegistryOptions};
+use crate::error::{ConfigError, Error, LogAnswerError, PublishError};
 use crate::keys::load_signer;
 use crate::remote::{AddOutcome, LogClient, RemoteError};
-use crate::Failure;
+use crate::verify::{parse_digest, parse_reference};
 
 /// Default maximum merge delay waited for after a 202 (DESIGN §5: 5 minutes).
 pub const DEFAULT_MMD_SECS: u64 = 300;
@@ -81,28 +82,24 @@ pub struct Published {
 /// Publishes one binding.
 ///
 /// # Errors
-/// Exit 2 for usage/policy problems (bad ref, key, uncovered ref), 3 for an unavailable
-/// registry or log, 1 when the log refuses the binding or does not make it current.
-pub async fn publish(policy: &Policy, opts: &PublishOptions) -> Result<Published, Failure> {
+/// An [`Error`]: usage and policy problems (bad ref, key, uncovered ref), an unavailable
+/// registry or log, or a [`PublishError`] when the log refuses the binding or does not make
+/// it current.
+pub async fn publish(policy: &Policy, opts: &PublishOptions) -> Result<Published, Error> {
     let signer = load_signer(&opts.key)?;
-    let r = TagRef::canonicalize(&opts.reference).map_err(|e| {
-        Failure::usage(
-            "bad-reference",
-            format!("{:?} is not a tag reference: {e}", opts.reference),
-        )
-    })?;
+    let r = parse_reference(&opts.reference)?;
     let log = policy
         .log_for(&r)
-        .map_err(|reason| Failure::usage("not-covered", reason))?;
+        .map_err(|reason| ConfigError::NotCovered {
+            reference: r.as_str().to_string(),
+            reason,
+        })?;
     let origin = log.origin().to_string();
     let client = log_client(log, opts.log_url.as_deref())?;
     let digest = if opts.withdraw {
         DigestValue::Withdrawn
     } else if let Some(d) = &opts.digest {
-        d.parse::<DigestValue>()
-            .ok()
-            .filter(|d| !d.is_withdrawn())
-            .ok_or_else(|| Failure::usage("bad-digest", format!("--digest {d:?} is not sha256:<64 hex> or sha512:<128 hex>; use --withdraw to withdraw")))?
+        parse_digest("--digest", d)?
     } else {
         opts.registry
             .client(Some(policy))?
@@ -124,8 +121,8 @@ pub async fn publish(policy: &Policy, opts: &PublishOptions) -> Result<Published
             version,
             time: opts.now,
         };
-        let note = sign_binding(&binding, &signer)
-            .map_err(|e| Failure::usage("bad-binding", format!("cannot sign the binding: {e}")))?;
+        let note =
+            sign_binding(&binding, &signer).map_err(|source| PublishError::Sign { source })?;
         match client.add_binding(&note).await {
             Ok(outcome) => return finish(policy, &client, opts, &binding, &note, outcome).await,
             Err(RemoteError::Rejected {
@@ -138,13 +135,11 @@ pub async fn publish(policy: &Policy, opts: &PublishOptions) -> Result<Published
             Err(e) => return Err(e.into()),
         }
     }
-    Err(Failure::failed(
-        "version-race",
-        format!(
-            "{} kept moving: gave up after {MAX_ATTEMPTS} version conflicts",
-            r.as_str()
-        ),
-    ))
+    Err(PublishError::VersionRace {
+        reference: r.as_str().to_string(),
+        attempts: MAX_ATTEMPTS,
+    }
+    .into())
 }
 
 /// The current binding of a ref, as a verified `/lookup` shows it.
@@ -164,14 +159,15 @@ pub enum Current {
 /// The current binding of `r`, from a bundle verified under `policy` at `now`.
 ///
 /// # Errors
-/// Exit 3 when the log is unavailable; exit 1 when its bundle is malformed or does not
-/// verify (including a current binding by a key the policy does not trust).
+/// [`Error::Log`] when the log is unavailable; [`Error::LogAnswer`] or
+/// [`PublishError::CurrentVersion`] when its bundle is malformed or does not verify
+/// (including a current binding by a key the policy does not trust).
 pub async fn current(
     policy: &Policy,
     client: &LogClient,
     r: &TagRef,
     now: u64,
-) -> Result<Current, Failure> {
+) -> Result<Current, Error> {
     let bundle = fetch_bundle(client, r).await?;
     match verify(&request(policy, &bundle, r, None, now)) {
         Ok(v) => Ok(v.current.map_or(Current::Unbound, |c| Current::Bound {
@@ -183,13 +179,11 @@ pub async fn current(
             version,
             digest: DigestValue::Withdrawn,
         }),
-        Err(e) => Err(Failure::failed(
-            e.code(),
-            format!(
-                "cannot determine the current binding of {}: {e}",
-                r.as_str()
-            ),
-        )),
+        Err(source) => Err(PublishError::CurrentVersion {
+            reference: r.as_str().to_string(),
+            source,
+        }
+        .into()),
     }
 }
 
@@ -199,7 +193,7 @@ async fn current_version(
     client: &LogClient,
     r: &TagRef,
     now: u64,
-) -> Result<Option<u64>, Failure> {
+) -> Result<Option<u64>, Error> {
     Ok(match current(policy, client, r, now).await? {
         Current::Unbound => None,
         Current::Bound { version, .. } => Some(version),
@@ -229,13 +223,14 @@ fn request<'a>(
     }
 }
 
-async fn fetch_bundle(client: &LogClient, r: &TagRef) -> Result<Bundle, Failure> {
+async fn fetch_bundle(client: &LogClient, r: &TagRef) -> Result<Bundle, Error> {
     let bytes = client.lookup(r, None).await?;
-    Bundle::parse(&bytes).map_err(|e| {
-        Failure::failed(
-            "bad-bundle",
-            format!("log {} sent a malformed bundle: {e}", client.base()),
-        )
+    Bundle::parse(&bytes).map_err(|source| {
+        LogAnswerError::Bundle {
+            log: client.base().to_string(),
+            source,
+        }
+        .into()
     })
 }
 
@@ -246,7 +241,7 @@ fn shows_current(
     binding: &Binding,
     note: &[u8],
     now: u64,
-) -> Result<Option<u64>, Failure> {
+) -> Result<Option<u64>, Error> {
     let want = leaf_hash(note);
     let digest = (!binding.digest.is_withdrawn()).then_some(binding.digest);
     match verify(&request(
@@ -267,10 +262,7 @@ fn shows_current(
             | VerifyError::Unbound { .. }
             | VerifyError::Withdrawn { .. },
         ) => Ok(None),
-        Err(e) => Err(Failure::failed(
-            e.code(),
-            format!("the log's bundle does not verify under your policy: {e}"),
-        )),
+        Err(source) => Err(PublishError::BundleDoesNotVerify { source }.into()),
     }
 }
 
@@ -281,7 +273,7 @@ async fn finish(
     binding: &Binding,
     note: &[u8],
     outcome: AddOutcome,
-) -> Result<Published, Failure> {
+) -> Result<Published, Error> {
     let done = |index: u64, bundle: Vec<u8>| Published {
         reference: binding.reference.clone(),
         digest: binding.digest,
@@ -291,31 +283,29 @@ async fn finish(
     };
     let accepted_body = match outcome {
         AddOutcome::Committed(bytes) => {
-            let bundle = Bundle::parse(&bytes)
-                .map_err(|e| Failure::failed("bad-bundle", format!("log {} answered with a malformed bundle: {e}", client.base())))?;
+            let bundle = Bundle::parse(&bytes).map_err(|source| LogAnswerError::Bundle {
+                log: client.base().to_string(),
+                source,
+            })?;
             return match shows_current(policy, &bundle, binding, note, opts.now)? {
                 Some(index) => Ok(done(index, bytes)),
-                None => Err(Failure::failed(
-                    "not-current",
-                    format!(
-                        "the log accepted version {} of {} but its bundle shows another current binding",
-                        binding.version,
-                        binding.reference.as_str()
-                    ),
-                )),
+                None => Err(PublishError::NotCurrent {
+                    reference: binding.reference.as_str().to_string(),
+                    version: binding.version,
+                }
+                .into()),
             };
         }
         AddOutcome::Duplicate {
             superseded_by: Some((v, i)),
             ..
         } => {
-            return Err(Failure::failed(
-                "superseded",
-                format!(
-                    "this binding is already logged, and superseded by version {v} (leaf {i}); publish version {} or use --version auto",
-                    v.saturating_add(1)
-                ),
-            ))
+            return Err(PublishError::Superseded {
+                version: v,
+                index: i,
+                next: v.saturating_add(1),
+            }
+            .into())
         }
         AddOutcome::Duplicate { .. } => Vec::new(),
         AddOutcome::Accepted { body, .. } => body,
@@ -334,23 +324,20 @@ async fn finish(
                 }
                 last_checkpoint = bundle.checkpoint;
             }
-            Err(f) if f.exit == crate::EXIT_UNAVAILABLE => {}
-            Err(f) => return Err(f),
+            Err(e) if e.class() == crate::error::Class::Unavailable => {}
+            Err(e) => return Err(e),
         }
         if Instant::now() >= deadline {
             break;
         }
         tokio::time::sleep(opts.poll).await;
     }
-    Err(Failure::failed(
-        "mmd-exceeded",
-        format!(
-            "the log accepted version {} of {} but did not make it current within the MMD ({}s): evidence follows\n-- add-binding answer --\n{}\n-- newest checkpoint without it --\n{}",
-            binding.version,
-            binding.reference.as_str(),
-            opts.mmd.as_secs(),
-            String::from_utf8_lossy(&accepted_body),
-            String::from_utf8_lossy(&last_checkpoint)
-        ),
-    ))
+    Err(PublishError::MmdExceeded {
+        reference: binding.reference.as_str().to_string(),
+        version: binding.version,
+        mmd_secs: opts.mmd.as_secs(),
+        answer: String::from_utf8_lossy(&accepted_body).into_owned(),
+        checkpoint: String::from_utf8_lossy(&last_checkpoint).into_owned(),
+    }
+    .into())
 }

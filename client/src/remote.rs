@@ -61,19 +61,6 @@ pub enum RemoteError {
     },
 }
 
-impl RemoteError {
-    /// Exit code class: 3 when the log is unavailable, 2 when it rejected our request as
-    /// malformed (400), 1 otherwise (a refusal or an unusable answer is a failed verification
-    /// or publication).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            RemoteError::Unavailable { .. } => 3,
-            RemoteError::Rejected { status: 400, .. } => 2,
-            _ => 1,
-        }
-    }
-}
-
 /// What `/add-binding` answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AddOutcome {

@@ -295,6 +295,65 @@ fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
+/// The state of one directory shared by every verification of a process: each
+/// [`StateStore::update`] runs under an in-process mutex and the directory's file lock (so
+/// other `taglog` processes serialise with it too), re-reads the file, and saves only if the
+/// state changed, atomically. Blocking: async callers run it with `spawn_blocking`.
+#[derive(Debug)]
+pub struct StateStore {
+    dir: StateDir,
+    local: std::sync::Mutex<()>,
+}
+
+impl StateStore {
+    /// A store for `dir`.
+    pub fn new(dir: StateDir) -> StateStore {
+        StateStore {
+            dir,
+            local: std::sync::Mutex::new(()),
+        }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A consistent snapshot of the state (read under the lock).
+    ///
+    /// # Errors
+    /// [`StateError::Io`] or [`StateError::Corrupt`].
+    pub fn snapshot(&self) -> Result<State, StateError> {
+        let _local = self
+            .local
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(self.dir.lock()?.state)
+    }
+
+    /// Runs `f` on the locked state; if `f` changed the state (whatever it returned), saves
+    /// it before releasing the lock. Nothing is written when nothing changed.
+    ///
+    /// # Errors
+    /// `f`'s error, or the [`StateError`] of reading or saving (converted with `From`).
+    pub fn update<T, E: From<StateError>>(
+        &self,
+        f: impl FnOnce(&mut Locked) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let _local = self
+            .local
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut locked = self.dir.lock()?;
+        let before = locked.state.clone();
+        let result = f(&mut locked);
+        if locked.state != before {
+            locked.save()?;
+        }
+        result
+    }
+}
+
 fn read_state(path: &Path) -> Result<State, StateError> {
     let meta = match fs::metadata(path) {
         Ok(m) => m,

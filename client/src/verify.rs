@@ -1,34 +1,29 @@
-//! `taglog verify` and its relatives (`lookup`, `bundle`, `export`): the I/O around
-//! [`taglog_proofs::verify::verify`] (DESIGN §4).
+//! `taglog verify` and its relatives (`lookup`, `bundle`, `export`): DESIGN §4 for one
+//! reference typed by a user.
 //!
 //! Order: canonicalise and remap the reference (step 1, exit 2 if no publisher line covers
-//! it); resolve the pulled reference at its registry unless `--digest` or `--offline` (step
-//! 2); take the state lock; fetch `/lookup?since=<cached size>` (and `/history` for a pinned
-//! ref) or read `--bundle`; run the pure verifier (steps 3–8); write the state update and any
-//! evidence under the same lock (step 9). The verdict names the *pulled* repository, so a
-//! mirror's user pulls from the mirror by digest.
+//! it); resolve the pulled reference at its registry unless `--digest`, `--offline` or a
+//! command that does not need it (step 2); verify the log's answer or a saved bundle against
+//! the state ([`crate::check`], steps 3–9); compare the registry's digest with the verdict.
+//! The verdict names the *pulled* repository, so a mirror's user pulls from the mirror by
+//! digest.
 //!
 //! Out of scope: argument parsing (`main.rs`), publishing ([`crate::publish`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::json;
-use taglog_proofs::binding::{DigestValue, SignedBinding};
-use taglog_proofs::bundle::{Bundle, History, MAX_BUNDLE_BYTES};
-use taglog_proofs::note::Note;
+use taglog_proofs::binding::DigestValue;
+use taglog_proofs::bundle::{Bundle, MAX_BUNDLE_BYTES};
 use taglog_proofs::policy::Policy;
 use taglog_proofs::refs::TagRef;
-use taglog_proofs::verify::{ErrorClass, Verdict, VerdictKind, VerifyError, VerifyRequest};
+use taglog_proofs::verify::{Verdict, VerdictKind, VerifyError};
 
-use crate::config::{log_client, RegistryOptions};
-use crate::remote::LogClient;
-use crate::state::{Locked, StateDir};
-use crate::{Failure, EXIT_FAILED, EXIT_USAGE};
-
-/// Most `/history` pages fetched for a pin.
-pub const MAX_HISTORY_PAGES: usize = 100;
-/// Attempts to get a `/lookup` and `/history` answer against the same checkpoint.
-pub const MAX_ALIGN_ATTEMPTS: usize = 3;
+use crate::check::{check, check_digest, LogCheck, Source};
+use crate::config::{log_client, signed_and_log, RegistryOptions};
+use crate::error::{Class, Error, InputError};
+use crate::state::{StateDir, StateStore};
 
 /// What to verify and how.
 #[derive(Debug, Clone, Default)]
@@ -67,9 +62,9 @@ pub struct Report {
     /// The verifier's verdict.
     pub verdict: Verdict,
     /// The bundle verified.
-    pub bundle: Bundle,
+    pub bundle: Arc<Bundle>,
     /// Its raw bytes (as received or read).
-    pub bundle_bytes: Vec<u8>,
+    pub bundle_bytes: Arc<Vec<u8>>,
 }
 
 impl Report {
@@ -79,257 +74,139 @@ impl Report {
     }
 }
 
+/// Parses a reference as a user types it.
+///
+/// # Errors
+/// [`InputError::Reference`].
+pub fn parse_reference(input: &str) -> Result<TagRef, InputError> {
+    TagRef::canonicalize(input).map_err(|source| InputError::Reference {
+        input: input.to_string(),
+        source,
+    })
+}
+
+/// Parses a digest argument (`withdrawn` is not a digest).
+///
+/// # Errors
+/// [`InputError::Digest`].
+pub fn parse_digest(what: &'static str, input: &str) -> Result<DigestValue, InputError> {
+    input
+        .parse::<DigestValue>()
+        .ok()
+        .filter(|d| !d.is_withdrawn())
+        .ok_or_else(|| InputError::Digest {
+            what,
+            input: input.to_string(),
+        })
+}
+
 /// Runs a verification.
 ///
 /// # Errors
-/// A [`Failure`] with the DESIGN §4 exit code: 2 for usage and policy errors, 3 when the
-/// registry or log is unavailable, 1 for every failed rule.
-pub async fn run(policy: &Policy, opts: &Options) -> Result<Report, Failure> {
-    let pulled = TagRef::canonicalize(&opts.reference).map_err(|e| {
-        Failure::usage(
-            "bad-reference",
-            format!("{:?} is not a tag reference: {e}", opts.reference),
-        )
-    })?;
-    let signed = policy
-        .signed_ref(&pulled)
-        .map_err(|e| Failure::usage("bad-remap", e))?;
-    let log = policy
-        .log_for(&signed)
-        .map_err(|reason| Failure::usage("not-covered", reason))?;
+/// An [`Error`] whose [`Error::class`] gives the DESIGN §4 exit code.
+pub async fn run(policy: Arc<Policy>, opts: &Options) -> Result<Report, Error> {
+    let pulled = parse_reference(&opts.reference)?;
+    let (signed, log) = signed_and_log(&policy, &pulled)?;
     if opts.offline && opts.bundle.is_none() {
-        return Err(Failure::usage(
-            "offline-needs-bundle",
-            "--offline needs --bundle <file> (save one with `taglog bundle <ref> -o <file>`)",
-        ));
+        return Err(InputError::OfflineNeedsBundle.into());
     }
     let explicit = opts
         .digest
         .as_deref()
-        .map(|d| {
-            d.parse::<DigestValue>()
-                .ok()
-                .filter(|d| !d.is_withdrawn())
-                .ok_or_else(|| {
-                    Failure::usage(
-                        "bad-digest",
-                        format!("--digest {d:?} is not sha256:<64 hex> or sha512:<128 hex>"),
-                    )
-                })
-        })
+        .map(|d| parse_digest("--digest", d))
         .transpose()?;
     let resolved = if explicit.is_some() || opts.offline || opts.skip_registry {
         None
     } else {
-        Some(opts.registry.client(Some(policy))?.resolve(&pulled).await?)
+        Some(
+            opts.registry
+                .client(Some(&policy))?
+                .resolve(&pulled)
+                .await?,
+        )
     };
-
-    let dir = StateDir::resolve(opts.state_dir.as_deref())?;
-    let mut locked = dir.lock()?;
-    let origin = log.origin().to_string();
-    let cached = locked.state.checkpoints.get(&origin).cloned();
-    let pin = locked
-        .state
-        .pin(&signed)
-        .copied()
-        .or_else(|| policy.pin_for(&signed).copied());
-    let (bundle, bundle_bytes, history) = match &opts.bundle {
+    let source = match &opts.bundle {
         Some(p) => {
-            let (b, bytes) = read_bundle_file(p)?;
-            (b, bytes, None)
+            let (bundle, bytes) = read_bundle_file(p)?;
+            Source::Saved {
+                bundle: Arc::new(bundle),
+                bytes: Arc::new(bytes),
+            }
         }
-        None => {
-            let client = log_client(log, opts.log_url.as_deref())?;
-            fetch(
-                &client,
-                &signed,
-                cached.as_ref().map(|c| c.size),
-                pin.is_some(),
-            )
-            .await?
-        }
+        None => Source::Log(log_client(log, opts.log_url.as_deref())?),
     };
-    let registry_digest =
-        explicit.or_else(|| resolved.map(|r| r.digest_like(peek_digest(&bundle).as_ref())));
-    let result = taglog_proofs::verify::verify(&VerifyRequest {
-        policy,
-        bundle: &bundle,
-        signed_ref: &signed,
-        registry_digest: registry_digest.as_ref(),
+    let job = LogCheck {
+        origin: log.origin().to_string(),
+        policy: Arc::clone(&policy),
+        store: Arc::new(StateStore::new(StateDir::resolve(
+            opts.state_dir.as_deref(),
+        )?)),
+        signed: signed.clone(),
+        source,
         now: opts.now,
         accept_stale: opts.accept_stale,
-        offline: opts.bundle.is_some(),
-        cached: cached.as_ref(),
-        high_water: locked.state.high_water.get(signed.as_str()),
-        newest_cosignature: locked.state.newest_cosignature.get(&origin).copied(),
-        pin: pin.as_ref(),
-        history: history.as_ref(),
-    });
-    match result {
-        Ok(verdict) => {
-            if !verdict.update.is_empty() {
-                locked.state.apply(&verdict.update);
-                locked.save()?;
-            }
-            Ok(Report {
-                pulled,
-                signed,
-                registry_digest,
-                verdict,
-                bundle,
-                bundle_bytes,
-            })
-        }
-        Err(e) => Err(record_failure(&mut locked, e, opts.now)?),
-    }
-}
-
-/// Records what a failed verification may still record, writes evidence, and converts the
-/// error into a [`Failure`].
-fn record_failure(locked: &mut Locked, e: VerifyError, now: u64) -> Result<Failure, Failure> {
-    if let Some(u) = e.state_update() {
-        if !u.is_empty() {
-            locked.state.apply(u);
-            locked.save()?;
-        }
-    }
-    let mut message = e.to_string();
-    match &e {
-        VerifyError::DigestMismatch { time, .. } | VerifyError::Withdrawn { time, .. } => {
-            message.push_str(&format!(
-                " [the binding was signed {} ago]",
-                ago(now, *time)
-            ));
-        }
-        _ => {}
-    }
-    if let VerifyError::Inconsistent {
-        origin, evidence, ..
-    } = &e
-    {
-        let path = locked.write_evidence(origin, now, &evidence.to_text())?;
-        message.push_str(&format!("\nevidence written to {}", path.display()));
-    }
-    let exit = match e.class() {
-        ErrorClass::Policy => EXIT_USAGE,
-        ErrorClass::Failed | ErrorClass::Security => EXIT_FAILED,
     };
-    Ok(Failure::new(exit, e.code(), message))
+    let checked = check(&job).await.map_err(|e| with_age(e, opts.now))?;
+    let registry_digest =
+        explicit.or_else(|| resolved.map(|r| r.digest_like(Some(&checked.verdict.digest))));
+    if let Some(d) = &registry_digest {
+        check_digest(&checked.verdict, d).map_err(|e| with_age(e.into(), opts.now))?;
+    }
+    Ok(Report {
+        pulled,
+        signed,
+        registry_digest,
+        verdict: checked.verdict,
+        bundle: checked.bundle,
+        bundle_bytes: checked.bundle_bytes,
+    })
 }
 
-/// The digest algorithm of the bundle's binding (unverified: only used to pick which digest
-/// of the registry's manifest to compare; the comparison itself is exact).
-fn peek_digest(b: &Bundle) -> Option<DigestValue> {
-    let entry = &b.binding.as_ref()?.entry;
-    SignedBinding::parse(entry).ok().map(|s| s.binding().digest)
+/// Adds how long ago the binding involved was signed to a digest mismatch or withdrawal.
+fn with_age(e: Error, now: u64) -> Error {
+    match e {
+        Error::Verify {
+            source,
+            signed_ago: None,
+            evidence,
+        } => {
+            let time = match source.as_ref() {
+                VerifyError::DigestMismatch { time, .. } | VerifyError::Withdrawn { time, .. } => {
+                    Some(*time)
+                }
+                _ => None,
+            };
+            Error::Verify {
+                source,
+                signed_ago: time.map(|t| ago(now, t)),
+                evidence,
+            }
+        }
+        other => other,
+    }
 }
 
 /// Reads a saved bundle.
 ///
 /// # Errors
-/// Exit 2 if it cannot be read or parsed.
-pub fn read_bundle_file(p: &Path) -> Result<(Bundle, Vec<u8>), Failure> {
-    let meta = std::fs::metadata(p).map_err(|e| {
-        Failure::usage(
-            "bundle-file",
-            format!("cannot read bundle {}: {e}", p.display()),
-        )
-    })?;
+/// [`InputError`] if it cannot be read or parsed.
+pub fn read_bundle_file(p: &Path) -> Result<(Bundle, Vec<u8>), InputError> {
+    let read = |source| InputError::BundleRead {
+        path: p.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(p).map_err(read)?;
     if meta.len() > MAX_BUNDLE_BYTES as u64 {
-        return Err(Failure::usage(
-            "bundle-file",
-            format!("{} is larger than {MAX_BUNDLE_BYTES} bytes", p.display()),
-        ));
+        return Err(InputError::BundleTooLarge {
+            path: p.to_path_buf(),
+        });
     }
-    let bytes = std::fs::read(p).map_err(|e| {
-        Failure::usage(
-            "bundle-file",
-            format!("cannot read bundle {}: {e}", p.display()),
-        )
-    })?;
-    let b = Bundle::parse(&bytes)
-        .map_err(|e| Failure::usage("bad-bundle", format!("{}: {e}", p.display())))?;
-    Ok((b, bytes))
-}
-
-fn parse_fetched(bytes: Vec<u8>, client: &LogClient) -> Result<(Bundle, Vec<u8>), Failure> {
-    let b = Bundle::parse(&bytes).map_err(|e| {
-        Failure::failed(
-            "bad-bundle",
-            format!("log {} sent a malformed bundle: {e}", client.base()),
-        )
+    let bytes = std::fs::read(p).map_err(read)?;
+    let b = Bundle::parse(&bytes).map_err(|source| InputError::BundleParse {
+        path: p.to_path_buf(),
+        source,
     })?;
     Ok((b, bytes))
-}
-
-fn checkpoint_text(note: &[u8]) -> Option<String> {
-    Note::parse(note).ok().map(|n| n.text().to_string())
-}
-
-/// Fetches the bundle (and, for a pin, every history page) against one checkpoint.
-async fn fetch(
-    client: &LogClient,
-    r: &TagRef,
-    since: Option<u64>,
-    want_history: bool,
-) -> Result<(Bundle, Vec<u8>, Option<History>), Failure> {
-    let (mut bundle, mut bytes) = parse_fetched(client.lookup(r, since).await?, client)?;
-    if !want_history {
-        return Ok((bundle, bytes, None));
-    }
-    for _ in 0..MAX_ALIGN_ATTEMPTS {
-        let size = Note::parse(&bundle.checkpoint)
-            .ok()
-            .and_then(|n| taglog_proofs::checkpoint::Checkpoint::parse(n.text()).ok())
-            .map(|c| c.size());
-        let history = fetch_history(client, r, size).await?;
-        if checkpoint_text(&history.checkpoint) == checkpoint_text(&bundle.checkpoint) {
-            return Ok((bundle, bytes, Some(history)));
-        }
-        // The log moved on between the two requests: fetch the bundle again.
-        (bundle, bytes) = parse_fetched(client.lookup(r, since).await?, client)?;
-    }
-    Err(Failure::new(
-        crate::EXIT_UNAVAILABLE,
-        "log-moving",
-        "the log's /lookup and /history answers kept naming different checkpoints; retry",
-    ))
-}
-
-async fn fetch_history(
-    client: &LogClient,
-    r: &TagRef,
-    since: Option<u64>,
-) -> Result<History, Failure> {
-    let mut cursor: Option<String> = None;
-    let mut all: Option<History> = None;
-    for _ in 0..MAX_HISTORY_PAGES {
-        let bytes = client.history(r, since, cursor.as_deref()).await?;
-        let page = History::parse(&bytes).map_err(|e| {
-            Failure::failed(
-                "bad-history",
-                format!("log {} sent a malformed history page: {e}", client.base()),
-            )
-        })?;
-        cursor = page.next_cursor.clone();
-        match &mut all {
-            None => all = Some(page),
-            Some(h) => {
-                if checkpoint_text(&h.checkpoint) != checkpoint_text(&page.checkpoint) {
-                    return Err(Failure::new(
-                        crate::EXIT_UNAVAILABLE,
-                        "log-moving",
-                        "history pages name different checkpoints; retry",
-                    ));
-                }
-                h.entries.extend(page.entries);
-            }
-        }
-        if cursor.is_none() {
-            break;
-        }
-    }
-    all.ok_or_else(|| Failure::failed("bad-history", "no history page"))
 }
 
 /// The human summary printed on stderr.
@@ -389,7 +266,8 @@ pub fn describe(r: &Report, now: u64) -> String {
     s
 }
 
-fn ago(now: u64, t: u64) -> String {
+/// A short human duration from `t` to `now` (`-Ns` for a time in the future).
+pub fn ago(now: u64, t: u64) -> String {
     if t > now {
         return format!("-{}s", t - now);
     }
@@ -443,11 +321,11 @@ pub fn report_json(r: &Report) -> serde_json::Value {
 }
 
 /// The machine-readable failure (`--json`).
-pub fn failure_json(f: &Failure, reference: &str) -> serde_json::Value {
-    let result = match f.exit {
-        crate::EXIT_FAILED => "failed",
-        crate::EXIT_USAGE => "error",
-        _ => "unavailable",
+pub fn failure_json(e: &Error, reference: &str) -> serde_json::Value {
+    let result = match e.class() {
+        Class::Failed | Class::Security => "failed",
+        Class::Usage | Class::Uncovered => "error",
+        Class::Unavailable => "unavailable",
     };
-    json!({"result": result, "reference": reference, "code": f.code, "message": f.message, "exit": f.exit})
+    json!({"result": result, "reference": reference, "code": e.code(), "message": e.to_string(), "exit": e.exit_code()})
 }

@@ -198,7 +198,7 @@ async fn current(
     let client = clients
         .get(&origin)
         .ok_or_else(|| Failure::usage("no-log-url", format!("no log client for {origin}")))?;
-    crate::publish::current(policy, client, r, now).await
+    Ok(crate::publish::current(policy, client, r, now).await?)
 }
 
 async fn execute(
@@ -238,7 +238,7 @@ async fn execute(
             version: done.version,
             index: done.index,
         },
-        Err(f) => Outcome::Failed(format!("publishing failed: {}", f.message)),
+        Err(f) => Outcome::Failed(format!("publishing failed: {}", f)),
     }
 }
 

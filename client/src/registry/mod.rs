@@ -148,23 +148,6 @@ pub enum RegistryError {
     },
 }
 
-impl RegistryError {
-    /// Exit code class: 1 for a manifest whose `Docker-Content-Digest` disagrees with its
-    /// bytes (a substituted or corrupted manifest is a failed verification, not an outage), 2
-    /// for a wrong reference or missing or unusable credentials (the user must change the
-    /// command or the configuration), 3 for a registry that is down or misbehaving.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            RegistryError::DigestHeaderMismatch { .. } => 1,
-            RegistryError::NotFound { .. }
-            | RegistryError::AuthRequired { .. }
-            | RegistryError::UnsafeRealm { .. }
-            | RegistryError::Credentials { .. } => 2,
-            _ => 3,
-        }
-    }
-}
-
 /// A repository on a registry: the canonical host (`docker.io` for Docker Hub) and path of a
 /// parsed reference.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
