@@ -2,7 +2,9 @@
 # Fuzz smoke run: builds every cargo-fuzz target of taglog-proofs (proofs/fuzz) once and runs
 # each for a few seconds from a copy of its committed seed corpus. Exits non-zero if a target
 # fails to build or finds a crash (panic, failed round-trip assertion, timeout, OOM).
-# Without a nightly toolchain it prints a skip line and exits 0.
+# Without a nightly toolchain (or when cargo-fuzz cannot be installed) it fails when CI is set
+# (CI=1, as .ci/run sets it: a fuzz run that cannot happen must not pass), and otherwise prints
+# a skip line and exits 0.
 #
 #   FUZZ_SMOKE_SECS   seconds per target (default 5)
 #   FUZZ_SMOKE_ONLY   space-separated target names to run (default: all)
@@ -13,15 +15,23 @@ cd "$(dirname "$0")/../proofs/fuzz"
 
 secs="${FUZZ_SMOKE_SECS:-5}"
 
-if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  echo "fuzz smoke: SKIPPED: no nightly toolchain (cargo-fuzz needs one: rustup toolchain install nightly)"
+# Cannot run: fail under CI, skip (exit 0) elsewhere.
+cannot_run() {
+  if [ -n "${CI:-}" ] && [ "${CI}" != "0" ] && [ "${CI}" != "false" ]; then
+    echo "fuzz smoke: FAILED: $1 (CI is set, so this is an error, not a skip)"
+    exit 1
+  fi
+  echo "fuzz smoke: SKIPPED: $1"
   exit 0
+}
+
+if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  cannot_run "no nightly toolchain (cargo-fuzz needs one: rustup toolchain install nightly --profile minimal)"
 fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   echo "fuzz smoke: installing cargo-fuzz"
   if ! cargo install cargo-fuzz --locked; then
-    echo "fuzz smoke: SKIPPED: nightly is present but cargo-fuzz could not be installed"
-    exit 0
+    cannot_run "nightly is present but cargo-fuzz could not be installed (cargo install cargo-fuzz --locked)"
   fi
 fi
 

@@ -428,6 +428,12 @@ pub enum Error {
     /// A failure in the older untyped form ([`crate::failure`]).
     #[error("{0}")]
     Legacy(crate::failure::Failure),
+    /// A server front end cannot start.
+    #[error(transparent)]
+    Start(#[from] crate::service::mirror::StartError),
+    /// Its TLS certificate or key is unusable.
+    #[error(transparent)]
+    Tls(#[from] taglog_serve::TlsError),
     /// The async runtime cannot start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
@@ -465,9 +471,12 @@ impl Error {
     /// The one mapping from a failure to its class (and so to its exit code and verdict).
     pub fn class(&self) -> Class {
         match self {
-            Error::Input(_) | Error::Key(_) | Error::Credentials(_) | Error::State(_) => {
-                Class::Usage
-            }
+            Error::Input(_)
+            | Error::Key(_)
+            | Error::Credentials(_)
+            | Error::State(_)
+            | Error::Start(_)
+            | Error::Tls(_) => Class::Usage,
             Error::Config(ConfigError::NotCovered { .. }) => Class::Uncovered,
             Error::Config(_) => Class::Usage,
             Error::Registry(e) => match e {
@@ -570,6 +579,8 @@ impl Error {
                 InspectError::NoBinding => "unbound",
                 InspectError::TlogProof { .. } => "tlog-proof",
             },
+            Error::Start(_) => "start",
+            Error::Tls(_) => "tls",
             Error::Runtime(_) => "runtime",
             Error::Legacy(_) => "failed",
         }

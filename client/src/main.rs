@@ -12,6 +12,8 @@ use taglog_client::config::{load_policy, RegistryOptions};
 use taglog_client::credentials::CredentialStore;
 use taglog_client::error::InputError;
 use taglog_client::publish::{PublishOptions, VersionChoice, DEFAULT_MMD_SECS};
+use taglog_client::service::mirror::MirrorConfig;
+use taglog_client::service::{Service, ServiceConfig};
 use taglog_client::state::StateDir;
 use taglog_client::verify::{self, Options};
 use taglog_client::verify::{parse_digest, parse_reference};
@@ -147,6 +149,29 @@ enum Command {
         #[arg(long)]
         origin: Option<String>,
     },
+    /// Run a verifying, read-only registry mirror (OCI pull-through proxy): a tag is served
+    /// only as its verified current digest; see docs/pull-path.md.
+    Mirror {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:5000")]
+        listen: std::net::SocketAddr,
+        /// Upstream registry host[:port] to proxy (repeatable; the first also serves requests
+        /// that do not name one with ?ns=; docker.io for Docker Hub).
+        #[arg(long = "upstream", required = true)]
+        upstreams: Vec<String>,
+        /// Longest a verified answer of the log is reused (also bounded by max-age freshness).
+        #[arg(long, default_value = "60s")]
+        cache_ttl: String,
+        /// TLS certificate chain (PEM); plain HTTP without it.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Most client connections open at once.
+        #[arg(long, default_value_t = taglog_serve::DEFAULT_MAX_CONNECTIONS)]
+        max_connections: usize,
+    },
     /// Policy tools.
     Policy {
         #[command(subcommand)]
@@ -218,9 +243,16 @@ fn main() -> ExitCode {
         Command::Verify { reference, .. } | Command::Lookup { reference, .. } => reference.clone(),
         _ => String::new(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
+    // Servers use every core; one-shot commands one thread.
+    let runtime = if matches!(cli.command, Command::Mirror { .. }) {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
     let result = match runtime {
         Ok(rt) => rt.block_on(run(cli)),
         Err(e) => Err(Error::Runtime(e)),
@@ -494,6 +526,44 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 return Err(f.into());
             }
         }
+        Command::Mirror {
+            listen,
+            upstreams,
+            cache_ttl,
+            tls_cert,
+            tls_key,
+            max_connections,
+        } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(c), Some(k)) => Some(taglog_serve::load_tls(&c, &k)?),
+                _ => None,
+            };
+            let policy = policy()?;
+            let mut cfg = ServiceConfig::new(
+                std::sync::Arc::clone(&policy),
+                StateDir::resolve(cli.state_dir.as_deref())?,
+                registry.client(Some(&policy))?,
+            );
+            cfg.log_url = cli.log.clone();
+            cfg.cache_ttl = Duration::from_secs(duration(&cache_ttl, "--cache-ttl")?)
+                .min(Duration::from_secs(policy.max_age()));
+            let svc = Service::new(cfg)?;
+            init_tracing();
+            eprintln!(
+                "taglog mirror: listening on {listen}, proxying {}",
+                upstreams.join(", ")
+            );
+            let cfg = MirrorConfig {
+                listen,
+                upstreams,
+                tls,
+                limits: taglog_serve::Limits {
+                    max_connections,
+                    ..taglog_serve::Limits::default()
+                },
+            };
+            taglog_client::service::mirror::run(svc, cfg, taglog_serve::shutdown_signal()).await?;
+        }
         Command::Policy { action } => {
             let p = policy()?;
             match action {
@@ -512,6 +582,16 @@ async fn run(cli: Cli) -> Result<(), Error> {
     }
     let _ = std::io::stdout().flush();
     Ok(())
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// The signed reference for pin/unpin: remapped by the policy when one is available.

@@ -177,6 +177,9 @@ add("signed_roundtrip", b"\x02" + signed_note["c2sp_checkpoint_example_unverifia
 add("signed_roundtrip", b"\x03" + bytes(range(32)) + b"\x01" + b"log.example.org/taglog")
 add("signed_roundtrip", b"\x03" + bytes(32) + b"\x04" + b"witness.example")
 
+# The rule book: whole logs as entry sequences (u16 BE length ‖ entry, the bundle encoding).
+for n in ("12", "21", "31"):
+    add("rules", read("taglog", "log-small", "tile", "entries", "000.p", n))
 # Notary v1 metadata written by the real notary (tests/vectors/notary/make-vectors.sh).
 for f in ("root.json", "timestamp.json", "snapshot.json", "targets.json", "targets/releases.json"):
     add("notary_metadata", read("notary", "good", *f.split("/")))

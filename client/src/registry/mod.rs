@@ -22,6 +22,7 @@
 //! binds the index's digest).
 
 mod auth;
+mod blob;
 mod challenge;
 
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub const MAX_ERROR_BYTES: u64 = 64 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connection timeout.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the next bytes of any answer (blobs stream without an overall limit).
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most redirects followed.
 pub const MAX_REDIRECTS: usize = 5;
 /// Docker Hub's registry API host (references say `docker.io`).
@@ -257,6 +260,7 @@ impl Registry {
         let build = |policy| {
             reqwest::Client::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(READ_TIMEOUT)
                 .redirect(policy)
                 .user_agent(concat!("taglog/", env!("CARGO_PKG_VERSION")))
                 .build()

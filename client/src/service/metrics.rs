@@ -8,6 +8,7 @@
 //! | `taglog_log_checks_total` | | verifications of a log answer (one per miss, single flight) |
 //! | `taglog_upstream_latency_seconds` | `upstream` = log, registry | latency of upstream requests |
 //! | `taglog_cached_refs` | | signed refs in the cache |
+//! | `taglog_mirror_aborted_transfers_total` | | blob transfers aborted (digest mismatch, upstream failure) |
 
 use std::time::Duration;
 
@@ -53,6 +54,7 @@ pub struct Metrics {
     checks: Counter,
     latency: Family<UpstreamLabel, Histogram>,
     cached: Gauge,
+    aborted: Counter,
 }
 
 impl Default for Metrics {
@@ -101,6 +103,12 @@ impl Metrics {
         );
         let cached = Gauge::default();
         registry.register("cached_refs", "Signed refs in the cache", cached.clone());
+        let aborted = Counter::default();
+        registry.register(
+            "mirror_aborted_transfers",
+            "Blob transfers the mirror aborted (digest mismatch or upstream failure)",
+            aborted.clone(),
+        );
         Metrics {
             registry,
             verifications,
@@ -110,6 +118,7 @@ impl Metrics {
             checks,
             latency,
             cached,
+            aborted,
         }
     }
 
@@ -151,6 +160,11 @@ impl Metrics {
     /// Sets the number of cached refs.
     pub fn cached_refs(&self, n: usize) {
         self.cached.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a blob transfer the mirror aborted.
+    pub fn aborted_transfer(&self) {
+        self.aborted.inc();
     }
 
     /// The text exposition.

@@ -26,7 +26,7 @@
 
 pub mod cache;
 pub mod metrics;
-
+pub mod mirror;
 pub mod verdict;
 
 use std::collections::HashMap;

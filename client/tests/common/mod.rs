@@ -9,6 +9,7 @@
 )]
 
 pub mod monitor;
+pub mod pull;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
