@@ -10,10 +10,13 @@
     clippy::panic
 )]
 
-mod common;
-
-use common::{fake_http, free_port, Client, Registry, Server};
 use taglog_proofs::note::{KeyType, SignerKey};
+use taglog_testkit::cli::Cli;
+use taglog_testkit::fake_http::{fake_http, fake_http_with};
+use taglog_testkit::free_port;
+use taglog_testkit::keys;
+use taglog_testkit::log_server::LogServer;
+use taglog_testkit::registry::{sha256_digest, Registry};
 
 fn publisher() -> SignerKey {
     SignerKey::from_seed(
@@ -40,7 +43,7 @@ fn dummy_log() -> SignerKey {
 
 #[test]
 fn malformed_references_policies_and_bundles_are_usage_errors() {
-    let c = Client::new(&policy(
+    let c = Cli::new(&policy(
         &dummy_log().verifier().to_string(),
         "http://127.0.0.1:9",
         "127.0.0.1:5000",
@@ -79,12 +82,12 @@ fn malformed_references_policies_and_bundles_are_usage_errors() {
     let j = c.run(&["verify", "Bad Ref!", "--json"]);
     assert_eq!(j.code(2).json()["result"], "error");
     // Policy errors name the line.
-    let bad_policy = Client::new("log nonsense\nquorum none\n");
+    let bad_policy = Cli::new("log nonsense\nquorum none\n");
     bad_policy
         .run(&["verify", "127.0.0.1:5000/acme/app:1"])
         .code(2)
         .stderr_has("line 1");
-    let no_policy = Client::new("");
+    let no_policy = Cli::new("");
     std::fs::remove_file(&no_policy.policy).unwrap();
     no_policy
         .run(&["verify", "127.0.0.1:5000/acme/app:1"])
@@ -101,7 +104,7 @@ fn malformed_references_policies_and_bundles_are_usage_errors() {
 
 #[test]
 fn keygen_writes_a_private_key_file() {
-    let c = Client::new("");
+    let c = Cli::new("");
     let k = c.path("k.key");
     let r = c.run(&[
         "keygen",
@@ -125,7 +128,7 @@ fn keygen_writes_a_private_key_file() {
     ])
     .code(2);
     std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let c2 = Client::new(&policy(
+    let c2 = Cli::new(&policy(
         &dummy_log().verifier().to_string(),
         "http://127.0.0.1:9",
         "127.0.0.1:5000",
@@ -146,7 +149,7 @@ fn keygen_writes_a_private_key_file() {
 fn unavailable_services_exit_3() {
     let closed = free_port();
     let host = format!("127.0.0.1:{closed}");
-    let c = Client::new(&policy(
+    let c = Cli::new(&policy(
         &dummy_log().verifier().to_string(),
         &format!("http://127.0.0.1:{closed}"),
         &host,
@@ -167,11 +170,11 @@ fn unavailable_services_exit_3() {
     assert!(c.state_bytes().is_empty());
 }
 
-fn fake_registry_client(response: &str) -> (Client, String) {
+fn fake_registry_client(response: &str) -> (Cli, String) {
     let port = fake_http(response.as_bytes().to_vec());
     let host = format!("127.0.0.1:{port}");
     let closed = free_port();
-    let c = Client::new(&policy(
+    let c = Cli::new(&policy(
         &dummy_log().verifier().to_string(),
         &format!("http://127.0.0.1:{closed}"),
         &host,
@@ -211,7 +214,7 @@ fn registry_misbehaviour_is_reported() {
     // A real registry without the tag: 404.
     let reg = Registry::start(None);
     let closed = free_port();
-    let c = Client::new(&policy(
+    let c = Cli::new(&policy(
         &dummy_log().verifier().to_string(),
         &format!("http://127.0.0.1:{closed}"),
         &reg.host(),
@@ -227,13 +230,14 @@ fn basic_auth_registry() {
     let reg = Registry::start(Some(("alice", "s3cret")));
     let (d, _) = reg.push_image("acme/private", "1", "private");
     let p = publisher();
-    let server = Server::start(
+    let server = LogServer::seeded(
         3,
         &[(format!("{}/acme", reg.host()), p.verifier().to_string())],
-    );
-    let c = Client::new(&policy(&server.vkey(), &server.url(), &reg.host()));
+    )
+    .start();
+    let c = Cli::new(&policy(&server.vkey(), &server.url, &reg.host()));
     let key = c.path("publisher.key");
-    common::write_key(&key, &p);
+    keys::write_key(&key, &p);
     let r = format!("{}/acme/private:1", reg.host());
     // Without credentials: the registry asks for basic auth.
     c.run(&["publish", &r, "--key", key.to_str().unwrap()])
@@ -262,7 +266,7 @@ fn basic_auth_registry() {
 #[test]
 fn anonymous_bearer_token_flow() {
     // A token endpoint and a registry that wants `Bearer t0ken` (the Docker Hub flow).
-    let token_port = common::fake_http_with(|head| {
+    let token_port = fake_http_with(|head| {
         let ok = head.starts_with("GET /token?")
             && head.contains("scope=repository%3Aacme%2Fapp%3Apull");
         let body = if ok { r#"{"token":"t0ken"}"# } else { "{}" };
@@ -274,10 +278,10 @@ fn anonymous_bearer_token_flow() {
     });
     let manifest =
         "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"}";
-    let digest = common::sha256_digest(manifest.as_bytes());
+    let digest = sha256_digest(manifest.as_bytes());
     let realm = format!("http://127.0.0.1:{token_port}/token");
     let d = digest.clone();
-    let reg_port = common::fake_http_with(move |head| {
+    let reg_port = fake_http_with(move |head| {
         if head
             .to_ascii_lowercase()
             .contains("authorization: bearer t0ken")
@@ -297,7 +301,7 @@ fn anonymous_bearer_token_flow() {
     let host = format!("127.0.0.1:{reg_port}");
     let closed = free_port();
     // The token endpoint is plain HTTP: its host must be marked insecure too.
-    let c = Client::new(&format!(
+    let c = Cli::new(&format!(
         "{}insecure-registry 127.0.0.1:{token_port}\n",
         policy(
             &dummy_log().verifier().to_string(),

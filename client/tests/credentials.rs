@@ -13,11 +13,11 @@
     clippy::panic
 )]
 
-mod common;
-
 use base64::Engine as _;
-use common::{free_port, http_response, Client, Recorded, Recorder};
 use taglog_proofs::note::{KeyType, SignerKey};
+use taglog_testkit::cli::{Cli, Run};
+use taglog_testkit::fake_http::{http_response, Recorded, Recorder};
+use taglog_testkit::free_port;
 
 const MANIFEST: &str =
     "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"}";
@@ -81,7 +81,7 @@ fn token_endpoint(token: &'static str) -> Recorder {
 
 /// A client whose policy covers `<host>/acme` for every registry host and marks every listed
 /// host (registries and realms) insecure; its log is down.
-fn client(registries: &[&str], insecure: &[&str]) -> Client {
+fn client(registries: &[&str], insecure: &[&str]) -> Cli {
     let closed = free_port();
     let mut p = format!(
         "log {} http://127.0.0.1:{closed}\nquorum none\n",
@@ -93,11 +93,11 @@ fn client(registries: &[&str], insecure: &[&str]) -> Client {
     for h in insecure {
         p.push_str(&format!("insecure-registry {h}\n"));
     }
-    Client::new(&p)
+    Cli::new(&p)
 }
 
 /// Writes a containers `auth.json` with one `auths` entry per (key, user, password).
-fn auth_json(c: &Client, entries: &[(&str, &str, &str)]) -> String {
+fn auth_json(c: &Cli, entries: &[(&str, &str, &str)]) -> String {
     let auths: serde_json::Map<String, serde_json::Value> = entries
         .iter()
         .map(|(k, u, p)| {
@@ -110,7 +110,7 @@ fn auth_json(c: &Client, entries: &[(&str, &str, &str)]) -> String {
     path.to_str().unwrap().to_string()
 }
 
-fn verify(c: &Client, r: &str, env: &[(&str, &str)]) -> common::Run {
+fn verify(c: &Cli, r: &str, env: &[(&str, &str)]) -> Run {
     c.run_env(&["verify", r], env)
 }
 
@@ -311,7 +311,7 @@ fn a_registry_without_a_stored_credential_cannot_obtain_another_hosts() {
 }
 
 /// A `docker-credential-<name>` on PATH that records its arguments and stdin.
-fn helper(c: &Client, name: &str, user: &str, secret: &str) -> std::path::PathBuf {
+fn helper(c: &Cli, name: &str, user: &str, secret: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt as _;
     let bin = c.path("bin");
     std::fs::create_dir_all(&bin).unwrap();

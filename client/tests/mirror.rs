@@ -12,13 +12,15 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::time::Duration;
 
-use common::pull::Mirror;
-use common::{http_response, sha256_digest, Client, Recorder, Registry, Server, OCI_MANIFEST};
 use taglog_proofs::note::{KeyType, SignerKey};
+use taglog_testkit::cli::Cli;
+use taglog_testkit::fake_http::{http_response, Recorder};
+use taglog_testkit::keys;
+use taglog_testkit::log_server::LogServer;
+use taglog_testkit::pull::Mirror;
+use taglog_testkit::registry::{image_blobs, sha256_digest, Registry, OCI_MANIFEST};
 
 fn publisher() -> SignerKey {
     SignerKey::from_seed(
@@ -37,22 +39,23 @@ fn policy(log_vkey: &str, log_url: &str, reg: &str) -> String {
 
 struct Env {
     reg: Registry,
-    server: Server,
-    client: Client,
+    server: LogServer,
+    client: Cli,
 }
 
 impl Env {
     fn new() -> Env {
         let reg = Registry::start(None);
-        let server = Server::start(
+        let server = LogServer::seeded(
             1,
             &[(
                 format!("{}/acme", reg.host()),
                 publisher().verifier().to_string(),
             )],
-        );
-        let client = Client::new(&policy(&server.vkey(), &server.url(), &reg.host()));
-        common::write_key(&client.path("publisher.key"), &publisher());
+        )
+        .start();
+        let client = Cli::new(&policy(&server.vkey(), &server.url, &reg.host()));
+        keys::write_key(&client.path("publisher.key"), &publisher());
         Env {
             reg,
             server,
@@ -73,8 +76,8 @@ impl Env {
     }
 
     /// A mirror with its own state directory (the same policy).
-    fn mirror(&self, globals: &[&str], env: &[(&str, &str)]) -> (Mirror, Client) {
-        let c = Client::new(&std::fs::read_to_string(&self.client.policy).unwrap());
+    fn mirror(&self, globals: &[&str], env: &[(&str, &str)]) -> (Mirror, Cli) {
+        let c = Cli::new(&std::fs::read_to_string(&self.client.policy).unwrap());
         let m = Mirror::start(&c, globals, &[self.reg.host()], env);
         (m, c)
     }
@@ -177,7 +180,7 @@ fn a_tag_is_served_only_as_its_verified_digest() {
         (by_digest.status, by_digest.body.clone()),
         (200, bytes.clone())
     );
-    let (layer, config) = common::image_blobs("new");
+    let (layer, config) = image_blobs("new");
     for blob in [layer, config] {
         let b = get(
             &m,
@@ -206,7 +209,7 @@ fn a_tag_is_served_only_as_its_verified_digest() {
     // S2: another repository's image.
     e.reg.push_image("acme/other", "1", "other");
     e.publish("other:1", &[]);
-    let (layer, config) = common::image_blobs("other");
+    let (layer, config) = image_blobs("other");
     let m2 = e.reg.push_blobs_for("acme/app", &layer, &config);
     let other = e.reg.put_manifest("acme/app", "1", &m2);
     denied(&manifest(&m, "1"), "digest-mismatch", &other);
@@ -360,9 +363,9 @@ fn content_that_does_not_match_its_digest_is_not_served() {
             b"{\"schemaVersion\":2}",
         )
     });
-    let c = Client::new(&format!(
+    let c = Cli::new(&format!(
         "{}insecure-registry {}\n",
-        policy(&e.server.vkey(), &e.server.url(), &e.reg.host()),
+        policy(&e.server.vkey(), &e.server.url, &e.reg.host()),
         lying.host()
     ));
     let lm = Mirror::start(&c, &[], &[lying.host()], &[]);
@@ -414,7 +417,7 @@ fn a_replayed_old_binding_is_refused() {
         (200, old.as_str())
     );
     // ... and refuses it once every signature is older than max-age (1 h).
-    let later = (common::now() + 3600 + 400).to_string();
+    let later = (taglog_testkit::now() + 3600 + 400).to_string();
     let (late, _l) = e.mirror(&["--log", &replay_url], &[("TAGLOG_TEST_NOW", &later)]);
     denied(&manifest(&late, "v1"), "stale-checkpoint", "stale");
 }

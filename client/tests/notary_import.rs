@@ -10,14 +10,14 @@
     clippy::panic
 )]
 
-mod common;
-
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{free_port, Client, Proc, Run, Server};
 use taglog_proofs::note::{KeyType, SignerKey};
+use taglog_testkit::cli::{Cli, Run};
+use taglog_testkit::keys;
+use taglog_testkit::log_server::LogServer;
+use taglog_testkit::notary::Notary;
 
 const GUN: &str = "registry.test/acme/app";
 
@@ -33,274 +33,28 @@ fn digest(c: char) -> String {
     c.to_string().repeat(64)
 }
 
-fn tool(name: &str) -> PathBuf {
-    let p = PathBuf::from("/usr/bin").join(name);
-    assert!(
-        p.exists(),
-        "{} not found: apt-get install -y notary openssl (the CI installs them)",
-        p.display()
-    );
-    p
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new(tool("openssl"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {out:?}");
-}
-
-/// A P-256 key and self-signed certificate (`<name>.key`, `<name>.crt`) in `dir`.
-fn ec_cert(dir: &Path, name: &str, extra: &[&str]) {
-    let (key, crt, subj) = (
-        format!("{name}.key"),
-        format!("{name}.crt"),
-        format!("/CN={name}"),
-    );
-    let mut args = vec![
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "30",
-        "-subj",
-        &subj,
-        "-keyout",
-        &key,
-        "-out",
-        &crt,
-    ];
-    args.extend_from_slice(extra);
-    openssl(dir, &args);
-}
-
-/// A notary-server on loopback with its own CA, and a `notary` CLI configured for it.
-struct Notary {
-    dir: tempfile::TempDir,
-    url: String,
-    _proc: Proc,
-}
-
-impl Notary {
-    fn start() -> Notary {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        ec_cert(
-            d,
-            "ca",
-            &[
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign",
-            ],
-        );
-        openssl(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-            ],
-        );
-        std::fs::write(
-            d.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "30",
-                "-extfile",
-                "server.ext",
-                "-out",
-                "server.crt",
-            ],
-        );
-        let port = free_port();
-        std::fs::write(
-            d.join("server.json"),
-            format!(
-                r#"{{"server": {{"http_addr": "127.0.0.1:{port}", "tls_key_file": "server.key", "tls_cert_file": "server.crt"}},
-                "trust_service": {{"type": "local"}}, "storage": {{"backend": "memory"}}, "logging": {{"level": "error"}}}}"#
-            ),
-        )
-        .unwrap();
-        let url = format!("https://127.0.0.1:{port}");
-        std::fs::write(
-            d.join("client.json"),
-            format!(r#"{{"trust_dir": "trust", "remote_server": {{"url": "{url}", "root_ca": "ca.crt"}}}}"#),
-        )
-        .unwrap();
-        let log = d.join("notary-server.log");
-        let child = Command::new(tool("notary-server"))
-            .args(["-config", "server.json"])
-            .current_dir(d)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut proc = Proc {
-            child,
-            name: "notary-server",
-            log,
-        };
-        let ca = reqwest::Certificate::from_pem(&std::fs::read(d.join("ca.crt")).unwrap()).unwrap();
-        let http = reqwest::blocking::Client::builder()
-            .add_root_certificate(ca)
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap();
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(s)) = proc.child.try_wait() {
-                panic!("notary-server exited with {s}:\n{}", proc.log_text());
-            }
-            if http
-                .get(format!("{url}/_notary_server/health"))
-                .send()
-                .is_ok_and(|r| r.status().is_success())
-            {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "notary-server did not start:\n{}",
-                proc.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Notary {
-            dir,
-            url,
-            _proc: proc,
-        }
-    }
-
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-
-    /// Runs the notary CLI as a publisher using Docker Content Trust would.
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(tool("notary"))
-            .args(["-c", "client.json", "-d", "trust"])
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("NOTARY_ROOT_PASSPHRASE", "root-pass")
-            .env("NOTARY_TARGETS_PASSPHRASE", "targets-pass")
-            .env("NOTARY_SNAPSHOT_PASSPHRASE", "snapshot-pass")
-            .env("NOTARY_DELEGATION_PASSPHRASE", "delegation-pass")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "notary {args:?}: {text}");
-        text
-    }
-
-    fn sign(&self, tag: &str, hex: &str, role: Option<&str>) {
-        let mut args = vec!["addhash", "-p", GUN, tag, "1234", "--sha256", hex];
-        if let Some(r) = role {
-            args.extend(["-r", r]);
-        }
-        self.cli(&args);
-    }
-
-    /// Adds the `targets/releases` delegation with a new key `name` (as `docker trust
-    /// signer add` does) and imports its private key.
-    fn add_releases_key(&self, name: &str) {
-        ec_cert(self.dir.path(), name, &[]);
-        let crt = format!("{name}.crt");
-        let key = format!("{name}.key");
-        self.cli(&[
-            "delegation",
-            "add",
-            "-p",
-            GUN,
-            "targets/releases",
-            &crt,
-            "--all-paths",
-        ]);
-        self.cli(&["key", "import", &key, "-r", "targets/releases"]);
-    }
-
-    /// The key IDs `notary delegation list` shows for `targets/releases`.
-    fn releases_key_ids(&self) -> Vec<String> {
-        self.cli(&["delegation", "list", GUN])
-            .split(|c: char| !c.is_ascii_hexdigit())
-            .filter(|w| w.len() == 64)
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// `taglog import notary` arguments reading this server, trusting the CLI's root.
-    fn import_args(&self) -> Vec<String> {
-        vec![
-            "import".into(),
-            "notary".into(),
-            GUN.into(),
-            "--notary-server".into(),
-            self.url.clone(),
-            "--notary-ca".into(),
-            self.path("ca.crt").display().to_string(),
-            "--trust-dir".into(),
-            self.path("trust").display().to_string(),
-        ]
-    }
-}
-
 struct Setup {
     notary: Notary,
-    server: Server,
-    client: Client,
+    server: LogServer,
+    client: Cli,
     key: PathBuf,
 }
 
 fn setup(allowed_prefix: &str) -> Setup {
     let p = publisher();
-    let server = Server::start(
+    let server = LogServer::seeded(
         31,
         &[(allowed_prefix.to_string(), p.verifier().to_string())],
-    );
-    let client = Client::new(&format!(
+    )
+    .start();
+    let client = Cli::new(&format!(
         "log {} {}\nquorum none\npublisher registry.test/acme {}\n",
         server.vkey(),
-        server.url(),
+        server.url,
         p.verifier()
     ));
     let key = client.path("publisher.key");
-    common::write_key(&key, &p);
+    keys::write_key(&key, &p);
     let notary = Notary::start();
     notary.cli(&["init", "-p", GUN]);
     Setup {
@@ -313,7 +67,7 @@ fn setup(allowed_prefix: &str) -> Setup {
 
 impl Setup {
     fn import(&self, extra: &[&str]) -> Run {
-        let mut args = self.notary.import_args();
+        let mut args = self.notary.import_args(GUN);
         args.extend(["--key".into(), self.key.display().to_string()]);
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -367,12 +121,12 @@ fn line<'a>(run: &'a Run, tag: &str) -> &'a str {
 fn imports_signed_tags_moves_a_resigned_one_and_reports_unverifiable_ones() {
     let s = setup("registry.test/acme");
     let n = &s.notary;
-    n.sign("1.0", &digest('a'), None);
-    n.sign("1.5", &digest('b'), None);
-    n.sign("2.0", &digest('c'), None);
-    n.add_releases_key("d1");
-    n.sign("3.0", &digest('d'), Some("targets/releases"));
-    n.sign("bad:tag", &digest('e'), None);
+    n.sign(GUN, "1.0", &digest('a'), None);
+    n.sign(GUN, "1.5", &digest('b'), None);
+    n.sign(GUN, "2.0", &digest('c'), None);
+    n.add_releases_key(GUN, "d1");
+    n.sign(GUN, "3.0", &digest('d'), Some("targets/releases"));
+    n.sign(GUN, "bad:tag", &digest('e'), None);
     s.publish("1.5", &digest('f'));
     s.publish("2.0", &digest('c'));
 
@@ -416,10 +170,10 @@ fn imports_signed_tags_moves_a_resigned_one_and_reports_unverifiable_ones() {
 
     // 1.0 is re-signed to a new digest; 3.1 is signed by the delegation, whose key is then
     // rotated without re-signing targets/releases: Notary itself now drops 3.0 and 3.1.
-    n.sign("1.0", &digest('9'), None);
-    n.sign("3.1", &digest('8'), Some("targets/releases"));
-    let old = n.releases_key_ids();
-    n.add_releases_key("d2");
+    n.sign(GUN, "1.0", &digest('9'), None);
+    n.sign(GUN, "3.1", &digest('8'), Some("targets/releases"));
+    let old = n.releases_key_ids(GUN);
+    n.add_releases_key(GUN, "d2");
     n.cli(&[
         "delegation",
         "remove",
@@ -475,8 +229,8 @@ fn imports_signed_tags_moves_a_resigned_one_and_reports_unverifiable_ones() {
 #[test]
 fn a_refused_tag_is_reported_and_the_rerun_resumes() {
     let s = setup(&format!("{GUN}:1.0"));
-    s.notary.sign("1.0", &digest('a'), None);
-    s.notary.sign("2.0", &digest('b'), None);
+    s.notary.sign(GUN, "1.0", &digest('a'), None);
+    s.notary.sign(GUN, "2.0", &digest('b'), None);
     let first = s.import(&["--mmd", "10s"]);
     first.code(1);
     assert!(
@@ -491,16 +245,11 @@ fn a_refused_tag_is_reported_and_the_rerun_resumes() {
     assert_eq!(s.current("2.0"), None);
 
     std::fs::write(
-        s.server.dir.path().join("publishers"),
+        s.server.dir.join("publishers.txt"),
         format!("publisher registry.test/acme {}\n", publisher().verifier()),
     )
     .unwrap();
-    let pid = s.server.proc.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .unwrap()
-        .success());
+    s.server.proc.signal("HUP");
     let start = Instant::now();
     let second = loop {
         let r = s.import(&["--mmd", "10s"]);
@@ -526,10 +275,10 @@ fn a_refused_tag_is_reported_and_the_rerun_resumes() {
 #[test]
 fn nothing_is_imported_without_trust_in_the_notary_data() {
     let s = setup("registry.test/acme");
-    s.notary.sign("1.0", &digest('a'), None);
+    s.notary.sign(GUN, "1.0", &digest('a'), None);
 
     let empty = s.client.path("empty-trust");
-    let mut args = s.notary.import_args();
+    let mut args = s.notary.import_args(GUN);
     args[8] = empty.display().to_string();
     args.extend(["--key".into(), s.key.display().to_string()]);
     let r = s

@@ -9,12 +9,10 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::Client;
 use taglog_proofs::note::Note;
+use taglog_testkit::cli::Cli;
 
 fn vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proofs/tests/vectors/taglog/log-small")
@@ -51,7 +49,7 @@ fn bundle(name: &str) -> String {
 
 #[test]
 fn offline_vectors_through_the_binary() {
-    let c = Client::new(&policy());
+    let c = Cli::new(&policy());
     let now = (cosig_time() + 60).to_string();
     let b = bundle("bound");
     let r = "registry.example/acme/app0:v1";
@@ -116,7 +114,7 @@ fn offline_vectors_through_the_binary() {
     .code(1)
     .stderr_has("for registry.example/acme/app0:v1");
     // Stale for a fresh client; --accept-stale passes without writing state.
-    let fresh = Client::new(&policy());
+    let fresh = Cli::new(&policy());
     let late = (cosig_time() + 7200).to_string();
     fresh
         .run_at(&late, &["verify", r, "--offline", "--bundle", &b])
@@ -173,7 +171,7 @@ fn offline_vectors_through_the_binary() {
         k["publishers"][0].as_str().unwrap(),
         k["publishers"][1].as_str().unwrap(),
     );
-    Client::new(&other_policy)
+    Cli::new(&other_policy)
         .run_at(&now, &["verify", r, "--offline", "--bundle", &b])
         .code(1)
         .stderr_has("does not trust");

@@ -12,13 +12,15 @@
     clippy::panic
 )]
 
-mod common;
-
-use common::pull::{push_tar_image, registries_conf, skopeo, Containerd, Mirror};
-use common::{
-    free_port, http_response, sha256_digest, Client, Recorder, Registry, Server, Witness,
-};
 use taglog_proofs::note::{KeyType, SignerKey};
+use taglog_testkit::cli::{Cli, Run};
+use taglog_testkit::fake_http::{http_response, Recorder};
+use taglog_testkit::free_port;
+use taglog_testkit::keys;
+use taglog_testkit::log_server::LogServer;
+use taglog_testkit::pull::{push_tar_image, registries_conf, skopeo, Containerd, Mirror};
+use taglog_testkit::registry::{sha256_digest, Registry};
+use taglog_testkit::witness::Witness;
 
 fn publisher() -> SignerKey {
     SignerKey::from_seed(
@@ -32,32 +34,29 @@ fn publisher() -> SignerKey {
 struct Env {
     reg: Registry,
     _witnesses: (Witness, Witness),
-    server: Server,
-    publisher: Client,
+    server: LogServer,
+    publisher: Cli,
 }
 
 impl Env {
     fn new() -> Env {
         let reg = Registry::start(None);
-        let log_vkey = Server::key_for(9).verifier().to_string();
+        let log_vkey = keys::log(9).verifier().to_string();
         let w1 = Witness::start(11, "w1.test", &log_vkey);
         let w2 = Witness::start(12, "w2.test", &log_vkey);
-        let server = Server::start_with(
+        let server = LogServer::seeded(
             9,
             &[(
                 format!("{}/acme", reg.host()),
                 publisher().verifier().to_string(),
             )],
-            &[(w1.vkey(), w1.url()), (w2.vkey(), w2.url())],
-        );
-        let publisher_client = Client::new(&policy(
-            &server.vkey(),
-            &server.url(),
-            &w1,
-            &w2,
-            &reg.host(),
-        ));
-        common::write_key(&publisher_client.path("publisher.key"), &publisher());
+        )
+        .witness(&w1.vkey(), &w1.url)
+        .witness(&w2.vkey(), &w2.url)
+        .start();
+        let publisher_client =
+            Cli::new(&policy(&server.vkey(), &server.url, &w1, &w2, &reg.host()));
+        keys::write_key(&publisher_client.path("publisher.key"), &publisher());
         Env {
             reg,
             _witnesses: (w1, w2),
@@ -79,13 +78,13 @@ impl Env {
     }
 
     /// A mirror with its own state (the publisher's policy), optionally another log URL.
-    fn mirror(&self, state: &Client, log: Option<&str>, env: &[(&str, &str)]) -> Mirror {
+    fn mirror(&self, state: &Cli, log: Option<&str>, env: &[(&str, &str)]) -> Mirror {
         let globals: Vec<&str> = log.map_or(vec![], |l| vec!["--log", l]);
         Mirror::start(state, &globals, &[self.reg.host()], env)
     }
 
-    fn consumer(&self) -> Client {
-        Client::new(&std::fs::read_to_string(&self.publisher.policy).unwrap())
+    fn consumer(&self) -> Cli {
+        Cli::new(&std::fs::read_to_string(&self.publisher.policy).unwrap())
     }
 }
 
@@ -126,7 +125,7 @@ fn replaying_log(bundle: Vec<u8>) -> Recorder {
     })
 }
 
-fn denied(run: &common::Run, reason: &str) {
+fn denied(run: &Run, reason: &str) {
     run.code(1);
     let err = run.stderr.to_lowercase();
     assert!(err.contains("denied"), "{run:?}");
@@ -216,7 +215,7 @@ fn skopeo_pulls_through_the_mirror_and_every_refusal_fails_the_pull() {
         "stale view",
     );
     // ... a fresh one once every cosignature is older than max-age.
-    let later = (common::now() + 3600 + 400).to_string();
+    let later = (taglog_testkit::now() + 3600 + 400).to_string();
     let fresh = e.mirror(
         &e.consumer(),
         Some(&replay_url),

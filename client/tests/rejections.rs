@@ -11,14 +11,15 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Client, Registry, Run, Server};
 use taglog_proofs::note::{KeyType, SignerKey};
+use taglog_testkit::cli::{Cli, Run};
+use taglog_testkit::keys;
+use taglog_testkit::log_server::LogServer;
+use taglog_testkit::registry::{image_blobs, Registry};
 
 fn key(seed: u8) -> SignerKey {
     SignerKey::from_seed(
@@ -28,11 +29,11 @@ fn key(seed: u8) -> SignerKey {
     )
 }
 
-fn policy(server: &Server, reg: &Registry, keys: &[&SignerKey]) -> String {
+fn policy(server: &LogServer, reg: &Registry, keys: &[&SignerKey]) -> String {
     let mut p = format!(
         "log {} {}\nquorum none\ninsecure-registry {}\n",
         server.vkey(),
-        server.url(),
+        server.url,
         reg.host()
     );
     for k in keys {
@@ -45,9 +46,9 @@ fn policy(server: &Server, reg: &Registry, keys: &[&SignerKey]) -> String {
 /// whose policy trusts both, and a consumer whose policy trusts only key 42.
 struct Env {
     reg: Registry,
-    server: Server,
-    publisher: Client,
-    consumer: Client,
+    server: LogServer,
+    publisher: Cli,
+    consumer: Cli,
 }
 
 impl Env {
@@ -55,17 +56,18 @@ impl Env {
         let reg = Registry::start(None);
         let (a, b) = (key(42), key(43));
         let prefix = format!("{}/acme", reg.host());
-        let server = Server::start(
+        let server = LogServer::seeded(
             1,
             &[
                 (prefix.clone(), a.verifier().to_string()),
                 (prefix, b.verifier().to_string()),
             ],
-        );
-        let publisher = Client::new(&policy(&server, &reg, &[&a, &b]));
-        common::write_key(&publisher.path("a.key"), &a);
-        common::write_key(&publisher.path("b.key"), &b);
-        let consumer = Client::new(&policy(&server, &reg, &[&a]));
+        )
+        .start();
+        let publisher = Cli::new(&policy(&server, &reg, &[&a, &b]));
+        keys::write_key(&publisher.path("a.key"), &a);
+        keys::write_key(&publisher.path("b.key"), &b);
+        let consumer = Cli::new(&policy(&server, &reg, &[&a]));
         Env {
             reg,
             server,
@@ -88,7 +90,7 @@ impl Env {
 }
 
 /// Runs `args` with `client`, expects exit 1, an empty stdout and an unchanged state file.
-fn rejected_without_trace(client: &Client, args: &[&str], stderr: &str) {
+fn rejected_without_trace(client: &Cli, args: &[&str], stderr: &str) {
     let before = client.state_bytes();
     assert!(!before.is_empty(), "the client has a state to protect");
     let run = client.run(args);
@@ -121,7 +123,7 @@ fn rejections_print_nothing_and_leave_the_state_byte_identical() {
     e.reg.put_manifest("acme/app", "1", &old_manifest);
     rejected_without_trace(&e.consumer, &["verify", &e.r("app:1")], &new);
     // S2: another repository's image is served as this one.
-    let (layer, config) = common::image_blobs("other");
+    let (layer, config) = image_blobs("other");
     let m = e.reg.push_blobs_for("acme/app", &layer, &config);
     let other = e.reg.put_manifest("acme/app", "1", &m);
     rejected_without_trace(&e.consumer, &["verify", &e.r("app:1")], &other);
@@ -151,20 +153,21 @@ fn rejections_print_nothing_and_leave_the_state_byte_identical() {
     );
 
     // S7: a log that shows another history under the same key (split view).
-    let fork = Server::start(
+    let fork = LogServer::seeded(
         1,
         &[(
             format!("{}/acme", e.reg.host()),
             key(42).verifier().to_string(),
         )],
-    );
+    )
+    .start();
     assert_eq!(fork.vkey(), e.server.vkey());
     for i in 0..8 {
         let d = format!("sha256:{}", format!("{i:02}").repeat(32));
         e.publisher
             .run(&[
                 "--log",
-                &fork.url(),
+                &fork.url,
                 "publish",
                 &e.r(&format!("fork{i}:1")),
                 "--key",
@@ -179,7 +182,7 @@ fn rejections_print_nothing_and_leave_the_state_byte_identical() {
         &e.consumer,
         &[
             "--log",
-            &fork.url(),
+            &fork.url,
             "verify",
             &e.r("fork0:1"),
             "--digest",
@@ -248,8 +251,8 @@ fn a_pin_is_proven_from_history_past_its_first_page() {
 #[test]
 fn a_corrupt_state_file_is_exit_2_and_not_overwritten() {
     let reg = Registry::start(None);
-    let server = Server::start(1, &[]);
-    let c = Client::new(&policy(&server, &reg, &[&key(42)]));
+    let server = LogServer::seeded(1, &[]).start();
+    let c = Cli::new(&policy(&server, &reg, &[&key(42)]));
     std::fs::create_dir_all(&c.state).unwrap();
     let r = format!("{}/acme/app:1", reg.host());
     let d = format!("sha256:{}", "1".repeat(64));
@@ -270,15 +273,10 @@ fn a_corrupt_state_file_is_exit_2_and_not_overwritten() {
 }
 
 /// Starts `taglog pin REF DIGEST` against `client`'s state.
-fn spawn_pin(client: &Client, r: &str, digest: &str) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_taglog"))
-        .arg("--policy")
-        .arg(&client.policy)
-        .arg("--state-dir")
-        .arg(&client.state)
+fn spawn_pin(client: &Cli, r: &str, digest: &str) -> std::process::Child {
+    client
+        .command()
         .args(["pin", r, digest])
-        .env("HOME", client.dir.path())
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -298,7 +296,7 @@ fn pin_in(state: &[u8], r: &str) -> Option<String> {
 
 #[test]
 fn kill_9_during_state_saves_leaves_the_old_or_the_new_state() {
-    let c = Client::new("quorum none\n");
+    let c = Cli::new("quorum none\n");
     let r = "registry.example/acme/app:1";
     // A large state (2,000 pins) makes each save long enough for kills to land inside it.
     let pins: serde_json::Map<String, serde_json::Value> = (0..2000)
@@ -357,7 +355,7 @@ fn kill_9_during_state_saves_leaves_the_old_or_the_new_state() {
 
 #[test]
 fn the_now_flag_does_not_exist() {
-    let c = Client::new("quorum none\n");
+    let c = Cli::new("quorum none\n");
     c.run(&["--now", "1", "policy", "check"])
         .code(2)
         .stderr_has("unexpected argument '--now'");

@@ -9,17 +9,20 @@
     clippy::panic
 )]
 
-mod common;
-
-use common::{now, Client, Registry, Server};
 use taglog_proofs::note::{KeyType, SignerKey};
+use taglog_testkit::cli::{Cli, Run};
+use taglog_testkit::keys;
+use taglog_testkit::log_server::{LogServer, Ready};
+use taglog_testkit::registry::{image_blobs, Registry};
+use taglog_testkit::witness::Witness;
+use taglog_testkit::{free_port, now};
 
 /// A registry, a log admitting one publisher for `<registry>/acme`, and a client whose policy
 /// trusts that log (`quorum none`: no witnesses) and that publisher.
 struct Env {
     reg: Registry,
-    server: Server,
-    client: Client,
+    server: LogServer,
+    client: Cli,
     key: std::path::PathBuf,
     publisher: SignerKey,
 }
@@ -32,11 +35,11 @@ fn publisher() -> SignerKey {
     )
 }
 
-fn policy_for(server: &Server, reg: &Registry, extra: &str) -> String {
+fn policy_for(server: &LogServer, reg: &Registry, extra: &str) -> String {
     format!(
         "log {} {}\nquorum none\npublisher {}/acme {}\ninsecure-registry {}\n{extra}",
         server.vkey(),
-        server.url(),
+        server.url,
         reg.host(),
         publisher().verifier(),
         reg.host()
@@ -46,16 +49,17 @@ fn policy_for(server: &Server, reg: &Registry, extra: &str) -> String {
 fn env_with(extra: &str) -> Env {
     let reg = Registry::start(None);
     let publisher = publisher();
-    let server = Server::start(
+    let server = LogServer::seeded(
         1,
         &[(
             format!("{}/acme", reg.host()),
             publisher.verifier().to_string(),
         )],
-    );
-    let client = Client::new(&policy_for(&server, &reg, extra));
+    )
+    .start();
+    let client = Cli::new(&policy_for(&server, &reg, extra));
     let key = client.path("publisher.key");
-    common::write_key(&key, &publisher);
+    keys::write_key(&key, &publisher);
     Env {
         reg,
         server,
@@ -74,7 +78,7 @@ impl Env {
         format!("{}/acme/{repo_tag}", self.reg.host())
     }
 
-    fn publish(&self, repo_tag: &str, extra: &[&str]) -> common::Run {
+    fn publish(&self, repo_tag: &str, extra: &[&str]) -> Run {
         let r = self.r(repo_tag);
         let key = self.key.to_str().unwrap().to_string();
         let mut args = vec!["publish", r.as_str(), "--key", key.as_str()];
@@ -82,7 +86,7 @@ impl Env {
         self.client.run(&args)
     }
 
-    fn verify(&self, repo_tag: &str, extra: &[&str]) -> common::Run {
+    fn verify(&self, repo_tag: &str, extra: &[&str]) -> Run {
         let r = self.r(repo_tag);
         let mut args = vec!["verify", r.as_str()];
         args.extend_from_slice(extra);
@@ -156,7 +160,7 @@ fn s2_another_repository_is_served() {
     e.reg.push_image("acme/heavylifter", "1.5", "heavy");
     e.publish("heavylifter:1.5", &[]).ok();
     // bottlerocket:1.5's content served as heavylifter:1.5.
-    let (layer, config) = common::image_blobs("bottle");
+    let (layer, config) = image_blobs("bottle");
     let m = e.reg.push_blobs_for("acme/heavylifter", &layer, &config);
     assert_eq!(e.reg.put_manifest("acme/heavylifter", "1.5", &m), bottle);
     e.verify("heavylifter:1.5", &[]).code(1).stderr_has(&bottle);
@@ -178,7 +182,7 @@ fn s3_stale_replay_of_an_old_binding() {
     e.verify("app:v1", &[]).ok();
 
     // A fresh client (no state) given the old bundle and the old digest.
-    let fresh = Client::new(&std::fs::read_to_string(&e.client.policy).unwrap());
+    let fresh = Cli::new(&std::fs::read_to_string(&e.client.policy).unwrap());
     let args = [
         "verify",
         &e.r("app:v1"),
@@ -190,7 +194,7 @@ fn s3_stale_replay_of_an_old_binding() {
     ];
     // Within max-age the replay is indistinguishable for a stateless client (the window).
     fresh.run(&args).ok();
-    let fresh = Client::new(&std::fs::read_to_string(&e.client.policy).unwrap());
+    let fresh = Cli::new(&std::fs::read_to_string(&e.client.policy).unwrap());
     let later = (now() + 3600 + 400).to_string();
     fresh
         .run_at(&later, &args)
@@ -217,7 +221,7 @@ fn s4_mirror_needs_a_remap_rule() {
     assert_eq!(md, d);
     let mref = format!("{}/mirror/acme/heavylifter:1.5", mirror.host());
     // Without a remap rule the mirror's ref is not covered: a policy error, never a pass.
-    let plain = Client::new(&policy_for(
+    let plain = Cli::new(&policy_for(
         &e.server,
         &e.reg,
         &format!("insecure-registry {}\n", mirror.host()),
@@ -233,7 +237,7 @@ fn s4_mirror_needs_a_remap_rule() {
         mirror.host(),
         e.reg.host()
     );
-    let c = Client::new(&policy_for(&e.server, &e.reg, &remap));
+    let c = Cli::new(&policy_for(&e.server, &e.reg, &remap));
     let v = c.run(&["verify", &mref]);
     v.ok().stderr_has("remapped");
     assert_eq!(
@@ -304,7 +308,7 @@ fn s10_offline_bundle_within_and_beyond_max_age() {
     e.client
         .run(&["bundle", &e.r("app:3"), "-o", f.to_str().unwrap()])
         .ok();
-    let offline = Client::new(&std::fs::read_to_string(&e.client.policy).unwrap());
+    let offline = Cli::new(&std::fs::read_to_string(&e.client.policy).unwrap());
     let base = [
         "verify",
         &e.r("app:3"),
@@ -364,12 +368,12 @@ fn split_view_is_detected_with_evidence() {
     let reg = Registry::start(None);
     let p = publisher();
     let allow = [(format!("{}/acme", reg.host()), p.verifier().to_string())];
-    let a = Server::start(7, &allow);
-    let b = Server::start(7, &allow);
+    let a = LogServer::seeded(7, &allow).start();
+    let b = LogServer::seeded(7, &allow).start();
     assert_eq!(a.vkey(), b.vkey(), "same log key: a split view");
-    let client = Client::new(&policy_for(&a, &reg, ""));
+    let client = Cli::new(&policy_for(&a, &reg, ""));
     let key = client.path("publisher.key");
-    common::write_key(&key, &p);
+    keys::write_key(&key, &p);
     let r = format!("{}/acme/app:1", reg.host());
     let (d1, _) = reg.push_image("acme/app", "1", "view-a");
     client
@@ -390,7 +394,7 @@ fn split_view_is_detected_with_evidence() {
         client
             .run(&[
                 "--log",
-                &b.url(),
+                &b.url,
                 "publish",
                 &ri,
                 "--key",
@@ -403,7 +407,7 @@ fn split_view_is_detected_with_evidence() {
     client
         .run(&[
             "--log",
-            &b.url(),
+            &b.url,
             "publish",
             &r,
             "--key",
@@ -412,7 +416,7 @@ fn split_view_is_detected_with_evidence() {
             &d1,
         ])
         .ok();
-    let v = client.run(&["--log", &b.url(), "verify", &r]);
+    let v = client.run(&["--log", &b.url, "verify", &r]);
     v.code(1)
         .stderr_has("SECURITY ERROR")
         .stderr_has("evidence written to");
@@ -436,19 +440,9 @@ fn concurrent_verifies_do_not_corrupt_state() {
     }
     let runs: Vec<_> = (0..8)
         .map(|i| {
-            let args = vec!["verify".to_string(), e.r(&format!("app:c{}", i % 4))];
-            let policy = e.client.policy.clone();
-            let state = e.client.state.clone();
-            std::thread::spawn(move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_taglog"))
-                    .arg("--policy")
-                    .arg(policy)
-                    .arg("--state-dir")
-                    .arg(state)
-                    .args(args)
-                    .output()
-                    .unwrap()
-            })
+            let mut verify = e.client.command();
+            verify.args(["verify".to_string(), e.r(&format!("app:c{}", i % 4))]);
+            std::thread::spawn(move || verify.output().unwrap())
         })
         .collect();
     for r in runs {
@@ -495,27 +489,29 @@ fn publish_auto_version_and_explicit_conflict() {
 fn witnessed_log_freshness_is_per_cosignature() {
     let reg = Registry::start(None);
     let p = publisher();
-    let log_vkey = Server::key_for(9).verifier().to_string();
-    let w1 = common::Witness::start(11, "w1.test", &log_vkey);
-    let w2 = common::Witness::start(12, "w2.test", &log_vkey);
-    let server = Server::start_with(
+    let log_vkey = keys::log(9).verifier().to_string();
+    let w1 = Witness::start(11, "w1.test", &log_vkey);
+    let w2 = Witness::start(12, "w2.test", &log_vkey);
+    let server = LogServer::seeded(
         9,
         &[(format!("{}/acme", reg.host()), p.verifier().to_string())],
-        &[(w1.vkey(), w1.url()), (w2.vkey(), w2.url())],
-    );
+    )
+    .witness(&w1.vkey(), &w1.url)
+    .witness(&w2.vkey(), &w2.url)
+    .start();
     let policy = format!(
         "log {} {}\nwitness w1 {}\nwitness w2 {}\ngroup both all w1 w2\nquorum both\npublisher {}/acme {}\ninsecure-registry {}\n",
         server.vkey(),
-        server.url(),
+        server.url,
         w1.vkey(),
         w2.vkey(),
         reg.host(),
         p.verifier(),
         reg.host()
     );
-    let c = Client::new(&policy);
+    let c = Cli::new(&policy);
     let key = c.path("publisher.key");
-    common::write_key(&key, &p);
+    keys::write_key(&key, &p);
     let r = format!("{}/acme/app:w", reg.host());
     let (d, _) = reg.push_image("acme/app", "w", "witnessed");
     c.run(&["publish", &r, "--key", key.to_str().unwrap()]).ok();
@@ -527,11 +523,11 @@ fn witnessed_log_freshness_is_per_cosignature() {
     // A saved bundle: fresh now, stale once every cosignature is older than max-age.
     let f = c.path("w.json");
     c.run(&["bundle", &r, "-o", f.to_str().unwrap()]).ok();
-    let fresh = Client::new(&policy);
+    let fresh = Cli::new(&policy);
     let args = ["verify", &r, "--offline", "--bundle", f.to_str().unwrap()];
     fresh.run(&args).ok();
     let later = (now() + 3600 + 400).to_string();
-    let v = Client::new(&policy).run_at(&later, &args);
+    let v = Cli::new(&policy).run_at(&later, &args);
     v.code(1).stderr_has("newest cosignature");
     // A policy that needs a third witness nobody asked is not met at all.
     let w3 = SignerKey::from_seed("w3.test".parse().unwrap(), KeyType::Cosignature, [13; 32]);
@@ -542,7 +538,7 @@ fn witnessed_log_freshness_is_per_cosignature() {
             w3.verifier()
         ),
     );
-    Client::new(&stricter)
+    Cli::new(&stricter)
         .run(&args)
         .code(1)
         .stderr_has("lacks the quorum");
@@ -554,10 +550,10 @@ fn publish_waits_after_202_and_fails_with_evidence_past_the_mmd() {
     let p = publisher();
     let allow = [(format!("{}/acme", reg.host()), p.verifier().to_string())];
     // A 202 (no quorum checkpoint within the commit timeout) that becomes current soon after.
-    let quick = Server::start_opts(5, &allow, &[], &["--commit-timeout", "0s"], true);
-    let c = Client::new(&policy_for(&quick, &reg, ""));
+    let quick = LogServer::seeded(5, &allow).commit_timeout("0s").start();
+    let c = Cli::new(&policy_for(&quick, &reg, ""));
     let key = c.path("publisher.key");
-    common::write_key(&key, &p);
+    keys::write_key(&key, &p);
     let d = format!("sha256:{}", "0a".repeat(32));
     let r = format!("{}/acme/app:late", reg.host());
     c.run(&[
@@ -578,23 +574,17 @@ fn publish_waits_after_202_and_fails_with_evidence_past_the_mmd() {
         KeyType::Cosignature,
         [6; 32],
     );
-    let down = format!("http://127.0.0.1:{}", common::free_port());
-    let stuck = Server::start_opts(
-        6,
-        &allow,
-        &[(w.verifier().to_string(), down)],
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let stuck = LogServer::seeded(6, &allow)
+        .witness(&w.verifier().to_string(), &down)
+        .commit_timeout("1s")
         // The server waits at start for every witness to answer; an operator starts it
         // without one known to be gone.
-        &[
-            "--commit-timeout",
-            "1s",
-            "--start-without-witness",
-            "down.witness",
-        ],
-        false,
-    );
-    let c = Client::new(&policy_for(&stuck, &reg, ""));
-    common::write_key(&key, &p);
+        .args(&["--start-without-witness", "down.witness"])
+        .ready(Ready::Answering)
+        .start();
+    let c = Cli::new(&policy_for(&stuck, &reg, ""));
+    keys::write_key(&key, &p);
     let args = [
         "publish",
         &r,

@@ -2,7 +2,7 @@
 //! separate processes: `taglog-server` (two instances sharing a log key for S7),
 //! `taglog-witness` (one plain, one with `--audit`), `taglog-monitor --once`, `docker-registry`
 //! and the `taglog` CLI. S8's lying log is crafted with `proofs` and served over loopback HTTP
-//! (`common::monitor::CraftedLog`), since the real server never lies. Every process is
+//! (`taglog_testkit::crafted::CraftedLog`), since the real server never lies. Every process is
 //! stopped by a Drop guard, also when an assertion fails.
 #![allow(
     clippy::unwrap_used,
@@ -11,26 +11,21 @@
     clippy::panic
 )]
 
-mod common;
-
-use common::monitor::{CraftedLog, FileServer, Monitor};
-use common::{Client, Registry, Server, Witness};
+use taglog_proofs::binding::DigestValue;
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::consistency::verify_consistency;
 use taglog_proofs::hash::Hash;
-use taglog_proofs::note::{KeyType, SignerKey, VerifierKey};
+use taglog_proofs::note::VerifierKey;
+use taglog_testkit::cli::Cli;
+use taglog_testkit::crafted::CraftedLog;
+use taglog_testkit::keys;
+use taglog_testkit::log_server::LogServer;
+use taglog_testkit::monitor::MonitorCli;
+use taglog_testkit::registry::Registry;
+use taglog_testkit::static_server::StaticServer;
+use taglog_testkit::witness::Witness;
 
-fn key(name: &str, seed: u8) -> SignerKey {
-    SignerKey::from_seed(name.parse().unwrap(), KeyType::Ed25519, [seed; 32])
-}
-
-fn get(url: &str) -> Vec<u8> {
-    let r = reqwest::blocking::get(url).unwrap();
-    assert!(r.status().is_success(), "GET {url}: {}", r.status());
-    r.bytes().unwrap().to_vec()
-}
-
-fn evidence_files(c: &Client) -> Vec<std::path::PathBuf> {
+fn evidence_files(c: &Cli) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(&c.state)
         .unwrap()
         .filter_map(Result::ok)
@@ -44,24 +39,26 @@ fn evidence_files(c: &Client) -> Vec<std::path::PathBuf> {
 /// following one view alerts `fork` when fed the other through a witness or a client report.
 #[test]
 fn s7_split_view_is_caught_by_client_and_monitor() {
-    let p = key("publisher.test", 42);
+    let p = keys::ed25519("publisher.test", 42);
     let allow = [("registry.test/acme".to_string(), p.verifier().to_string())];
-    let log_vkey = Server::key_for(17).verifier().to_string();
+    let log_vkey = keys::log(17).verifier().to_string();
     // View A is cosigned by a witness; view B is served to the victim.
     let w = Witness::start(18, "w1.test", &log_vkey);
-    let a = Server::start_with(17, &allow, &[(w.vkey(), w.url())]);
-    let b = Server::start(17, &allow);
+    let a = LogServer::seeded(17, &allow)
+        .witness(&w.vkey(), &w.url)
+        .start();
+    let b = LogServer::seeded(17, &allow).start();
     assert_eq!(a.vkey(), b.vkey(), "one log key, two histories");
 
     let policy = format!(
         "log {} {}\nquorum none\npublisher registry.test/acme {}\n",
         a.vkey(),
-        a.url(),
+        a.url,
         p.verifier()
     );
-    let c = Client::new(&policy);
+    let c = Cli::new(&policy);
     let pkey = c.path("publisher.key");
-    common::write_key(&pkey, &p);
+    keys::write_key(&pkey, &p);
     let r = "registry.test/acme/app:1";
     let d1 = format!("sha256:{}", "a1".repeat(32));
     let publish = |log: &str, r: &str, d: &str| {
@@ -76,17 +73,17 @@ fn s7_split_view_is_caught_by_client_and_monitor() {
             d,
         ])
     };
-    publish(&a.url(), r, &d1).ok();
+    publish(&a.url, r, &d1).ok();
     c.run(&["verify", r, "--digest", &d1]).ok();
     // B signs a different, longer history.
     for i in 0..8 {
         let d = format!("sha256:{}", format!("{i:02}").repeat(32));
-        publish(&b.url(), &format!("registry.test/acme/other{i}:1"), &d).ok();
+        publish(&b.url, &format!("registry.test/acme/other{i}:1"), &d).ok();
     }
-    publish(&b.url(), r, &d1).ok();
+    publish(&b.url, r, &d1).ok();
 
     // The stateful client: B's checkpoint is not an extension of the one it cached from A.
-    c.run(&["--log", &b.url(), "verify", r, "--digest", &d1])
+    c.run(&["--log", &b.url, "verify", r, "--digest", &d1])
         .code(1)
         .stderr_has("SECURITY ERROR")
         .stderr_has("evidence written to");
@@ -94,7 +91,7 @@ fn s7_split_view_is_caught_by_client_and_monitor() {
     assert_eq!(files.len(), 1, "{files:?}");
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(text.contains("-- cached checkpoint --") && text.contains("-- new checkpoint --"));
-    let j = c.run(&["--log", &b.url(), "verify", r, "--digest", &d1, "--json"]);
+    let j = c.run(&["--log", &b.url, "verify", r, "--digest", &d1, "--json"]);
     let j = j.code(1).json();
     assert_eq!(j["result"], "failed", "{j}");
     assert_eq!(j["code"], "inconsistent", "{j}");
@@ -103,14 +100,14 @@ fn s7_split_view_is_caught_by_client_and_monitor() {
         "{j}"
     );
     // A fresh client has nothing to compare with: B alone is a consistent log.
-    Client::new(&policy)
-        .run(&["--log", &b.url(), "verify", r, "--digest", &d1])
+    Cli::new(&policy)
+        .run(&["--log", &b.url, "verify", r, "--digest", &d1])
         .ok();
 
     // The monitor follows B and compares with the witness that cosigned A's view.
-    let a_note = get(&format!("{}/checkpoint", a.url()));
-    let m = Monitor::new(&b.url(), &b.vkey());
-    let run = m.once(&["--witness", &w.url(), "--witness-key", &w.vkey()]);
+    let a_note = taglog_testkit::http::get_ok(&format!("{}/checkpoint", a.url));
+    let m = MonitorCli::new(&b.url, &b.vkey());
+    let run = m.once(&["--witness", &w.url, "--witness-key", &w.vkey()]);
     let fork = run.alerted("fork");
     assert_eq!(fork["severity"], "critical", "{fork}");
     assert!(fork["message"].as_str().unwrap().contains("root"), "{fork}");
@@ -129,12 +126,7 @@ fn s7_split_view_is_caught_by_client_and_monitor() {
         (&opened[1], &opened[0])
     };
     let c = &fork["evidence"]["consistency"];
-    let proof: Vec<Hash> = c["proof"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-        .collect();
+    let proof: Vec<Hash> = taglog_testkit::http::hashes(&c["proof"]);
     let implied = Hash::from_base64(c["old_root_implied"].as_str().unwrap()).unwrap();
     let (old_size, new_size) = (small.checkpoint().size(), big.checkpoint().size());
     verify_consistency(
@@ -161,7 +153,7 @@ fn s7_split_view_is_caught_by_client_and_monitor() {
     // A second monitor is fed A's checkpoint as a client report instead.
     let reports = m.dir.path().join("a.checkpoint");
     std::fs::write(&reports, &a_note).unwrap();
-    let m2 = Monitor::new(&b.url(), &b.vkey());
+    let m2 = MonitorCli::new(&b.url, &b.vkey());
     let run = m2.once(&["--reports", reports.to_str().unwrap()]);
     let fork = run.alerted("fork");
     // The reported note (A's root line) is part of the evidence.
@@ -176,7 +168,7 @@ fn s7_split_view_is_caught_by_client_and_monitor() {
         "A's note is in the evidence: {fork}"
     );
     // Control: each view alone is an honest log to a monitor.
-    let honest = Monitor::new(&b.url(), &b.vkey()).once(&[]);
+    let honest = MonitorCli::new(&b.url, &b.vkey()).once(&[]);
     assert_eq!(honest.code, 0, "{honest:#?}");
 }
 
@@ -186,23 +178,25 @@ fn s7_split_view_is_caught_by_client_and_monitor() {
 /// policy satisfied by a non-auditing witness alone is fooled (why auditors are needed).
 #[test]
 fn s8_lying_map_is_refused_by_an_auditing_witness_and_alerted_by_the_monitor() {
-    let p = key("publisher.test", 42);
+    let p = keys::ed25519("publisher.test", 42);
     let mut log = CraftedLog::new("log.test/liar", 81);
+    // Log time close to now, so checkpoints are fresh for clients and monitors.
+    log.time = taglog_testkit::now() - 60;
     let r = "registry.test/acme/app:1.0";
     let (old, new) = ([0xa1; 32], [0xb2; 32]);
     let old_d = format!("sha256:{}", "a1".repeat(32));
     let new_d = format!("sha256:{}", "b2".repeat(32));
-    log.add_publisher("registry.test/acme", &p);
-    log.bind(&p, r, old, 1, true);
+    log.admit("registry.test/acme", &p.verifier());
+    log.bind_signed(r, DigestValue::Sha256(old), 1, log.time, &p);
     log.state();
     let good = log.size();
     // Version 2 is logged, but the map the log signs (and proves) still says version 1.
-    log.bind(&p, r, new, 2, false);
+    log.bind_hidden(r, DigestValue::Sha256(new), 2, &p);
     log.state();
     let bad = log.size();
     assert_ne!(log.map.root(), log.true_map.root());
 
-    let http = FileServer::start();
+    let http = StaticServer::start();
     let w1 = Witness::start(82, "w1.test", &log.vkey());
     let aw1 = Witness::start_with(
         83,
@@ -217,19 +211,16 @@ fn s8_lying_map_is_refused_by_an_auditing_witness_and_alerted_by_the_monitor() {
     // Serve the lying log (the auditor reads its entries from it).
     log.serve(&http, &log.signed(bad), Vec::new());
     let plain = |body: Vec<u8>| {
-        let r = reqwest::blocking::Client::new()
-            .post(format!("{}/add-checkpoint", w1.url()))
-            .body(body)
-            .send()
-            .unwrap();
-        (r.status().as_u16(), r.text().unwrap())
+        let r = w1.add_checkpoint(body);
+        (r.status, r.text())
     };
     let (s, _) = plain(log.request(0, good));
     assert_eq!(s, 200);
     let (s, cosig) = plain(log.request(good, bad));
     assert_eq!(s, 200, "a plain witness checks consistency only: {cosig}");
-    assert_eq!(aw1.add_checkpoint(log.request(0, good)).0, 200);
-    let (s, why) = aw1.add_checkpoint(log.request(good, bad));
+    assert_eq!(aw1.add_checkpoint(log.request(0, good)).status, 200);
+    let refused = aw1.add_checkpoint(log.request(good, bad));
+    let (s, why) = (refused.status, refused.text());
     assert_eq!(s, 422, "the auditing witness refuses: {why}");
     assert!(why.contains("map root"), "{why}");
     assert!(why.contains(&format!("state leaf {}", bad - 1)), "{why}");
@@ -245,13 +236,13 @@ fn s8_lying_map_is_refused_by_an_auditing_witness_and_alerted_by_the_monitor() {
             log.vkey(),
             http.url,
             w1.vkey(),
-            w1.url(),
+            w1.url,
             aw1.vkey(),
-            aw1.url(),
+            aw1.url,
             p.verifier()
         )
     };
-    let strict = Client::new(&policy("group auditors any aw1\nquorum auditors"));
+    let strict = Cli::new(&policy("group auditors any aw1\nquorum auditors"));
     strict
         .run(&["lookup", r])
         .code(1)
@@ -280,14 +271,14 @@ fn s8_lying_map_is_refused_by_an_auditing_witness_and_alerted_by_the_monitor() {
 
     // Control: the same answer under a policy that a non-auditing witness satisfies is taken
     // at its word (version 1, the stale digest): only the auditor or a monitor sees the lie.
-    let lax = Client::new(&policy("group plain any w1\nquorum plain"));
+    let lax = Cli::new(&policy("group plain any w1\nquorum plain"));
     let j = lax.run(&["verify", r, "--digest", &old_d, "--json"]);
     let j = j.ok().json();
     assert_eq!(j["current"]["version"], 1, "{j}");
     lax.run(&["verify", r, "--digest", &new_d]).code(1);
 
     // The monitor rebuilds the map from the bindings and alerts.
-    let m = Monitor::new(&http.url, &log.vkey());
+    let m = MonitorCli::new(&http.url, &log.vkey());
     let run = m.once(&["--witness-key", &w1.vkey()]);
     let mm = run.alerted("map-mismatch");
     assert_eq!(mm["index"], bad - 1, "{mm}");
@@ -311,35 +302,36 @@ fn s8_lying_map_is_refused_by_an_auditing_witness_and_alerted_by_the_monitor() {
 #[test]
 fn s9_stolen_key_binding_is_alerted_and_the_owner_rebinds() {
     let reg = Registry::start(None);
-    let owner = key("owner.test", 91);
-    let thief = key("ci.test", 92);
+    let owner = keys::ed25519("owner.test", 91);
+    let thief = keys::ed25519("ci.test", 92);
     let prefix = format!("{}/acme", reg.host());
-    let server = Server::start(
+    let server = LogServer::seeded(
         19,
         &[
             (prefix.clone(), owner.verifier().to_string()),
             (prefix.clone(), thief.verifier().to_string()),
         ],
-    );
+    )
+    .start();
     let policy = format!(
         "log {} {}\nquorum none\npublisher {prefix} {}\npublisher {prefix} {}\ninsecure-registry {}\n",
         server.vkey(),
-        server.url(),
+        server.url,
         owner.verifier(),
         thief.verifier(),
         reg.host()
     );
-    let c = Client::new(&policy);
+    let c = Cli::new(&policy);
     let okey = c.path("owner.key");
     let tkey = c.path("ci.key");
-    common::write_key(&okey, &owner);
-    common::write_key(&tkey, &thief);
+    keys::write_key(&okey, &owner);
+    keys::write_key(&tkey, &thief);
     let r = format!("{prefix}/heavylifter:1.5");
 
     let (good, good_manifest) = reg.push_image("acme/heavylifter", "1.5", "owner-build");
     c.run(&["publish", &r, "--key", okey.to_str().unwrap()])
         .ok();
-    let m = Monitor::new(&server.url(), &server.vkey());
+    let m = MonitorCli::new(&server.url, &server.vkey());
     let watch = [
         "--watch-prefix",
         prefix.as_str(),
@@ -408,7 +400,7 @@ fn s9_stolen_key_binding_is_alerted_and_the_owner_rebinds() {
     c.run(&["verify", &r, "--digest", &evil])
         .code(1)
         .stderr_has(&good);
-    let fresh = Client::new(&policy);
+    let fresh = Cli::new(&policy);
     let j = fresh.run(&["verify", &r, "--digest", &evil, "--json"]);
     assert_eq!(j.code(1).json()["code"], "digest-mismatch");
     // The monitor reports the owner's rebind too (the watch list sees every binding).

@@ -9,11 +9,8 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{Client, Registry, Server};
 use taglog_client::credentials::CredentialStore;
 use taglog_client::error::Class;
 use taglog_client::registry::Registry as RegistryClient;
@@ -22,6 +19,10 @@ use taglog_client::state::StateDir;
 use taglog_proofs::binding::DigestValue;
 use taglog_proofs::note::{KeyType, SignerKey};
 use taglog_proofs::policy::Policy;
+use taglog_testkit::cli::Cli;
+use taglog_testkit::keys;
+use taglog_testkit::log_server::LogServer;
+use taglog_testkit::registry::Registry;
 
 fn publisher() -> SignerKey {
     SignerKey::from_seed(
@@ -34,27 +35,28 @@ fn publisher() -> SignerKey {
 struct Env {
     reg: Registry,
     /// Kept alive for the test (dropping it takes the log down).
-    _server: Server,
-    client: Client,
+    _server: LogServer,
+    client: Cli,
 }
 
 impl Env {
     fn new() -> Env {
         let reg = Registry::start(None);
         let p = publisher();
-        let server = Server::start(
+        let server = LogServer::seeded(
             1,
             &[(format!("{}/acme", reg.host()), p.verifier().to_string())],
-        );
-        let client = Client::new(&format!(
+        )
+        .start();
+        let client = Cli::new(&format!(
             "log {} {}\nquorum none\npublisher {}/acme {}\ninsecure-registry {}\n",
             server.vkey(),
-            server.url(),
+            server.url,
             reg.host(),
             p.verifier(),
             reg.host()
         ));
-        common::write_key(&client.path("publisher.key"), &p);
+        keys::write_key(&client.path("publisher.key"), &p);
         Env {
             reg,
             _server: server,

@@ -7,11 +7,13 @@
     clippy::panic
 )]
 
-mod common;
-
-use common::*;
 use taglog_proofs::b64;
 use taglog_proofs::note::sign_note;
+use taglog_testkit::bindings::binding;
+use taglog_testkit::http::client;
+use taglog_testkit::keys::{publisher, stranger};
+use taglog_testkit::log_server::{add_binding, checkpoint, get, LogServer, ORIGIN, PREFIX};
+use taglog_testkit::tempdir;
 
 const REF: &str = "registry.example/acme/app:1.0";
 const DIGEST: &str = "sha256:0101010101010101010101010101010101010101010101010101010101010101";
@@ -42,14 +44,14 @@ async fn assert_unchanged(c: &reqwest::Client, url: &str, before: &[u8], what: &
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_inputs_change_nothing() {
     let dir = tempdir();
-    let server = Server::start(dir.path(), &[]);
+    let server = LogServer::start(dir.path(), &[]);
     let c = client();
     let url = server.url.clone();
     // Two good versions first, so stale and equal versions and replays can be tried.
     let v1 = binding(&publisher(), REF, 1, 1);
-    let (s, b1) = post(&c, &url, v1.clone()).await;
+    let (s, b1) = add_binding(&c, &url, v1.clone()).await;
     assert_eq!(s, 200, "{b1}");
-    let (s, b2) = post(&c, &url, binding(&publisher(), REF, 2, 2)).await;
+    let (s, b2) = add_binding(&c, &url, binding(&publisher(), REF, 2, 2)).await;
     assert_eq!(s, 200, "{b2}");
     let v1_index = b1["binding"]["index"].as_u64().unwrap();
     let before = checkpoint(&c, &url).await;
@@ -227,7 +229,7 @@ async fn bad_inputs_change_nothing() {
     ];
     let count = cases.len();
     for (what, body, status, code) in cases {
-        let (s, b) = post(&c, &url, body).await;
+        let (s, b) = add_binding(&c, &url, body).await;
         assert_eq!(s, status, "{what}: {b}");
         assert_eq!(b["error"], code, "{what}: {b}");
         assert!(
@@ -243,7 +245,7 @@ async fn bad_inputs_change_nothing() {
 
     // Oversized body: 413.
     // (A fresh client: the server closes the connection without reading the body.)
-    let (s, b) = post(&client(), &url, vec![b'a'; 64 * 1024 + 1]).await;
+    let (s, b) = add_binding(&client(), &url, vec![b'a'; 64 * 1024 + 1]).await;
     assert_eq!(s, 413, "{b}");
     assert_eq!(b["error"], "too_large");
     assert_unchanged(&c, &url, &before, "oversized body").await;
@@ -262,7 +264,7 @@ async fn bad_inputs_change_nothing() {
     assert_unchanged(&c, &url, &before, "wrong content type").await;
 
     // Replay: same index, no new leaf, and superseded_by names version 2.
-    let (s, b) = post(&c, &url, v1).await;
+    let (s, b) = add_binding(&c, &url, v1).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["index"].as_u64(), Some(v1_index));
     assert_eq!(b["superseded_by"]["version"], 2);
@@ -346,7 +348,7 @@ async fn per_key_quota_answers_429_and_changes_nothing() {
     )
     .unwrap();
     // One binding per hour after a burst of two: the test cannot race a refill.
-    let server = Server::start(
+    let server = LogServer::start(
         dir.path(),
         &["--publisher-rate", "1/h", "--publisher-burst", "2"],
     );
@@ -360,7 +362,7 @@ async fn per_key_quota_answers_429_and_changes_nothing() {
     .into_iter()
     .enumerate()
     {
-        let (s, b) = post(&c, &url, body).await;
+        let (s, b) = add_binding(&c, &url, body).await;
         assert_eq!(s, 200, "binding {i} within the burst: {b}");
     }
     let before = checkpoint(&c, &url).await;
@@ -389,7 +391,7 @@ async fn per_key_quota_answers_429_and_changes_nothing() {
     );
     assert_unchanged(&c, &url, &before, "a submission over quota").await;
     // A replay of a logged entry is answered from the index, quota or not.
-    let (s, b) = post(&c, &url, first).await;
+    let (s, b) = add_binding(&c, &url, first).await;
     assert_eq!(
         (s, &b["duplicate"]),
         (200, &serde_json::Value::Bool(true)),
@@ -397,7 +399,7 @@ async fn per_key_quota_answers_429_and_changes_nothing() {
     );
     assert_unchanged(&c, &url, &before, "a replay over quota").await;
     // Another key is not affected.
-    let (s, b) = post(
+    let (s, b) = add_binding(
         &c,
         &url,
         binding(&stranger(), "registry.example/acme/d:1", 1, 4),

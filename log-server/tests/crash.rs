@@ -8,18 +8,20 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
 use rand_core::{OsRng, RngCore as _};
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::consistency::verify_consistency;
 use taglog_proofs::hash::{leaf_hash, Hash};
 use taglog_proofs::inclusion::verify_inclusion;
 use taglog_proofs::note::VerifierKey;
+use taglog_testkit::bindings::binding;
+use taglog_testkit::http::{client, hashes};
+use taglog_testkit::keys::publisher;
+use taglog_testkit::log_server::{checkpoint, get, LogServer, PREFIX};
+use taglog_testkit::tempdir;
 
 /// Kills in CI; `TAGLOG_CRASH_ROUNDS=50` (or more) runs the longer crash run by hand.
 const ROUNDS: usize = 20;
@@ -39,14 +41,6 @@ const PER_CLIENT: usize = 40;
 struct Seen {
     acked: Vec<(u64, Vec<u8>)>,
     checkpoints: Vec<(u64, Hash)>,
-}
-
-fn hashes(v: &serde_json::Value) -> Vec<Hash> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-        .collect()
 }
 
 async fn load(url: String, bodies: Vec<Vec<u8>>, seen: Arc<Mutex<Seen>>, key: VerifierKey) {
@@ -89,7 +83,7 @@ async fn load(url: String, bodies: Vec<Vec<u8>>, seen: Arc<Mutex<Seen>>, key: Ve
 async fn kill_9_under_load_loses_nothing() {
     let dir = tempdir();
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let mut server = Server::start(dir.path(), UNLIMITED);
+    let mut server = LogServer::start(dir.path(), UNLIMITED);
     let key = server.log_key();
     let mut serial = 0u64;
     let rounds = rounds();
@@ -122,14 +116,13 @@ async fn kill_9_under_load_loses_nothing() {
         for t in tasks {
             t.await.unwrap();
         }
-        server = Server::try_start(dir.path(), UNLIMITED, Duration::from_secs(60)).unwrap_or_else(
-            || {
+        server = LogServer::try_start(dir.path(), UNLIMITED, Duration::from_secs(60))
+            .unwrap_or_else(|e| {
                 panic!(
-                    "server refused to restart after kill -9 number {}",
+                    "server refused to restart after kill -9 number {}: {e}",
                     round + 1
                 )
-            },
-        );
+            });
         let note = checkpoint(&client(), &server.url).await;
         let cp = SignedCheckpoint::open(&note, &key).unwrap();
         seen.lock()

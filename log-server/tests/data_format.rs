@@ -9,15 +9,17 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-use common::*;
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::consistency::verify_consistency;
 use taglog_proofs::hash::Hash;
+use taglog_testkit::bindings::binding;
+use taglog_testkit::http::client;
+use taglog_testkit::keys::publisher;
+use taglog_testkit::log_server::{add_binding, checkpoint, LogServer};
+use taglog_testkit::tempdir;
 
 /// The bindings the fixture holds: (ref, version, digest byte), in log order.
 const LOGGED: [(&str, u64, u8); 5] = [
@@ -43,7 +45,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn open(note: &[u8], server: &Server) -> SignedCheckpoint {
+fn open(note: &[u8], server: &LogServer) -> SignedCheckpoint {
     SignedCheckpoint::open(note, &server.log_key()).unwrap()
 }
 
@@ -55,7 +57,7 @@ async fn a_data_directory_of_0_1_0_opens_and_grows() {
     copy_dir(&fixture, &data);
     let key = data.join("log.key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let server = Server::start(dir.path(), &[]);
+    let server = LogServer::start(dir.path(), &[]);
     let c = client();
 
     let old = checkpoint(&c, &server.url).await;
@@ -65,7 +67,7 @@ async fn a_data_directory_of_0_1_0_opens_and_grows() {
 
     let mut indexes = Vec::new();
     for (r, v, d) in LOGGED {
-        let (s, b) = post(&c, &server.url, binding(&publisher(), r, v, d)).await;
+        let (s, b) = add_binding(&c, &server.url, binding(&publisher(), r, v, d)).await;
         assert_eq!(s, 200, "{r} v{v}: {b}");
         assert_eq!(b["duplicate"], true, "{r} v{v}: {b}");
         indexes.push(b["index"].as_u64().unwrap());
@@ -74,10 +76,10 @@ async fn a_data_directory_of_0_1_0_opens_and_grows() {
     assert!(indexes.iter().all(|i| *i < SIZE));
 
     // A stale version is refused against the stored history; the next one is logged.
-    let (s, b) = post(&c, &server.url, binding(&publisher(), LOGGED[0].0, 2, 9)).await;
+    let (s, b) = add_binding(&c, &server.url, binding(&publisher(), LOGGED[0].0, 2, 9)).await;
     assert_eq!(s, 409, "{b}");
     assert_eq!(b["expected_version"], 3);
-    let (s, b) = post(&c, &server.url, binding(&publisher(), LOGGED[0].0, 3, 9)).await;
+    let (s, b) = add_binding(&c, &server.url, binding(&publisher(), LOGGED[0].0, 3, 9)).await;
     assert_eq!(s, 200, "{b}");
 
     let new = checkpoint(&c, &server.url).await;
@@ -92,12 +94,7 @@ async fn a_data_directory_of_0_1_0_opens_and_grows() {
         .json()
         .await
         .unwrap();
-    let proof: Vec<Hash> = proof["proof"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-        .collect();
+    let proof: Vec<Hash> = taglog_testkit::http::hashes(&proof["proof"]);
     verify_consistency(
         SIZE,
         size,

@@ -8,9 +8,6 @@
 //!   `--clear-halt`;
 //! - `--start-without-witness <name>` lets an operator start without a witness that never
 //!   answers.
-//!
-//! Needs the `taglog-witness` binary next to this test's target dir (`cargo test --workspace`
-//! builds it; otherwise `cargo build -p taglog-monitor --bin taglog-witness`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -18,34 +15,24 @@
     clippy::panic
 )]
 
-mod common;
-
-use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::note::{KeyType, SignerKey, VerifierKey};
-
-fn witness_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("taglog-witness");
-    assert!(bin.exists(), "taglog-witness binary not found at {}; build it first: cargo build -p taglog-monitor --bin taglog-witness", bin.display());
-    bin
-}
+use taglog_testkit::bindings::binding;
+use taglog_testkit::http::client;
+use taglog_testkit::keys::publisher;
+use taglog_testkit::log_server::{add_binding, checkpoint, get, LogServer, ORIGIN};
+use taglog_testkit::witness::{init_key, Witness as TestWitness};
+use taglog_testkit::{free_port, tempdir};
 
 /// A real witness on a fixed port, restartable on the same URL and state.
 struct Witness {
-    child: Option<Child>,
+    proc: Option<TestWitness>,
+    dir: PathBuf,
     key: PathBuf,
-    data: PathBuf,
     port: u16,
     log: VerifierKey,
     vkey: VerifierKey,
@@ -54,26 +41,11 @@ struct Witness {
 impl Witness {
     fn new(dir: &Path, log: &VerifierKey) -> Witness {
         let key = dir.join("w1.key");
-        let out = Command::new(witness_bin())
-            .arg("--key")
-            .arg(&key)
-            .args(["--init", "--name", "witness.example/w1"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let vkey = String::from_utf8(out.stdout)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let vkey = init_key(&key, "witness.example/w1");
         let mut w = Witness {
-            child: None,
+            proc: None,
+            dir: dir.to_path_buf(),
             key,
-            data: dir.join("w1-data"),
             port: free_port(),
             log: log.clone(),
             vkey,
@@ -87,33 +59,22 @@ impl Witness {
     }
 
     fn up(&mut self) {
-        let mut child = Command::new(witness_bin())
-            .arg("--key")
-            .arg(&self.key)
-            .arg("--log")
-            .arg(self.log.to_string())
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{}", self.port))
-            .arg("--data-dir")
-            .arg(&self.data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        loop {
-            let line = lines.next().expect("witness exited").unwrap();
-            if line.starts_with("listening on ") {
-                break;
-            }
-        }
-        self.child = Some(child);
+        let args: Vec<String> = vec![
+            "--key".into(),
+            self.key.display().to_string(),
+            "--log".into(),
+            self.log.to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{}", self.port),
+            "--data-dir".into(),
+            self.dir.join("w1-data").display().to_string(),
+        ];
+        self.proc = Some(TestWitness::spawn(&self.dir, &args));
     }
 
     fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(w) = self.proc.take() {
+            w.stop();
         }
     }
 
@@ -125,12 +86,6 @@ impl Witness {
             "--witness-quorum".into(),
             quorum.to_string(),
         ]
-    }
-}
-
-impl Drop for Witness {
-    fn drop(&mut self) {
-        self.down();
     }
 }
 
@@ -185,27 +140,26 @@ fn size_of(note: &[u8], log: &VerifierKey) -> u64 {
 
 async fn bind(c: &reqwest::Client, url: &str, tag: &str, version: u64, digest: u8) -> u16 {
     let r = format!("registry.example/acme/app:{tag}");
-    post(c, url, binding(&publisher(), &r, version, digest))
+    add_binding(c, url, binding(&publisher(), &r, version, digest))
         .await
         .0
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rejected_proof_from_the_witness_size_halts() {
-    let _ = witness_bin();
     let c = client();
     let a = tempdir();
     let log = write_log_key(&a.path().join("data")).verifier();
     let w = Witness::new(a.path(), &log);
     // Log A reaches the witness with a small tree.
-    let server = Server::start(a.path(), &argv(&w.args(1)));
+    let server = LogServer::start(a.path(), &argv(&w.args(1)));
     assert_eq!(bind(&c, &server.url, "a", 1, 1).await, 200);
     drop(server);
 
     // Log B, same key, another and longer tree, built without the witness.
     let b = tempdir();
     write_log_key(&b.path().join("data"));
-    let server = Server::start(b.path(), &[]);
+    let server = LogServer::start(b.path(), &[]);
     for i in 0..5u8 {
         assert_eq!(
             bind(&c, &server.url, "b", u64::from(i) + 1, i + 10).await,
@@ -215,27 +169,26 @@ async fn a_rejected_proof_from_the_witness_size_halts() {
     let path = server.dir.clone();
     drop(server);
     // Now with the witness: it holds a smaller size with another root.
-    let server = Server::start(&path, &argv(&w.args(1)));
+    let server = LogServer::start(&path, &argv(&w.args(1)));
     let b = wait_halted(&c, &server.url, Duration::from_secs(20)).await;
     assert!(b["detail"].as_str().unwrap().contains("fork-risk"), "{b}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restored_backup_waits_for_the_witness_and_the_halt_persists() {
-    let _ = witness_bin();
     let c = client();
     let dir = tempdir();
     let log = write_log_key(&dir.path().join("data")).verifier();
     let mut w = Witness::new(dir.path(), &log);
     // Quorum 0: what the log commits is published at once.
     let args = w.args(0);
-    let server = Server::start(dir.path(), &argv(&args));
+    let server = LogServer::start(dir.path(), &argv(&args));
     assert_eq!(bind(&c, &server.url, "1", 1, 1).await, 200);
     let path = server.dir.clone();
     drop(server);
     let backup = tempdir();
     copy_dir(&path.join("data"), &backup.path().join("data"));
-    let server = Server::start(&path, &argv(&args));
+    let server = LogServer::start(&path, &argv(&args));
     for v in 2..=4 {
         assert_eq!(bind(&c, &server.url, "1", v, v as u8).await, 200);
     }
@@ -244,7 +197,7 @@ async fn a_restored_backup_waits_for_the_witness_and_the_halt_persists() {
 
     // The backup starts while the witness is unreachable: nothing may be sequenced.
     w.down();
-    let restored = Server::start(backup.path(), &argv(&args));
+    let restored = LogServer::start(backup.path(), &argv(&args));
     let backup_size = size_of(&checkpoint(&c, &restored.url).await, &log);
     assert!(backup_size < newest);
     let s = bind(&c, &restored.url, "2", 1, 9).await;
@@ -272,13 +225,13 @@ async fn a_restored_backup_waits_for_the_witness_and_the_halt_persists() {
     drop(restored);
 
     // The halt survives a restart, even without the witness configured.
-    let server = Server::start(&path, &[]);
+    let server = LogServer::start(&path, &[]);
     let b = wait_halted(&c, &server.url, Duration::from_secs(5)).await;
     assert!(b["detail"].as_str().unwrap().contains("fork-risk"), "{b}");
     assert_eq!(bind(&c, &server.url, "3", 1, 9).await, 503);
     drop(server);
     // Only the operator clears it.
-    let server = Server::start(&path, &["--clear-halt"]);
+    let server = LogServer::start(&path, &["--clear-halt"]);
     let (s, b) = health(&c, &server.url).await;
     assert_ne!(b["error"], "halted", "{s} {b}");
     assert_eq!(bind(&c, &server.url, "3", 1, 9).await, 200);
@@ -300,7 +253,7 @@ async fn an_operator_may_start_without_a_silent_witness() {
         "0".into(),
     ];
     let c = client();
-    let server = Server::start(dir.path(), &argv(&args));
+    let server = LogServer::start(dir.path(), &argv(&args));
     assert_eq!(bind(&c, &server.url, "1", 1, 1).await, 503);
     let path = server.dir.clone();
     drop(server);
@@ -309,7 +262,7 @@ async fn an_operator_may_start_without_a_silent_witness() {
         "--start-without-witness".into(),
         "witness.example/silent".into(),
     ]);
-    let server = Server::start(&path, &argv(&with_flag));
+    let server = LogServer::start(&path, &argv(&with_flag));
     assert_eq!(bind(&c, &server.url, "1", 1, 1).await, 200);
     drop(server);
     // Only a configured witness can be named.
@@ -318,5 +271,5 @@ async fn an_operator_may_start_without_a_silent_witness() {
         "--start-without-witness".into(),
         "witness.example/other".into(),
     ]);
-    assert!(Server::try_start(&path, &argv(&wrong), Duration::from_secs(5)).is_none());
+    assert!(LogServer::try_start(&path, &argv(&wrong), Duration::from_secs(5)).is_err());
 }

@@ -7,9 +7,6 @@
     clippy::panic
 )]
 
-mod common;
-
-use common::*;
 use taglog_proofs::binding::DigestValue;
 use taglog_proofs::bundle::{Bundle, History};
 use taglog_proofs::checkpoint::SignedCheckpoint;
@@ -19,6 +16,11 @@ use taglog_proofs::policy::Policy;
 use taglog_proofs::tiles::{decode_entry_bundle, tiles_for_size, TileKind};
 use taglog_proofs::tree::root_of_leaves;
 use taglog_proofs::verify::{verify, VerifyRequest};
+use taglog_testkit::bindings::binding;
+use taglog_testkit::http::client;
+use taglog_testkit::keys::publisher;
+use taglog_testkit::log_server::{add_binding, checkpoint, get, LogServer, PREFIX};
+use taglog_testkit::tempdir;
 
 fn policy(log_key: &str) -> Policy {
     let text = format!(
@@ -58,20 +60,20 @@ fn verify_bundle(bundle: &Bundle, log_key: &str, reference: &str, digest_byte: u
 #[tokio::test(flavor = "multi_thread")]
 async fn publish_lookup_tiles_history_restart() {
     let dir = tempdir();
-    let server = Server::start(dir.path(), &[]);
+    let server = LogServer::start(dir.path(), &[]);
     let c = client();
     let log_key = server.log_key().to_string();
     let r1 = "registry.example/acme/app:1.5";
     let r2 = "registry.example/acme/app:latest";
     let mut indexes = Vec::new();
     for v in 1..=3u64 {
-        let (s, body) = post(&c, &server.url, binding(&publisher(), r1, v, v as u8)).await;
+        let (s, body) = add_binding(&c, &server.url, binding(&publisher(), r1, v, v as u8)).await;
         assert_eq!(s, 200, "{body}");
         let bundle = Bundle::parse(body.to_string().as_bytes()).unwrap();
         indexes.push(bundle.binding.as_ref().unwrap().index);
         verify_bundle(&bundle, &log_key, r1, v as u8);
     }
-    let (s, body) = post(&c, &server.url, binding(&publisher(), r2, 10, 0xaa)).await;
+    let (s, body) = add_binding(&c, &server.url, binding(&publisher(), r2, 10, 0xaa)).await;
     assert_eq!(s, 200, "{body}");
 
     // /lookup verifies with the client verifier.
@@ -158,16 +160,16 @@ async fn publish_lookup_tiles_history_restart() {
     // Restart keeps state: same checkpoint served, lookups still verify, versions continue.
     let dir_path = server.dir.clone();
     assert_eq!(server.terminate(), Some(0), "graceful shutdown must exit 0");
-    let server = Server::start(&dir_path, &[]);
+    let server = LogServer::start(&dir_path, &[]);
     let note2 = checkpoint(&c, &server.url).await;
     let cp2 = SignedCheckpoint::open(&note2, &server.log_key()).unwrap();
     assert!(cp2.checkpoint().size() >= size);
     let (s, b) = get(&c, &server.url, &format!("/lookup?ref={r1}&since={size}")).await;
     assert_eq!(s, 200);
     verify_bundle(&Bundle::parse(&b).unwrap(), &log_key, r1, 3);
-    let (s, body) = post(&c, &server.url, binding(&publisher(), r1, 4, 4)).await;
+    let (s, body) = add_binding(&c, &server.url, binding(&publisher(), r1, 4, 4)).await;
     assert_eq!(s, 200, "{body}");
-    let (s, body) = post(&c, &server.url, binding(&publisher(), r1, 4, 5)).await;
+    let (s, body) = add_binding(&c, &server.url, binding(&publisher(), r1, 4, 5)).await;
     assert_eq!(s, 409, "{body}");
     assert_eq!(body["expected_version"], 5);
 }

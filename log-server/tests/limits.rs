@@ -8,81 +8,25 @@
     clippy::panic
 )]
 
-mod common;
-
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use taglog_testkit::bindings::binding;
+use taglog_testkit::conn::{closed_within, connect, keep_alive_get, unpooled, MARGIN};
+use taglog_testkit::keys::publisher;
+use taglog_testkit::log_server::{checkpoint, run_to_exit, Exit, LogServer, ORIGIN};
+use taglog_testkit::{tempdir, tls};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-
-/// Slack on top of a server-side timeout before a test gives up: generous, the machine may be
-/// busy; tests only ever wait this long when something is wrong.
-const MARGIN: Duration = Duration::from_secs(10);
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("data")
-        .join(name)
-}
-
-async fn connect(server: &Server) -> TcpStream {
-    TcpStream::connect(("127.0.0.1", server.port))
-        .await
-        .unwrap()
-}
-
-/// Reads (and discards) until the server closes `stream`; the time that took, or `None` if it
-/// is still open after `limit`.
-async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
-    let start = Instant::now();
-    let mut buf = [0u8; 4096];
-    tokio::time::timeout(limit, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await
-    .ok()
-    .map(|()| start.elapsed())
-}
-
-/// Sends one complete GET and reads its response head, leaving the connection open.
-async fn keep_alive_get(stream: &mut TcpStream, path: &str) -> String {
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    stream.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 64 * 1024];
-    let n = tokio::time::timeout(MARGIN, stream.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    String::from_utf8_lossy(&buf[..n]).into_owned()
-}
-
-/// A client without a connection pool, so it holds no connection after a request.
-fn unpooled(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_headers_and_idle_keep_alive_are_cut_off() {
     let dir = tempdir();
-    let server = Server::start(dir.path(), &["--header-timeout", "1s"]);
+    let server = LogServer::start(dir.path(), &["--header-timeout", "1s"]);
     let before = checkpoint(&unpooled(MARGIN), &server.url).await;
 
     // Slowloris: a byte every 200 ms keeps the connection busy but never finishes the
     // headers; the header timeout is a deadline, not an idle timer.
-    let mut slow = connect(&server).await;
+    let mut slow = connect(server.port).await;
     let request = b"POST /add-binding HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".repeat(20);
     let start = Instant::now();
     let mut buf = [0u8; 1024];
@@ -113,7 +57,7 @@ async fn slow_headers_and_idle_keep_alive_are_cut_off() {
     );
 
     // An idle keep-alive connection is closed after the header timeout too.
-    let mut idle = connect(&server).await;
+    let mut idle = connect(server.port).await;
     let head = keep_alive_get(&mut idle, "/healthz").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let took = closed_within(&mut idle, Duration::from_secs(1) + MARGIN).await;
@@ -127,7 +71,7 @@ async fn slow_headers_and_idle_keep_alive_are_cut_off() {
 async fn at_most_max_connections_are_served() {
     let dir = tempdir();
     let header_timeout = Duration::from_secs(6);
-    let server = Server::start(
+    let server = LogServer::start(
         dir.path(),
         &["--max-connections", "2", "--header-timeout", "6s"],
     );
@@ -138,8 +82,8 @@ async fn at_most_max_connections_are_served() {
     );
 
     // Two connections that send nothing take both slots; a third waits in the backlog.
-    let mut first = connect(&server).await;
-    let mut second = connect(&server).await;
+    let mut first = connect(server.port).await;
+    let mut second = connect(server.port).await;
     let blocked = unpooled(Duration::from_millis(1500)).get(&url).send().await;
     assert!(
         blocked.is_err(),
@@ -161,7 +105,7 @@ async fn at_most_max_connections_are_served() {
     }
 
     // Silent connections do not keep their slots: the header timeout frees them.
-    first = connect(&server).await;
+    first = connect(server.port).await;
     let deadline = Instant::now() + header_timeout + MARGIN;
     loop {
         match unpooled(Duration::from_secs(2)).get(&url).send().await {
@@ -187,9 +131,9 @@ async fn at_most_max_connections_are_served() {
 #[tokio::test(flavor = "multi_thread")]
 async fn https_with_tls_cert_and_key() {
     let dir = tempdir();
-    let cert = fixture("tls-cert.pem");
-    let key = fixture("tls-key.pem");
-    let server = Server::start(
+    let cert = tls::cert();
+    let key = tls::key();
+    let server = LogServer::start(
         dir.path(),
         &[
             "--tls-cert",
@@ -200,13 +144,7 @@ async fn https_with_tls_cert_and_key() {
             "1s",
         ],
     );
-    let root = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
-    let https = reqwest::Client::builder()
-        .add_root_certificate(root)
-        .tls_built_in_root_certs(false)
-        .timeout(MARGIN)
-        .build()
-        .unwrap();
+    let https = tls::client(MARGIN);
     let base = format!("https://127.0.0.1:{}", server.port);
     let r = https
         .get(format!("{base}/checkpoint"))
@@ -230,33 +168,18 @@ async fn https_with_tls_cert_and_key() {
     );
 
     // A connection that never starts the handshake is dropped after the header timeout.
-    let mut silent = connect(&server).await;
+    let mut silent = connect(server.port).await;
     let took = closed_within(&mut silent, Duration::from_secs(1) + MARGIN).await;
     assert!(took.is_some(), "silent TLS connection never closed");
 
     assert_eq!(server.terminate(), Some(0));
 }
 
-fn start_failure(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_taglog-server"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn tls_configuration_errors() {
     let dir = tempdir();
-    let cert = fixture("tls-cert.pem");
-    let key = fixture("tls-key.pem");
+    let cert = tls::cert();
+    let key = tls::key();
     let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
     let garbage = dir.path().join("garbage.pem");
     std::fs::write(&garbage, "this is not PEM\n").unwrap();
@@ -282,12 +205,12 @@ fn tls_configuration_errors() {
         ),
     ];
     for (args, message) in cases {
-        let (code, err) = start_failure(dir.path(), args);
+        let Exit { code, stderr: err } = run_to_exit(dir.path(), args);
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(err.contains(message), "{args:?}: {err}");
     }
     // The file and what it is are named.
-    let (_, err) = start_failure(dir.path(), &["--tls-cert", garbage, "--tls-key", key]);
+    let err = run_to_exit(dir.path(), &["--tls-cert", garbage, "--tls-key", key]).stderr;
     assert!(
         err.contains(&format!("TLS certificate file {garbage}")),
         "{err}"
@@ -300,11 +223,11 @@ fn tls_configuration_errors() {
 async fn sigterm_finishes_requests_in_flight_and_closes_idle_connections() {
     let dir = tempdir();
     // Long timeouts, so a prompt exit can only come from the graceful shutdown.
-    let server = Server::start(
+    let server = LogServer::start(
         dir.path(),
         &["--header-timeout", "60s", "--request-timeout", "60s"],
     );
-    let mut idle = connect(&server).await;
+    let mut idle = connect(server.port).await;
     let head = keep_alive_get(&mut idle, "/healthz").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
 
@@ -312,7 +235,7 @@ async fn sigterm_finishes_requests_in_flight_and_closes_idle_connections() {
     // `Expect: 100-continue`: the server answers `100 Continue` when the handler starts
     // reading the body, so the request is known to be in flight.
     let body = binding(&publisher(), "registry.example/acme/app:1", 1, 1);
-    let mut busy = connect(&server).await;
+    let mut busy = connect(server.port).await;
     let head = format!(
         "POST /add-binding HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\n\
          Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
@@ -333,12 +256,7 @@ async fn sigterm_finishes_requests_in_flight_and_closes_idle_connections() {
         String::from_utf8_lossy(&interim)
     );
 
-    let pid = server.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    server.proc.signal("TERM");
     // The port closes: no new connections.
     let deadline = Instant::now() + MARGIN;
     while TcpStream::connect(("127.0.0.1", server.port)).await.is_ok() {
@@ -363,7 +281,7 @@ async fn sigterm_finishes_requests_in_flight_and_closes_idle_connections() {
     let mut server = server;
     let deadline = Instant::now() + MARGIN;
     let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
+        if let Some(status) = server.proc.child.try_wait().unwrap() {
             break status;
         }
         assert!(Instant::now() < deadline, "no exit after SIGTERM");
@@ -376,7 +294,7 @@ async fn sigterm_finishes_requests_in_flight_and_closes_idle_connections() {
 #[tokio::test(flavor = "multi_thread")]
 async fn open_connections_gauge_follows_connections() {
     let dir = tempdir();
-    let server = Server::start(dir.path(), &[]);
+    let server = LogServer::start(dir.path(), &[]);
     let gauge = || async {
         let r = unpooled(MARGIN)
             .get(format!("{}/metrics", server.url))
@@ -392,7 +310,7 @@ async fn open_connections_gauge_follows_connections() {
     };
     let mut idle = Vec::new();
     for _ in 0..3 {
-        let mut c = connect(&server).await;
+        let mut c = connect(server.port).await;
         assert!(keep_alive_get(&mut c, "/healthz")
             .await
             .starts_with("HTTP/1.1 200"));

@@ -7,20 +7,21 @@
     clippy::panic
 )]
 
-mod common;
-
-use std::process::Command;
 use std::time::Duration;
 
-use common::*;
 use taglog_proofs::leaves::{Leaf, PublisherChange};
 use taglog_proofs::tiles::decode_entry_bundle;
+use taglog_testkit::bindings::binding;
+use taglog_testkit::http::client;
+use taglog_testkit::keys::stranger;
+use taglog_testkit::log_server::{add_binding, checkpoint, get, LogServer};
+use taglog_testkit::tempdir;
 
 const OTHER: &str = "registry.example/other/app:1";
 
 async fn post_until(c: &reqwest::Client, url: &str, body: &[u8], want: u16) -> serde_json::Value {
     for _ in 0..100 {
-        let (s, b) = post(c, url, body.to_vec()).await;
+        let (s, b) = add_binding(c, url, body.to_vec()).await;
         if s == want {
             return b;
         }
@@ -51,15 +52,6 @@ async fn publisher_leaves(
         .collect()
 }
 
-fn hup(server: &Server) {
-    let ok = Command::new("kill")
-        .arg("-HUP")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
 fn size_of(note: &[u8]) -> u64 {
     std::str::from_utf8(note)
         .unwrap()
@@ -73,10 +65,10 @@ fn size_of(note: &[u8]) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_logs_allowlist_changes() {
     let dir = tempdir();
-    let server = Server::start(dir.path(), &[]);
+    let server = LogServer::start(dir.path(), &[]);
     let c = client();
     let stranger_binding = binding(&stranger(), OTHER, 1, 1);
-    let (s, b) = post(&c, &server.url, stranger_binding.clone()).await;
+    let (s, b) = add_binding(&c, &server.url, stranger_binding.clone()).await;
     assert_eq!(s, 403, "{b}");
 
     let allow = dir.path().join("publishers.txt");
@@ -89,7 +81,7 @@ async fn sighup_logs_allowlist_changes() {
         ),
     )
     .unwrap();
-    hup(&server);
+    server.proc.signal("HUP");
     let b = post_until(&c, &server.url, &stranger_binding, 200).await;
     let index = b["binding"]["index"].as_u64().unwrap();
     let size = size_of(&checkpoint(&c, &server.url).await);
@@ -103,7 +95,7 @@ async fn sighup_logs_allowlist_changes() {
 
     // Removal: logged, then the key is refused.
     std::fs::write(&allow, base).unwrap();
-    hup(&server);
+    server.proc.signal("HUP");
     let b = post_until(&c, &server.url, &binding(&stranger(), OTHER, 2, 2), 403).await;
     // Refused by the handler (unknown key) or, in the race with the reload, by the
     // sequencer's re-check against the logged allowlist (not allowed for the ref).

@@ -7,38 +7,27 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::Command;
 use std::time::Duration;
 
-use common::*;
 use taglog_proofs::hash::Hash;
 use taglog_proofs::tree::tree_root_indexes;
 use taglog_server::store::rocks::COLUMN_FAMILIES;
 use taglog_server::store::{LogStore as _, RocksStore};
-
-fn run_once(dir: &std::path::Path) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_taglog-server"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use taglog_testkit::bindings::binding;
+use taglog_testkit::http::client;
+use taglog_testkit::keys::publisher;
+use taglog_testkit::log_server::{
+    add_binding, checkpoint, exit_within, run_to_exit, Exit, LogServer,
+};
+use taglog_testkit::tempdir;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refuses_contradicting_tree_and_open_key() {
     let dir = tempdir();
-    let server = Server::start(dir.path(), &[]);
+    let server = LogServer::start(dir.path(), &[]);
     let c = client();
-    let (s, b) = post(
+    let (s, b) = add_binding(
         &c,
         &server.url,
         binding(&publisher(), "registry.example/acme/app:1", 1, 1),
@@ -46,7 +35,7 @@ async fn refuses_contradicting_tree_and_open_key() {
     .await;
     assert_eq!(s, 200, "{b}");
     // A second server on the same data directory is refused (exclusive lock).
-    let (code, err) = run_once(dir.path());
+    let Exit { code, stderr: err } = run_to_exit(dir.path(), &[]);
     assert_ne!(code, Some(0));
     assert!(err.contains("locked"), "{err}");
     assert_eq!(server.terminate(), Some(0));
@@ -54,7 +43,7 @@ async fn refuses_contradicting_tree_and_open_key() {
     // Key readable by others: refused.
     let key = dir.path().join("data").join("log.key");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (code, err) = run_once(dir.path());
+    let Exit { code, stderr: err } = run_to_exit(dir.path(), &[]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("chmod 600"), "{err}");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -79,35 +68,10 @@ async fn refuses_contradicting_tree_and_open_key() {
                 .unwrap();
         }
     }
-    let (code, err) = run_once(dir.path());
+    let Exit { code, stderr: err } = run_to_exit(dir.path(), &[]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("REFUSING TO START"), "{err}");
-    assert!(Server::try_start(dir.path(), &[], Duration::from_secs(5)).is_none());
-}
-
-/// Runs the server on `dir` until it exits (then its exit code and stderr) or for at most
-/// `wait` (then it is killed and `None` returned: it started).
-fn exit_within(dir: &std::path::Path, wait: Duration) -> Option<(Option<i32>, String)> {
-    let err_path = dir.join("stderr.txt");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_taglog-server"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + wait;
-    while std::time::Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some((status.code(), std::fs::read_to_string(&err_path).unwrap()));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
+    assert!(LogServer::try_start(dir.path(), &[], Duration::from_secs(5)).is_err());
 }
 
 /// Damaged database files: the server refuses to start with a message naming the database
@@ -115,16 +79,16 @@ fn exit_within(dir: &std::path::Path, wait: Duration) -> Option<(Option<i32>, St
 #[tokio::test(flavor = "multi_thread")]
 async fn refuses_damaged_database_files() {
     let dir = tempdir();
-    let server = Server::start(dir.path(), &[]);
+    let server = LogServer::start(dir.path(), &[]);
     let c = client();
     for i in 0..3u8 {
         let r = format!("registry.example/acme/app:{i}");
-        let (s, b) = post(&c, &server.url, binding(&publisher(), &r, 1, i)).await;
+        let (s, b) = add_binding(&c, &server.url, binding(&publisher(), &r, 1, i)).await;
         assert_eq!(s, 200, "{b}");
     }
     assert_eq!(server.terminate(), Some(0));
     // Reopening recovers the write-ahead log into a table file, so there is one to damage.
-    assert_eq!(Server::start(dir.path(), &[]).terminate(), Some(0));
+    assert_eq!(LogServer::start(dir.path(), &[]).terminate(), Some(0));
     let db = dir.path().join("data").join("db");
     for what in [
         "CURRENT names a missing manifest",
@@ -157,7 +121,8 @@ async fn refuses_damaged_database_files() {
                 (table, original)
             }
         };
-        let Some((code, err)) = exit_within(dir.path(), Duration::from_secs(30)) else {
+        let Some(Exit { code, stderr: err }) = exit_within(dir.path(), Duration::from_secs(30))
+        else {
             panic!("{what}: the server started on a damaged database");
         };
         assert_eq!(code, Some(1), "{what}: {err}");
@@ -166,7 +131,7 @@ async fn refuses_damaged_database_files() {
         assert!(!err.contains("panicked"), "{what}: {err}");
         // Repair and check that the log is intact again (the refusal changed nothing).
         std::fs::write(&victim, &original).unwrap();
-        let s = Server::start(dir.path(), &[]);
+        let s = LogServer::start(dir.path(), &[]);
         let text = String::from_utf8(checkpoint(&c, &s.url).await).unwrap();
         let size: u64 = text.lines().nth(1).unwrap().parse().unwrap();
         assert!(size >= 4, "{what}: the repaired log lost entries: {text}");

@@ -8,15 +8,13 @@
     clippy::panic
 )]
 
-mod common;
-
-use common::tempdir;
 use taglog_proofs::hash::Hash;
 use taglog_server::store::memory::{Effect, Fault, Op, Schedule};
 use taglog_server::store::{
     Batch, CheckpointRow, Corruption, HistoryItem, LogStore, MemoryStore, NewEntry, PublisherRow,
     RocksStore, StoreError,
 };
+use taglog_testkit::tempdir;
 
 fn h(b: u8) -> Hash {
     Hash([b; 32])

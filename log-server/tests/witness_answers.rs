@@ -9,20 +9,21 @@
     clippy::panic
 )]
 
-mod common;
-mod hostile;
-
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::*;
-use hostile::Answer;
 use taglog_proofs::checkpoint::{sign_checkpoint, Checkpoint};
 use taglog_proofs::cosignature::cosign;
 use taglog_proofs::hash::Hash;
 use taglog_proofs::note::{KeyType, NoteSignature, SignerKey};
+use taglog_testkit::bindings::binding;
+use taglog_testkit::hostile_witness::{self as hostile, Answer};
+use taglog_testkit::http::client;
+use taglog_testkit::keys::publisher;
+use taglog_testkit::log_server::{add_binding, LogServer, ORIGIN};
+use taglog_testkit::tempdir;
 
 fn write_log_key(data: &Path, seed: u8) -> SignerKey {
     std::fs::create_dir_all(data).unwrap();
@@ -86,7 +87,7 @@ async fn an_unproven_409_does_not_halt_a_proven_one_does() {
     *h.checkpoint.lock().unwrap() = Some(cosigned(&other, &h, 1_000_000));
     let args = witness_args(&h);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Server::start(dir.path(), &argv);
+    let server = LogServer::start(dir.path(), &argv);
     let c = client();
     // The second request gets the 409; give the server time to act on it.
     wait_requests(&h, 2).await;
@@ -96,7 +97,7 @@ async fn an_unproven_409_does_not_halt_a_proven_one_does() {
         b["error"], "halted",
         "an unproven 409 halted the log: {s} {b}"
     );
-    let (s, b) = post(
+    let (s, b) = add_binding(
         &c,
         &server.url,
         binding(&publisher(), "registry.example/acme/app:1", 1, 1),
@@ -121,7 +122,7 @@ async fn an_unproven_409_does_not_halt_a_proven_one_does() {
             "a proven 409 did not halt: {s} {b}"
         );
         // A new checkpoint makes the server ask the witness again.
-        let _ = post(
+        let _ = add_binding(
             &c,
             &server.url,
             binding(&publisher(), "registry.example/acme/app:2", 1, 2),
@@ -146,7 +147,7 @@ async fn witness_answers_are_read_with_a_limit() {
     });
     let args = witness_args(&h);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Server::start(dir.path(), &argv);
+    let server = LogServer::start(dir.path(), &argv);
     wait_requests(&h, 2).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let sent = h.sent.load(Ordering::SeqCst);

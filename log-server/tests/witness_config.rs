@@ -9,13 +9,11 @@
     clippy::panic
 )]
 
-mod common;
+use std::time::Duration;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use common::*;
 use taglog_proofs::note::{KeyType, SignerKey};
+use taglog_testkit::log_server::exit_within_args;
+use taglog_testkit::tempdir;
 
 fn witness_vkey(seed: u8, ty: KeyType) -> String {
     SignerKey::from_seed(
@@ -30,27 +28,8 @@ fn witness_vkey(seed: u8, ty: KeyType) -> String {
 /// Runs the server with `args`; its exit code and stderr, or `None` if it was still running
 /// after a few seconds (it started).
 fn outcome(dir: &std::path::Path, args: &[String]) -> Option<(Option<i32>, String)> {
-    let err = dir.join("stderr.txt");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_taglog-server"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some((status.code(), std::fs::read_to_string(&err).unwrap()));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    exit_within_args(dir, &args, Duration::from_secs(5)).map(|e| (e.code, e.stderr))
 }
 
 fn witnesses(list: &[String]) -> Vec<String> {

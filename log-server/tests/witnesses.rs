@@ -3,8 +3,8 @@
 //! server with the same key and another tree is refused by the witnesses and stops
 //! sequencing (fork-risk) while still serving reads.
 //!
-//! Needs the `taglog-witness` binary next to this test's target dir: build it first with
-//! `cargo build -p taglog-monitor --bin taglog-witness`.
+//! Needs the `taglog-witness` binary (`cargo test --workspace` builds it; a missing one fails
+//! the test with how to build it).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,100 +12,27 @@
     clippy::panic
 )]
 
-mod common;
-
-use std::io::{BufRead as _, BufReader};
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-use common::*;
 use taglog_proofs::checkpoint::SignedCheckpoint;
-use taglog_proofs::note::{KeyType, SignerKey, VerifierKey};
-
-fn witness_bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("taglog-witness");
-    assert!(bin.exists(), "taglog-witness binary not found at {}; build it first: cargo build -p taglog-monitor --bin taglog-witness", bin.display());
-    bin
-}
-
-struct Witness {
-    child: Child,
-    url: String,
-    vkey: VerifierKey,
-}
-
-impl Drop for Witness {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_witness(dir: &Path, name: &str, log: &VerifierKey) -> Witness {
-    let key = dir.join(format!("{}.key", name.replace('/', "_")));
-    let out = Command::new(witness_bin())
-        .arg("--key")
-        .arg(&key)
-        .args(["--init", "--name", name])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "witness --init: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let vkey: VerifierKey = String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let mut child = Command::new(witness_bin())
-        .arg("--key")
-        .arg(&key)
-        .arg("--log")
-        .arg(log.to_string())
-        .args(["--listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(dir.join(format!("{}-data", name.replace('/', "_"))))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("witness exited before listening")
-            .unwrap();
-        if let Some(a) = line.strip_prefix("listening on ") {
-            break a.trim().to_owned();
-        }
-    };
-    Witness {
-        child,
-        url: format!("http://{addr}"),
-        vkey,
-    }
-}
+use taglog_proofs::note::{SignerKey, VerifierKey};
+use taglog_testkit::bindings::binding;
+use taglog_testkit::http::client;
+use taglog_testkit::keys::{self, publisher};
+use taglog_testkit::log_server::{add_binding, checkpoint, get, LogServer, ORIGIN};
+use taglog_testkit::tempdir;
+use taglog_testkit::witness::Witness;
 
 fn write_log_key(data: &Path) -> SignerKey {
     std::fs::create_dir_all(data).unwrap();
-    let key = SignerKey::from_seed(ORIGIN.parse().unwrap(), KeyType::Ed25519, [3u8; 32]);
-    let path = data.join("log.key");
-    std::fs::write(&path, format!("{key}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key = keys::ed25519(ORIGIN, 3);
+    keys::write_key(&data.join("log.key"), &key);
     key
 }
 
 fn cosigners(note: &[u8], log: &VerifierKey, ws: &[&Witness]) -> usize {
-    let keys: Vec<VerifierKey> = ws.iter().map(|w| w.vkey.clone()).collect();
+    let keys: Vec<VerifierKey> = ws.iter().map(|w| w.verifier()).collect();
     SignedCheckpoint::open(note, log)
         .unwrap()
         .cosignatures(&keys)
@@ -115,26 +42,25 @@ fn cosigners(note: &[u8], log: &VerifierKey, ws: &[&Witness]) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_witnesses_restart_and_fork() {
-    let _ = witness_bin();
     let dir = tempdir();
     let log = write_log_key(&dir.path().join("data")).verifier();
-    let w1 = start_witness(dir.path(), "witness.example/w1", &log);
-    let w2 = start_witness(dir.path(), "witness.example/w2", &log);
+    let w1 = Witness::start(31, "witness.example/w1", &log.to_string());
+    let w2 = Witness::start(32, "witness.example/w2", &log.to_string());
     let args: Vec<String> = vec![
         "--witness".into(),
-        w1.vkey.to_string(),
+        w1.vkey(),
         w1.url.clone(),
         "--witness".into(),
-        w2.vkey.to_string(),
+        w2.vkey(),
         w2.url.clone(),
         "--witness-quorum".into(),
         "2".into(),
     ];
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Server::start(dir.path(), &argv);
+    let server = LogServer::start(dir.path(), &argv);
     let c = client();
     let r = "registry.example/acme/witnessed:1";
-    let (s, b) = post(&c, &server.url, binding(&publisher(), r, 1, 1)).await;
+    let (s, b) = add_binding(&c, &server.url, binding(&publisher(), r, 1, 1)).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(
         cosigners(
@@ -154,8 +80,8 @@ async fn two_witnesses_restart_and_fork() {
     // Restart: the witnesses still accept the server's checkpoints.
     let path = server.dir.clone();
     assert_eq!(server.terminate(), Some(0));
-    let server = Server::start(&path, &argv);
-    let (s, b) = post(&c, &server.url, binding(&publisher(), r, 2, 2)).await;
+    let server = LogServer::start(&path, &argv);
+    let (s, b) = add_binding(&c, &server.url, binding(&publisher(), r, 2, 2)).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(
         cosigners(
@@ -174,7 +100,7 @@ async fn two_witnesses_restart_and_fork() {
     // A second server with the same key and another (shorter) tree: fork risk.
     let fork = tempdir();
     write_log_key(&fork.path().join("data"));
-    let forked = Server::start(fork.path(), &argv);
+    let forked = LogServer::start(fork.path(), &argv);
     let mut halted = false;
     for _ in 0..100 {
         let (s, b) = get(&c, &forked.url, "/healthz").await;
@@ -186,7 +112,7 @@ async fn two_witnesses_restart_and_fork() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(halted, "the forked server did not stop sequencing");
-    let (s, b) = post(&c, &forked.url, binding(&publisher(), r, 1, 9)).await;
+    let (s, b) = add_binding(&c, &forked.url, binding(&publisher(), r, 1, 9)).await;
     assert_eq!(s, 503, "{b}");
     assert_eq!(
         get(&c, &forked.url, "/checkpoint").await.0,

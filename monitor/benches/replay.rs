@@ -13,14 +13,13 @@
     clippy::panic
 )]
 
-#[path = "../tests/fault/mod.rs"]
-mod fault;
-
 use std::time::Instant;
 
-use fault::{digest, LogBuilder, StaticServer};
 use taglog_monitor::replay::Replayer;
 use taglog_monitor::{Config, Monitor};
+use taglog_testkit::bindings::digest;
+use taglog_testkit::crafted::{CraftedLog, ORIGIN};
+use taglog_testkit::static_server::StaticServer;
 
 fn main() {
     let n: u64 = std::env::var("TAGLOG_BENCH_ENTRIES")
@@ -29,7 +28,7 @@ fn main() {
         .unwrap_or(200_000);
     eprintln!("building a log of {n} entries ...");
     let t = Instant::now();
-    let mut log = LogBuilder::new();
+    let mut log = CraftedLog::admitting();
     let mut i = 0u64;
     while log.size() < n {
         // 100,000 refs, rebound as the log grows; a state leaf every 1,000 bindings.
@@ -57,7 +56,7 @@ fn main() {
     let verify_rate = f64::from(k) / t.elapsed().as_secs_f64();
 
     // The pure checker.
-    let mut r = Replayer::new(fault::ORIGIN);
+    let mut r = Replayer::new(ORIGIN);
     let t = Instant::now();
     for (idx, e) in log.entries.iter().enumerate() {
         let findings = r.check(idx as u64, e).unwrap().violations;
@@ -66,7 +65,7 @@ fn main() {
     let pure_rate = size as f64 / t.elapsed().as_secs_f64();
 
     // The same checker, signatures verified on all cores (what the monitor uses).
-    let mut r = Replayer::new(fault::ORIGIN);
+    let mut r = Replayer::new(ORIGIN);
     let t = Instant::now();
     for (n, part) in log.entries.chunks(65_536).enumerate() {
         for findings in r
@@ -83,10 +82,10 @@ fn main() {
 
     // The whole monitor over loopback HTTP.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = taglog_testkit::tempdir();
     let (rate, replayed) = rt.block_on(async {
-        let server = StaticServer::start(log.files(size)).await;
-        let mut c = Config::new(&server.url(), log.vkey(), dir.path().to_path_buf());
+        let server = StaticServer::with_files(log.files(size));
+        let mut c = Config::new(&server.url, log.verifier(), dir.path().to_path_buf());
         c.now = Some(log.time + 10);
         let mut m = Monitor::open(c).unwrap();
         let t = Instant::now();

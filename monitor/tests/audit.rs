@@ -10,34 +10,42 @@
     clippy::panic
 )]
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::tiles::{TaglogBuilder, TileServer};
-use common::{body, get, init_key, post, Resp, WitnessProc};
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::consistency::consistency_proof;
 use taglog_proofs::cosignature::verify_cosignature;
 use taglog_proofs::hash::Hash;
-use taglog_proofs::note::VerifierKey;
+use taglog_proofs::note::{SignerKey, VerifierKey};
 use taglog_proofs::tiles::decode_entry_bundle;
 use taglog_proofs::tree::MemoryTree;
 use taglog_proofs::witness::{origin_hash_hex, parse_cosignature_response, parse_size_body};
+use taglog_testkit::bindings::filled;
+use taglog_testkit::bins::Bin;
+use taglog_testkit::crafted::{add_checkpoint_body, CraftedLog};
+use taglog_testkit::http::{self, Resp};
+use taglog_testkit::keys;
+use taglog_testkit::static_server::StaticServer;
+use taglog_testkit::witness::{add_checkpoint, init_key, Witness};
+
+/// The publisher key `publisher{seed}.test`.
+fn publisher_key(seed: u8) -> SignerKey {
+    keys::ed25519(&format!("publisher{seed}.test"), seed)
+}
 
 fn vectors() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proofs/tests/vectors/taglog/log-small")
 }
 
 struct Audit {
-    dir: tempfile::TempDir,
+    dir: taglog_testkit::TempDir,
     wkey: VerifierKey,
     args: Vec<String>,
 }
 
 impl Audit {
     fn new(log_vkey: &str, origin: &str, url: &str) -> Audit {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = taglog_testkit::tempdir();
         let key = dir.path().join("w.key");
         let wkey = init_key(&key, "auditor.test/w1");
         let args = vec![
@@ -54,8 +62,8 @@ impl Audit {
         Audit { dir, wkey, args }
     }
 
-    fn start(&self) -> WitnessProc {
-        WitnessProc::start(self.dir.path(), &self.args)
+    fn start(&self) -> Witness {
+        Witness::spawn(self.dir.path(), &self.args)
     }
 }
 
@@ -89,7 +97,7 @@ fn cosigns_the_independent_log_small_vectors_and_resumes_after_restart() {
         .collect();
     assert_eq!(sizes, [12, 21, 31]);
 
-    let tiles = TileServer::start();
+    let tiles = StaticServer::start();
     tiles.put_dir(&dir);
     // Our own tree from the largest bundle, for consistency proofs.
     let bundle = std::fs::read(dir.join("tile/entries/000.p/31")).unwrap();
@@ -109,7 +117,7 @@ fn cosigns_the_independent_log_small_vectors_and_resumes_after_restart() {
         } else {
             consistency_proof(old, size, &tree).unwrap()
         };
-        let r = post(&w.url, body(old, proof, note));
+        let r = add_checkpoint(&w.url, add_checkpoint_body(old, proof, note));
         assert_cosigned(&r, &signed.checkpoint().to_text(), &a.wkey);
         old = size;
         if i == 0 {
@@ -118,7 +126,7 @@ fn cosigns_the_independent_log_small_vectors_and_resumes_after_restart() {
             w = a.start();
         }
     }
-    let r = get(&format!(
+    let r = http::get(&format!(
         "{}/{}/checkpoint",
         w.url,
         origin_hash_hex(&origin)
@@ -135,21 +143,33 @@ fn cosigns_the_independent_log_small_vectors_and_resumes_after_restart() {
 }
 
 /// An honest log: two publishers, bindings, rebindings and a state leaf per checkpoint.
-fn honest_log() -> (TaglogBuilder, Vec<u64>) {
-    let mut b = TaglogBuilder::new("log.test/audited", 21);
-    let p1 = TaglogBuilder::publisher_key(1);
-    let p2 = TaglogBuilder::publisher_key(2);
-    b.add_publisher("registry.test/acme", &p1);
-    b.add_publisher("registry.test/beta", &p2);
-    b.bind(&p1, "registry.test/acme/app:1.0", 1, 1);
-    b.bind(&p2, "registry.test/beta/db:latest", 2, 7);
+fn honest_log() -> (CraftedLog, Vec<u64>) {
+    let mut b = CraftedLog::new("log.test/audited", 21);
+    let p1 = publisher_key(1);
+    let p2 = publisher_key(2);
+    b.admit("registry.test/acme", &p1.verifier());
+    b.admit("registry.test/beta", &p2.verifier());
+    b.bind_signed("registry.test/acme/app:1.0", filled(1), 1, b.time, &p1);
+    b.bind_signed("registry.test/beta/db:latest", filled(2), 7, b.time, &p2);
     b.state();
     let first = b.size();
     for i in 0..300u32 {
         let version = u64::from(i) + 2;
-        b.bind(&p1, "registry.test/acme/app:1.0", (i % 250) as u8, version);
+        b.bind_signed(
+            "registry.test/acme/app:1.0",
+            filled((i % 250) as u8),
+            version,
+            b.time,
+            &p1,
+        );
         if i % 50 == 0 {
-            b.bind(&p1, &format!("registry.test/acme/tool:v{i}"), 9, 1);
+            b.bind_signed(
+                &format!("registry.test/acme/tool:v{i}"),
+                filled(9),
+                1,
+                b.time,
+                &p1,
+            );
         }
     }
     b.state();
@@ -164,15 +184,15 @@ fn cosigns_an_honest_built_log_across_bundles() {
         sizes[1] > 256,
         "the second checkpoint spans two entry bundles"
     );
-    let tiles = TileServer::start();
+    let tiles = StaticServer::start();
     b.publish(&tiles, sizes[0]);
     b.publish(&tiles, sizes[1]);
     // This witness reads its log from a C2SP policy file instead of flags.
-    let mut a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+    let mut a = Audit::new(&b.vkey(), &b.origin(), &tiles.url);
     let config = a.dir.path().join("witness.policy");
     std::fs::write(
         &config,
-        format!("# logs\nlog {} {}/\n", b.log.vkey(), tiles.url),
+        format!("# logs\nlog {} {}/\n", b.vkey(), tiles.url),
     )
     .unwrap();
     a.args.truncate(4);
@@ -182,46 +202,46 @@ fn cosigns_an_honest_built_log_across_bundles() {
         "--audit".to_owned(),
     ]);
     let w = a.start();
-    let r = post(&w.url, b.log.request(0, sizes[0]));
-    assert_cosigned(&r, &b.log.checkpoint(sizes[0]).to_text(), &a.wkey);
+    let r = add_checkpoint(&w.url, b.request(0, sizes[0]));
+    assert_cosigned(&r, &b.checkpoint(sizes[0]).to_text(), &a.wkey);
     // The audit passes but the commit fails (a blocked temp file): 500, the witness stays at
     // sizes[0], and its audit state goes back to disk; the retry is audited and cosigned.
     let blocker = a
         .dir
         .path()
         .join("data/logs")
-        .join(origin_hash_hex(&b.log.origin()))
-        .join(format!(".checkpoint.tmp-{}", w.child.id()));
+        .join(origin_hash_hex(&b.origin()))
+        .join(format!(".checkpoint.tmp-{}", w.proc.pid()));
     std::fs::create_dir(&blocker).unwrap();
-    let r = post(&w.url, b.log.request(sizes[0], sizes[1]));
+    let r = add_checkpoint(&w.url, b.request(sizes[0], sizes[1]));
     assert_eq!(r.status, 500, "{}", r.text());
     std::fs::remove_dir(&blocker).unwrap();
-    let r = post(&w.url, b.log.request(0, sizes[1]));
+    let r = add_checkpoint(&w.url, b.request(0, sizes[1]));
     assert_eq!(parse_size_body(&r.body).unwrap(), sizes[0]);
-    let r = post(&w.url, b.log.request(sizes[0], sizes[1]));
-    assert_cosigned(&r, &b.log.checkpoint(sizes[1]).to_text(), &a.wkey);
+    let r = add_checkpoint(&w.url, b.request(sizes[0], sizes[1]));
+    assert_cosigned(&r, &b.checkpoint(sizes[1]).to_text(), &a.wkey);
 }
 
 #[test]
 fn refuses_a_state_leaf_with_a_wrong_map_root_and_changes_nothing() {
-    let mut b = TaglogBuilder::new("log.test/liar", 22);
-    let p1 = TaglogBuilder::publisher_key(1);
-    b.add_publisher("registry.test/acme", &p1);
-    b.bind(&p1, "registry.test/acme/app:1.0", 1, 1);
+    let mut b = CraftedLog::new("log.test/liar", 22);
+    let p1 = publisher_key(1);
+    b.admit("registry.test/acme", &p1.verifier());
+    b.bind_signed("registry.test/acme/app:1.0", filled(1), 1, b.time, &p1);
     b.state();
     let good = b.size();
-    b.bind(&p1, "registry.test/acme/app:1.0", 2, 2);
+    b.bind_signed("registry.test/acme/app:1.0", filled(2), 2, b.time, &p1);
     // The log claims the map still holds version 1: S8, a map that lies.
     b.state_with(Some(b.map.root()).map(|_| Hash([0x55; 32])), None);
     let bad = b.size();
 
-    let tiles = TileServer::start();
+    let tiles = StaticServer::start();
     b.publish(&tiles, good);
     b.publish(&tiles, bad);
-    let a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+    let a = Audit::new(&b.vkey(), &b.origin(), &tiles.url);
     let w = a.start();
-    assert_eq!(post(&w.url, b.log.request(0, good)).status, 200);
-    let r = post(&w.url, b.log.request(good, bad));
+    assert_eq!(add_checkpoint(&w.url, b.request(0, good)).status, 200);
+    let r = add_checkpoint(&w.url, b.request(good, bad));
     assert_refused(&r, "map root");
     assert!(r.text().contains(&format!("state leaf {}", bad - 1)));
     // The refused, validly signed checkpoint is kept as evidence with the reason.
@@ -229,7 +249,7 @@ fn refuses_a_state_leaf_with_a_wrong_map_root_and_changes_nothing() {
         .dir
         .path()
         .join("data/logs")
-        .join(origin_hash_hex(&b.log.origin()))
+        .join(origin_hash_hex(&b.origin()))
         .join("evidence");
     let files: Vec<_> = std::fs::read_dir(&evidence).unwrap().collect();
     assert_eq!(files.len(), 1);
@@ -239,55 +259,56 @@ fn refuses_a_state_leaf_with_a_wrong_map_root_and_changes_nothing() {
     assert!(e["request"]
         .as_str()
         .unwrap()
-        .contains(&b.log.checkpoint(bad).to_text()));
+        .contains(&b.checkpoint(bad).to_text()));
     assert!(e["cosigned"]
         .as_str()
         .unwrap()
-        .contains(&b.log.checkpoint(good).to_text()));
+        .contains(&b.checkpoint(good).to_text()));
     // Nothing changed: the witness still stands at `good`, on disk too.
-    let r = post(&w.url, b.log.request(0, bad));
+    let r = add_checkpoint(&w.url, b.request(0, bad));
     assert_eq!(r.status, 409);
     assert_eq!(parse_size_body(&r.body).unwrap(), good);
     w.stop();
     let w = a.start();
-    let r = post(&w.url, b.log.request(good, bad));
+    let r = add_checkpoint(&w.url, b.request(good, bad));
     assert_refused(&r, "map root");
 }
 
 #[test]
 fn refuses_rule_breaking_entries() {
-    let p1 = TaglogBuilder::publisher_key(1);
-    let p2 = TaglogBuilder::publisher_key(2);
-    type Case = (&'static str, Box<dyn Fn(&mut TaglogBuilder)>);
+    let p1 = publisher_key(1);
+    let p2 = publisher_key(2);
+    type Case = (&'static str, Box<dyn Fn(&mut CraftedLog)>);
     let cases: Vec<Case> = vec![
         (
             "not end in a state leaf",
-            Box::new(|b: &mut TaglogBuilder| {
-                b.bind(
-                    &TaglogBuilder::publisher_key(1),
+            Box::new(|b: &mut CraftedLog| {
+                b.bind_signed(
                     "registry.test/acme/x:1",
+                    filled(1),
                     1,
-                    1,
+                    b.time,
+                    &publisher_key(1),
                 );
             }),
         ),
         (
             "had not admitted",
-            Box::new(move |b: &mut TaglogBuilder| {
-                b.bind(&p2, "registry.test/acme/x:1", 1, 1);
+            Box::new(move |b: &mut CraftedLog| {
+                b.bind_signed("registry.test/acme/x:1", filled(1), 1, b.time, &p2);
                 b.state();
             }),
         ),
         (
             "version rule",
-            Box::new(move |b: &mut TaglogBuilder| {
-                b.bind(&p1, "registry.test/acme/app:1.0", 3, 1);
+            Box::new(move |b: &mut CraftedLog| {
+                b.bind_signed("registry.test/acme/app:1.0", filled(3), 1, b.time, &p1);
                 b.state();
             }),
         ),
         (
             "claims size",
-            Box::new(|b: &mut TaglogBuilder| {
+            Box::new(|b: &mut CraftedLog| {
                 b.time += 1;
                 let leaf = taglog_proofs::leaves::StateLeaf {
                     size: b.size() + 1,
@@ -299,33 +320,34 @@ fn refuses_rule_breaking_entries() {
         ),
         (
             "after now + skew",
-            Box::new(|b: &mut TaglogBuilder| {
-                b.state_with(None, Some(common::now() + 3600));
+            Box::new(|b: &mut CraftedLog| {
+                b.state_with(None, Some(taglog_testkit::now() + 3600));
             }),
         ),
         (
             "before an earlier",
-            Box::new(|b: &mut TaglogBuilder| {
+            Box::new(|b: &mut CraftedLog| {
                 b.state_with(None, Some(1));
             }),
         ),
         (
             "malformed",
-            Box::new(|b: &mut TaglogBuilder| {
+            Box::new(|b: &mut CraftedLog| {
                 b.push(b"taglog/v1/state\nsize 01\n".to_vec());
                 b.state();
             }),
         ),
     ];
-    let tiles = TileServer::start();
+    let tiles = StaticServer::start();
     for (i, (needle, make_bad)) in cases.into_iter().enumerate() {
-        let mut b = TaglogBuilder::new(&format!("log.test/rules{i}"), 30 + i as u8);
-        b.add_publisher("registry.test/acme", &TaglogBuilder::publisher_key(1));
-        b.bind(
-            &TaglogBuilder::publisher_key(1),
+        let mut b = CraftedLog::new(&format!("log.test/rules{i}"), 30 + i as u8);
+        b.admit("registry.test/acme", &publisher_key(1).verifier());
+        b.bind_signed(
             "registry.test/acme/app:1.0",
+            filled(1),
             1,
-            1,
+            b.time,
+            &publisher_key(1),
         );
         b.state();
         let good = b.size();
@@ -333,14 +355,14 @@ fn refuses_rule_breaking_entries() {
         tiles.clear();
         b.publish(&tiles, good);
         b.publish(&tiles, b.size());
-        let a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+        let a = Audit::new(&b.vkey(), &b.origin(), &tiles.url);
         let w = a.start();
         assert_eq!(
-            post(&w.url, b.log.request(0, good)).status,
+            add_checkpoint(&w.url, b.request(0, good)).status,
             200,
             "case {needle}"
         );
-        let r = post(&w.url, b.log.request(good, b.size()));
+        let r = add_checkpoint(&w.url, b.request(good, b.size()));
         assert_refused(&r, needle);
     }
 }
@@ -348,17 +370,17 @@ fn refuses_rule_breaking_entries() {
 #[test]
 fn refuses_tiles_that_do_not_match_and_waits_for_an_unreachable_log() {
     let (b, sizes) = honest_log();
-    let tiles = TileServer::start();
+    let tiles = StaticServer::start();
     // Tiles of another tree under the same origin: the entries do not hash to the root.
     let (mut other, _) = honest_log();
     other.entries[3] =
         b"taglog/v1/state\nsize 3\nmap AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\ntime 1\n"
             .to_vec();
     other.publish(&tiles, sizes[0]);
-    let a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+    let a = Audit::new(&b.vkey(), &b.origin(), &tiles.url);
     let w = a.start();
     assert_refused(
-        &post(&w.url, b.log.request(0, sizes[0])),
+        &add_checkpoint(&w.url, b.request(0, sizes[0])),
         "do not hash to the checkpoint root",
     );
     // A truncated bundle is bad content: 422.
@@ -371,28 +393,28 @@ fn refuses_tiles_that_do_not_match_and_waits_for_an_unreachable_log() {
     .unwrap()
     .to_path();
     b.publish(&tiles, sizes[0]);
-    let mut bytes = get(&format!("{}/{path}", tiles.url)).body;
+    let mut bytes = http::get(&format!("{}/{path}", tiles.url)).body;
     bytes.pop();
     tiles.put(&path, bytes);
-    assert_eq!(post(&w.url, b.log.request(0, sizes[0])).status, 422);
+    assert_eq!(add_checkpoint(&w.url, b.request(0, sizes[0])).status, 422);
     // No tiles at all: 503 with Retry-After, nothing cosigned.
     tiles.clear();
-    let r = common::client()
+    let r = http::blocking()
         .post(format!("{}/add-checkpoint", w.url))
-        .body(b.log.request(0, sizes[0]))
+        .body(b.request(0, sizes[0]))
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 503);
     assert!(r.headers().get("retry-after").is_some());
     // Once the log serves its tiles, the same request is cosigned.
     b.publish(&tiles, sizes[0]);
-    assert_eq!(post(&w.url, b.log.request(0, sizes[0])).status, 200);
+    assert_eq!(add_checkpoint(&w.url, b.request(0, sizes[0])).status, 200);
 }
 
 #[test]
 fn audit_needs_a_url_and_replays_a_history_cosigned_without_it() {
     let (b, sizes) = honest_log();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = taglog_testkit::tempdir();
     let key = dir.path().join("w.key");
     let wkey = init_key(&key, "auditor.test/w2");
     let data = dir.path().join("data");
@@ -402,9 +424,10 @@ fn audit_needs_a_url_and_replays_a_history_cosigned_without_it() {
         "--data-dir".into(),
         data.display().to_string(),
         "--log".into(),
-        b.log.vkey(),
+        b.vkey(),
     ];
-    let out = std::process::Command::new(common::BIN)
+    let out = Bin::Witness
+        .command()
         .args(&base)
         .args(["--audit", "--listen", "127.0.0.1:0"])
         .output()
@@ -414,45 +437,45 @@ fn audit_needs_a_url_and_replays_a_history_cosigned_without_it() {
 
     // Cosign the first checkpoint without auditing, then restart with --audit: the next
     // request replays the whole log from 0, so a lie anywhere before it is still found.
-    let mut liar = TaglogBuilder::new("log.test/audited", 21);
-    assert_eq!(liar.log.vkey(), b.log.vkey());
+    let mut liar = CraftedLog::new("log.test/audited", 21);
+    assert_eq!(liar.vkey(), b.vkey());
     liar.entries = b.entries[..usize::try_from(sizes[0]).unwrap()].to_vec();
-    liar.log.tree = MemoryTree::new();
+    liar.tree = MemoryTree::new();
     for e in &liar.entries {
-        liar.log.tree.append(e).unwrap();
+        liar.tree.append(e).unwrap();
     }
     {
-        let w = WitnessProc::start(dir.path(), &base);
-        assert_eq!(post(&w.url, b.log.request(0, sizes[0])).status, 200);
+        let w = Witness::spawn(dir.path(), &base);
+        assert_eq!(add_checkpoint(&w.url, b.request(0, sizes[0])).status, 200);
     }
-    let tiles = TileServer::start();
+    let tiles = StaticServer::start();
     let mut audit_args = base.clone();
     audit_args.extend([
         "--audit".to_owned(),
         "--log-url".to_owned(),
-        format!("{}={}", b.log.origin(), tiles.url),
+        format!("{}={}", b.origin(), tiles.url),
     ]);
     // A lying continuation: a state leaf with a wrong map root.
     liar.state_with(Some(Hash([9; 32])), None);
     liar.publish(&tiles, liar.size());
-    let w = WitnessProc::start(dir.path(), &audit_args);
+    let w = Witness::spawn(dir.path(), &audit_args);
     assert_refused(
-        &post(&w.url, liar.log.request(sizes[0], liar.size())),
+        &add_checkpoint(&w.url, liar.request(sizes[0], liar.size())),
         "map root",
     );
     // The honest continuation is cosigned after a replay from 0.
     tiles.clear();
     b.publish(&tiles, sizes[1]);
-    let r = post(&w.url, b.log.request(sizes[0], sizes[1]));
-    assert_cosigned(&r, &b.log.checkpoint(sizes[1]).to_text(), &wkey);
+    let r = add_checkpoint(&w.url, b.request(sizes[0], sizes[1]));
+    assert_cosigned(&r, &b.checkpoint(sizes[1]).to_text(), &wkey);
 }
 
 /// A long log of mostly state leaves (cheap to build), for snapshot tests.
-fn long_log(n: u64) -> TaglogBuilder {
-    let mut b = TaglogBuilder::new("log.test/long", 23);
-    let p1 = TaglogBuilder::publisher_key(1);
-    b.add_publisher("registry.test/acme", &p1);
-    b.bind(&p1, "registry.test/acme/app:1.0", 1, 1);
+fn long_log(n: u64) -> CraftedLog {
+    let mut b = CraftedLog::new("log.test/long", 23);
+    let p1 = publisher_key(1);
+    b.admit("registry.test/acme", &p1.verifier());
+    b.bind_signed("registry.test/acme/app:1.0", filled(1), 1, b.time, &p1);
     while b.size() < n {
         b.state();
     }
@@ -464,23 +487,23 @@ fn snapshots_are_periodic_and_a_restart_replays_from_the_last_one() {
     let snapshot_every = 4096u64;
     let mut b = long_log(snapshot_every + 10);
     let first = b.size();
-    let p1 = TaglogBuilder::publisher_key(1);
-    b.bind(&p1, "registry.test/acme/app:1.0", 2, 2);
+    let p1 = publisher_key(1);
+    b.bind_signed("registry.test/acme/app:1.0", filled(2), 2, b.time, &p1);
     b.state();
     let second = b.size();
-    b.bind(&p1, "registry.test/acme/app:1.0", 3, 3);
+    b.bind_signed("registry.test/acme/app:1.0", filled(3), 3, b.time, &p1);
     b.state();
     let third = b.size();
-    let tiles = TileServer::start();
+    let tiles = StaticServer::start();
     for size in [first, second, third] {
         b.publish(&tiles, size);
     }
-    let a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+    let a = Audit::new(&b.vkey(), &b.origin(), &tiles.url);
     let origin_dir = a
         .dir
         .path()
         .join("data/logs")
-        .join(origin_hash_hex(&b.log.origin()));
+        .join(origin_hash_hex(&b.origin()));
     let snapshots = || {
         let mut v: Vec<String> = std::fs::read_dir(&origin_dir)
             .unwrap()
@@ -491,16 +514,16 @@ fn snapshots_are_periodic_and_a_restart_replays_from_the_last_one() {
         v
     };
     let w = a.start();
-    assert_eq!(post(&w.url, b.log.request(0, first)).status, 200);
+    assert_eq!(add_checkpoint(&w.url, b.request(0, first)).status, 200);
     assert_eq!(snapshots(), [format!("audit-{first}")]);
-    assert_eq!(post(&w.url, b.log.request(first, second)).status, 200);
+    assert_eq!(add_checkpoint(&w.url, b.request(first, second)).status, 200);
     // Too few entries since the last snapshot: none written.
     assert_eq!(snapshots(), [format!("audit-{first}")]);
     w.stop();
     // After a restart the auditor resumes from `first` and replays up to `third`.
     let w = a.start();
-    let r = post(&w.url, b.log.request(second, third));
-    assert_cosigned(&r, &b.log.checkpoint(third).to_text(), &a.wkey);
+    let r = add_checkpoint(&w.url, b.request(second, third));
+    assert_cosigned(&r, &b.checkpoint(third).to_text(), &a.wkey);
     // A lie after the snapshot is still found after a restart.
     w.stop();
     let mut liar = b;
@@ -508,7 +531,7 @@ fn snapshots_are_periodic_and_a_restart_replays_from_the_last_one() {
     liar.publish(&tiles, liar.size());
     let w = a.start();
     assert_refused(
-        &post(&w.url, liar.log.request(third, liar.size())),
+        &add_checkpoint(&w.url, liar.request(third, liar.size())),
         "map root",
     );
 }
@@ -516,22 +539,22 @@ fn snapshots_are_periodic_and_a_restart_replays_from_the_last_one() {
 #[test]
 fn monitoring_reads_do_not_wait_for_an_audit() {
     let (b, sizes) = honest_log();
-    let tiles = TileServer::start();
+    let tiles = StaticServer::start();
     b.publish(&tiles, sizes[0]);
     b.publish(&tiles, sizes[1]);
-    let a = Audit::new(&b.log.vkey(), &b.log.origin(), &tiles.url);
+    let a = Audit::new(&b.vkey(), &b.origin(), &tiles.url);
     let w = a.start();
-    assert_eq!(post(&w.url, b.log.request(0, sizes[0])).status, 200);
+    assert_eq!(add_checkpoint(&w.url, b.request(0, sizes[0])).status, 200);
     tiles.set_delay_ms(3000);
     let url = w.url.clone();
-    let req = b.log.request(sizes[0], sizes[1]);
-    let slow = std::thread::spawn(move || post(&url, req));
+    let req = b.request(sizes[0], sizes[1]);
+    let slow = std::thread::spawn(move || add_checkpoint(&url, req));
     std::thread::sleep(std::time::Duration::from_millis(300));
     let started = std::time::Instant::now();
-    let r = get(&format!(
+    let r = http::get(&format!(
         "{}/{}/checkpoint",
         w.url,
-        origin_hash_hex(&b.log.origin())
+        origin_hash_hex(&b.origin())
     ));
     assert_eq!(r.status, 200);
     assert!(
@@ -539,7 +562,7 @@ fn monitoring_reads_do_not_wait_for_an_audit() {
         "GET waited {:?} for the audit",
         started.elapsed()
     );
-    let served = SignedCheckpoint::open(&r.body, &b.log.key.verifier()).unwrap();
+    let served = SignedCheckpoint::open(&r.body, &b.key.verifier()).unwrap();
     assert_eq!(served.checkpoint().size(), sizes[0]);
     assert_eq!(slow.join().unwrap().status, 200);
 }

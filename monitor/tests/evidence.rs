@@ -13,20 +13,20 @@
     clippy::panic
 )]
 
-mod fault;
-
-use fault::{digest, LogBuilder, StaticServer};
 use serde_json::Value;
 use taglog_monitor::alerts::{Alert, AlertKind};
 use taglog_monitor::{Config, Monitor};
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::hash::Hash;
 use taglog_proofs::inclusion::verify_inclusion;
+use taglog_testkit::bindings::digest;
+use taglog_testkit::crafted::CraftedLog;
+use taglog_testkit::static_server::StaticServer;
 
 const APP: &str = "registry.test/acme/app:1";
 
 /// Fills the log with bindings of other refs up to `size` entries.
-fn fill_to(log: &mut LogBuilder, size: u64) {
+fn fill_to(log: &mut CraftedLog, size: u64) {
     let mut i = 0;
     while log.size() < size {
         log.bind(&format!("registry.test/acme/fill{i}:1"), digest(1000 + i));
@@ -36,11 +36,11 @@ fn fill_to(log: &mut LogBuilder, size: u64) {
 
 /// Polls once, replaying at most 256 entries (the first tile), then removes that tile from
 /// the server and polls again; returns the second poll's alerts.
-async fn two_polls(log: &LogBuilder, size: u64) -> Vec<Alert> {
+async fn two_polls(log: &CraftedLog, size: u64) -> Vec<Alert> {
     let mut files = log.files(size);
-    let server = StaticServer::start(files.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = Config::new(&server.url(), log.vkey(), dir.path().to_path_buf());
+    let server = StaticServer::with_files(files.clone());
+    let dir = taglog_testkit::tempdir();
+    let mut c = Config::new(&server.url, log.verifier(), dir.path().to_path_buf());
     c.now = Some(log.time + 10);
     c.max_entries = Some(256);
     let mut m = Monitor::open(c.clone()).unwrap();
@@ -62,7 +62,7 @@ async fn two_polls(log: &LogBuilder, size: u64) -> Vec<Alert> {
 
 /// The evidence of an entry the log no longer serves: no bytes, the reason, and a leaf hash
 /// with an inclusion proof that verifies against the signed checkpoint.
-fn assert_unavailable(ev: &Value, index: u64, log: &LogBuilder) {
+fn assert_unavailable(ev: &Value, index: u64, log: &CraftedLog) {
     assert_eq!(ev["index"].as_u64(), Some(index), "{ev}");
     assert!(ev["entry"].is_null(), "{ev}");
     let reason = ev["entry_unavailable"].as_str().unwrap();
@@ -82,13 +82,13 @@ fn assert_unavailable(ev: &Value, index: u64, log: &LogBuilder) {
         .iter()
         .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
         .collect();
-    let cp = SignedCheckpoint::open(&log.checkpoints[&size], &log.vkey()).unwrap();
+    let cp = SignedCheckpoint::open(&log.checkpoints[&size], &log.verifier()).unwrap();
     verify_inclusion(index, size, &leaf, &proof, &cp.checkpoint().root()).unwrap();
 }
 
 #[tokio::test]
 async fn a_rebind_to_an_old_digest_is_raised_when_the_earlier_binding_is_gone() {
-    let mut log = LogBuilder::new();
+    let mut log = CraftedLog::admitting();
     let first = log.bind(APP, digest(1));
     log.bind(APP, digest(2));
     fill_to(&mut log, 300);
@@ -104,7 +104,7 @@ async fn a_rebind_to_an_old_digest_is_raised_when_the_earlier_binding_is_gone() 
 
 #[tokio::test]
 async fn a_merge_delay_violation_is_raised_when_the_late_binding_is_gone() {
-    let mut log = LogBuilder::new();
+    let mut log = CraftedLog::admitting();
     fill_to(&mut log, 255);
     let p = log.publisher.clone();
     // Entry 255 (last of the first tile), signed 1000 s before the state leaf after it.

@@ -10,135 +10,78 @@
     clippy::panic
 )]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use taglog_proofs::hash::sha256;
-use taglog_proofs::note::{KeyName, KeyType, SignerKey};
+use taglog_testkit::bins::Bin;
+use taglog_testkit::conn::{closed_within, unpooled, MARGIN};
+use taglog_testkit::keys;
+use taglog_testkit::monitor::MonitorServer;
+use taglog_testkit::process::{run_to_exit, Exit, Proc};
+use taglog_testkit::witness::{init_key, Witness};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// How long a test waits for something that must happen (never a timing assertion).
-const MARGIN: Duration = Duration::from_secs(10);
 const ORIGIN: &str = "log.test/limits";
 
 fn log_vkey() -> String {
-    SignerKey::from_seed(
-        ORIGIN.parse::<KeyName>().unwrap(),
-        KeyType::Ed25519,
-        [7; 32],
-    )
-    .verifier()
-    .to_string()
+    keys::ed25519(ORIGIN, 7).verifier().to_string()
 }
 
-/// A server process, killed on drop.
-struct Proc {
-    child: Child,
+/// A server under test (killed on drop) and its address.
+struct Running {
+    _proc: Proc,
     addr: SocketAddr,
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+fn witness(dir: &Path, extra: &[&str]) -> Running {
+    std::fs::create_dir_all(dir).unwrap();
+    let key = dir.join("w.key");
+    init_key(&key, "witness.test/limits");
+    let mut args: Vec<String> = vec![
+        "--key".into(),
+        key.display().to_string(),
+        "--data-dir".into(),
+        dir.join("data").display().to_string(),
+        "--log".into(),
+        log_vkey(),
+    ];
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    let w = Witness::spawn(dir, &args);
+    Running {
+        addr: w.addr,
+        _proc: w.proc,
     }
 }
 
-/// Reads lines of `out` until one contains `marker` followed by the address; the rest of the
-/// stream is drained on a thread so the process never blocks on a full pipe.
-fn address_from(out: impl std::io::Read + Send + 'static, marker: &str) -> SocketAddr {
-    let mut lines = BufReader::new(out).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the server exited before listening")
-            .unwrap();
-        if let Some(rest) = line.split(marker).nth(1) {
-            break rest.trim().parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    addr
-}
-
-fn witness(dir: &Path, extra: &[&str]) -> Proc {
+fn monitor(dir: &Path, extra: &[&str]) -> Running {
     std::fs::create_dir_all(dir).unwrap();
-    let key = dir.join("w.key");
-    let init = Command::new(env!("CARGO_BIN_EXE_taglog-witness"))
-        .args(["--init", "--name", "witness.test/limits", "--key"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(init.status.success(), "{init:?}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_taglog-witness"))
-        .arg("--key")
-        .arg(&key)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(["--log", &log_vkey(), "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr = address_from(child.stdout.take().unwrap(), "listening on ");
-    Proc { child, addr }
-}
-
-fn monitor(dir: &Path, extra: &[&str]) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_taglog-monitor"))
-        // No log answers here: the monitor keeps polling and serving its endpoints.
-        .args(["--log", "http://127.0.0.1:9", "--log-key", &log_vkey()])
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .args(["--listen", "127.0.0.1:0", "--interval", "3600"])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr = address_from(child.stderr.take().unwrap(), "listening on ");
-    Proc { child, addr }
+    let state = dir.join("state").display().to_string();
+    let vkey = log_vkey();
+    // No log answers here: the monitor keeps polling and serving its endpoints.
+    let mut args = vec!["--log", "http://127.0.0.1:9", "--log-key", &vkey];
+    args.extend(["--state-dir", &state]);
+    args.extend(["--listen", "127.0.0.1:0", "--interval", "3600"]);
+    args.extend_from_slice(extra);
+    let m = MonitorServer::spawn(dir, &args).unwrap_or_else(|e| panic!("{e}"));
+    Running {
+        addr: m.addr,
+        _proc: m.proc,
+    }
 }
 
 /// Both servers, started with the same extra flags, and a path each serves with GET.
-fn both(dir: &Path, extra: &[&str]) -> Vec<(Proc, &'static str)> {
+fn both(dir: &Path, extra: &[&str]) -> Vec<(Running, &'static str)> {
     let w = witness(&dir.join("w"), extra);
     let m = monitor(&dir.join("m"), extra);
     vec![(w, "/no-such-origin/checkpoint"), (m, "/metrics")]
 }
 
-/// Reads (and discards) until the server closes `stream`; false if still open after `limit`.
-async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
-    let mut buf = [0u8; 4096];
-    tokio::time::timeout(limit, async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await
-    .is_ok()
-}
-
-/// A client without a connection pool, so it holds no connection after a request.
-fn unpooled(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_headers_and_idle_keep_alive_are_cut_off() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = taglog_testkit::tempdir();
     for (p, path) in both(dir.path(), &["--header-timeout", "1s"]) {
         // Slowloris: a byte every 200 ms never finishes the headers; the header timeout is
         // a deadline, not an idle timer.
@@ -181,7 +124,7 @@ async fn slow_headers_and_idle_keep_alive_are_cut_off() {
         let head = String::from_utf8_lossy(&buf[..n]);
         assert!(head.starts_with("HTTP/1.1 "), "{head}");
         assert!(
-            closed_within(&mut idle, MARGIN).await,
+            closed_within(&mut idle, MARGIN).await.is_some(),
             "{}: idle keep-alive connection never closed",
             p.addr
         );
@@ -190,7 +133,7 @@ async fn slow_headers_and_idle_keep_alive_are_cut_off() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn at_most_max_connections_are_served() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = taglog_testkit::tempdir();
     let flags = ["--max-connections", "2", "--header-timeout", "30s"];
     for (p, path) in both(dir.path(), &flags) {
         let url = format!("http://{}{path}", p.addr);
@@ -237,7 +180,7 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_bodies_are_refused_and_change_nothing() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = taglog_testkit::tempdir();
     let w = witness(&dir.path().join("w"), &[]);
     let m = monitor(&dir.path().join("m"), &[]);
     let http = unpooled(MARGIN);
@@ -306,29 +249,15 @@ async fn post_chunked(addr: SocketAddr, path: &str, len: usize) -> String {
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
-fn exit_of(cmd: &mut Command) -> (Option<i32>, String) {
-    let out = cmd.stdout(Stdio::null()).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn bad_flags_and_an_address_in_use_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = taglog_testkit::tempdir();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = busy.local_addr().unwrap().to_string();
     let key = dir.path().join("w.key");
-    assert!(Command::new(env!("CARGO_BIN_EXE_taglog-witness"))
-        .args(["--init", "--name", "witness.test/exit", "--key"])
-        .arg(&key)
-        .output()
-        .unwrap()
-        .status
-        .success());
+    init_key(&key, "witness.test/exit");
     let witness = |extra: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_taglog-witness"));
+        let mut c = Bin::Witness.command();
         c.arg("--key")
             .arg(&key)
             .arg("--data-dir")
@@ -354,12 +283,12 @@ fn bad_flags_and_an_address_in_use_exit_2() {
         ),
     ];
     for (mut cmd, needle) in cases {
-        let (code, err) = exit_of(&mut cmd);
+        let Exit { code, stderr: err } = run_to_exit(&mut cmd);
         assert_eq!(code, Some(2), "{err}");
         assert!(err.contains(needle), "{err:?} lacks {needle:?}");
     }
     let monitor = |extra: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_taglog-monitor"));
+        let mut c = Bin::Monitor.command();
         c.args(["--log", "http://127.0.0.1:9", "--log-key", &log_vkey()])
             .arg("--state-dir")
             .arg(dir.path().join("mstate"))
@@ -382,11 +311,11 @@ fn bad_flags_and_an_address_in_use_exit_2() {
         ),
     ];
     for (mut cmd, needle) in cases {
-        let (code, err) = exit_of(&mut cmd);
+        let Exit { code, stderr: err } = run_to_exit(&mut cmd);
         assert_eq!(code, Some(2), "{err}");
         assert!(err.contains(needle), "{err:?} lacks {needle:?}");
     }
     // The log is unreachable: --once exits 3 (unavailable), not 2.
-    let (code, err) = exit_of(&mut monitor(&["--once"]));
+    let Exit { code, stderr: err } = run_to_exit(&mut monitor(&["--once"]));
     assert_eq!(code, Some(3), "{err}");
 }

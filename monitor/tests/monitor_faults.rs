@@ -8,11 +8,8 @@
     clippy::panic
 )]
 
-mod fault;
-
 use std::path::Path;
 
-use fault::{digest, key, witness_path, LogBuilder, StaticServer, ORIGIN};
 use serde_json::Value;
 use taglog_monitor::alerts::{Alert, AlertKind};
 use taglog_monitor::{Config, Monitor};
@@ -25,12 +22,18 @@ use taglog_proofs::leaves::{Leaf, StateLeaf};
 use taglog_proofs::note::VerifierKey;
 use taglog_proofs::refs::RefPrefix;
 use taglog_proofs::tiles::{TileKind, TilePath};
+use taglog_testkit::bindings::digest;
+use taglog_testkit::crafted::{CraftedLog, ORIGIN};
+use taglog_testkit::http::hashes;
+use taglog_testkit::keys;
+use taglog_testkit::static_server::StaticServer;
+use taglog_testkit::witness::checkpoint_path;
 
 const APP: &str = "registry.test/acme/app:1";
 const TOOL: &str = "registry.test/acme/tool:2";
 
-fn config(server: &StaticServer, log: &LogBuilder, dir: &Path) -> Config {
-    let mut c = Config::new(&server.url(), log.vkey(), dir.to_path_buf());
+fn config(server: &StaticServer, log: &CraftedLog, dir: &Path) -> Config {
+    let mut c = Config::new(&server.url, log.verifier(), dir.to_path_buf());
     c.now = Some(log.time + 10);
     c.chunk = 7;
     c
@@ -46,22 +49,14 @@ fn kinds(alerts: &[Alert]) -> Vec<AlertKind> {
 }
 
 /// A small honest log: two checkpoints with bindings of two refs.
-fn honest() -> LogBuilder {
-    let mut log = LogBuilder::new();
+fn honest() -> CraftedLog {
+    let mut log = CraftedLog::admitting();
     log.bind(APP, digest(1));
     log.bind(TOOL, digest(2));
     log.commit();
     log.bind(APP, digest(3));
     log.commit();
     log
-}
-
-fn hashes(v: &Value) -> Vec<Hash> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-        .collect()
 }
 
 /// Opens a checkpoint note from evidence with the log key alone.
@@ -88,19 +83,19 @@ fn verify_entry(ev: &Value, cp: &SignedCheckpoint) -> Vec<u8> {
 
 #[tokio::test]
 async fn honest_log_yields_no_alert_across_polls_witnesses_and_reports() {
-    let mut log = LogBuilder::new();
+    let mut log = CraftedLog::admitting();
     log.bind(APP, digest(1));
     let first = log.commit();
-    let server = StaticServer::start(log.files(first)).await;
-    let witness = StaticServer::start(Default::default()).await;
-    witness.set(&witness_path(), log.checkpoints[&first].clone());
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(first));
+    let witness = StaticServer::start();
+    witness.put(&checkpoint_path(ORIGIN), log.checkpoints[&first].clone());
+    let dir = taglog_testkit::tempdir();
     let reports = dir.path().join("reports");
     std::fs::create_dir_all(&reports).unwrap();
     std::fs::write(reports.join("a"), &log.checkpoints[&first]).unwrap();
     std::fs::write(reports.join("junk"), b"not a checkpoint").unwrap();
     let mut c = config(&server, &log, &dir.path().join("state"));
-    c.witness_urls.push(witness.url());
+    c.witness_urls.push(witness.url.clone());
     c.reports = Some(reports);
     assert!(run(c.clone()).await.is_empty());
 
@@ -121,18 +116,18 @@ async fn honest_log_yields_no_alert_across_polls_witnesses_and_reports() {
 async fn forked_view_at_the_same_size_is_a_fork_with_both_notes() {
     let log = honest();
     let size = log.size();
-    let server = StaticServer::start(log.files(size)).await;
-    let witness = StaticServer::start(Default::default()).await;
+    let server = StaticServer::with_files(log.files(size));
+    let witness = StaticServer::start();
     let forged = log.sign_other(size, sha256(b"another history"));
-    witness.set(&witness_path(), forged.clone());
-    let dir = tempfile::tempdir().unwrap();
+    witness.put(&checkpoint_path(ORIGIN), forged.clone());
+    let dir = taglog_testkit::tempdir();
     let mut c = config(&server, &log, dir.path());
-    c.witness_urls.push(witness.url());
+    c.witness_urls.push(witness.url.clone());
     let alerts = run(c).await;
     assert_eq!(kinds(&alerts), [AlertKind::Fork]);
     let cps = alerts[0].evidence["checkpoints"].as_array().unwrap();
-    let a = open(&cps[0], &log.vkey());
-    let b = open(&cps[1], &log.vkey());
+    let a = open(&cps[0], &log.verifier());
+    let b = open(&cps[1], &log.verifier());
     assert_eq!(a.checkpoint().size(), b.checkpoint().size());
     assert_ne!(a.checkpoint().root(), b.checkpoint().root());
 }
@@ -141,8 +136,8 @@ async fn forked_view_at_the_same_size_is_a_fork_with_both_notes() {
 async fn reported_older_checkpoint_off_the_history_is_a_fork_with_a_consistency_proof() {
     let log = honest();
     let size = log.size();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let report = dir.path().join("report");
     std::fs::write(&report, log.sign_other(3, sha256(b"x"))).unwrap();
     let mut c = config(&server, &log, &dir.path().join("s"));
@@ -150,8 +145,8 @@ async fn reported_older_checkpoint_off_the_history_is_a_fork_with_a_consistency_
     let alerts = run(c).await;
     assert_eq!(kinds(&alerts), [AlertKind::Fork]);
     let ev = &alerts[0].evidence;
-    let new = open(&ev["checkpoints"][0], &log.vkey());
-    let old = open(&ev["checkpoints"][1], &log.vkey());
+    let new = open(&ev["checkpoints"][0], &log.verifier());
+    let old = open(&ev["checkpoints"][1], &log.verifier());
     let c = &ev["consistency"];
     let proof = hashes(&c["proof"]);
     let implied = Hash::from_base64(c["old_root_implied"].as_str().unwrap()).unwrap();
@@ -164,12 +159,12 @@ async fn reported_older_checkpoint_off_the_history_is_a_fork_with_a_consistency_
 async fn rewritten_history_in_a_larger_checkpoint_is_a_fork_proven_from_its_own_tiles() {
     let log = honest();
     let size = log.size();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let c = config(&server, &log, dir.path());
     assert!(run(c.clone()).await.is_empty());
     // The log restarts from a backup, sequences other entries and signs a larger tree.
-    let mut other = LogBuilder::new();
+    let mut other = CraftedLog::admitting();
     other.bind(APP, digest(1));
     other.bind(TOOL, digest(200));
     other.commit();
@@ -183,8 +178,8 @@ async fn rewritten_history_in_a_larger_checkpoint_is_a_fork_proven_from_its_own_
     let alerts = run(c).await;
     assert_eq!(kinds(&alerts), [AlertKind::Fork]);
     let ev = &alerts[0].evidence;
-    let new = open(&ev["checkpoints"][0], &log.vkey());
-    let old = open(&ev["checkpoints"][1], &log.vkey());
+    let new = open(&ev["checkpoints"][0], &log.verifier());
+    let old = open(&ev["checkpoints"][1], &log.verifier());
     assert_eq!(old.checkpoint().size(), size);
     assert_eq!(new.checkpoint().size(), big);
     let c = &ev["consistency"];
@@ -209,13 +204,13 @@ async fn tiles_that_do_not_match_the_checkpoint_are_a_tile_mismatch() {
     log.entries[2] = log.entries[1].clone();
     let mut bad = log.files(size);
     bad.insert("checkpoint".into(), files.remove("checkpoint").unwrap());
-    let server = StaticServer::start(bad).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(bad);
+    let dir = taglog_testkit::tempdir();
     let mut m = Monitor::open(config(&server, &log, dir.path())).unwrap();
     let alerts = m.run_once().await.unwrap();
     assert_eq!(kinds(&alerts), [AlertKind::TileMismatch]);
     let ev = &alerts[0].evidence;
-    let cp = open(&ev["checkpoint"], &log.vkey());
+    let cp = open(&ev["checkpoint"], &log.verifier());
     let computed = Hash::from_base64(ev["computed_root"].as_str().unwrap()).unwrap();
     assert_ne!(computed, cp.checkpoint().root());
     assert_eq!(m.state().verified_size(), 0, "nothing unverified is kept");
@@ -233,8 +228,8 @@ async fn truncated_entry_bundle_is_a_tile_mismatch_and_nothing_is_replayed() {
         .to_path();
     let bundle = files.get_mut(&path).unwrap();
     bundle.truncate(bundle.len() - 5);
-    let server = StaticServer::start(files).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(files);
+    let dir = taglog_testkit::tempdir();
     let mut m = Monitor::open(config(&server, &log, dir.path())).unwrap();
     let alerts = m.run_once().await.unwrap();
     assert_eq!(kinds(&alerts), [AlertKind::TileMismatch]);
@@ -242,25 +237,25 @@ async fn truncated_entry_bundle_is_a_tile_mismatch_and_nothing_is_replayed() {
         .as_str()
         .unwrap()
         .contains(&path));
-    open(&alerts[0].evidence["checkpoint"], &log.vkey());
+    open(&alerts[0].evidence["checkpoint"], &log.verifier());
     assert_eq!(m.state().replayed, 0);
 }
 
 #[tokio::test]
 async fn state_leaf_with_a_wrong_map_root_is_a_map_mismatch() {
-    let mut log = LogBuilder::new();
+    let mut log = CraftedLog::admitting();
     log.bind(APP, digest(1));
     log.commit();
     log.bind(TOOL, digest(2));
     let wrong = sha256(b"not the map");
-    log.state_with(Some(wrong));
+    log.state_with(Some(wrong), None);
     let size = log.sign();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let alerts = run(config(&server, &log, dir.path())).await;
     assert_eq!(kinds(&alerts), [AlertKind::MapMismatch]);
     let ev = &alerts[0].evidence;
-    let cp = open(&ev["checkpoint"], &log.vkey());
+    let cp = open(&ev["checkpoint"], &log.verifier());
     let entry = verify_entry(&ev["entry"], &cp);
     let state = StateLeaf::parse(&entry).unwrap();
     assert_eq!(state.map_root, wrong);
@@ -272,18 +267,18 @@ async fn state_leaf_with_a_wrong_map_root_is_a_map_mismatch() {
 
 #[tokio::test]
 async fn version_regression_carries_both_bindings() {
-    let mut log = LogBuilder::new();
+    let mut log = CraftedLog::admitting();
     log.bind(APP, digest(1));
     log.bind(APP, digest(2));
     let p = log.publisher.clone();
     log.bind_signed(APP, digest(3), 2, log.time, &p);
     let size = log.commit();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let alerts = run(config(&server, &log, dir.path())).await;
     assert_eq!(kinds(&alerts), [AlertKind::VersionRegression]);
     let ev = &alerts[0].evidence;
-    let cp = open(&ev["checkpoint"], &log.vkey());
+    let cp = open(&ev["checkpoint"], &log.verifier());
     let now = verify_entry(&ev["entry"], &cp);
     let before = verify_entry(&ev["previous"], &cp);
     let (Leaf::Binding(now), Leaf::Binding(before)) =
@@ -307,7 +302,7 @@ fn flip_signature(entry: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn bad_binding_signature_is_a_bad_signature() {
-    let mut log = LogBuilder::new();
+    let mut log = CraftedLog::admitting();
     log.bind(APP, digest(1));
     let b = taglog_proofs::binding::Binding {
         log: ORIGIN.into(),
@@ -319,12 +314,12 @@ async fn bad_binding_signature_is_a_bad_signature() {
     let entry = taglog_proofs::binding::sign_binding(&b, &log.publisher).unwrap();
     log.push_binding(&b, flip_signature(&entry));
     let size = log.commit();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let alerts = run(config(&server, &log, dir.path())).await;
     assert_eq!(kinds(&alerts), [AlertKind::BadSignature]);
     let ev = &alerts[0].evidence;
-    let cp = open(&ev["checkpoint"], &log.vkey());
+    let cp = open(&ev["checkpoint"], &log.verifier());
     let entry = verify_entry(&ev["entry"], &cp);
     let Leaf::Binding(sb) = Leaf::parse(&entry).unwrap() else {
         panic!("binding expected")
@@ -334,12 +329,12 @@ async fn bad_binding_signature_is_a_bad_signature() {
 
 #[tokio::test]
 async fn binding_by_a_key_never_admitted_is_a_bad_signature() {
-    let mut log = LogBuilder::new();
-    let stranger = key("publisher.test", 99);
+    let mut log = CraftedLog::admitting();
+    let stranger = keys::ed25519("publisher.test", 99);
     log.bind_signed(APP, digest(1), 1, log.time, &stranger);
     let size = log.commit();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let alerts = run(config(&server, &log, dir.path())).await;
     assert_eq!(kinds(&alerts), [AlertKind::BadSignature]);
     assert!(alerts[0].message.contains("not admitted"));
@@ -349,16 +344,16 @@ async fn binding_by_a_key_never_admitted_is_a_bad_signature() {
 async fn log_that_shrinks_is_a_log_rollback() {
     let log = honest();
     let (small, big) = (*log.checkpoints.keys().next().unwrap(), log.size());
-    let server = StaticServer::start(log.files(big)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(big));
+    let dir = taglog_testkit::tempdir();
     let c = config(&server, &log, dir.path());
     assert!(run(c.clone()).await.is_empty());
     server.set_all(log.files(small));
     let alerts = run(c.clone()).await;
     assert_eq!(kinds(&alerts), [AlertKind::LogRollback]);
     let ev = &alerts[0].evidence;
-    let earlier = open(&ev["earlier"], &log.vkey());
-    let now = open(&ev["now"], &log.vkey());
+    let earlier = open(&ev["earlier"], &log.verifier());
+    let now = open(&ev["now"], &log.verifier());
     assert!(now.checkpoint().size() < earlier.checkpoint().size());
     // Polling again while it stays shrunk does not repeat the alert.
     assert!(run(c).await.is_empty());
@@ -366,18 +361,18 @@ async fn log_that_shrinks_is_a_log_rollback() {
 
 #[tokio::test]
 async fn rebind_to_an_old_digest_is_a_notice_with_both_bindings() {
-    let mut log = LogBuilder::new();
+    let mut log = CraftedLog::admitting();
     log.bind(APP, digest(1));
     log.bind(APP, digest(2));
     log.bind(APP, digest(2)); // same digest again: not "old"
     log.bind(APP, digest(1));
     let size = log.commit();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let alerts = run(config(&server, &log, dir.path())).await;
     assert_eq!(kinds(&alerts), [AlertKind::RebindToOldDigest]);
     let ev = &alerts[0].evidence;
-    let cp = open(&ev["checkpoint"], &log.vkey());
+    let cp = open(&ev["checkpoint"], &log.verifier());
     let now = verify_entry(&ev["entry"], &cp);
     let before = verify_entry(&ev["previous"], &cp);
     let (Leaf::Binding(now), Leaf::Binding(before)) =
@@ -393,15 +388,15 @@ async fn rebind_to_an_old_digest_is_a_notice_with_both_bindings() {
 async fn watched_prefix_and_watched_key_alert_on_their_bindings_only() {
     let log = honest();
     let size = log.size();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let mut c = config(&server, &log, &dir.path().join("a"));
     c.watch
         .prefixes
         .push("registry.test/acme/tool".parse::<RefPrefix>().unwrap());
     let alerts = run(c).await;
     assert_eq!(kinds(&alerts), [AlertKind::WatchedBinding]);
-    let cp = open(&alerts[0].evidence["checkpoint"], &log.vkey());
+    let cp = open(&alerts[0].evidence["checkpoint"], &log.verifier());
     let entry = verify_entry(&alerts[0].evidence["entry"], &cp);
     assert!(String::from_utf8(entry).unwrap().contains(TOOL));
 
@@ -419,8 +414,8 @@ async fn checkpoint_with_a_bad_log_signature_is_a_bad_signature() {
     let mut files = log.files(size);
     let note = files["checkpoint"].clone();
     files.insert("checkpoint".into(), flip_signature(&note));
-    let server = StaticServer::start(files).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(files);
+    let dir = taglog_testkit::tempdir();
     let mut m = Monitor::open(config(&server, &log, dir.path())).unwrap();
     assert!(m.poll().await.is_err());
     let alerts = m.sink().delivered.clone();
@@ -430,7 +425,7 @@ async fn checkpoint_with_a_bad_log_signature_is_a_bad_signature() {
             .as_str()
             .unwrap()
             .as_bytes(),
-        &log.vkey()
+        &log.verifier()
     )
     .is_err());
 }
@@ -439,19 +434,19 @@ async fn checkpoint_with_a_bad_log_signature_is_a_bad_signature() {
 async fn larger_checkpoint_the_log_does_not_serve_is_a_fork_risk() {
     let log = honest();
     let size = log.size();
-    let server = StaticServer::start(log.files(size)).await;
-    let witness = StaticServer::start(Default::default()).await;
-    witness.set(
-        &witness_path(),
+    let server = StaticServer::with_files(log.files(size));
+    let witness = StaticServer::start();
+    witness.put(
+        &checkpoint_path(ORIGIN),
         log.sign_other(size + 3, sha256(b"hidden entries")),
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = taglog_testkit::tempdir();
     let mut c = config(&server, &log, dir.path());
-    c.witness_urls.push(witness.url());
+    c.witness_urls.push(witness.url.clone());
     let mut m = Monitor::open(c).unwrap();
     let alerts = m.run_once().await.unwrap();
     assert_eq!(kinds(&alerts), [AlertKind::ForkRisk]);
-    let cp = open(&alerts[0].evidence["checkpoint"], &log.vkey());
+    let cp = open(&alerts[0].evidence["checkpoint"], &log.verifier());
     assert_eq!(cp.checkpoint().size(), size + 3);
     // The log's own checkpoint was still verified and replayed.
     assert_eq!(m.state().replayed, size);
@@ -461,23 +456,23 @@ async fn larger_checkpoint_the_log_does_not_serve_is_a_fork_risk() {
 async fn stale_checkpoint_and_merge_delay() {
     let log = honest();
     let size = log.size();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let mut c = config(&server, &log, dir.path());
     c.now = Some(log.time + 7200);
     let alerts = run(c).await;
     assert_eq!(kinds(&alerts), [AlertKind::StaleCheckpoint]);
 
-    let mut log = LogBuilder::new();
+    let mut log = CraftedLog::admitting();
     let p = log.publisher.clone();
     log.bind_signed(APP, digest(1), 1, log.time - 1000, &p);
     let size = log.commit();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let alerts = run(config(&server, &log, dir.path())).await;
     assert_eq!(kinds(&alerts), [AlertKind::MmdViolation]);
     let ev = &alerts[0].evidence;
-    let cp = open(&ev["checkpoint"], &log.vkey());
+    let cp = open(&ev["checkpoint"], &log.verifier());
     verify_entry(&ev["entry"], &cp);
     verify_entry(&ev["state"], &cp);
 }
@@ -485,8 +480,8 @@ async fn stale_checkpoint_and_merge_delay() {
 #[test]
 fn parallel_signature_checks_find_exactly_what_sequential_checks_find() {
     use taglog_monitor::replay::Replayer;
-    let mut log = LogBuilder::new();
-    let beta = key("beta.test", 5);
+    let mut log = CraftedLog::admitting();
+    let beta = keys::ed25519("beta.test", 5);
     for i in 0..150 {
         log.bind(&format!("registry.test/acme/a{i}:1"), digest(i));
     }
@@ -552,15 +547,15 @@ fn parallel_signature_checks_find_exactly_what_sequential_checks_find() {
 
 #[tokio::test]
 async fn every_verified_checkpoint_must_end_in_a_state_leaf_even_when_passed_mid_replay() {
-    let mut log = LogBuilder::new();
+    let mut log = CraftedLog::admitting();
     for i in 0..10 {
         log.bind(&format!("registry.test/acme/a{i}:1"), digest(i));
     }
     let a = log.sign(); // no state leaf before this checkpoint
     log.bind(APP, digest(1));
     let b = log.commit();
-    let server = StaticServer::start(log.files(a)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(a));
+    let dir = taglog_testkit::tempdir();
     let mut c = config(&server, &log, dir.path());
     c.max_entries = Some(3);
     let mut m = Monitor::open(c.clone()).unwrap();
@@ -579,8 +574,8 @@ async fn every_verified_checkpoint_must_end_in_a_state_leaf_even_when_passed_mid
 async fn entries_that_change_after_verification_are_a_tile_mismatch_and_not_replayed() {
     let mut log = honest();
     let size = log.size();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let mut c = config(&server, &log, dir.path());
     c.max_entries = Some(3);
     let mut m = Monitor::open(c.clone()).unwrap();
@@ -594,7 +589,7 @@ async fn entries_that_change_after_verification_are_a_tile_mismatch_and_not_repl
     let files = log.files(size);
     for (path, bytes) in files {
         if path.starts_with("tile/") {
-            server.set(&path, bytes);
+            server.put(&path, bytes);
         }
     }
     let r = m.poll().await.unwrap();

@@ -8,23 +8,25 @@
     clippy::panic
 )]
 
-mod fault;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use fault::{digest, key, read_dir_files, LogBuilder, StaticServer};
 use taglog_monitor::alerts::{Alert, AlertKind};
 use taglog_monitor::{Config, Monitor};
 use taglog_proofs::note::VerifierKey;
+use taglog_testkit::bindings::digest;
+use taglog_testkit::crafted::CraftedLog;
+use taglog_testkit::keys;
+use taglog_testkit::monitor;
+use taglog_testkit::process::Proc;
+use taglog_testkit::static_server::{read_dir_files, StaticServer};
 
 /// A log of about `n` entries over several checkpoints with faults at known places.
-fn faulty_log(n: u64) -> (LogBuilder, BTreeMap<AlertKind, usize>) {
-    let mut log = LogBuilder::new();
-    let stranger = key("publisher.test", 77);
+fn faulty_log(n: u64) -> (CraftedLog, BTreeMap<AlertKind, usize>) {
+    let mut log = CraftedLog::admitting();
+    let stranger = keys::ed25519("publisher.test", 77);
     let mut i = 0u64;
     while log.size() < n {
         log.bind(&format!("registry.test/acme/app{}:v", i % 50), digest(i));
@@ -50,8 +52,8 @@ fn faulty_log(n: u64) -> (LogBuilder, BTreeMap<AlertKind, usize>) {
     (log, want)
 }
 
-fn config(server: &StaticServer, log: &LogBuilder, dir: &Path) -> Config {
-    let mut c = Config::new(&server.url(), log.vkey(), dir.to_path_buf());
+fn config(server: &StaticServer, log: &CraftedLog, dir: &Path) -> Config {
+    let mut c = Config::new(&server.url, log.verifier(), dir.to_path_buf());
     c.now = Some(log.time + 10);
     c.chunk = 64;
     c.watch
@@ -80,8 +82,8 @@ fn assert_unique(alerts: &[Alert]) {
 async fn interrupted_replay_resumes_without_gaps_or_duplicates() {
     let (log, want) = faulty_log(1200);
     let size = log.size();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
 
     let whole = Monitor::open(config(&server, &log, &dir.path().join("whole")))
         .unwrap()
@@ -128,11 +130,11 @@ async fn interrupted_replay_resumes_without_gaps_or_duplicates() {
 
 #[tokio::test]
 async fn failing_webhook_keeps_alerts_and_retries_without_repeating_stdout() {
-    let mut log = LogBuilder::new();
+    let mut log = CraftedLog::admitting();
     log.bind("registry.test/acme/app7:v", digest(1));
     let size = log.commit();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let file = dir.path().join("alerts.jsonl");
     let mut c = config(&server, &log, &dir.path().join("s"));
     c.sink.file = Some(file.clone());
@@ -147,8 +149,8 @@ async fn failing_webhook_keeps_alerts_and_retries_without_repeating_stdout() {
     assert_eq!(r.undelivered, 1, "the webhook still owes one alert");
     drop(m);
     // Restart with a webhook that works.
-    let hook = StaticServer::start(Default::default()).await;
-    c.sink.webhook = Some(format!("{}/hook", hook.url()));
+    let hook = StaticServer::start();
+    c.sink.webhook = Some(format!("{}/hook", hook.url));
     let mut m = Monitor::open(c).unwrap();
     let r = m.poll().await.unwrap();
     assert!(r.alerts.is_empty(), "nothing new for stdout and the file");
@@ -178,9 +180,9 @@ async fn published_log_small_vector_yields_no_alert() {
     let witness_key = VerifierKey::from_str(keys["witness"].as_str().unwrap()).unwrap();
     let files = read_dir_files(&dir);
     assert!(files.len() > 5);
-    let server = StaticServer::start(files).await;
-    let state = tempfile::tempdir().unwrap();
-    let mut c = Config::new(&server.url(), log_key, state.path().join("s"));
+    let server = StaticServer::with_files(files);
+    let state = taglog_testkit::tempdir();
+    let mut c = Config::new(&server.url, log_key, state.path().join("s"));
     c.witness_keys.push(witness_key);
     // Every signed checkpoint of the log, reported by "clients".
     c.reports = Some(dir.join("checkpoints"));
@@ -198,19 +200,15 @@ async fn published_log_small_vector_yields_no_alert() {
     );
 }
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_taglog-monitor")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_process_resumes_without_gaps_or_duplicate_alerts() {
     let (log, want) = faulty_log(4000);
     let size = log.size();
-    let server = StaticServer::start(log.files(size)).await;
-    let dir = tempfile::tempdir().unwrap();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
     let state = dir.path().join("state");
     let alerts = dir.path().join("alerts.jsonl");
-    let (url, vkey) = (server.url(), log.vkey().to_string());
+    let (url, vkey) = (server.url.clone(), log.verifier().to_string());
     let (state_arg, alerts_arg) = (state.display().to_string(), alerts.display().to_string());
     let args = move |mode: &str| -> Vec<String> {
         vec![
@@ -248,12 +246,9 @@ async fn killed_process_resumes_without_gaps_or_duplicate_alerts() {
         if before == size {
             break;
         }
-        let mut child = Command::new(bin())
-            .args(args("--follow"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut follow = monitor::command();
+        follow.args(args("--follow"));
+        let mut child = Proc::spawn("taglog-monitor", follow, &dir.path().join("follow.log"));
         let start = Instant::now();
         while replayed_now() <= before {
             assert!(
@@ -262,8 +257,7 @@ async fn killed_process_resumes_without_gaps_or_duplicate_alerts() {
             );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill();
         kills.push(replayed_now());
     }
     assert!(
@@ -272,7 +266,7 @@ async fn killed_process_resumes_without_gaps_or_duplicate_alerts() {
     );
 
     let once = args("--once");
-    let out = tokio::task::spawn_blocking(move || Command::new(bin()).args(once).output().unwrap())
+    let out = tokio::task::spawn_blocking(move || monitor::command().args(once).output().unwrap())
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "alerts fired: exit 1");
@@ -289,7 +283,7 @@ async fn killed_process_resumes_without_gaps_or_duplicate_alerts() {
 
     // Nothing new: exit 0.
     let once = args("--once");
-    let out = tokio::task::spawn_blocking(move || Command::new(bin()).args(once).output().unwrap())
+    let out = tokio::task::spawn_blocking(move || monitor::command().args(once).output().unwrap())
         .await
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -298,14 +292,14 @@ async fn killed_process_resumes_without_gaps_or_duplicate_alerts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn once_exit_codes() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = taglog_testkit::tempdir();
     // Unreachable log: 3.
     let out = tokio::task::spawn_blocking({
         let state = dir.path().join("a");
         move || {
-            Command::new(bin())
+            monitor::command()
                 .args(["--once", "--log", "http://127.0.0.1:9", "--log-key"])
-                .arg(LogBuilder::new().vkey().to_string())
+                .arg(CraftedLog::admitting().vkey())
                 .arg("--state-dir")
                 .arg(state)
                 .output()
@@ -316,21 +310,21 @@ async fn once_exit_codes() {
     .unwrap();
     assert_eq!(out.status.code(), Some(3));
     // Bad key: 2.
-    let out = Command::new(bin())
+    let out = monitor::command()
         .args(["--once", "--log", "http://127.0.0.1:9", "--log-key", "nope"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     // Honest log: 0, and an alert line per watched binding on stdout with --watch-prefix.
-    let mut log = LogBuilder::new();
+    let mut log = CraftedLog::admitting();
     log.bind("registry.test/acme/app:1", digest(1));
     let size = log.commit();
-    let server = StaticServer::start(log.files(size)).await;
-    let url = server.url();
-    let vkey = log.vkey().to_string();
+    let server = StaticServer::with_files(log.files(size));
+    let url = server.url.clone();
+    let vkey = log.verifier().to_string();
     let state = dir.path().join("b");
     let out = tokio::task::spawn_blocking(move || {
-        let honest = Command::new(bin())
+        let honest = monitor::command()
             .args([
                 "--once",
                 "--max-age",
@@ -344,7 +338,7 @@ async fn once_exit_codes() {
             .arg(&state)
             .output()
             .unwrap();
-        let watched = Command::new(bin())
+        let watched = monitor::command()
             .args([
                 "--once",
                 "--max-age",
@@ -377,13 +371,13 @@ async fn listen_endpoints_metrics_healthz_and_reports() {
     use taglog_monitor::monitor::Metrics;
     use taglog_monitor::serve::{router, Shared};
 
-    let log = LogBuilder::new();
-    let dir = tempfile::tempdir().unwrap();
+    let log = CraftedLog::admitting();
+    let dir = taglog_testkit::tempdir();
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     let shared = Shared {
         metrics: metrics.clone(),
         reports: dir.path().join("reports"),
-        log_key: log.vkey(),
+        log_key: log.verifier(),
         health_bound: 60,
         now: || 1000,
         open_connections: Arc::default(),

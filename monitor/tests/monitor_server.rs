@@ -1,8 +1,7 @@
-//! End to end against the real `taglog-server` binary (built by `cargo build --workspace
-//! --bins`, found next to this test's directory): an honest log written through
+//! End to end against the real `taglog-server` binary: an honest log written through
 //! `/add-binding` yields no alert, across several polls, and a watch list sees exactly the
-//! bindings under its prefix. Skipped with a notice when the server binary is absent outside
-//! CI; in CI (`CI` set) its absence fails the test.
+//! bindings under its prefix. A missing server binary fails the test with how to build it
+//! (`cargo test --workspace` builds it first).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,129 +9,39 @@
     clippy::panic
 )]
 
-mod fault;
-
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use fault::{digest, key};
 use taglog_monitor::alerts::AlertKind;
 use taglog_monitor::{Config, Monitor};
-use taglog_proofs::binding::{sign_binding, Binding};
 use taglog_proofs::note::SignerKey;
+use taglog_testkit::bindings::{self, digest};
+use taglog_testkit::keys;
+use taglog_testkit::log_server::{add_binding_blocking, LogServer, Ready};
 
 const ORIGIN: &str = "e2e.test/taglog";
 
-fn server_bin() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let p = exe.parent()?.parent()?.join("taglog-server");
-    if p.exists() {
-        Some(p)
-    } else if std::env::var_os("CI").is_some() {
-        panic!("taglog-server not built at {}", p.display());
-    } else {
-        eprintln!(
-            "SKIPPED: {} not found; run `cargo build --workspace --bins` first",
-            p.display()
-        );
-        None
-    }
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(
-    bin: &PathBuf,
-    dir: &std::path::Path,
-    log_key: &SignerKey,
-    publisher: &SignerKey,
-) -> Server {
-    let key_path = dir.join("log.key");
-    std::fs::write(&key_path, format!("{log_key}\n")).unwrap();
-    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let pubs = dir.join("publishers");
-    std::fs::write(
-        &pubs,
-        format!("publisher registry.test/acme {}\n", publisher.verifier()),
-    )
-    .unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let child = Command::new(bin)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--key")
-        .arg(&key_path)
-        .arg("--publishers")
-        .arg(&pubs)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    loop {
-        if let Ok(r) = reqwest::blocking::get(format!("{url}/checkpoint")) {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "server did not start: {}",
-            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server { child, url }
-}
-
 fn publish(url: &str, publisher: &SignerKey, refs: &[String], version: u64, salt: u64) {
-    let http = reqwest::blocking::Client::new();
     for (i, r) in refs.iter().enumerate() {
-        let b = Binding {
-            log: ORIGIN.into(),
-            reference: r.parse().unwrap(),
-            digest: digest(salt + i as u64),
-            version,
-            time: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-        };
-        let body = sign_binding(&b, publisher).unwrap();
-        let resp = http
-            .post(format!("{url}/add-binding"))
-            .header("content-type", "text/plain")
-            .body(body)
-            .send()
-            .unwrap();
-        assert!(resp.status().is_success(), "{}: {:?}", r, resp.text());
+        let digest = digest(salt + i as u64);
+        let body = bindings::sign(publisher, ORIGIN, r, digest, version, taglog_testkit::now());
+        let resp = add_binding_blocking(url, body);
+        assert!(
+            (200..300).contains(&resp.status),
+            "{}: {:?}",
+            r,
+            resp.text()
+        );
     }
 }
 
 #[test]
 fn honest_server_log_yields_no_alert_and_watch_list_sees_its_bindings() {
-    let Some(bin) = server_bin() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let log_key = key(ORIGIN, 31);
-    let publisher = key("publisher.e2e", 32);
-    let server = start(&bin, dir.path(), &log_key, &publisher);
+    let dir = taglog_testkit::tempdir();
+    let log_key = keys::ed25519(ORIGIN, 31);
+    let publisher = keys::ed25519("publisher.e2e", 32);
+    let server = LogServer::in_dir(dir.path())
+        .key(&log_key)
+        .publisher("registry.test/acme", &publisher.verifier())
+        .ready(Ready::Checkpoint)
+        .start();
     // TAGLOG_E2E_BINDINGS=100000 runs the "honest log of 100,000 entries" by hand.
     let n: usize = std::env::var("TAGLOG_E2E_BINDINGS")
         .ok()

@@ -7,23 +7,24 @@
     clippy::panic
 )]
 
-mod common;
-
-use common::{body, get, init_key, now, post, TestLog, WitnessProc};
 use taglog_proofs::checkpoint::{sign_checkpoint, Checkpoint, SignedCheckpoint};
 use taglog_proofs::cosignature::verify_cosignature;
 use taglog_proofs::hash::{empty_root, Hash};
 use taglog_proofs::note::{KeyType, SignerKey, VerifierKey};
 use taglog_proofs::witness::{origin_hash_hex, parse_cosignature_response, parse_size_body};
+use taglog_testkit::bins::Bin;
+use taglog_testkit::crafted::{add_checkpoint_body, CraftedLog};
+use taglog_testkit::http::{self, Resp};
+use taglog_testkit::witness::{add_checkpoint, init_key, Witness};
 
 struct Setup {
-    dir: tempfile::TempDir,
+    dir: taglog_testkit::TempDir,
     wkey: VerifierKey,
     args: Vec<String>,
 }
 
-fn setup(logs: &[&TestLog]) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
+fn setup(logs: &[&CraftedLog]) -> Setup {
+    let dir = taglog_testkit::tempdir();
     let key_path = dir.path().join("witness.key");
     let wkey = init_key(&key_path, "witness.test/w1");
     let mut args = vec![
@@ -40,30 +41,30 @@ fn setup(logs: &[&TestLog]) -> Setup {
 }
 
 impl Setup {
-    fn start(&self) -> WitnessProc {
-        WitnessProc::start(self.dir.path(), &self.args)
+    fn start(&self) -> Witness {
+        Witness::spawn(self.dir.path(), &self.args)
     }
 }
 
 /// Asserts a 200 whose body is exactly one cosignature line by `wkey` over `cp`, fresh.
-fn assert_cosigned(resp: &common::Resp, cp: &Checkpoint, wkey: &VerifierKey) {
+fn assert_cosigned(resp: &Resp, cp: &Checkpoint, wkey: &VerifierKey) {
     assert_eq!(resp.status, 200, "{}", resp.text());
     let sigs = parse_cosignature_response(&resp.body).unwrap();
     assert_eq!(sigs.len(), 1);
     let time = verify_cosignature(&sigs[0], &cp.to_text(), wkey).unwrap();
-    let now = now();
+    let now = taglog_testkit::now();
     assert!(time <= now && time + 60 >= now, "time {time} vs now {now}");
 }
 
-fn assert_conflict(resp: &common::Resp, size: u64) {
+fn assert_conflict(resp: &Resp, size: u64) {
     assert_eq!(resp.status, 409, "{}", resp.text());
     assert_eq!(resp.content_type, "text/x.tlog.size");
     assert_eq!(parse_size_body(&resp.body).unwrap(), size);
 }
 
 /// The served checkpoint: verifies with the log key, carries our cosignature, has `size`.
-fn served(url: &str, log: &TestLog, wkey: &VerifierKey) -> Option<Checkpoint> {
-    let r = get(&format!(
+fn served(url: &str, log: &CraftedLog, wkey: &VerifierKey) -> Option<Checkpoint> {
+    let r = http::get(&format!(
         "{url}/{}/checkpoint",
         origin_hash_hex(&log.origin())
     ));
@@ -84,7 +85,7 @@ fn served(url: &str, log: &TestLog, wkey: &VerifierKey) -> Option<Checkpoint> {
 
 #[test]
 fn cosigns_extensions_and_refuses_conflicts_forks_and_bad_proofs() {
-    let mut log = TestLog::new("log.test/a", 1);
+    let mut log = CraftedLog::new("log.test/a", 1);
     log.append_n(5, "a");
     let s = setup(&[&log]);
     let w = s.start();
@@ -92,7 +93,7 @@ fn cosigns_extensions_and_refuses_conflicts_forks_and_bad_proofs() {
 
     // From 0: no proof needed.
     assert_cosigned(
-        &post(&w.url, log.request(0, 5)),
+        &add_checkpoint(&w.url, log.request(0, 5)),
         &log.checkpoint(5),
         &s.wkey,
     );
@@ -100,23 +101,23 @@ fn cosigns_extensions_and_refuses_conflicts_forks_and_bad_proofs() {
 
     // The same checkpoint again (old = new = 5, same root) is cosigned again.
     assert_cosigned(
-        &post(&w.url, log.request(5, 5)),
+        &add_checkpoint(&w.url, log.request(5, 5)),
         &log.checkpoint(5),
         &s.wkey,
     );
 
     // Wrong old size: 409 with the current size, as text/x.tlog.size.
     log.append_n(4, "a");
-    assert_conflict(&post(&w.url, log.request(0, 9)), 5);
-    assert_conflict(&post(&w.url, log.request(3, 9)), 5);
+    assert_conflict(&add_checkpoint(&w.url, log.request(0, 9)), 5);
+    assert_conflict(&add_checkpoint(&w.url, log.request(3, 9)), 5);
 
     // Consistency from the previous size.
     assert_cosigned(
-        &post(&w.url, log.request(5, 9)),
+        &add_checkpoint(&w.url, log.request(5, 9)),
         &log.checkpoint(9),
         &s.wkey,
     );
-    assert_conflict(&post(&w.url, log.request(5, 9)), 9);
+    assert_conflict(&add_checkpoint(&w.url, log.request(5, 9)), 9);
 
     // A bad proof: a flipped bit in each proof hash in turn, and a truncated and an extended
     // proof: 422, and the served checkpoint is unchanged.
@@ -134,20 +135,20 @@ fn cosigns_extensions_and_refuses_conflicts_forks_and_bad_proofs() {
     longer.push(Hash([1; 32]));
     bad_proofs.push(longer);
     for p in bad_proofs {
-        let r = post(&w.url, body(9, p, log.signed(12)));
+        let r = add_checkpoint(&w.url, add_checkpoint_body(9, p, log.signed(12)));
         assert_eq!(r.status, 422, "{}", r.text());
     }
     assert_eq!(served(&w.url, &log, &s.wkey), Some(log.checkpoint(9)));
 
     // A fork: same key, another root at the same size (old = new = 9): 422.
-    let mut fork = TestLog::new("log.test/a", 1);
+    let mut fork = CraftedLog::new("log.test/a", 1);
     fork.append_n(9, "fork");
     assert_eq!(fork.vkey(), log.vkey());
-    let r = post(&w.url, fork.request(9, 9));
+    let r = add_checkpoint(&w.url, fork.request(9, 9));
     assert_eq!(r.status, 422, "{}", r.text());
     // A fork at a larger size with a proof that is valid for the forked tree: 422.
     fork.append_n(3, "fork");
-    let r = post(&w.url, fork.request(9, 12));
+    let r = add_checkpoint(&w.url, fork.request(9, 12));
     assert_eq!(r.status, 422, "{}", r.text());
     // Both fork attempts were validly signed: kept as evidence, with our checkpoint.
     let evidence_dir = s
@@ -165,12 +166,12 @@ fn cosigns_extensions_and_refuses_conflicts_forks_and_bad_proofs() {
     let fork_text = fork.checkpoint(9).to_text().replace('\n', "\\n");
     assert!(evidence.iter().any(|e| e.contains(&fork_text)));
     // A fork presented as a fresh start: 409 naming our size.
-    assert_conflict(&post(&w.url, fork.request(0, 12)), 9);
+    assert_conflict(&add_checkpoint(&w.url, fork.request(0, 12)), 9);
     assert_eq!(served(&w.url, &log, &s.wkey), Some(log.checkpoint(9)));
 
     // The honest extension still works after all those refusals.
     assert_cosigned(
-        &post(&w.url, log.request(9, 12)),
+        &add_checkpoint(&w.url, log.request(9, 12)),
         &log.checkpoint(12),
         &s.wkey,
     );
@@ -178,17 +179,17 @@ fn cosigns_extensions_and_refuses_conflicts_forks_and_bad_proofs() {
 
 #[test]
 fn unknown_origins_bad_signatures_and_malformed_bodies() {
-    let mut log = TestLog::new("log.test/b", 2);
+    let mut log = CraftedLog::new("log.test/b", 2);
     log.append_n(3, "b");
     let s = setup(&[&log]);
     let w = s.start();
 
     // Unknown origin: 404.
-    let mut other = TestLog::new("log.test/unknown", 3);
+    let mut other = CraftedLog::new("log.test/unknown", 3);
     other.append_n(3, "u");
-    let r = post(&w.url, other.request(0, 3));
+    let r = add_checkpoint(&w.url, other.request(0, 3));
     assert_eq!(r.status, 404, "{}", r.text());
-    let r = get(&format!(
+    let r = http::get(&format!(
         "{}/{}/checkpoint",
         w.url,
         origin_hash_hex("log.test/unknown")
@@ -196,9 +197,9 @@ fn unknown_origins_bad_signatures_and_malformed_bodies() {
     assert_eq!(r.status, 404);
 
     // Known origin signed by another key of the same name: no trusted signature, 403.
-    let mut impostor = TestLog::new("log.test/b", 4);
+    let mut impostor = CraftedLog::new("log.test/b", 4);
     impostor.append_n(3, "b");
-    let r = post(&w.url, impostor.request(0, 3));
+    let r = add_checkpoint(&w.url, impostor.request(0, 3));
     assert_eq!(r.status, 403, "{}", r.text());
 
     // The trusted key's line with a corrupted signature: 403.
@@ -210,7 +211,7 @@ fn unknown_origins_bad_signatures_and_malformed_bodies() {
     } else {
         b'A'
     };
-    let r = post(&w.url, body(0, vec![], signed));
+    let r = add_checkpoint(&w.url, add_checkpoint_body(0, vec![], signed));
     assert_eq!(r.status, 403, "{}", r.text());
 
     // The trusted signature plus an unknown extra signature: accepted, unknown line ignored,
@@ -218,9 +219,9 @@ fn unknown_origins_bad_signatures_and_malformed_bodies() {
     let extra = SignerKey::from_seed("someone.else".parse().unwrap(), KeyType::Ed25519, [9; 32]);
     let cp = log.checkpoint(3);
     let two = taglog_proofs::note::sign_note(&cp.to_text(), &[&log.key, &extra]).unwrap();
-    let r = post(&w.url, body(0, vec![], two));
+    let r = add_checkpoint(&w.url, add_checkpoint_body(0, vec![], two));
     assert_eq!(r.status, 200, "{}", r.text());
-    let served = get(&format!(
+    let served = http::get(&format!(
         "{}/{}/checkpoint",
         w.url,
         origin_hash_hex(&log.origin())
@@ -246,12 +247,12 @@ fn unknown_origins_bad_signatures_and_malformed_bodies() {
             .replacen("\n\nlog.test/b", "\nnot base64!\n\nlog.test/b", 1)
             .into_bytes(),
         good[..good.len() - 1].to_vec(), // no final newline
-        body(3, vec![Hash([0; 32]); 64], log.signed(5)),
+        add_checkpoint_body(3, vec![Hash([0; 32]); 64], log.signed(5)),
         // Old size above the checkpoint size.
-        body(6, vec![], log.signed(5)),
+        add_checkpoint_body(6, vec![], log.signed(5)),
     ];
     for (i, b) in malformed.into_iter().enumerate() {
-        let r = post(&w.url, b);
+        let r = add_checkpoint(&w.url, b);
         assert_eq!(r.status, 400, "case {i}: {}", r.text());
     }
     // Extension lines are not taglog checkpoints: refused as malformed.
@@ -260,75 +261,79 @@ fn unknown_origins_bad_signatures_and_malformed_bodies() {
         &[&log.key],
     )
     .unwrap();
-    let r = post(&w.url, body(3, vec![], ext));
+    let r = add_checkpoint(&w.url, add_checkpoint_body(3, vec![], ext));
     assert_eq!(r.status, 400, "{}", r.text());
 
     // Oversized: 413 before parsing.
     let huge = vec![b'a'; taglog_proofs::witness::MAX_ADD_CHECKPOINT_BYTES + 1];
-    let r = post(&w.url, huge);
+    let r = add_checkpoint(&w.url, huge);
     assert_eq!(r.status, 413);
 
     // The real request still works.
-    let r = post(&w.url, good);
+    let r = add_checkpoint(&w.url, good);
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
 #[test]
 fn empty_tree_rules() {
-    let log = TestLog::new("log.test/c", 5);
+    let log = CraftedLog::new("log.test/c", 5);
     let s = setup(&[&log]);
     let w = s.start();
     // Size 0 with a root other than SHA-256(""): 422.
     let wrong = Checkpoint::new("log.test/c", 0, Hash([0; 32])).unwrap();
-    let r = post(
+    let r = add_checkpoint(
         &w.url,
-        body(0, vec![], sign_checkpoint(&wrong, &log.key).unwrap()),
+        add_checkpoint_body(0, vec![], sign_checkpoint(&wrong, &log.key).unwrap()),
     );
     assert_eq!(r.status, 422, "{}", r.text());
     // Size 0 with the empty root: cosigned.
     let empty = Checkpoint::new("log.test/c", 0, empty_root()).unwrap();
-    let r = post(
+    let r = add_checkpoint(
         &w.url,
-        body(0, vec![], sign_checkpoint(&empty, &log.key).unwrap()),
+        add_checkpoint_body(0, vec![], sign_checkpoint(&empty, &log.key).unwrap()),
     );
     assert_cosigned(&r, &empty, &s.wkey);
     // Proof lines with old size 0: 422.
     let mut log = log;
     log.append_n(4, "c");
-    let r = post(&w.url, body(0, vec![Hash([2; 32])], log.signed(4)));
+    let r = add_checkpoint(
+        &w.url,
+        add_checkpoint_body(0, vec![Hash([2; 32])], log.signed(4)),
+    );
     assert_eq!(r.status, 422, "{}", r.text());
 }
 
 #[test]
 fn state_survives_restart() {
-    let mut log = TestLog::new("log.test/d", 6);
+    let mut log = CraftedLog::new("log.test/d", 6);
     log.append_n(7, "d");
     let s = setup(&[&log]);
     let w = s.start();
-    assert_eq!(post(&w.url, log.request(0, 7)).status, 200);
+    assert_eq!(add_checkpoint(&w.url, log.request(0, 7)).status, 200);
     w.stop();
 
     let w = s.start();
-    assert_conflict(&post(&w.url, log.request(0, 7)), 7);
+    assert_conflict(&add_checkpoint(&w.url, log.request(0, 7)), 7);
     assert_eq!(served(&w.url, &log, &s.wkey), Some(log.checkpoint(7)));
     log.append_n(2, "d");
     assert_cosigned(
-        &post(&w.url, log.request(7, 9)),
+        &add_checkpoint(&w.url, log.request(7, 9)),
         &log.checkpoint(9),
         &s.wkey,
     );
     // Kill -9 right after a 200: the new size is still there.
     w.stop();
     let w = s.start();
-    assert_conflict(&post(&w.url, log.request(7, 9)), 9);
+    assert_conflict(&add_checkpoint(&w.url, log.request(7, 9)), 9);
 }
 
 #[test]
 fn a_second_process_on_the_same_data_dir_is_refused() {
-    let log = TestLog::new("log.test/e", 7);
+    let log = CraftedLog::new("log.test/e", 7);
     let s = setup(&[&log]);
     let _w = s.start();
-    let out = std::process::Command::new(common::BIN)
+    let out = Bin::Witness
+        .command()
         .args(&s.args)
         .args(["--listen", "127.0.0.1:0"])
         .output()
@@ -339,11 +344,11 @@ fn a_second_process_on_the_same_data_dir_is_refused() {
 
 #[test]
 fn concurrent_requests_cannot_roll_back() {
-    let mut log = TestLog::new("log.test/f", 8);
+    let mut log = CraftedLog::new("log.test/f", 8);
     log.append_n(40, "f");
     let s = setup(&[&log]);
     let w = s.start();
-    assert_eq!(post(&w.url, log.request(0, 10)).status, 200);
+    assert_eq!(add_checkpoint(&w.url, log.request(0, 10)).status, 200);
     // 30 concurrent requests all claiming old size 10, to sizes 11..=40: exactly one wins;
     // the others see 409 with the winner's size.
     let url = w.url.clone();
@@ -352,11 +357,10 @@ fn concurrent_requests_cannot_roll_back() {
         .into_iter()
         .map(|(n, b)| {
             let url = url.clone();
-            std::thread::spawn(move || (n, post(&url, b)))
+            std::thread::spawn(move || (n, add_checkpoint(&url, b)))
         })
         .collect();
-    let results: Vec<(u64, common::Resp)> =
-        handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let results: Vec<(u64, Resp)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     let winners: Vec<u64> = results
         .iter()
         .filter(|(_, r)| r.status == 200)
@@ -376,11 +380,12 @@ fn concurrent_requests_cannot_roll_back() {
 
 #[test]
 fn key_file_rules() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = taglog_testkit::tempdir();
     let key = dir.path().join("k");
     init_key(&key, "witness.test/w2");
     // --init never overwrites.
-    let out = std::process::Command::new(common::BIN)
+    let out = Bin::Witness
+        .command()
         .args(["--init", "--name", "x", "--key"])
         .arg(&key)
         .output()
@@ -391,8 +396,9 @@ fn key_file_rules() {
     {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let log = TestLog::new("log.test/g", 9);
-        let out = std::process::Command::new(common::BIN)
+        let log = CraftedLog::new("log.test/g", 9);
+        let out = Bin::Witness
+            .command()
             .args(["--key"])
             .arg(&key)
             .args(["--log", &log.vkey(), "--data-dir"])
@@ -406,27 +412,27 @@ fn key_file_rules() {
 
 #[test]
 fn a_failed_write_answers_500_and_changes_nothing() {
-    let mut log = TestLog::new("log.test/h", 10);
+    let mut log = CraftedLog::new("log.test/h", 10);
     log.append_n(6, "h");
     let s = setup(&[&log]);
     let w = s.start();
-    assert_eq!(post(&w.url, log.request(0, 3)).status, 200);
+    assert_eq!(add_checkpoint(&w.url, log.request(0, 3)).status, 200);
     // Block the temp file the store writes ("failed and not persisted").
     let origin_dir = s
         .dir
         .path()
         .join("data/logs")
         .join(origin_hash_hex(&log.origin()));
-    let blocker = origin_dir.join(format!(".checkpoint.tmp-{}", w.child.id()));
+    let blocker = origin_dir.join(format!(".checkpoint.tmp-{}", w.proc.pid()));
     std::fs::create_dir(&blocker).unwrap();
-    let r = post(&w.url, log.request(3, 6));
+    let r = add_checkpoint(&w.url, log.request(3, 6));
     assert_eq!(r.status, 500, "{}", r.text());
     assert_eq!(served(&w.url, &log, &s.wkey), Some(log.checkpoint(3)));
-    assert_conflict(&post(&w.url, log.request(0, 6)), 3);
+    assert_conflict(&add_checkpoint(&w.url, log.request(0, 6)), 3);
     // Once storage works again, the same request succeeds.
     std::fs::remove_dir(&blocker).unwrap();
     assert_cosigned(
-        &post(&w.url, log.request(3, 6)),
+        &add_checkpoint(&w.url, log.request(3, 6)),
         &log.checkpoint(6),
         &s.wkey,
     );
@@ -434,7 +440,7 @@ fn a_failed_write_answers_500_and_changes_nothing() {
 
 #[test]
 fn kill_9_never_loses_an_acknowledged_size() {
-    let mut log = TestLog::new("log.test/k", 11);
+    let mut log = CraftedLog::new("log.test/k", 11);
     log.append_n(400, "k");
     let log = std::sync::Arc::new(log);
     let s = setup(&[&log]);
@@ -450,7 +456,7 @@ fn kill_9_never_loses_an_acknowledged_size() {
         );
         if current > 0 {
             assert_eq!(served(&w.url, &log, &s.wkey), Some(log.checkpoint(current)));
-            assert_conflict(&post(&w.url, log.request(0, 400)), current);
+            assert_conflict(&add_checkpoint(&w.url, log.request(0, 400)), current);
         }
         acknowledged = current;
         if current >= 399 {
@@ -461,7 +467,7 @@ fn kill_9_never_loses_an_acknowledged_size() {
         let l = std::sync::Arc::clone(&log);
         let sender = std::thread::spawn(move || {
             let mut acked = current;
-            let client = common::client();
+            let client = http::blocking();
             for n in current + 1..=399 {
                 let resp = client
                     .post(format!("{url}/add-checkpoint"))

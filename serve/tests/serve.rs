@@ -9,7 +9,6 @@
 )]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,16 +23,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Slack on top of a server-side timeout before a test gives up (the machine may be busy).
-const MARGIN: Duration = Duration::from_secs(10);
-const BODY_LIMIT: usize = 1024;
+use taglog_testkit::conn::{closed_within, unpooled, MARGIN};
+use taglog_testkit::tls;
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("data")
-        .join(name)
-}
+const BODY_LIMIT: usize = 1024;
 
 fn app() -> Router {
     let router = Router::new()
@@ -121,30 +114,6 @@ fn limits(max_connections: usize, header_timeout: Duration) -> Limits {
     }
 }
 
-fn unpooled(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap()
-}
-
-/// Reads until the peer closes; the time it took, or `None` if still open after `limit`.
-async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
-    let start = Instant::now();
-    let mut buf = [0u8; 4096];
-    tokio::time::timeout(limit, async {
-        while let Ok(n) = stream.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-        }
-    })
-    .await
-    .ok()
-    .map(|()| start.elapsed())
-}
-
 async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + MARGIN;
     while !cond() {
@@ -224,17 +193,11 @@ async fn header_deadline_cuts_off_slow_and_idle_clients() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_serves_https_only_and_drops_silent_handshakes() {
-    let cert = fixture("tls-cert.pem");
-    let tls = load_tls(&cert, &fixture("tls-key.pem")).unwrap();
+    let cert = tls::cert();
+    let tls = load_tls(&cert, &tls::key()).unwrap();
     assert_eq!(tls.alpn_protocols, vec![b"http/1.1".to_vec()]);
     let server = Running::start(limits(8, Duration::from_millis(500)), Some(tls)).await;
-    let root = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
-    let https = reqwest::Client::builder()
-        .add_root_certificate(root)
-        .tls_built_in_root_certs(false)
-        .timeout(MARGIN)
-        .build()
-        .unwrap();
+    let https = tls::client(MARGIN);
     let r = https
         .get(format!("https://{}/hello", server.addr))
         .send()
@@ -250,8 +213,8 @@ async fn tls_serves_https_only_and_drops_silent_handshakes() {
 
 #[test]
 fn tls_configuration_errors_name_the_file_and_the_problem() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (fixture("tls-cert.pem"), fixture("tls-key.pem"));
+    let dir = taglog_testkit::tempdir();
+    let (cert, key) = (tls::cert(), tls::key());
     let garbage = dir.path().join("garbage.pem");
     std::fs::write(&garbage, "this is not PEM\n").unwrap();
     let missing = dir.path().join("missing.pem");

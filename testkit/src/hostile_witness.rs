@@ -1,14 +1,12 @@
-//! A hostile witness for tests: a raw HTTP/1.1 server on loopback that answers
-//! `add-checkpoint` as a test decides (a real cosignature, a 409 naming any size, a 422, an
-//! endless body) and counts the bytes it manages to send. It models an attacker or a broken
-//! peer, not the witness we ship (tests use the real `taglog-witness` for that).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    dead_code
-)]
+//! A hostile witness: a raw HTTP/1.1 server on loopback that answers `add-checkpoint` as a
+//! test decides (a real cosignature, a 409 naming any size, a 422, an endless body), serves
+//! whatever checkpoint the test sets at the monitoring path, and counts the body bytes it
+//! manages to send. It models an attacker or a broken peer, never the witness we ship (see
+//! [`crate::witness`] for that).
+//!
+//! Guarantees: one request per connection, answered in its own thread; an `Endless` body is
+//! written in 64 KiB chunks until the client hangs up or the total is sent, and every chunk
+//! written is counted in [`Hostile::sent`].
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};

@@ -1,0 +1,97 @@
+//! Test support for the taglog workspace: the one place for harnesses (dev-only, never
+//! published).
+//!
+//! End-to-end tests drive the workspace's binaries as real processes on loopback, with real
+//! peers (Debian's `docker-registry`), and check what they exchange with `taglog-proofs`. Logs
+//! that must misbehave in ways the real server never would are crafted in memory and served
+//! over HTTP.
+//!
+//! | module | what it gives a test |
+//! | --- | --- |
+//! | [`bins`] | the path of a workspace binary; a missing one fails the test with how to build it |
+//! | [`process`] | a child process with a log file, readiness waits, signals, kill-on-drop |
+//! | [`log_server`] | `taglog-server` (key, allowlist, witnesses, flags) and its HTTP API |
+//! | [`witness`] | `taglog-witness` (plain or auditing), `--init` keys, `add-checkpoint` |
+//! | [`monitor`] | `taglog-monitor --once` runs with parsed alerts, and its command line |
+//! | [`cli`] | the `taglog` command line with its own policy and state directory |
+//! | [`registry`] | Debian's `docker-registry` (optionally behind htpasswd) and image pushes |
+//! | [`pull`] | `taglog mirror`, `skopeo` and `containerd`/`ctr` as pull clients, tar-layer images |
+//! | [`notary`] | Debian's Notary v1 (`notary-server` with its own TLS CA, the `notary` CLI) |
+//! | [`crafted`] | a log built leaf by leaf that signs, serves tiles, lookups and witness requests, with knobs to lie |
+//! | [`static_server`] | a static HTTP file server a test can change between requests |
+//! | [`hostile_witness`] | a witness that lies (409 naming any size, 422, endless bodies) and counts what it sent |
+//! | [`fake_http`] | a raw HTTP responder for answers no real server gives, recording what clients sent |
+//! | [`http`] | blocking and async HTTP helpers |
+//! | [`conn`] | raw connection helpers for limit tests (keep-alive, closes, no pooling) |
+//! | [`keys`] | deterministic test keys, key files with mode 0600 |
+//! | [`bindings`] | digests and signed bindings |
+//! | [`tls`] | the test TLS certificate and key |
+//!
+//! Guarantees: every process started here is killed and reaped when its handle drops (also
+//! when an assertion fails); readiness waits have deadlines and fail with the process's log; a
+//! missing binary or service is a failure, never a skip. Out of scope: anything a shipped
+//! binary needs (nothing here is used outside tests), timing assertions.
+#![allow(
+    // Test support fails a test by panicking, with a message saying what went wrong.
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+pub mod bindings;
+pub mod bins;
+pub mod cli;
+pub mod conn;
+pub mod crafted;
+pub mod fake_http;
+pub mod hostile_witness;
+pub mod http;
+pub mod keys;
+pub mod log_server;
+pub mod monitor;
+pub mod notary;
+pub mod process;
+pub mod pull;
+pub mod registry;
+pub mod static_server;
+pub mod tls;
+pub mod witness;
+
+pub use tempfile::TempDir;
+
+/// A fresh temporary directory, removed when the handle drops.
+///
+/// # Panics
+/// When the system's temporary directory cannot be written.
+#[must_use]
+pub fn tempdir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("taglog-test-")
+        .tempdir()
+        .expect("create a temporary directory")
+}
+
+/// A loopback port that was free a moment ago (bound to port 0, then released).
+///
+/// # Panics
+/// When no loopback port can be bound.
+#[must_use]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
+
+/// Seconds since the Unix epoch.
+///
+/// # Panics
+/// When the clock is before 1970.
+#[must_use]
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
