@@ -177,6 +177,17 @@ add("signed_roundtrip", b"\x02" + signed_note["c2sp_checkpoint_example_unverifia
 add("signed_roundtrip", b"\x03" + bytes(range(32)) + b"\x01" + b"log.example.org/taglog")
 add("signed_roundtrip", b"\x03" + bytes(32) + b"\x04" + b"witness.example")
 
+# Static objects: paths, and map objects (depth byte, then the object) with one leaf, two
+# leaves in one inline group, and a subtree hash in an inline group.
+for p in ("checkpoint", "tile/0/x001/234.p/7", "tile/entries/000", "map/ab/" + "cd" * 31):
+    add("static_objects", p)
+def leaf_bytes(first):
+    return bytes([first]) + bytes(31) + (3).to_bytes(8, "big") + (1).to_bytes(8, "big") + bytes(range(32))
+add("static_objects", bytes([0, 1]) + (1 << 1).to_bytes(2, "big") + (1 << 1).to_bytes(2, "big") + leaf_bytes(0x10))
+inline = (0b101).to_bytes(2, "big") + (0b101).to_bytes(2, "big") + leaf_bytes(0x30) + leaf_bytes(0x32)
+add("static_objects", bytes([0, 1]) + (1 << 3).to_bytes(2, "big") + bytes(2) + inline)
+sub = (0b11).to_bytes(2, "big") + (0b01).to_bytes(2, "big") + leaf_bytes(0x50) + bytes([7]) * 32
+add("static_objects", bytes([1, 1]) + (1 << 5).to_bytes(2, "big") + bytes(2) + sub)
 # The rule book: whole logs as entry sequences (u16 BE length ‖ entry, the bundle encoding).
 for n in ("12", "21", "31"):
     add("rules", read("taglog", "log-small", "tile", "entries", "000.p", n))

@@ -20,6 +20,7 @@ pub mod num;
 pub mod policy;
 pub mod refs;
 pub mod rules;
+pub mod static_layout;
 pub mod tiles;
 pub mod tlogproof;
 pub mod tree;

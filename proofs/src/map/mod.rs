@@ -36,6 +36,7 @@ use crate::hash::{Hash, HASH_LEN};
 pub use group::{Child, MapLeaf, NodeGroup, NodeKey, GROUP_BITS, GROUP_WIDTH, MAX_GROUP_NIBBLES};
 pub use memory::{MemoryMapStore, SparseMap};
 pub use proof::{MapLookup, MapProof, MapProofError, Terminal};
+pub(crate) use store::nibble;
 pub use store::{get, prove, root_hash, update, MapStore, MapStoreError, MapUpdate};
 
 /// Length in bytes of every map value: index (8) ‖ version (8) ‖ leaf hash (32).

@@ -77,7 +77,7 @@ fn load<'s, S: MapStore + ?Sized>(
 }
 
 /// Nibble `n` (0–63) of `key`, most significant first.
-fn nibble(key: &Hash, n: u8) -> u8 {
+pub(crate) fn nibble(key: &Hash, n: u8) -> u8 {
     let byte = key.0.get(usize::from(n / 2)).copied().unwrap_or(0);
     if n & 1 == 0 {
         byte >> 4

@@ -1,0 +1,36 @@
+//! Static objects (issue 15): `ObjectPath::parse` accepts only canonical paths (round trip);
+//! `MapObject::open` never panics, and an object that opens (at the address it hashes to, at
+//! the depth the first input byte picks) re-encodes to exactly its bytes and opens nowhere
+//! else.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use taglog_proofs::hash::Hash;
+use taglog_proofs::static_layout::{MapObject, MapObjectError, ObjectPath};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(s) = std::str::from_utf8(data) {
+        if let Ok(p) = ObjectPath::parse(s) {
+            assert_eq!(p.to_path(), s, "object path does not re-encode");
+        }
+    }
+    let Some((&depth, bytes)) = data.split_first() else {
+        return;
+    };
+    let nibbles = (depth % 32) * 2;
+    // The path the object is checked against: the first key found in it, or zeros.
+    let path = bytes.get(5..37).and_then(Hash::from_slice).unwrap_or(Hash::ZERO);
+    match MapObject::open(&Hash::ZERO, nibbles, &path, bytes) {
+        Err(MapObjectError::AddressMismatch { computed, .. }) => {
+            let o = MapObject::open(&computed, nibbles, &path, bytes)
+                .expect("an object opens at the address it hashes to");
+            assert_eq!(o.to_bytes(), bytes, "map object does not re-encode");
+            assert_eq!(o.address(), computed);
+            let _ = o.children();
+            let _ = o.leaves();
+            let _ = o.next_for(&path);
+        }
+        Ok(_) => panic!("an object opened at the zero address"),
+        Err(_) => {}
+    }
+});
