@@ -15,12 +15,13 @@ pub mod metrics;
 pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::http::quota::Quotas;
 use crate::http::AppState;
 use crate::log::allowlist::{Allowlist, AllowlistError};
-use crate::log::{AllowlistChangeError, Log, OpenError, StopError};
+use crate::log::{Log, OpenError, StopError};
 use crate::metrics::Metrics;
 use crate::store::{LogStore, RocksStore, StoreError};
 
@@ -36,9 +37,6 @@ pub enum ServerError {
     /// The publisher allowlist file is invalid.
     #[error(transparent)]
     Allowlist(#[from] AllowlistError),
-    /// The allowlist file could not be logged.
-    #[error("cannot log the publisher allowlist: {0}")]
-    AllowlistChange(#[from] AllowlistChangeError),
     /// Listening failed.
     #[error("http: {0}")]
     Io(#[from] std::io::Error),
@@ -59,16 +57,27 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         .as_deref()
         .map(|p| Allowlist::load(p, &origin))
         .transpose()?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    // Installed before the port opens: a SIGTERM from then on shuts down gracefully.
+    let shutdown = taglog_serve::shutdown_signal();
     let metrics = Arc::new(Metrics::default());
+    // The port opens only once the stored log checked out.
     let running = Log::start(config.log.clone(), store, Arc::clone(&metrics))?;
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            running.stop().await?;
+            return Err(ServerError::Io(e));
+        }
+    };
     let log = Arc::clone(running.log());
     if let Some(list) = file_list {
-        let n = log.apply_allowlist(list).await?;
-        tracing::info!(changes = n, "publisher allowlist logged");
+        apply_at_start(&log, list).await;
     }
     spawn_reloader(&config, Arc::clone(&log));
-    tracing::info!(listen = %listener.local_addr()?, tls = config.tls.is_some(), origin = %origin, vkey = %config.log.key.verifier(), "taglog-server listening");
+    let addr = listener
+        .local_addr()
+        .map_or_else(|e| e.to_string(), |a| a.to_string());
+    tracing::info!(listen = %addr, tls = config.tls.is_some(), origin = %origin, vkey = %config.log.key.verifier(), "taglog-server listening");
     let state = Arc::new(AppState {
         log: Arc::clone(&log),
         quotas: Quotas::new(config.publisher_rate, config.publisher_burst),
@@ -89,7 +98,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     };
     let stopper = Arc::clone(&log);
     taglog_serve::serve(listener, app, limits, config.tls.clone(), async move {
-        taglog_serve::shutdown_signal().await;
+        shutdown.await;
         tracing::info!("shutdown requested: no new connections; finishing the current batch");
         stopper.begin_shutdown();
     })
@@ -97,6 +106,31 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     running.stop().await?;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// How long the start waits for the allowlist file to be logged before serving anyway.
+const START_ALLOWLIST_WAIT: Duration = Duration::from_secs(10);
+
+/// Logs the allowlist file before serving, so that a client never sees the log without it.
+/// While sequencing waits for the witnesses (which may need to read the log, as an auditing
+/// witness does), the change is queued and the server serves at once: the sequencer logs it
+/// before it accepts any submission.
+async fn apply_at_start(log: &Arc<Log>, list: Allowlist) {
+    let pending = {
+        let log = Arc::clone(log);
+        tokio::spawn(async move { log.apply_allowlist(list).await })
+    };
+    if let Some(waiting) = log.awaiting_witnesses().filter(|w| !w.is_empty()) {
+        tracing::info!(?waiting, "the publisher allowlist will be logged once the witnesses have answered; serving reads meanwhile");
+        return;
+    }
+    match tokio::time::timeout(START_ALLOWLIST_WAIT, pending).await {
+        Ok(Ok(Ok(n))) => tracing::info!(changes = n, "publisher allowlist logged"),
+        // Halted (e.g. a persisted fork-risk halt): the log still serves reads.
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "the publisher allowlist was not logged"),
+        Ok(Err(e)) => tracing::error!(error = %e, "logging the publisher allowlist failed"),
+        Err(_) => tracing::warn!("the publisher allowlist is not logged yet; serving meanwhile"),
+    }
 }
 
 /// Re-reads the allowlist file on SIGHUP and logs its changes; a bad file keeps the logged

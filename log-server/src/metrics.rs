@@ -102,6 +102,8 @@ pub struct Metrics {
     pub queue_depth: AtomicU64,
     /// Open client connections (shared with the accept loop).
     pub open_connections: Arc<AtomicU64>,
+    /// State leaves whose time was capped because the wall clock jumped ahead.
+    pub clock_capped: AtomicU64,
     witness_rtt: Mutex<Vec<(String, Histogram)>>,
 }
 
@@ -115,6 +117,7 @@ impl Default for Metrics {
             published_size: AtomicU64::new(0),
             queue_depth: AtomicU64::new(0),
             open_connections: Arc::new(AtomicU64::new(0)),
+            clock_capped: AtomicU64::new(0),
             witness_rtt: Mutex::new(Vec::new()),
         }
     }
@@ -170,6 +173,11 @@ impl Metrics {
         ] {
             let _ = writeln!(out, "# TYPE {name} gauge\n{name} {}", v.load(Relaxed));
         }
+        let _ = writeln!(
+            out,
+            "# TYPE taglog_clock_capped_total counter\ntaglog_clock_capped_total {}",
+            self.clock_capped.load(Relaxed)
+        );
         out.push_str("# TYPE taglog_witness_rtt_seconds histogram\n");
         if let Ok(all) = self.witness_rtt.lock() {
             for (w, h) in all.iter() {

@@ -196,23 +196,30 @@ impl Conn {
 }
 
 /// Completes on SIGTERM or ctrl-c (SIGINT): the usual `shutdown` argument of [`serve`].
-/// If a signal handler cannot be installed, that signal is ignored (the other still works).
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+///
+/// The SIGTERM handler is installed when this is called, not when the future is first
+/// polled, so a server that calls it before opening its port cannot be killed by a SIGTERM
+/// that arrives before its accept loop runs. If a handler cannot be installed, that signal
+/// is ignored (the other still works).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let term = async {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        let int = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = int => {},
+            () = term => {},
         }
-    };
-    let int = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = int => {},
-        () = term => {},
     }
 }

@@ -19,6 +19,7 @@
 //! | [`notary`] | Debian's Notary v1 (`notary-server` with its own TLS CA, the `notary` CLI) |
 //! | [`crafted`] | a log built leaf by leaf that signs, serves tiles, lookups and witness requests, with knobs to lie |
 //! | [`static_server`] | a static HTTP file server a test can change between requests |
+//! | [`hostile_witness`] | a witness that lies (409 naming any size, 422, endless bodies) and counts what it sent |
 //! | [`fake_http`] | a raw HTTP responder for answers no real server gives, recording what clients sent |
 //! | [`http`] | blocking and async HTTP helpers |
 //! | [`conn`] | raw connection helpers for limit tests (keep-alive, closes, no pooling) |
@@ -44,6 +45,7 @@ pub mod cli;
 pub mod conn;
 pub mod crafted;
 pub mod fake_http;
+pub mod hostile_witness;
 pub mod http;
 pub mod keys;
 pub mod log_server;

@@ -313,9 +313,18 @@ pub fn run_to_exit(dir: &Path, args: &[&str]) -> Exit {
 /// When it cannot be run.
 #[must_use]
 pub fn exit_within(dir: &Path, wait: Duration) -> Option<Exit> {
+    exit_within_args(dir, &[], wait)
+}
+
+/// As [`exit_within`], with flags `args` (e.g. a configuration it must refuse).
+///
+/// # Panics
+/// When it cannot be run.
+#[must_use]
+pub fn exit_within_args(dir: &Path, args: &[&str], wait: Duration) -> Option<Exit> {
     let log = dir.join("stderr.txt");
     let _ = std::fs::remove_file(&log);
-    let mut proc = Proc::spawn("taglog-server", bare_command(dir, &[]), &log);
+    let mut proc = Proc::spawn("taglog-server", bare_command(dir, args), &log);
     let deadline = Instant::now() + wait;
     while Instant::now() < deadline {
         if let Some(status) = proc.exited() {

@@ -21,6 +21,7 @@ use taglog_serve::BodyError;
 
 use crate::log::allowlist::Denied;
 use crate::log::halt::HaltReason;
+use crate::log::health::Stale;
 use crate::log::reads::ReadError;
 use crate::log::sequencer::Unavailable;
 use crate::store::StoreError;
@@ -157,6 +158,9 @@ pub enum ApiError {
     /// Sequencing is halted.
     #[error("{0}")]
     Halted(Arc<HaltReason>),
+    /// Sequencing waits at start until these witnesses have answered.
+    #[error("sequencing waits until every witness has answered and proved consistent; waiting for {}", .0.join(", "))]
+    AwaitingWitnesses(Vec<String>),
     /// The sequencer could not decide (a store read failed).
     #[error("{0}")]
     Unavailable(#[source] Unavailable),
@@ -168,14 +172,9 @@ pub enum ApiError {
         /// The newest published size, if any.
         newest: Option<u64>,
     },
-    /// The newest published checkpoint is older than `/healthz` allows.
-    #[error("newest quorum checkpoint is {age}s old, more than MMD/2 = {limit}s")]
-    Stale {
-        /// Its age in seconds.
-        age: u64,
-        /// The limit in seconds.
-        limit: u64,
-    },
+    /// Clients would not take the published checkpoint as fresh (`/healthz`).
+    #[error(transparent)]
+    Stale(#[from] Stale),
     /// A server fault.
     #[error("{0}")]
     Internal(#[from] Internal),
@@ -185,6 +184,7 @@ impl From<Unavailable> for ApiError {
     fn from(u: Unavailable) -> ApiError {
         match u {
             Unavailable::Halted(h) => ApiError::Halted(h),
+            Unavailable::AwaitingWitnesses(w) => ApiError::AwaitingWitnesses(w),
             other => ApiError::Unavailable(other),
         }
     }
@@ -259,6 +259,12 @@ impl ApiError {
                 "unavailable",
             ),
             E::Halted(_) => (S::SERVICE_UNAVAILABLE, "halted", Some(60), "unavailable"),
+            E::AwaitingWitnesses(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "awaiting_witnesses",
+                Some(5),
+                "unavailable",
+            ),
             E::Unavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -271,7 +277,7 @@ impl ApiError {
                 Some(1),
                 "unavailable",
             ),
-            E::Stale { .. } => (S::SERVICE_UNAVAILABLE, "stale", Some(5), "unavailable"),
+            E::Stale(_) => (S::SERVICE_UNAVAILABLE, "stale", Some(5), "unavailable"),
             E::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", None, "unavailable"),
         };
         Parts {

@@ -164,19 +164,24 @@ pub async fn consistency(
     ))
 }
 
-/// `GET /healthz`: 200 while sequencing runs and the newest published checkpoint is newer
-/// than MMD/2.
+/// `GET /healthz`: 200 while sequencing runs (not halted, not waiting for witnesses) and clients would take the published
+/// checkpoint as fresh within MMD/2 ([`crate::log::health::judge`]).
 pub async fn healthz(State(s): State<Arc<AppState>>) -> Result<Response, ApiError> {
     if let Some(reason) = s.log.halted() {
         return Err(ApiError::Halted(reason));
     }
-    let head = pick(&s, None)?;
-    let age = now_unix().saturating_sub(head.time);
-    let limit = (s.log.config().mmd / 2).as_secs();
-    if age > limit {
-        return Err(ApiError::Stale { age, limit });
+    if let Some(waiting) = s.log.awaiting_witnesses() {
+        return Err(ApiError::AwaitingWitnesses(waiting));
     }
-    let body = json!({"status": "ok", "size": head.size, "age_seconds": age});
+    let head = pick(&s, None)?;
+    let limit = (s.log.config().mmd / 2).as_secs();
+    let fresh = crate::log::health::judge(&head, s.log.config(), now_unix(), limit)?;
+    let body = json!({
+        "status": "ok",
+        "size": fresh.size,
+        "age_seconds": fresh.age,
+        "fresh_cosignatures": fresh.fresh_cosignatures,
+    });
     Ok(json_response(StatusCode::OK, body.to_string(), "no-store"))
 }
 

@@ -1,14 +1,16 @@
 //! `POST /add-binding` (DESIGN §5 "Submission path").
 //!
-//! Order: size limit (413) -> content type -> strict parse (400, naming the line) -> `log`
-//! is this origin -> allowlisted key by name and ID (403) -> `verify_strict` off the async
-//! runtime (403) -> key admitted for the ref's prefix (403) -> dedup by leaf hash (200 with
-//! the existing index, `superseded_by` if a newer version exists) -> early version check
-//! (409) -> per-key quota (429 `quota_exceeded` + `Retry-After`, see [`super::quota`]) ->
-//! bounded queue (429 `queue_full` + `Retry-After`) -> wait for the sequencer's durable
-//! commit -> 200 with the §3.10 bundle once a quorum checkpoint covers the entry, else 202
-//! with the index after `--commit-timeout`. Nothing here writes state: only the sequencer
-//! does, and bad input never reaches it.
+//! Order: size limit (413) -> content type -> shutting down (503) -> halted, or still
+//! waiting for witnesses at start after `--commit-timeout` (503; a replay of a logged entry
+//! is still answered 200 from the dedup index) -> strict parse (400, naming the line) -> `log` is this origin ->
+//! allowlisted key by name and ID (403) -> `verify_strict` off the async runtime (403) ->
+//! key admitted for the ref's prefix (403) -> dedup by leaf hash (200 with the existing
+//! index, `superseded_by` if a newer version exists) -> early version check (409) ->
+//! per-key quota (429 `quota_exceeded` + `Retry-After`, see [`super::quota`]) -> bounded
+//! queue (429 `queue_full` + `Retry-After`) -> wait for the sequencer's durable commit ->
+//! 200 with the §3.10 bundle once a quorum checkpoint covers the entry, else 202 with the
+//! index after `--commit-timeout`. Nothing here writes state: only the sequencer does, and
+//! bad input never reaches it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -84,12 +86,12 @@ async fn submit(
     if state.log.is_shutting_down() {
         return Err(ApiError::ShuttingDown);
     }
+    if let Some(refused) = not_sequencing(state).await {
+        return replay_only(state, bytes, refused).await;
+    }
     let (checked, found) = check(state, bytes).await?;
     if let Some(resp) = duplicate(state, &checked.signed, found)? {
         return Ok(resp);
-    }
-    if let Some(reason) = state.log.halted() {
-        return Err(ApiError::Halted(reason));
     }
     let (name, id) = checked.signed.signer();
     let signer = (name.clone(), id);
@@ -118,6 +120,46 @@ async fn submit(
         Err(QueueError::Stopped) => return Err(ApiError::ShuttingDown),
     };
     respond(state, &checked.signed, outcome).await
+}
+
+/// Why the log sequences nothing now: halted, or still waiting for its witnesses at start
+/// after the commit timeout (a submission waits that long, as for a commit).
+async fn not_sequencing(state: &AppState) -> Option<ApiError> {
+    if let Some(reason) = state.log.halted() {
+        return Some(ApiError::Halted(reason));
+    }
+    if state.log.awaiting_witnesses().is_some() && !state.log.wait_ready(state.commit_timeout).await
+    {
+        if let Some(reason) = state.log.halted() {
+            return Some(ApiError::Halted(reason));
+        }
+        return state
+            .log
+            .awaiting_witnesses()
+            .map(ApiError::AwaitingWitnesses);
+    }
+    state.log.halted().map(ApiError::Halted)
+}
+
+/// While the log sequences nothing, a replay of a logged entry is still answered with its
+/// index (its exact bytes were verified when they were logged); anything else gets
+/// `refused`.
+async fn replay_only(
+    state: &AppState,
+    bytes: Bytes,
+    refused: ApiError,
+) -> Result<Response, ApiError> {
+    let signed = SignedBinding::parse(&bytes).map_err(ApiError::Malformed)?;
+    let store = Arc::clone(state.log.store());
+    let leaf = leaf_hash(&bytes);
+    let ref_key = signed.binding().reference.key();
+    let found = blocking(move || Ok((store.dedup(&leaf)?, store.ref_latest(&ref_key)?))).await?;
+    match found {
+        (Some(_), _) => {
+            Ok(duplicate(state, &signed, found)?.unwrap_or_else(|| refused.into_response()))
+        }
+        (None, _) => Err(refused),
+    }
 }
 
 /// Parses and checks a binding: origin, allowlisted key, signature (off the runtime, with

@@ -80,6 +80,14 @@ pub enum Inconsistency {
         /// Its index.
         index: u64,
     },
+    /// The stored size changed while the log was being opened (another writer).
+    #[error("the stored size changed from {checked} to {now} while the log was opened")]
+    SizeChanged {
+        /// The size checked.
+        checked: u64,
+        /// The size read after.
+        now: u64,
+    },
     /// The stored cosignatures do not fit the checkpoint.
     #[error("stored cosignatures of checkpoint {size}: {source}")]
     Cosignatures {

@@ -4,10 +4,12 @@
 //! - [`sequencer`]: the one writer of the tree; decides every submission and commits
 //!   batches through [`integrate`];
 //! - [`heads`]: the committed and published heads;
-//! - [`witnesses`]: collects cosignatures and watches for fork risk;
-//! - [`check`]: the checks a stored log passes before it sequences;
+//! - [`witnesses`]: collects cosignatures and watches for fork risk, believing a witness
+//!   only on [`evidence`];
+//! - [`check`]: the checks a stored log passes before it sequences; [`clock`]: log time;
 //! - [`reads`]: proofs and bundles against a durable checkpoint;
-//! - [`allowlist`]: the logged publisher allowlist; [`halt`]: why sequencing stopped.
+//! - [`allowlist`]: the logged publisher allowlist; [`halt`]: why sequencing stopped;
+//!   [`health`]: whether clients would take the published checkpoint as fresh.
 //!
 //! Imports go one way: `http` → `log` → `store` (config and metrics are leaves). Guarantees:
 //! a submission is answered `Added` only after its batch, including the signed checkpoint,
@@ -16,25 +18,29 @@
 
 pub mod allowlist;
 pub mod check;
+pub mod clock;
+pub mod evidence;
 pub mod halt;
 pub mod heads;
+pub mod health;
 pub mod integrate;
 pub mod reads;
 pub mod sequencer;
 pub mod witnesses;
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::LogConfig;
 use crate::metrics::Metrics;
 use crate::store::{LogStore, StoreError};
 use allowlist::{Allowlist, GrantError};
 use check::Inconsistency;
-use halt::{HaltReason, HaltState};
+use halt::{HaltReason, HaltRecord, HaltState};
 use heads::{Head, Heads};
 use reads::StateProofs;
 use sequencer::{Command, Outcome, Submission};
@@ -100,6 +106,10 @@ pub struct Log {
     metrics: Arc<Metrics>,
     state_proofs: StateProofs,
     shutting_down: AtomicBool,
+    /// Witnesses (key names) that must answer before sequencing starts.
+    gate: watch::Sender<BTreeSet<String>>,
+    /// Set by the sequencer once it runs after the gate.
+    ready: watch::Sender<bool>,
 }
 
 /// A started log: its sequencer thread and witness tasks run until [`Running::stop`].
@@ -122,6 +132,18 @@ impl Log {
         metrics: Arc<Metrics>,
     ) -> Result<Running, OpenError> {
         let committed = check::verify_store(store.as_ref(), &config.key.verifier())?;
+        // Read again, and never defaulted: a sequencer that took a read error for an empty
+        // log would sign a second tree.
+        let start = sequencer::Start {
+            size: store.size()?,
+            time: store.last_time()?,
+        };
+        if start.size != committed.as_ref().map_or(0, |h| h.size) {
+            return Err(OpenError::Inconsistent(Inconsistency::SizeChanged {
+                checked: committed.map_or(0, |h| h.size),
+                now: start.size,
+            }));
+        }
         let logged = Allowlist::from_rows(&store.publishers()?)?;
         let (tx, rx) = mpsc::channel(config.queue_size.max(1));
         let log = Arc::new(Log {
@@ -134,10 +156,15 @@ impl Log {
             metrics,
             state_proofs: StateProofs::default(),
             shutting_down: AtomicBool::new(false),
+            gate: watch::channel(BTreeSet::new()).0,
+            ready: watch::channel(false).0,
         });
+        log.load_halt()?;
+        log.close_gate();
         log.load_heads(committed)?;
         let handle = tokio::runtime::Handle::current();
-        let sequencer = sequencer::spawn(Arc::clone(&log), handle, rx).map_err(OpenError::Spawn)?;
+        let sequencer =
+            sequencer::spawn(Arc::clone(&log), handle, rx, start).map_err(OpenError::Spawn)?;
         let witnesses = witnesses::spawn(&log);
         Ok(Running {
             log,
@@ -146,17 +173,50 @@ impl Log {
         })
     }
 
+    /// A persisted halt halts this run too, unless the operator clears it.
+    fn load_halt(&self) -> Result<(), OpenError> {
+        let Some(bytes) = self.store.halt()? else {
+            return Ok(());
+        };
+        let record = String::from_utf8_lossy(&bytes).into_owned();
+        if self.config.clear_halt {
+            tracing::warn!(%record, "--clear-halt: clearing the persisted halt; make sure its cause (a restored backup, a second sequencer) is resolved");
+            self.store.set_halt(None)?;
+        } else {
+            self.halt.halt(HaltRecord::reason(&bytes));
+        }
+        Ok(())
+    }
+
+    /// Sequencing waits for every configured witness not named by `--start-without-witness`.
+    fn close_gate(&self) {
+        let mut waiting = BTreeSet::new();
+        for w in &self.config.witnesses {
+            let name = w.key.name().to_string();
+            if self.config.start_without.contains(&name) {
+                tracing::warn!(witness = %name, "--start-without-witness: sequencing starts without this witness's answer; a restored backup or a second sequencer would not be caught by it at start");
+            } else {
+                waiting.insert(name);
+            }
+        }
+        if !waiting.is_empty() {
+            tracing::info!(witnesses = ?waiting, "sequencing waits until every witness has answered and proved consistent");
+        }
+        self.gate.send_replace(waiting);
+    }
+
     fn load_heads(&self, committed: Option<Head>) -> Result<(), OpenError> {
         let Some(head) = committed else { return Ok(()) };
         self.metrics.tree_size.store(head.size, Ordering::Relaxed);
         if self.config.witness_quorum == 0 {
-            self.heads.set_published(head.clone());
+            self.heads
+                .publish(self.store.as_ref(), head.clone(), None)?;
         } else {
             let p = self.store.published_size()?;
             if p > 0 {
                 let key = self.config.key.verifier();
                 let published = check::load_head(self.store.as_ref(), &key, p, true)?;
-                self.heads.set_published(published);
+                self.heads.publish(self.store.as_ref(), published, None)?;
             }
         }
         self.heads.set_committed(head);
@@ -207,8 +267,68 @@ impl Log {
         self.halt.get()
     }
 
+    /// Halts sequencing; a fork-risk halt is also persisted with its evidence, so that it
+    /// outlives the process.
     pub(crate) fn halt(&self, reason: HaltReason) -> Arc<HaltReason> {
-        self.halt.halt(reason)
+        let record = match &reason {
+            HaltReason::ForkRisk(risk) => Some(HaltRecord {
+                fork_risk: risk.clone(),
+                since: self.config.clock.now(),
+            }),
+            _ => None,
+        };
+        let (reason, new) = self.halt.halt(reason);
+        if let Some(record) = record.filter(|_| new) {
+            if let Err(e) = self.store.set_halt(Some(&record.to_bytes())) {
+                tracing::error!(error = %e, "cannot persist the halt: it will not survive a restart");
+            }
+        }
+        reason
+    }
+
+    /// The witnesses (key names) sequencing still waits for at start; `None` once the
+    /// sequencer runs (every awaited witness answered and the changes held back meanwhile,
+    /// such as the allowlist, are logged).
+    pub fn awaiting_witnesses(&self) -> Option<Vec<String>> {
+        if *self.ready.borrow() {
+            return None;
+        }
+        Some(self.gate.borrow().iter().cloned().collect())
+    }
+
+    /// True once every awaited witness answered (the sequencer may commit).
+    pub(crate) fn gate_open(&self) -> bool {
+        self.gate.borrow().is_empty()
+    }
+
+    /// The sequencer runs: submissions are queued from now on.
+    pub(crate) fn set_ready(&self) {
+        self.ready.send_replace(true);
+    }
+
+    /// Waits at most `limit` for the sequencer to run (see [`Log::awaiting_witnesses`]);
+    /// returns whether it does.
+    pub async fn wait_ready(&self, limit: std::time::Duration) -> bool {
+        let mut rx = self.ready.subscribe();
+        let ready = tokio::time::timeout(limit, rx.wait_for(|r| *r)).await;
+        matches!(ready, Ok(Ok(_)))
+    }
+
+    /// Records that a witness cosigned the committed checkpoint (so consistency from its
+    /// size is proven); sequencing starts once every awaited witness did.
+    pub(crate) fn witness_confirmed(&self, name: &str) {
+        self.gate.send_if_modified(|waiting| {
+            let removed = waiting.remove(name);
+            if removed && waiting.is_empty() {
+                tracing::info!("every witness answered and proved consistent: sequencing starts");
+            }
+            removed
+        });
+    }
+
+    /// Follows the set of witnesses sequencing waits for.
+    pub(crate) fn watch_gate(&self) -> watch::Receiver<BTreeSet<String>> {
+        self.gate.subscribe()
     }
 
     /// Marks the start of shutdown: new submissions are refused from now on.

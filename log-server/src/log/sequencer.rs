@@ -21,6 +21,7 @@ use taglog_proofs::refs::TagRef;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::log::allowlist::{Allowlist, Denied};
+use crate::log::clock::LogClock;
 use crate::log::halt::HaltReason;
 use crate::log::heads::Head;
 use crate::log::integrate::Integration;
@@ -65,6 +66,9 @@ pub enum Unavailable {
     /// A read of the store failed while deciding.
     #[error("storage read failed: {0}")]
     Store(Arc<StoreError>),
+    /// Sequencing waits until these witnesses have answered (at start).
+    #[error("sequencing waits until every witness has answered and proved consistent; waiting for {}", .0.join(", "))]
+    AwaitingWitnesses(Vec<String>),
 }
 
 /// A verified binding waiting to be sequenced.
@@ -101,11 +105,21 @@ struct Sequencer {
     rt: tokio::runtime::Handle,
     last_commit: Instant,
     size: u64,
-    time: u64,
+    clock: LogClock,
     allowlist: Arc<Allowlist>,
 }
 
-/// Spawns the sequencer thread.
+/// The durable tree the sequencer starts from, as read (and checked) by the caller.
+#[derive(Clone, Copy, Debug)]
+pub struct Start {
+    /// The committed tree size.
+    pub size: u64,
+    /// The log time of its state leaf.
+    pub time: u64,
+}
+
+/// Spawns the sequencer thread on the tree `start` (read by the caller, so that a read
+/// error stops the start instead of being taken for an empty log).
 ///
 /// # Errors
 /// An I/O error if the thread cannot be spawned.
@@ -113,16 +127,16 @@ pub fn spawn(
     log: Arc<Log>,
     rt: tokio::runtime::Handle,
     rx: mpsc::Receiver<Command>,
+    start: Start,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    let size = log.store().size().unwrap_or(0);
-    let time = log.store().last_time().unwrap_or(0);
+    let Start { size, time } = start;
     let allowlist = log.allowlist();
     let seq = Sequencer {
         log,
         rt,
         last_commit: Instant::now(),
         size,
-        time,
+        clock: LogClock::new(time),
         allowlist,
     };
     std::thread::Builder::new()
@@ -144,7 +158,16 @@ impl Sequencer {
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let refresh = self.log.config().witness_refresh;
         if self.size == 0 {
+            // The genesis checkpoint gives the witnesses something to answer; without a
+            // quorum it is published only once they have.
             let _ = self.integrate(Vec::new(), None);
+        }
+        if !self.wait_for_witnesses(&mut rx) {
+            tracing::info!(
+                size = self.size,
+                "sequencer stopped before the witnesses answered"
+            );
+            return;
         }
         loop {
             let first = match recv_timeout(&self.rt, &mut rx, refresh) {
@@ -168,6 +191,49 @@ impl Sequencer {
             }
         }
         tracing::info!(size = self.size, "sequencer stopped after the last batch");
+    }
+
+    /// Waits until every awaited witness has answered (see [`Log::awaiting_witnesses`]):
+    /// meanwhile submissions are refused and allowlist changes kept for later. Returns false
+    /// if the log stops first.
+    fn wait_for_witnesses(&mut self, rx: &mut mpsc::Receiver<Command>) -> bool {
+        let mut gate = self.log.watch_gate();
+        let mut deferred = Vec::new();
+        while !self.log.gate_open() {
+            let event = self.rt.block_on(async {
+                tokio::select! {
+                    changed = gate.changed() => Gated::Changed(changed.is_ok()),
+                    command = rx.recv() => Gated::Command(command),
+                }
+            });
+            match event {
+                Gated::Changed(true) => {}
+                Gated::Changed(false) | Gated::Command(None | Some(Command::Shutdown)) => {
+                    return false
+                }
+                Gated::Command(Some(Command::Submit(_, _, reply))) => {
+                    let why = match self.log.halted() {
+                        Some(h) => Unavailable::Halted(h),
+                        None => Unavailable::AwaitingWitnesses(
+                            self.log.awaiting_witnesses().unwrap_or_default(),
+                        ),
+                    };
+                    let _ = reply.send(Outcome::Unavailable(why));
+                }
+                Gated::Command(Some(c @ Command::Allowlist(..))) => deferred.push(c),
+            }
+        }
+        if self.log.config().witness_quorum == 0 {
+            if let Some(head) = self.log.heads().committed() {
+                let _ = self
+                    .log
+                    .heads()
+                    .publish(self.log.store().as_ref(), head, None);
+            }
+        }
+        let running = self.handle(deferred);
+        self.log.set_ready();
+        running
     }
 
     /// Handles one drained batch; returns false after a shutdown command.
@@ -211,7 +277,7 @@ impl Sequencer {
             return Err(reason);
         }
         let started = Instant::now();
-        let time = crate::log::now_unix().max(self.time);
+        let time = self.log_time(started);
         let log = Arc::clone(&self.log);
         let mut batch = Pending {
             plan: Integration::new(log.store().as_ref(), self.size),
@@ -246,7 +312,7 @@ impl Sequencer {
         match batch.plan.finish(&log.config().key, time) {
             Ok(head) => {
                 self.size = head.size;
-                self.time = time;
+                self.clock.commit(time, started);
                 self.last_commit = Instant::now();
                 if changes > 0 {
                     log.set_allowlist(Arc::clone(&allowlist));
@@ -266,6 +332,25 @@ impl Sequencer {
                 Err(reason)
             }
         }
+    }
+
+    /// The time of the next state leaf: the wall clock, capped if it jumped ahead (alerted).
+    fn log_time(&self, now: Instant) -> u64 {
+        let (time, jump) = self.clock.next(self.log.config().clock.now(), now);
+        if let Some(j) = jump {
+            self.log
+                .metrics()
+                .clock_capped
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                alert = "clock-jump",
+                wall = j.wall,
+                log_time = j.capped,
+                previous = self.clock.last(),
+                "the wall clock jumped ahead of the monotonic clock; log time capped (check the system clock)"
+            );
+        }
+        time
     }
 
     /// Decides one submission against the store and the batch so far; adds it to the plan
@@ -318,9 +403,13 @@ impl Sequencer {
             ms = started.elapsed().as_millis() as u64,
             "checkpoint committed"
         );
-        if self.log.config().witness_quorum == 0 {
+        if self.log.config().witness_quorum == 0 && self.log.gate_open() {
             m.published_size.store(head.size, Ordering::Relaxed);
-            self.log.heads().set_published(head.clone());
+            // Without a quorum nothing is stored for publishing: the committed checkpoint is it.
+            let _ = self
+                .log
+                .heads()
+                .publish(self.log.store().as_ref(), head.clone(), None);
         }
         self.log.heads().set_committed(head);
     }
@@ -348,6 +437,11 @@ fn answer(log: &Log, replies: Vec<(Reply, Instant, Outcome)>) {
         }
         let _ = reply.send(outcome);
     }
+}
+
+enum Gated {
+    Changed(bool),
+    Command(Option<Command>),
 }
 
 enum Recv {

@@ -3,9 +3,14 @@
 //!
 //! One task per witness keeps one request in flight, always for the newest durable
 //! checkpoint. The first request (`old 0`) asks the witness for its view: a 409 names its
-//! size; below ours, we resubmit with a consistency proof from that size; above ours, or a
-//! 422 for our own size (same size, other root), means published state we lack: sequencing
-//! stops (reads go on) and a `fork-risk` error is logged. Cosignatures are verified
+//! size; below ours, we resubmit with a consistency proof from that size. A 409 above ours
+//! means published state we lack only if the witness shows it: its cosigned checkpoint of
+//! this log above our size (see [`crate::log::evidence`]); then sequencing stops (reads go
+//! on), a `fork-risk` error is logged and the checkpoint kept as evidence. Otherwise the
+//! claim is logged and not believed. A 422 to a proof from the witness's own size (or for
+//! our own size) is fork risk too: the witness holds another tree of that size, unless its
+//! own cosigned checkpoint shows our root there. A witness's first 200 tells the log that
+//! consistency from its size is proven (sequencing waits for that at start). Answers are read with a size limit. Cosignatures are verified
 //! (cosignature/v1, the configured key) before they are stored; a checkpoint is published
 //! once K witnesses cosigned it. Idle refresh needs no timer here: the sequencer appends a
 //! state leaf every `witness-refresh`, which is a new checkpoint to collect.
@@ -18,15 +23,18 @@ use reqwest::StatusCode;
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::cosignature::verify_cosignature;
 use taglog_proofs::note::NoteSignature;
+use taglog_proofs::tree::tree_root;
 use taglog_proofs::witness::{
     parse_cosignature_response, parse_size_body, AddCheckpointRequest,
     MAX_COSIGNATURE_RESPONSE_BYTES,
 };
 
 use crate::config::WitnessConfig;
-use crate::log::halt::{ForkRisk, HaltReason};
+use crate::log::evidence::{fetch_view, read_limited};
+use crate::log::halt::{ForkRisk, ForkRiskKind, HaltReason};
 use crate::log::heads::Head;
 use crate::log::Log;
+use crate::store::StoredHashes;
 
 /// Cosignatures collected per checkpoint size, per witness index.
 #[derive(Default)]
@@ -103,7 +111,10 @@ impl WitnessTask {
             if let Some(head) = head.filter(|h| h.size != done) {
                 let started = Instant::now();
                 match self.submit(&head).await {
-                    Step::Done(size) => done = size,
+                    Step::Done(size) => {
+                        done = size;
+                        self.log.witness_confirmed(self.witness.key.name().as_str());
+                    }
                     Step::Retry => continue,
                     Step::Backoff => tokio::time::sleep(Duration::from_secs(1)).await,
                     Step::Stop => return,
@@ -128,13 +139,6 @@ impl WitnessTask {
 
     async fn submit(&mut self, head: &Head) -> Step {
         let name = self.witness.key.name().to_string();
-        if self.known > head.size {
-            return self.fork_risk(ForkRisk::WitnessAhead {
-                witness: name,
-                witness_size: self.known,
-                our_size: head.size,
-            });
-        }
         let proof = if self.known == 0 {
             Ok(Vec::new())
         } else {
@@ -162,18 +166,18 @@ impl WitnessTask {
             }
         };
         let status = resp.status();
-        let bytes = match resp.bytes().await {
-            Ok(b) if b.len() <= MAX_COSIGNATURE_RESPONSE_BYTES => b,
-            _ => return Step::Backoff,
+        let bytes = match read_limited(resp, MAX_COSIGNATURE_RESPONSE_BYTES).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(witness = %name, status = %status, error = %e, "witness answer not read");
+                return Step::Backoff;
+            }
         };
         match status {
             StatusCode::OK => self.accept(head, &bytes),
-            StatusCode::CONFLICT => self.conflict(head, &bytes),
-            StatusCode::UNPROCESSABLE_ENTITY if self.known == head.size => {
-                self.fork_risk(ForkRisk::OtherTree {
-                    witness: name,
-                    size: head.size,
-                })
+            StatusCode::CONFLICT => self.conflict(head, &bytes).await,
+            StatusCode::UNPROCESSABLE_ENTITY if self.known > 0 => {
+                self.rejected_proof(head, &bytes).await
             }
             other => {
                 let text = String::from_utf8_lossy(&bytes);
@@ -197,18 +201,14 @@ impl WitnessTask {
         .map_err(ProofError::Read)
     }
 
-    fn conflict(&mut self, head: &Head, body: &[u8]) -> Step {
+    async fn conflict(&mut self, head: &Head, body: &[u8]) -> Step {
         let name = self.witness.key.name().to_string();
         let Ok(size) = parse_size_body(body) else {
             tracing::warn!(witness = %name, "409 without a valid text/x.tlog.size body");
             return Step::Backoff;
         };
         if size > head.size {
-            return self.fork_risk(ForkRisk::WitnessAhead {
-                witness: name,
-                witness_size: size,
-                our_size: head.size,
-            });
+            return self.claims_larger(head, size).await;
         }
         if size == self.known {
             tracing::warn!(witness = %name, size, "witness repeated its size; backing off");
@@ -217,6 +217,77 @@ impl WitnessTask {
         tracing::info!(witness = %name, size, "witness view learned; resubmitting with a consistency proof");
         self.known = size;
         Step::Retry
+    }
+
+    /// The witness rejected our checkpoint with a proof from its own size: it holds another
+    /// tree of that size, unless its own cosigned checkpoint shows our root at that size
+    /// (then the refusal is something else, e.g. an auditing witness's, and is logged).
+    async fn rejected_proof(&mut self, head: &Head, body: &[u8]) -> Step {
+        let name = self.witness.key.name().to_string();
+        let known = self.known;
+        let answer = String::from_utf8_lossy(body).into_owned();
+        let store = Arc::clone(self.log.store());
+        let ours = tokio::task::spawn_blocking(move || {
+            tree_root(known, &StoredHashes::new(store.as_ref()))
+        })
+        .await;
+        let Ok(Ok(ours)) = ours else {
+            tracing::error!(witness = %name, size = known, "cannot compute our root at the witness's size");
+            return Step::Backoff;
+        };
+        let log_key = self.log.config().key.verifier();
+        let view = fetch_view(&self.client, &self.witness, &log_key).await;
+        if let Some(v) = view
+            .as_ref()
+            .ok()
+            .filter(|v| v.size == known && v.root == ours)
+        {
+            tracing::warn!(witness = %name, size = v.size, answer = %answer.trim(), "the witness refused our checkpoint although its own checkpoint agrees with our tree; not a fork");
+            self.known = 0;
+            return Step::Backoff;
+        }
+        let kind = if known == head.size {
+            ForkRiskKind::OtherTree { size: known }
+        } else {
+            ForkRiskKind::RejectedProof {
+                witness_size: known,
+                our_size: head.size,
+            }
+        };
+        self.fork_risk(ForkRisk {
+            witness: name,
+            kind,
+            witness_checkpoint: view
+                .ok()
+                .map(|v| String::from_utf8_lossy(&v.note).into_owned()),
+            answer: Some(answer),
+        })
+    }
+
+    /// A 409 naming a size above ours halts only if the witness shows a checkpoint above
+    /// ours that this log signed and it cosigned (kept as evidence); anyone can send a 409.
+    async fn claims_larger(&self, head: &Head, claimed: u64) -> Step {
+        let name = self.witness.key.name().to_string();
+        let log_key = self.log.config().key.verifier();
+        match fetch_view(&self.client, &self.witness, &log_key).await {
+            Ok(view) if view.size > head.size => self.fork_risk(ForkRisk {
+                witness: name,
+                kind: ForkRiskKind::WitnessAhead {
+                    witness_size: view.size,
+                    our_size: head.size,
+                },
+                witness_checkpoint: Some(String::from_utf8_lossy(&view.note).into_owned()),
+                answer: None,
+            }),
+            Ok(view) => {
+                tracing::warn!(witness = %name, claimed, shown = view.size, our_size = head.size, "witness claims a larger size than the checkpoint it serves; not believed");
+                Step::Backoff
+            }
+            Err(e) => {
+                tracing::warn!(witness = %name, claimed, our_size = head.size, error = %e, "witness claims a larger size without a cosigned checkpoint of this log to show for it; not believed");
+                Step::Backoff
+            }
+        }
     }
 
     fn fork_risk(&self, risk: ForkRisk) -> Step {
@@ -258,31 +329,30 @@ impl WitnessTask {
             c.by_size.retain(|s, _| *s >= published.min(head.size));
             sigs
         };
-        if sigs.len() < quorum
-            || self
-                .log
-                .heads()
-                .published()
-                .is_some_and(|h| h.size > head.size)
-        {
+        if sigs.len() < quorum {
             return;
         }
         let Ok(with) = signed.with_signatures(&sigs) else {
             return;
         };
         let lines: String = sigs.iter().map(NoteSignature::to_line).collect();
-        if let Err(e) = self.log.store().publish(head.size, lines.as_bytes()) {
-            tracing::error!(error = %e, "cannot store cosignatures");
-            return;
-        }
         let published = Head {
             note: Arc::new(with.to_bytes()),
             ..head.clone()
         };
-        self.log
-            .metrics()
-            .published_size
-            .store(head.size, std::sync::atomic::Ordering::Relaxed);
-        self.log.heads().set_published(published);
+        match self
+            .log
+            .heads()
+            .publish(self.log.store().as_ref(), published, Some(lines.as_bytes()))
+        {
+            Ok(true) => {
+                self.log
+                    .metrics()
+                    .published_size
+                    .fetch_max(head.size, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "cannot store cosignatures"),
+        }
     }
 }

@@ -34,6 +34,8 @@ pub enum Op {
     SetHalt,
     /// Every read method.
     Read,
+    /// [`LogStore::size`] only (it also counts as a [`Op::Read`]).
+    Size,
 }
 
 /// What an injected fault does.
@@ -247,6 +249,9 @@ fn item(key: &(Hash, u64), value: &(u64, Hash)) -> HistoryItem {
 
 impl LogStore for MemoryStore {
     fn size(&self) -> Result<u64, StoreError> {
+        if let Some(effect) = self.faults().fire(Op::Size) {
+            return Err(injected(effect));
+        }
         Ok(self.read()?.size)
     }
 

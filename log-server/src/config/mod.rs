@@ -13,10 +13,16 @@ use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod witnesses;
+
+pub use witnesses::{
+    parse_witnesses, WitnessConfig, WitnessConfigError, MAX_NOTE_SIGNATURES, MAX_WITNESSES,
+};
+
 use clap::Parser;
 use rand_core::{OsRng, RngCore as _};
 use serde::Deserialize;
-use taglog_proofs::note::{KeyType, SignerKey, VerifierKey};
+use taglog_proofs::note::{KeyType, SignerKey};
 
 /// Default origin of a new log.
 pub const DEFAULT_ORIGIN: &str = "localhost/taglog";
@@ -50,6 +56,9 @@ pub enum ConfigError {
     /// A TLS certificate or key file is unusable.
     #[error(transparent)]
     Tls(#[from] taglog_serve::TlsError),
+    /// The witness configuration is refused.
+    #[error(transparent)]
+    Witness(#[from] WitnessConfigError),
     /// A flag value is invalid.
     #[error("invalid setting {name}: {detail}")]
     Invalid {
@@ -141,19 +150,54 @@ pub struct Settings {
     /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1); needs --tls-cert.
     #[arg(long)]
     pub tls_key: Option<PathBuf>,
+    /// Start sequencing without waiting for this witness (by key name) to answer first
+    /// (repeatable; logged loudly). Use only for a witness known to be gone: the start
+    /// check against it is what catches a restored backup.
+    #[arg(long, value_name = "NAME", action = clap::ArgAction::Append)]
+    pub start_without_witness: Option<Vec<String>>,
+    /// Clear a persisted halt (fork risk) at start, after logging its evidence. Flag only:
+    /// a file setting would clear every halt at every start.
+    #[arg(long)]
+    #[serde(skip)]
+    pub clear_halt: bool,
 }
 
 macro_rules! overlay {
     ($base:ident, $top:ident, $($f:ident),*) => { $( if $top.$f.is_some() { $base.$f = $top.$f.clone(); } )* };
 }
 
-/// A configured witness.
-#[derive(Clone, Debug)]
-pub struct WitnessConfig {
-    /// The witness's cosigner key.
-    pub key: VerifierKey,
-    /// Its submission prefix; `add-checkpoint` is appended.
-    pub url: String,
+/// The wall clock the log reads its time from (Unix seconds); the system clock unless a test
+/// injects another.
+#[derive(Clone)]
+pub struct WallClock(std::sync::Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl WallClock {
+    /// A clock reading `f`.
+    pub fn new(f: impl Fn() -> u64 + Send + Sync + 'static) -> WallClock {
+        WallClock(std::sync::Arc::new(f))
+    }
+
+    /// The current time in Unix seconds.
+    pub fn now(&self) -> u64 {
+        (self.0)()
+    }
+}
+
+impl Default for WallClock {
+    /// The system clock (0 if it is before 1970).
+    fn default() -> WallClock {
+        WallClock::new(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        })
+    }
+}
+
+impl std::fmt::Debug for WallClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WallClock({})", self.now())
+    }
 }
 
 /// What the log itself needs (the sequencer, the witness collector and the heads): the part
@@ -180,6 +224,12 @@ pub struct LogConfig {
     pub queue_size: usize,
     /// Batch bound.
     pub max_batch: usize,
+    /// The clock log time is taken from.
+    pub clock: WallClock,
+    /// Witnesses (by key name) sequencing does not wait for at start.
+    pub start_without: Vec<String>,
+    /// Clear a persisted halt at start.
+    pub clear_halt: bool,
 }
 
 impl LogConfig {
@@ -198,6 +248,9 @@ impl LogConfig {
             witness_timeout: DEFAULT_WITNESS_TIMEOUT,
             queue_size: DEFAULT_QUEUE_SIZE,
             max_batch: DEFAULT_MAX_BATCH,
+            clock: WallClock::default(),
+            start_without: Vec::new(),
+            clear_halt: false,
         }
     }
 }
@@ -339,7 +392,15 @@ impl Settings {
         );
         overlay!(base, top, max_batch, max_connections, request_timeout);
         overlay!(base, top, publisher_rate, publisher_burst);
-        overlay!(base, top, header_timeout, tls_cert, tls_key);
+        overlay!(
+            base,
+            top,
+            header_timeout,
+            tls_cert,
+            tls_key,
+            start_without_witness
+        );
+        base.clear_halt = top.clear_halt;
         Ok(base)
     }
 
@@ -381,21 +442,18 @@ impl Settings {
             .clone()
             .unwrap_or_else(|| PathBuf::from("taglog-data"));
         let key_path = self.key.clone().unwrap_or_else(|| data_dir.join("log.key"));
+        // Checked before the key is loaded, so a mistake here never generates a key.
+        let (witnesses, witness_quorum) = parse_witnesses(
+            self.witness.as_deref().unwrap_or_default(),
+            self.witness_quorum,
+        )?;
+        let start_without = witnesses::start_without(
+            &witnesses,
+            self.start_without_witness.as_deref().unwrap_or_default(),
+        )?;
         let key = load_or_generate_key(&key_path, self.origin.as_deref())?;
-        let witnesses = parse_witnesses(self.witness.as_deref().unwrap_or_default())?;
         let max_age = duration("max-age", &self.max_age, DEFAULT_MAX_AGE)?;
         let mmd = duration("mmd", &self.mmd, DEFAULT_MMD)?;
-        let witness_quorum = self.witness_quorum.unwrap_or(witnesses.len());
-        if witness_quorum > witnesses.len() {
-            let detail = format!(
-                "quorum {witness_quorum} > {} configured witnesses",
-                witnesses.len()
-            );
-            return Err(ConfigError::Invalid {
-                name: "witness-quorum",
-                detail,
-            });
-        }
         let log = LogConfig {
             key: std::sync::Arc::new(key),
             witnesses,
@@ -420,6 +478,9 @@ impl Settings {
             )?,
             queue_size: self.queue_size.unwrap_or(DEFAULT_QUEUE_SIZE).max(1),
             max_batch: self.max_batch.unwrap_or(DEFAULT_MAX_BATCH).max(1),
+            clock: WallClock::default(),
+            start_without,
+            clear_halt: self.clear_halt,
         };
         Ok(Config {
             data_dir,
@@ -458,27 +519,6 @@ impl Settings {
             tls,
         })
     }
-}
-
-fn parse_witnesses(flat: &[String]) -> Result<Vec<WitnessConfig>, ConfigError> {
-    flat.chunks(2)
-        .map(|pair| match pair {
-            [vkey, url] => {
-                let key = vkey.parse().map_err(|e| ConfigError::Invalid {
-                    name: "witness",
-                    detail: format!("{vkey}: {e}"),
-                })?;
-                Ok(WitnessConfig {
-                    key,
-                    url: url.trim_end_matches('/').to_owned(),
-                })
-            }
-            _ => Err(ConfigError::Invalid {
-                name: "witness",
-                detail: "expected --witness <vkey> <url>".into(),
-            }),
-        })
-        .collect()
 }
 
 /// Loads the key at `path`, or generates one named `origin` (mode 0600) if it does not exist.
