@@ -65,6 +65,10 @@ pub struct LogCheck {
     pub now: u64,
     /// `--accept-stale` seconds (0 = none).
     pub accept_stale: u64,
+    /// Verify without changing the state (a Kubernetes `dryRun` review): the state is read as
+    /// usual, but no update is applied, so nothing is saved. Evidence of an inconsistent log is
+    /// still written.
+    pub dry_run: bool,
 }
 
 /// What the log verifiably says about a signed reference.
@@ -196,11 +200,13 @@ fn commit(
     });
     match result {
         Ok(verdict) => {
-            locked.state.apply(&verdict.update);
+            if !c.dry_run {
+                locked.state.apply(&verdict.update);
+            }
             Ok(Some(verdict))
         }
         Err(e) => {
-            if let Some(u) = e.state_update() {
+            if let Some(u) = e.state_update().filter(|_| !c.dry_run) {
                 locked.state.apply(u);
             }
             let evidence = match &e {

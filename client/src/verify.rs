@@ -145,6 +145,7 @@ pub async fn run(policy: Arc<Policy>, opts: &Options) -> Result<Report, Error> {
         source,
         now: opts.now,
         accept_stale: opts.accept_stale,
+        dry_run: false,
     };
     let checked = check(&job).await.map_err(|e| with_age(e, opts.now))?;
     let registry_digest =

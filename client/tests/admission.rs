@@ -40,12 +40,22 @@ struct Webhook {
 
 impl Webhook {
     fn start(env: &Env, extra: &[&str]) -> Webhook {
+        Webhook::start_with(env, &env.client.state, &[], extra)
+    }
+
+    /// Started with its own state directory and extra environment variables.
+    fn start_with(
+        env: &Env,
+        state: &std::path::Path,
+        vars: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Webhook {
         let port = taglog_testkit::free_port();
         let mut args: Vec<String> = [
             "--policy",
             env.client.policy.to_str().unwrap(),
             "--state-dir",
-            env.client.state.to_str().unwrap(),
+            state.to_str().unwrap(),
             "admission",
             "--listen",
             &format!("127.0.0.1:{port}"),
@@ -58,17 +68,26 @@ impl Webhook {
         .map(|s| s.to_string())
         .collect();
         args.extend(extra.iter().map(|s| s.to_string()));
-        Webhook::spawn(env, &args, port, &tls_fixture("tls-cert.pem"), "127.0.0.1")
+        let ca = tls_fixture("tls-cert.pem");
+        Webhook::spawn(env, &args, vars, port, &ca, "127.0.0.1")
     }
 
     /// Runs `taglog <args>` (listening on `port`) and waits until `https://<host>:<port>/healthz`
     /// answers with `ca` as the only trusted root (`host` resolves to 127.0.0.1).
-    fn spawn(env: &Env, args: &[String], port: u16, ca: &std::path::Path, host: &str) -> Webhook {
+    fn spawn(
+        env: &Env,
+        args: &[String],
+        vars: &[(&str, &str)],
+        port: u16,
+        ca: &std::path::Path,
+        host: &str,
+    ) -> Webhook {
         let log = env.client.path(&format!("admission-{port}.log"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_taglog"));
         cmd.args(args)
             .env("HOME", env.client.dir.path())
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn")
+            .envs(vars.iter().copied());
         let mut proc = Proc::spawn("taglog admission", cmd, &log);
         let pem = std::fs::read(ca).unwrap();
         let http = reqwest::blocking::Client::builder()
@@ -598,7 +617,7 @@ fn the_shipped_deployment_and_certificates_work() {
         .collect();
     assert!(args.iter().any(|a| a == "admission"), "{args:?}");
     let service = "taglog-admission.taglog-system.svc";
-    let hook = Webhook::spawn(&env, &args, port, &out.path().join("ca.crt"), service);
+    let hook = Webhook::spawn(&env, &args, &[], port, &out.path().join("ca.crt"), service);
     let pod = fixture(&env, "pod.json", &[]);
     let obj = patched(&pod, &hook.review(&pod));
     assert_eq!(
@@ -620,4 +639,67 @@ fn the_shipped_deployment_and_certificates_work() {
             "rendered webhook lacks {needle:?}"
         );
     }
+}
+
+/// A `dryRun` review gets the answer a real one gets, verifies against the log, and changes
+/// nothing: no state file is written and the answer is not cached. The same review without
+/// `dryRun` writes the state (so the first check can fail).
+#[test]
+fn dry_run_reviews_answer_alike_and_change_nothing() {
+    let env = Env::new();
+    publish_fixture_images(&env);
+    let state = env.client.path("webhook-state");
+    let hook = Webhook::start_with(&env, &state, &[], &[]);
+    let pod = fixture(&env, "pod.json", &[]);
+    let mut dry = pod.clone();
+    dry["request"]["dryRun"] = true.into();
+    let answer = patched(&dry, &hook.review(&dry));
+    assert!(!state.join("state.json").exists(), "a dry run wrote state");
+    let checks = hook.metric("taglog_log_checks_total");
+    assert!(checks >= 1.0, "the dry run did not ask the log");
+    // Not cached: a second dry run verifies again.
+    assert_eq!(patched(&dry, &hook.review(&dry)), answer);
+    assert!(hook.metric("taglog_log_checks_total") > checks);
+    assert!(!state.join("state.json").exists(), "a dry run wrote state");
+    // The real review gets the same patch and saves what it verified.
+    assert_eq!(patched(&pod, &hook.review(&pod)), answer);
+    let saved = std::fs::read(state.join("state.json")).expect("the real review saved state");
+    // A dry run now uses the cached answer: no log check, no write.
+    let checks = hook.metric("taglog_log_checks_total");
+    assert_eq!(patched(&dry, &hook.review(&dry)), answer);
+    assert_eq!(hook.metric("taglog_log_checks_total"), checks);
+    assert_eq!(std::fs::read(state.join("state.json")).unwrap(), saved);
+}
+
+/// Once every cosignature is older than max-age (the webhook's clock moved 70 minutes on),
+/// images are denied as stale; with `--accept-stale` they are admitted with a warning.
+#[test]
+fn stale_checkpoints_are_denied_or_accepted_with_a_warning() {
+    let env = Env::new();
+    let [app, ..] = publish_fixture_images(&env);
+    let later = (taglog_testkit::now() + 3600 + 600).to_string();
+    let clock = [("TAGLOG_TEST_NOW", later.as_str())];
+    let pod = fixture(&env, "pod.json", &[]);
+    let strict = Webhook::start_with(&env, &env.client.path("s1"), &clock, &[]);
+    let resp = strict.review(&pod);
+    assert_eq!(resp["allowed"], false, "{resp}");
+    let msg = resp["status"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("[stale-checkpoint]") || msg.contains("[quorum-not-met]"),
+        "{msg}"
+    );
+    let lenient = Webhook::start_with(
+        &env,
+        &env.client.path("s2"),
+        &clock,
+        &["--accept-stale", "1h"],
+    );
+    let resp = lenient.review(&pod);
+    let obj = patched(&pod, &resp);
+    assert_eq!(
+        obj.pointer("/spec/containers/0/image").unwrap(),
+        &Value::String(format!("{}@{app}", env.r("app")))
+    );
+    let warnings = resp["warnings"].to_string();
+    assert!(warnings.contains("--accept-stale"), "{warnings}");
 }

@@ -187,7 +187,8 @@ pub fn describe_allowed(a: &Allowed) -> String {
     line
 }
 
-/// Decides every image (see the module documentation), in order.
+/// Decides every image (see the module documentation), in order; with `dry_run`, without
+/// side effects ([`Service::decide_all_dry_run`]).
 ///
 /// # Errors
 /// [`TooMany`] for more than [`MAX_BATCH`] images (nothing is decided then).
@@ -195,6 +196,7 @@ pub async fn decide(
     service: &Service,
     asks: &[Ask],
     uncovered: Uncovered,
+    dry_run: bool,
 ) -> Result<Vec<Outcome>, TooMany> {
     if asks.len() > MAX_BATCH {
         return Err(TooMany { count: asks.len() });
@@ -209,7 +211,12 @@ pub async fn decide(
             ImageRef::Digest { .. } => None,
         })
         .collect();
-    let mut decisions = service.decide_all(&queries).await.into_iter();
+    let decided = if dry_run {
+        service.decide_all_dry_run(&queries).await
+    } else {
+        service.decide_all(&queries).await
+    };
+    let mut decisions = decided.into_iter();
     let outcomes = asks
         .iter()
         .map(|a| {

@@ -57,6 +57,20 @@ impl Cache {
         self.len() == 0
     }
 
+    /// The answer held for `key` while it is valid, without producing one (waiting for a
+    /// verification of `key` in flight). Never adds an entry.
+    pub async fn peek(&self, key: &TagRef) -> Option<Answer> {
+        let slot = {
+            let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            slots.get(key).map(Arc::clone)
+        }?;
+        let entry = slot.lock().await;
+        entry
+            .as_ref()
+            .filter(|e| e.until > Instant::now())
+            .map(|e| e.answer.clone())
+    }
+
     fn slot(&self, key: &TagRef) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(s) = slots.get(key) {

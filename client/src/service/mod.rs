@@ -81,6 +81,9 @@ pub struct ServiceConfig {
     pub negative_ttl: Duration,
     /// Most signed refs cached.
     pub max_cached_refs: usize,
+    /// `--accept-stale` seconds (DESIGN §4: cosignatures up to this much older than `max-age`
+    /// are accepted, reported in [`Allowed::stale_accepted`], and never update the state).
+    pub accept_stale: u64,
 }
 
 impl ServiceConfig {
@@ -94,6 +97,7 @@ impl ServiceConfig {
             cache_ttl: DEFAULT_CACHE_TTL,
             negative_ttl: DEFAULT_NEGATIVE_TTL,
             max_cached_refs: DEFAULT_MAX_CACHED_REFS,
+            accept_stale: 0,
         }
     }
 }
@@ -108,6 +112,7 @@ struct Inner {
     metrics: Metrics,
     cache_ttl: Duration,
     negative_ttl: Duration,
+    accept_stale: u64,
 }
 
 /// The verification service (cheap to clone; clones share everything).
@@ -146,6 +151,7 @@ impl Service {
                 metrics: Metrics::new(),
                 cache_ttl: cfg.cache_ttl,
                 negative_ttl: cfg.negative_ttl,
+                accept_stale: cfg.accept_stale,
             }),
         })
     }
@@ -167,7 +173,11 @@ impl Service {
 
     /// Decides one query (see the module documentation) and counts it in the metrics.
     pub async fn decide(&self, q: &Query) -> Decision {
-        let d = self.decide_uncounted(q).await;
+        self.decide_mode(q, false).await
+    }
+
+    async fn decide_mode(&self, q: &Query, dry_run: bool) -> Decision {
+        let d = self.decide_uncounted(q, dry_run).await;
         let reason = match &d {
             Decision::Allow(_) => None,
             Decision::Refuse(r) => Some(r.code()),
@@ -185,7 +195,16 @@ impl Service {
         futures_util::future::join_all(queries.iter().map(|q| self.decide(q))).await
     }
 
-    async fn decide_uncounted(&self, q: &Query) -> Decision {
+    /// As [`Service::decide_all`], without side effects (a Kubernetes `dryRun` review): a
+    /// valid cached answer is used; otherwise the log's answer is verified against the state
+    /// but the state is not updated (nothing is saved) and the answer is not cached.
+    pub async fn decide_all_dry_run(&self, queries: &[Query]) -> Vec<Decision> {
+        let n = queries.len().min(MAX_BATCH);
+        let queries = queries.get(..n).unwrap_or(&[]);
+        futures_util::future::join_all(queries.iter().map(|q| self.decide_mode(q, true))).await
+    }
+
+    async fn decide_uncounted(&self, q: &Query, dry_run: bool) -> Decision {
         let refuse = |e: Arc<Error>| {
             Decision::Refuse(Refusal {
                 reference: q.reference.as_str().to_string(),
@@ -197,11 +216,17 @@ impl Service {
             Err(e) => return refuse(Arc::new(e.into())),
         };
         let origin = log.origin().to_string();
-        let (answer, hit) = self
-            .inner
-            .cache
-            .get_or_produce(&signed, || self.produce(signed.clone(), origin))
-            .await;
+        let (answer, hit) = if dry_run {
+            match self.inner.cache.peek(&signed).await {
+                Some(a) => (a, true),
+                None => (self.produce(signed.clone(), origin, true).await.0, false),
+            }
+        } else {
+            self.inner
+                .cache
+                .get_or_produce(&signed, || self.produce(signed.clone(), origin, false))
+                .await
+        };
         self.inner.metrics.cache(hit);
         self.inner.metrics.cached_refs(self.inner.cache.len());
         let checked = match answer {
@@ -223,12 +248,13 @@ impl Service {
             current: current.map(|c| (c.version, c.digest)),
             checkpoint: verdict.checkpoint.clone(),
             warnings: verdict.warnings.clone(),
+            stale_accepted: verdict.stale_accepted,
             cached: hit,
         }))
     }
 
     /// Verifies the log's answer for `signed` (a cache miss) and says until when it holds.
-    async fn produce(&self, signed: TagRef, origin: String) -> (Answer, Instant) {
+    async fn produce(&self, signed: TagRef, origin: String, dry_run: bool) -> (Answer, Instant) {
         let inner = &self.inner;
         inner.metrics.log_check();
         let Some(client) = inner.logs.get(&origin) else {
@@ -243,14 +269,16 @@ impl Service {
             origin,
             source: Source::Log(client.clone()),
             now,
-            accept_stale: 0,
+            accept_stale: inner.accept_stale,
+            dry_run,
         };
         let started = Instant::now();
         let result = check(&job).await;
         inner.metrics.upstream(Upstream::Log, started.elapsed());
         match result {
             Ok(c) => {
-                let ttl = fresh_for(&c.verdict, &inner.policy, now).min(inner.cache_ttl);
+                let ttl = fresh_for(&c.verdict, &inner.policy, inner.accept_stale, now)
+                    .min(inner.cache_ttl);
                 (Ok(Arc::new(c)), Instant::now() + ttl)
             }
             Err(e) => (Err(Arc::new(e)), Instant::now() + inner.negative_ttl),
@@ -281,9 +309,10 @@ impl Service {
 }
 
 /// How long a verified verdict stays as fresh as the policy requires: until its oldest
-/// fresh cosignature (or, under `quorum none`, the log time) is `max-age` old.
-fn fresh_for(verdict: &Verdict, policy: &Policy, now: u64) -> Duration {
-    let max_age = policy.max_age();
+/// fresh cosignature (or, under `quorum none`, the log time) is `max-age` old (plus the
+/// configured `accept_stale`, the same bound the verifier applied).
+fn fresh_for(verdict: &Verdict, policy: &Policy, accept_stale: u64, now: u64) -> Duration {
+    let max_age = policy.max_age().saturating_add(accept_stale);
     let until = match policy.quorum() {
         Quorum::None => verdict.checkpoint.log_time.saturating_add(max_age),
         Quorum::Name(_) => verdict
@@ -369,18 +398,26 @@ mod tests {
         // quorum none: the log time decides.
         let none = policy("quorum none");
         assert_eq!(
-            fresh_for(&verdict(now - 600, &[]), &none, now).as_secs(),
+            fresh_for(&verdict(now - 600, &[]), &none, 0, now).as_secs(),
             3000
         );
         assert_eq!(
-            fresh_for(&verdict(now - 4000, &[]), &none, now).as_secs(),
+            fresh_for(&verdict(now - 4000, &[]), &none, 0, now).as_secs(),
             0
+        );
+        // --accept-stale extends the bound by exactly its amount.
+        assert_eq!(
+            fresh_for(&verdict(now - 4000, &[]), &none, 1800, now).as_secs(),
+            1400
         );
         // Witnessed: the oldest cosignature that is still fresh.
         let w = key("w0.test", KeyType::Cosignature, 8);
         let witnessed = policy(&format!("witness w0 {w}\nquorum w0"));
         let v = verdict(now, &[now - 100, now - 3000, now - 9000]);
-        assert_eq!(fresh_for(&v, &witnessed, now).as_secs(), 600);
-        assert_eq!(fresh_for(&verdict(now, &[]), &witnessed, now).as_secs(), 0);
+        assert_eq!(fresh_for(&v, &witnessed, 0, now).as_secs(), 600);
+        assert_eq!(
+            fresh_for(&verdict(now, &[]), &witnessed, 0, now).as_secs(),
+            0
+        );
     }
 }

@@ -79,6 +79,8 @@ pub struct Allowed {
     pub checkpoint: CheckpointInfo,
     /// Warnings to show (pin moved, ...).
     pub warnings: Vec<String>,
+    /// Whether the checkpoint was fresh only thanks to the configured `accept_stale`.
+    pub stale_accepted: bool,
     /// Whether the log's answer came from the cache.
     pub cached: bool,
 }

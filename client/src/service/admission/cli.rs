@@ -45,6 +45,10 @@ pub struct AdmissionArgs {
     /// Longest a verified answer of the log is reused (never past the policy's max-age).
     #[arg(long, default_value = "60s", value_parser = duration)]
     pub cache_ttl: Duration,
+    /// Accept cosignatures up to this much older than the policy's max-age (reported as a
+    /// warning on each image; never updates the state). For a witness outage only.
+    #[arg(long, value_parser = duration)]
+    pub accept_stale: Option<Duration>,
     /// Most connections open at once.
     #[arg(long, default_value_t = taglog_serve::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
@@ -106,6 +110,7 @@ pub fn webhook(args: &AdmissionArgs, g: &Globals) -> Result<Webhook, Error> {
     let mut cfg = ServiceConfig::new(policy, StateDir::resolve(g.state_dir.as_deref())?, registry);
     cfg.log_url.clone_from(&g.log);
     cfg.cache_ttl = args.cache_ttl;
+    cfg.accept_stale = args.accept_stale.map_or(0, |d| d.as_secs());
     let config = AdmissionConfig {
         uncovered: args.uncovered,
         namespaces: Namespaces {

@@ -16,8 +16,10 @@
 //!   refused image, its container and the failed rule, and what to do.
 //!
 //! Pinned and stale-accepted images, and uncovered images allowed by configuration, get a
-//! warning. Namespaces can be opted in or out ([`Namespaces`]); `dryRun` requests are
-//! answered exactly like real ones and the response `uid` echoes the request's. A review that
+//! warning. Namespaces can be opted in or out ([`Namespaces`]); a `dryRun` request gets the
+//! answer a real one would, without side effects (the verifier's state is read but not
+//! updated, and a fresh answer of the log is not cached); the response `uid` echoes the
+//! request's. A review that
 //! is too large, malformed, or not `AdmissionReview` `v1` gets an HTTP error saying so
 //! ([`review::ReviewError`]) and nothing is decided. No path allows an image the service
 //! refused, and a decision that does not finish within [`AdmissionConfig::decision_timeout`]
@@ -151,7 +153,7 @@ impl Webhook {
         if sites.is_empty() {
             return pass;
         }
-        let judged = match self.judge(&sites).await {
+        let judged = match self.judge(&sites, req.dry_run).await {
             Ok(j) => j,
             Err(message) => return deny(req, 504, message),
         };
@@ -159,7 +161,7 @@ impl Webhook {
     }
 
     /// Decides every image of `sites`; `Err` with a message when the decision timed out.
-    async fn judge<'s>(&self, sites: &'s [Site]) -> Result<Vec<Judged<'s>>, String> {
+    async fn judge<'s>(&self, sites: &'s [Site], dry_run: bool) -> Result<Vec<Judged<'s>>, String> {
         let parsed: Vec<Result<Ask, Refusal>> = sites
             .iter()
             .map(|s| {
@@ -173,7 +175,7 @@ impl Webhook {
         let timeout = self.config.decision_timeout;
         let decided = tokio::time::timeout(
             timeout,
-            ask::decide(&self.service, &asks, self.config.uncovered),
+            ask::decide(&self.service, &asks, self.config.uncovered, dry_run),
         )
         .await
         .map_err(|_| {
@@ -268,6 +270,12 @@ fn render(req: &Request, judged: &[Judged<'_>]) -> Answer {
                         j.site.image,
                         if moved { " (the tag has moved)" } else { "" },
                         now.unwrap_or_default()
+                    ));
+                }
+                if a.stale_accepted {
+                    warnings.push(format!(
+                        "taglog: {} was verified with --accept-stale: the log's checkpoint is older than the policy's max-age",
+                        j.site.image
                     ));
                 }
                 for w in &a.warnings {

@@ -221,7 +221,7 @@ pub fn build_service(s: &Settings) -> Result<Service, CallError> {
 
 /// Decides one checked call.
 pub async fn judge(service: &Service, ask: &Ask, uncovered: ask::Uncovered) -> Judgement {
-    let outcome = match ask::decide(service, std::slice::from_ref(ask), uncovered).await {
+    let outcome = match ask::decide(service, std::slice::from_ref(ask), uncovered, false).await {
         Ok(mut v) => v.pop(),
         Err(e) => return Judgement::new(EXIT_USAGE, format!("taglog: refused: {e}")),
     };
