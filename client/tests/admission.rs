@@ -703,3 +703,44 @@ fn stale_checkpoints_are_denied_or_accepted_with_a_warning() {
     let warnings = resp["warnings"].to_string();
     assert!(warnings.contains("--accept-stale"), "{warnings}");
 }
+
+/// On UPDATE only images that changed are decided: a pod whose tag was withdrawn after it
+/// started can still be relabelled (or lose its finalizers), an ephemeral container added to it
+/// is checked alone, and a changed image is checked and rewritten.
+#[test]
+fn updates_decide_only_changed_images() {
+    let env = Env::new();
+    let [app, ..] = publish_fixture_images(&env);
+    env.push_and_publish("gone", "1", "gone1");
+    let hook = Webhook::start(&env, &[]);
+    env.publish("gone:1", &["--withdraw"]);
+    let mut update = fixture(&env, "multi.json", &[]);
+    update["request"]["operation"] = "UPDATE".into();
+    let mut old = update["request"]["object"].clone();
+    old["metadata"]["labels"] = serde_json::json!({"before": "relabel"});
+    update["request"]["oldObject"] = old.clone();
+    // Same images as before (one withdrawn since): allowed, nothing rewritten.
+    let resp = hook.review(&update);
+    assert_eq!(resp["allowed"], true, "{resp}");
+    assert!(resp.get("patch").is_none(), "{resp}");
+    // `kubectl debug` (pods/ephemeralcontainers): only the new container is decided.
+    let mut debug = update.clone();
+    debug["request"]["subResource"] = "ephemeralcontainers".into();
+    debug["request"]["object"]["spec"]["ephemeralContainers"] =
+        serde_json::json!([{"name": "dbg", "image": env.r("app:1")}]);
+    let obj = patched(&debug, &hook.review(&debug));
+    assert_eq!(
+        obj.pointer("/spec/ephemeralContainers/0/image").unwrap(),
+        &Value::String(format!("{}@{app}", env.r("app")))
+    );
+    assert_eq!(obj["spec"]["containers"], old["spec"]["containers"]);
+    // A changed image is decided: here it names the withdrawn tag and is denied.
+    let mut changed = update.clone();
+    changed["request"]["oldObject"]["spec"]["containers"][1]["image"] = env.r("side:2").into();
+    let resp = hook.review(&changed);
+    assert_eq!(resp["allowed"], false, "{resp}");
+    assert!(resp["status"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("[withdrawn]"));
+}

@@ -13,7 +13,10 @@
 //! - a reference no `publisher` line covers follows [`AdmissionConfig::uncovered`]
 //!   (default deny);
 //! - if any image is refused, the whole request is denied with one message naming each
-//!   refused image, its container and the failed rule, and what to do.
+//!   refused image, its container and the failed rule, and what to do;
+//! - on UPDATE, only images that differ from the old object at the same place are decided
+//!   (a metadata change or a finalizer removal never depends on the log; an ephemeral
+//!   container added through `pods/ephemeralcontainers` is checked alone).
 //!
 //! Pinned and stale-accepted images, and uncovered images allowed by configuration, get a
 //! warning. Namespaces can be opted in or out ([`Namespaces`]); a `dryRun` request gets the
@@ -147,7 +150,7 @@ impl Webhook {
             return deny(req, 400, "request.object is missing".to_string());
         };
         let sites = match pods::image_sites(object, spec_path) {
-            Ok(s) => s,
+            Ok(s) => changed(s, req.old_object.as_ref()),
             Err(e) => return deny(req, 400, format!("{}: {e}", subject(req))),
         };
         if sites.is_empty() {
@@ -209,6 +212,20 @@ impl Webhook {
     }
 }
 
+/// The sites whose image is new: on UPDATE, an image string the old object already held at
+/// the same place was admitted before (or predates the webhook) and is not decided again, so
+/// a label change or a finalizer removal never depends on the log, and an ephemeral container
+/// added to a running pod is checked alone.
+fn changed(sites: Vec<Site>, old: Option<&serde_json::Value>) -> Vec<Site> {
+    let Some(old) = old else {
+        return sites;
+    };
+    sites
+        .into_iter()
+        .filter(|s| old.pointer(&s.pointer).and_then(|v| v.as_str()) != Some(s.image.as_str()))
+        .collect()
+}
+
 /// `Deployment ns/name` for messages.
 fn subject(req: &Request) -> String {
     format!(
@@ -249,6 +266,14 @@ fn render(req: &Request, judged: &[Judged<'_>]) -> Answer {
         })
         .collect();
     if !refused.is_empty() {
+        let codes: Vec<&str> = refused.iter().map(|(_, r)| r.code()).collect();
+        tracing::info!(
+            uid = %req.uid,
+            object = %subject(req),
+            dry_run = req.dry_run,
+            codes = ?codes,
+            "admission denied"
+        );
         return deny(req, worst_code(&refused), denial_message(req, &refused));
     }
     let mut rewrites = Vec::new();

@@ -115,6 +115,8 @@ pub struct Request {
     pub operation: Operation,
     /// `object` (absent for DELETE).
     pub object: Option<Value>,
+    /// `oldObject` (present for UPDATE).
+    pub old_object: Option<Value>,
     /// `dryRun`.
     pub dry_run: bool,
 }
@@ -141,6 +143,8 @@ struct RequestWire {
     operation: String,
     #[serde(default)]
     object: Option<Value>,
+    #[serde(default)]
+    old_object: Option<Value>,
     #[serde(default)]
     dry_run: Option<bool>,
 }
@@ -180,6 +184,7 @@ pub fn parse(body: &[u8]) -> Result<Request, ReviewError> {
         name: r.name.filter(|s| !s.is_empty()),
         operation,
         object: r.object.filter(|o| !o.is_null()),
+        old_object: r.old_object.filter(|o| !o.is_null()),
         dry_run: r.dry_run.unwrap_or(false),
     })
 }
