@@ -7,7 +7,8 @@
 //!   the monitor rebuilds the whole tree in memory, so it can compute the root at any earlier
 //!   size and build consistency and inclusion proofs for evidence without trusting the log.
 //! - `state.json`: the last verified checkpoint, how many of its entries have been replayed
-//!   (checked), the replay checker's state at that point, the alert outbox and the ids of
+//!   (checked), the replay checker's state at that point (its map version on disk and the
+//!   bindings since the last state leaf), the alert outbox and the ids of
 //!   alerts already delivered. Replaced atomically (write temporary file, fsync, rename,
 //!   fsync directory) and only after a range of entries was fully checked, so a crash makes
 //!   the monitor re-check that range, never skip it. Alerts found in a range are put in the
@@ -15,6 +16,10 @@
 //!   delivery: an alert is neither lost nor (outside a crash between delivery and the next
 //!   save) delivered twice, and its stable id lets consumers drop that rare repeat.
 //! - `lock`: an exclusive advisory lock, held while the monitor runs.
+//! - `replay-db/`: the tag map and the notice history on disk ([`crate::store`]). Every
+//!   write to it is synced before the `state.json` that relies on it is saved, and a replay
+//!   reads from it only what the saved state names (a map version, earlier entries), so it
+//!   never runs ahead of `state.json`.
 //!
 //! Out of scope: what the checks are (see [`crate::checks`]) and how entries are fetched (see
 //! [`crate::follow`]).
