@@ -3,9 +3,11 @@
 #
 # Installs what a fresh Debian machine with Rust lacks, builds the workspace, and starts a
 # registry, a "malicious mirror" registry, the log server (embedded RocksDB) with two witnesses
-# (one auditing), and a monitor with a watch list. Then it publishes
-# localhost:PORT/acme/heavylifter:1.5, verifies it, moves the tag to a rebuilt image, lets the
-# mirror replay the old image and shows the client's rejection and the monitor's alerts.
+# (one auditing), a monitor with a watch list, and `taglog mirror` (the verifying pull-through
+# proxy) in front of the malicious mirror. Then it publishes localhost:PORT/acme/heavylifter:1.5,
+# verifies it, pulls it with skopeo through `taglog mirror`, moves the tag to a rebuilt image,
+# lets the mirror replay the old image and shows the client's rejection, the pull itself
+# refused (skopeo gets the mirror's DENIED), and the monitor's alerts.
 #
 #   scripts/demo.sh [--keep] [--release]
 #
@@ -66,6 +68,7 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 command -v clang >/dev/null 2>&1 || need+=(clang)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v jq >/dev/null 2>&1 || need+=(jq)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 if [ "${#need[@]}" -gt 0 ]; then
   [ "${TAGLOG_DEMO_NO_INSTALL:-0}" = 1 ] && die "missing: ${need[*]} (and TAGLOG_DEMO_NO_INSTALL=1)"
   sudo=()
@@ -78,7 +81,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" |
     indent
 else
-  say "docker-registry, libclang-dev, clang, curl and jq are installed"
+  say "docker-registry, skopeo, libclang-dev, clang, curl and jq are installed"
 fi
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (https://rustup.rs)"
 registry_bin=/usr/bin/docker-registry
@@ -127,7 +130,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-mkdir -p "$work"/{keys,logs,client,registry,mirror}
+mkdir -p "$work"/{keys,logs,client,registry,mirror,skopeo}
 used_ports=" "
 free_port() {
   local p
@@ -172,6 +175,7 @@ log_port=$(free_port)
 w1_port=$(free_port)
 w2_port=$(free_port)
 mon_port=$(free_port)
+tm_port=$(free_port)
 registry="localhost:$reg_port"
 mirror="localhost:$mirror_port"
 log_url="http://127.0.0.1:$log_port"
@@ -314,6 +318,56 @@ show "taglog verify $mirror/acme/heavylifter:1.5"
 taglog verify "$mirror/acme/heavylifter:1.5" 2>&1 | indent
 
 # ---------------------------------------------------------------------------------------------
+step "Pulling through taglog mirror with skopeo: the pull itself is verified"
+tmirror="127.0.0.1:$tm_port"
+say "taglog mirror proxies the mirror registry; --cache-ttl 0s makes this demo see the tag move"
+say "at once (the default reuses a verified answer for 60 s, never beyond the policy's max-age)"
+show "taglog mirror --listen $tmirror --upstream $mirror --cache-ttl 0s --state-dir mirror-state"
+start taglog-mirror env RUST_LOG=warn "$bin/taglog" --state-dir "$work/mirror-state" \
+  mirror --listen "$tmirror" --upstream "$mirror" --cache-ttl 0s
+wait_http taglog-mirror "http://$tmirror/healthz" 200
+# skopeo (containers/image) reads registries.conf: pulls of $mirror go to taglog mirror, and so
+# does the fallback (location), so a refusal cannot turn into a direct, unverified pull.
+skopeo_conf="$work/skopeo/registries.conf"
+cat >"$skopeo_conf" <<EOF
+unqualified-search-registries = []
+
+[[registry]]
+prefix = "$mirror"
+location = "$tmirror"
+insecure = true
+
+[[registry.mirror]]
+location = "$tmirror"
+insecure = true
+EOF
+say "registries.conf (for podman, CRI-O and buildah too; containerd uses hosts.toml):"
+indent <"$skopeo_conf"
+# skopeo's own signature policy is not used (--insecure-policy): taglog decides.
+# denied FILE: skopeo's error names the mirror's DENIED message once per place it tried (the
+# mirror, then the location, here the mirror too); show it once, folded.
+denied() {
+  local msg
+  msg=$(grep -o 'denied: taglog: [^]]*' "$1" | head -1)
+  if [ -n "$msg" ]; then
+    printf 'skopeo: ... reading manifest 1.5 in %s/acme/heavylifter: %s\n' "$tmirror" "$msg" |
+      fold -s -w 92 | indent
+  else
+    indent <"$1"
+  fi
+}
+tskopeo() {
+  HOME="$work/skopeo" TMPDIR="$work/skopeo" skopeo --registries-conf "$skopeo_conf" \
+    --insecure-policy "$@"
+}
+show "skopeo --registries-conf registries.conf copy docker://$mirror/acme/heavylifter:1.5 dir:pulled"
+tskopeo copy -q "docker://$mirror/acme/heavylifter:1.5" "dir:$work/pulled" 2>&1 | indent ||
+  die "skopeo copy through taglog mirror failed: $(tail -5 "$work/logs/taglog-mirror.log")"
+pulled="sha256:$(sha256sum "$work/pulled/manifest.json" | cut -d' ' -f1)"
+[ "$pulled" = "$d15" ] || die "skopeo pulled $pulled, expected $d15"
+say "${green}pulled${off}: manifest $pulled, the digest the log binds to 1.5"
+
+# ---------------------------------------------------------------------------------------------
 step "Moving the tag: 1.5 is rebuilt with a security fix and published again (version 2)"
 d15b=$(scripts/lib/push-image.sh "$registry" acme/heavylifter 1.5 1.5-security-fix)
 say "$image:1.5  $d15  ->  $d15b"
@@ -338,6 +392,22 @@ fresh="$work/fresh-state"
 code=$(TAGLOG_STATE_DIR="$fresh" taglog verify "$mirror/acme/heavylifter:1.5" --json 2>/dev/null |
   jq -r '"\(.result) (\(.code)), exit \(.exit)"') || true
 say "  $code"
+say "a pull that does not go through taglog takes the old image without a word:"
+show "skopeo copy --src-tls-verify=false docker://$mirror/acme/heavylifter:1.5 dir:direct"
+HOME="$work/skopeo" TMPDIR="$work/skopeo" skopeo --insecure-policy copy -q --src-tls-verify=false \
+  "docker://$mirror/acme/heavylifter:1.5" "dir:$work/direct" 2>&1 | indent ||
+  die "the direct skopeo copy failed"
+say "  got sha256:$(sha256sum "$work/direct/manifest.json" | cut -d' ' -f1) (the old 1.5)"
+say "the same pull through taglog mirror is refused by the pull itself:"
+show "skopeo --registries-conf registries.conf copy docker://$mirror/acme/heavylifter:1.5 dir:replayed"
+set +e
+tskopeo copy -q "docker://$mirror/acme/heavylifter:1.5" "dir:$work/replayed" >"$work/pull-attack.err" 2>&1
+rc=$?
+set -e
+denied "$work/pull-attack.err"
+[ "$rc" != 0 ] || die "skopeo pulled the replayed image through taglog mirror"
+grep -q 'denied: taglog' "$work/pull-attack.err" || die "skopeo failed without the mirror's DENIED message"
+say "${red}refused${off}: skopeo exit code $rc, with the mirror's DENIED message"
 
 step "Attack: the mirror re-tags 1.5 to the 1.4 image (validly signed for 1.4)"
 scripts/lib/push-image.sh "$mirror" acme/heavylifter 1.5 1.4 >/dev/null
@@ -349,6 +419,17 @@ set -e
 indent <"$work/attack2.err"
 [ "$rc" = 1 ] || die "expected exit code 1, got $rc"
 say "${red}rejected${off}: exit code $rc: the signed statement names the full ref, tag included"
+show "skopeo --registries-conf registries.conf copy docker://$mirror/acme/heavylifter:1.5 dir:retagged"
+set +e
+tskopeo copy -q "docker://$mirror/acme/heavylifter:1.5" "dir:$work/retagged" >"$work/pull-attack2.err" 2>&1
+rc=$?
+set -e
+denied "$work/pull-attack2.err"
+[ "$rc" != 0 ] || die "skopeo pulled the re-tagged image through taglog mirror"
+grep -q 'denied: taglog' "$work/pull-attack2.err" || die "skopeo failed without the mirror's DENIED message"
+say "${red}refused${off}: the pull through taglog mirror fails the same way"
+say "denials counted by taglog mirror (/metrics):"
+curl -s "http://$tmirror/metrics" | grep '^taglog_denials_total' | indent || true
 
 # ---------------------------------------------------------------------------------------------
 step "What the monitor saw"
@@ -402,6 +483,8 @@ if [ "$keep" = 1 ]; then
   show "taglog pin $image:1.5 $d15   # S6: stay on the old build"
   show "taglog verify $image:1.5 --digest $d15   # exit 0, reported as pinned"
   show "curl -s $log_url/metrics | grep ^taglog_; tail -f $work/logs/monitor.log"
+  show "skopeo --registries-conf $skopeo_conf --insecure-policy inspect docker://$mirror/acme/heavylifter:1.5"
+  show "curl -s http://$tmirror/metrics | grep ^taglog_   # taglog mirror: verifications, denials"
   say "logs: $work/logs/   policy: $TAGLOG_POLICY"
   say "stop everything with: $work/stop.sh"
 else

@@ -256,15 +256,23 @@ fn a_corrupt_state_file_is_exit_2_and_not_overwritten() {
     std::fs::create_dir_all(&c.state).unwrap();
     let r = format!("{}/acme/app:1", reg.host());
     let d = format!("sha256:{}", "1".repeat(64));
+    // A valid state cut short (what a save written in place would leave after a kill), an
+    // empty file, and files that parse but are not this taglog's state.
+    let valid = format!(r#"{{"format": 1, "pins": {{"{r}": "{d}"}}}}"#);
+    let truncated = &valid.as_bytes()[..valid.len() / 2];
     for bad in [
         &b"{not json"[..],
+        truncated,
+        b"",
         br#"{"format": 2}"#,
         br#"{"format": 1, "pins": {"x": "md5:00"}}"#,
     ] {
         std::fs::write(c.state.join("state.json"), bad).unwrap();
         for args in [
             vec!["verify", r.as_str(), "--digest", d.as_str()],
+            vec!["lookup", r.as_str()],
             vec!["pin", r.as_str(), d.as_str()],
+            vec!["unpin", r.as_str()],
         ] {
             c.run(&args).code(2).stderr_has("corrupt");
             assert_eq!(c.state_bytes(), bad, "{args:?} must not overwrite it");
@@ -294,11 +302,32 @@ fn pin_in(state: &[u8], r: &str) -> Option<String> {
     v["pins"][r].as_str().map(str::to_string)
 }
 
+/// Waits until `child` has begun its save (its temporary file `state.json.tmp.<pid>` exists,
+/// or `state.json` changed in place) and returns true; false if it exited first.
+fn wait_for_save(child: &mut std::process::Child, state: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let file = state.join("state.json");
+    let tmp = state.join(format!("state.json.tmp.{}", child.id()));
+    let stamp = |m: std::fs::Metadata| (m.ino(), m.len(), m.mtime(), m.mtime_nsec());
+    let before = std::fs::metadata(&file).map(stamp).ok();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if tmp.exists() || std::fs::metadata(&file).map(stamp).ok() != before {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+    }
+    panic!("taglog pin neither saved nor exited within 60 s");
+}
+
 #[test]
 fn kill_9_during_state_saves_leaves_the_old_or_the_new_state() {
     let c = Cli::new("quorum none\n");
     let r = "registry.example/acme/app:1";
-    // A large state (2,000 pins) makes each save long enough for kills to land inside it.
+    // A large state (2,000 pins) makes each save (write and fsync) long enough for kills to
+    // land inside it.
     let pins: serde_json::Map<String, serde_json::Value> = (0..2000)
         .map(|i| {
             (
@@ -314,24 +343,26 @@ fn kill_9_during_state_saves_leaves_the_old_or_the_new_state() {
     )
     .unwrap();
     let digest = |i: u64| format!("sha256:{:064x}", 0xabc000 + i);
-    // How long one unkilled save takes.
-    let start = Instant::now();
     assert!(spawn_pin(&c, r, &digest(0)).wait().unwrap().success());
-    let span = start.elapsed().as_micros().max(1000) as u64;
     let mut previous = Some(digest(0));
     let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(std::process::id());
-    let (mut killed, mut finished) = (0, 0);
+    // Kills that landed between the temporary file's creation and its rename (the file was
+    // left behind), and runs that finished anyway.
+    let (mut inside, mut finished) = (0, 0);
     for i in 1..=40u64 {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        let delay = (seed >> 33) % span;
         let mut child = spawn_pin(&c, r, &digest(i));
-        std::thread::sleep(Duration::from_micros(delay));
+        let pid = child.id();
+        if wait_for_save(&mut child, &c.state) {
+            // A random point of the save: 0 to 2 ms after it began.
+            std::thread::sleep(Duration::from_micros((seed >> 33) % 2000));
+        }
         let _ = child.kill(); // SIGKILL
-        let status = child.wait().unwrap();
-        if status.success() {
+        if child.wait().unwrap().success() {
             finished += 1;
-        } else {
-            killed += 1;
+        }
+        if c.state.join(format!("state.json.tmp.{pid}")).exists() {
+            inside += 1;
         }
         let now = pin_in(&c.state_bytes(), r);
         assert!(
@@ -341,7 +372,11 @@ fn kill_9_during_state_saves_leaves_the_old_or_the_new_state() {
         );
         previous = now;
     }
-    assert!(killed > 0, "no run was killed ({finished} finished)");
+    println!("{inside} of 40 kills landed inside a save, {finished} runs finished");
+    assert!(
+        inside > 0,
+        "no kill landed inside a save ({finished} of 40 runs finished)"
+    );
     // One clean run afterwards succeeds and removes what killed runs left behind.
     assert!(spawn_pin(&c, r, &digest(99)).wait().unwrap().success());
     assert_eq!(pin_in(&c.state_bytes(), r), Some(digest(99)));

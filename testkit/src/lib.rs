@@ -18,6 +18,7 @@
 //! | [`pull`] | `taglog mirror`, `skopeo` and `containerd`/`ctr` as pull clients, tar-layer images |
 //! | [`notary`] | Debian's Notary v1 (`notary-server` with its own TLS CA, the `notary` CLI) |
 //! | [`crafted`] | a log built leaf by leaf that signs, serves tiles, lookups and witness requests, with knobs to lie |
+//! | [`recording_proxy`] | a reverse proxy in front of a real server that records the paths readers fetched |
 //! | [`static_server`] | a static HTTP file server a test can change between requests |
 //! | [`hostile_witness`] | a witness that lies (409 naming any size, 422, endless bodies) and counts what it sent |
 //! | [`fake_http`] | a raw HTTP responder for answers no real server gives, recording what clients sent |
@@ -53,6 +54,7 @@ pub mod monitor;
 pub mod notary;
 pub mod process;
 pub mod pull;
+pub mod recording_proxy;
 pub mod registry;
 pub mod static_server;
 pub mod tls;

@@ -6,6 +6,7 @@
 //! decision about what is logged (the `log` layer).
 
 pub mod error;
+pub mod explore;
 pub mod quota;
 pub mod reads;
 pub mod submit;
@@ -53,6 +54,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/consistency", get(reads::consistency))
         .route("/healthz", get(reads::healthz))
         .route("/metrics", get(reads::metrics))
+        .merge(explore::router(Arc::clone(&state.log)))
         .with_state(state)
 }
 
