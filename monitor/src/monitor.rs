@@ -35,8 +35,8 @@ use crate::alerts::{Alert, AlertSink};
 use crate::checks::{self, SeenCheckpoint, Watchlist};
 use crate::follow::{self, FetchError, LogClient};
 use crate::replay::{ReplayError, Replayer};
-use crate::state::{StateDir, StateError};
-use crate::store::{DiskMap, ReplayDb, StoreError};
+use crate::state::{StateDefect, StateDir, StateError, EARLIER_STATE_FORMAT, STATE_FORMAT};
+use crate::store::{DiskMap, ReplayDb, StoreError, DB_DIR};
 
 /// Default number of entries replayed between two state saves.
 pub const DEFAULT_CHUNK: u64 = 65_536;
@@ -189,14 +189,12 @@ pub struct Monitor {
     pub metrics: Metrics,
 }
 
-/// Moves notice history kept in `state.json` by an earlier monitor into the replay database
-/// (written and synced before the state without it is saved; done again, to the same rows,
-/// after a crash in between).
+/// Takes over a state written by an earlier monitor ([`EARLIER_STATE_FORMAT`]): moves its
+/// notice history from `state.json` into the replay database (written and synced before the
+/// state without it is saved; done again, to the same rows, after a crash in between) and
+/// saves the state in the current format.
 fn take_over_notices(dir: &mut StateDir, db: &ReplayDb) -> Result<(), MonitorError> {
     let notices = &dir.state.notices;
-    if notices.bound.is_empty() && notices.current.is_empty() {
-        return Ok(());
-    }
     let hash = |k: &String| {
         hex::decode(k)
             .ok()
@@ -215,6 +213,9 @@ fn take_over_notices(dir: &mut StateDir, db: &ReplayDb) -> Result<(), MonitorErr
     db.import_notices(bound.into_iter(), current.into_iter(), at)?;
     dir.state.notices.bound.clear();
     dir.state.notices.current.clear();
+    // The tag map stays in the saved state (no map version yet) until the next state leaf
+    // writes it to disk.
+    dir.state.format = STATE_FORMAT;
     dir.save()?;
     Ok(())
 }
@@ -250,8 +251,20 @@ impl Monitor {
                 dir.save()?;
             }
         }
+        let db_dir = dir.path().join(DB_DIR);
+        if dir.state.format == STATE_FORMAT && dir.state.replayed > 0 && !db_dir.exists() {
+            return Err(MonitorError::State(StateError::Corrupt {
+                path: dir.path().join("state.json"),
+                defect: StateDefect::MissingReplayDb {
+                    replayed: dir.state.replayed,
+                    db: db_dir,
+                },
+            }));
+        }
         let db = ReplayDb::open(dir.path())?;
-        take_over_notices(&mut dir, &db)?;
+        if dir.state.format == EARLIER_STATE_FORMAT {
+            take_over_notices(&mut dir, &db)?;
+        }
         let replayer = Replayer::on_disk(&origin, &dir.state.replay, db.clone())?;
         let http = follow::http_client()?;
         let client = LogClient::new(http.clone(), &config.log_url);

@@ -165,9 +165,18 @@ pub enum ReplayError {
         /// The next index.
         expected: u64,
     },
-    /// The in-memory tag map is inconsistent (a bug).
+    /// The tag map is inconsistent (a bug) or its database failed.
     #[error("tag map: {0}")]
     Map(#[source] MapStoreError),
+    /// The saved state names a map version the replay database does not hold.
+    #[error("the replay database does not hold the tag map version {version} that the saved state names (restore the state directory or start with an empty one): {source}")]
+    MissingMapVersion {
+        /// The version named.
+        version: u64,
+        /// The failed read.
+        #[source]
+        source: MapStoreError,
+    },
 }
 
 impl From<CheckError<MapStoreError>> for ReplayError {
@@ -265,8 +274,12 @@ impl Replayer<DiskMap> {
         db: ReplayDb,
     ) -> Result<Replayer<DiskMap>, ReplayError> {
         let (allowlist, entries) = parts(state)?;
-        let map = DiskMap::open(db, state.map_version, entries.into_iter().collect())
-            .map_err(ReplayError::Map)?;
+        let map = DiskMap::open(db, state.map_version, entries.into_iter().collect()).map_err(
+            |source| match state.map_version {
+                Some(version) => ReplayError::MissingMapVersion { version, source },
+                None => ReplayError::Map(source),
+            },
+        )?;
         Ok(Replayer {
             ledger: Ledger::resume(origin, head(state), allowlist, map),
             now: None,

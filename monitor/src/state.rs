@@ -38,8 +38,15 @@ use crate::alerts::Alert;
 use crate::checks::NoticeState;
 use crate::replay::ReplayState;
 
-/// The state file format version this code writes and reads.
-pub const STATE_FORMAT: u32 = 1;
+/// The state file format version this code writes (and reads).
+///
+/// Format 2 keeps the tag map and the notice history in `replay-db/` (`state.json` names a
+/// map version and carries only the bindings since the last state leaf); a monitor that
+/// reads only format 1 refuses it instead of taking its partial map for the whole one.
+pub const STATE_FORMAT: u32 = 2;
+/// The earlier format this code also reads: the whole tag map and notice history in
+/// `state.json` (taken over into `replay-db/` on open, see [`crate::monitor::Monitor::open`]).
+pub const EARLIER_STATE_FORMAT: u32 = 1;
 /// The most alert ids remembered as delivered; older ones are forgotten first (ids are
 /// stable, so a consumer can still deduplicate).
 pub const MAX_SENT_IDS: usize = 100_000;
@@ -106,7 +113,7 @@ pub enum StateDefect {
     #[error("{0}")]
     Json(#[from] serde_json::Error),
     /// A format this monitor does not read.
-    #[error("format {found} (this monitor reads {STATE_FORMAT})")]
+    #[error("format {found} (this monitor reads {EARLIER_STATE_FORMAT} and {STATE_FORMAT})")]
     Format {
         /// The format found.
         found: u32,
@@ -122,6 +129,14 @@ pub enum StateDefect {
     /// The leaf hashes do not form a tree.
     #[error("{0}")]
     Tree(#[from] TreeError),
+    /// Entries were replayed, but the replay database they wrote is gone.
+    #[error("{replayed} entries replayed, but the replay database {db} that holds their tag map and notice history is missing")]
+    MissingReplayDb {
+        /// Entries replayed.
+        replayed: u64,
+        /// The database directory.
+        db: PathBuf,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
@@ -381,7 +396,7 @@ fn load_state(dir: &Path, origin: &str, now: u64) -> Result<MonitorState, StateE
             path: path.clone(),
             defect: e.into(),
         })?;
-    if state.format != STATE_FORMAT {
+    if state.format != STATE_FORMAT && state.format != EARLIER_STATE_FORMAT {
         return Err(StateError::Corrupt {
             path,
             defect: StateDefect::Format {
