@@ -24,7 +24,7 @@ mkdir -p "$out"
 
 cargo build --release --locked -p taglog-monitor --bin taglog-monitor
 bench_bin=$(cargo bench --locked -p taglog-monitor --bench replay --no-run --message-format=json 2>/dev/null |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+    grep '"kind":\["bench"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 [ -x "$bench_bin" ] || { echo "replay bench binary not found" >&2; exit 1; }
 
 work="$(mktemp -d)"
