@@ -135,7 +135,7 @@ async fn a_failed_commit_loses_nothing_acknowledged_and_publishes_nothing_uncomm
         let store = Arc::new(MemoryStore::new());
         let running = start(&store).await;
         let a = submission("app:1", 1, 1);
-        let a_leaf = a.leaf;
+        let a_leaf = a.binding.leaf_hash();
         let a_index = submit(running.log(), a).await.unwrap();
         let signed = store.state().checkpoints;
         let before = store.state();
@@ -148,7 +148,7 @@ async fn a_failed_commit_loses_nothing_acknowledged_and_publishes_nothing_uncomm
             schedule: Schedule::Next(1),
         });
         let b = submission("app:1", 2, 2);
-        let b_leaf = b.leaf;
+        let b_leaf = b.binding.leaf_hash();
         let outcome = running.log().submit(b).await.unwrap();
         assert!(is_halted_by_storage(&outcome), "{effect:?}: {outcome:?}");
         let after = store.state();
@@ -256,7 +256,9 @@ async fn a_full_disk_acknowledges_nothing_until_space_is_back() {
         assert_eq!(running.log().heads().published().unwrap().size, before.size);
         // What was acknowledged is still answered, from the index, while halted.
         assert_eq!(
-            store.dedup(&submission("app:1", 1, 1).leaf).unwrap(),
+            store
+                .dedup(&submission("app:1", 1, 1).binding.leaf_hash())
+                .unwrap(),
             Some(a_index)
         );
         running.stop().await.unwrap();

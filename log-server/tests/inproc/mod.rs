@@ -71,13 +71,7 @@ pub fn submission(reference: &str, version: u64, digest: u8) -> Submission {
     };
     let entry = sign_binding(&b, &publisher()).unwrap();
     let signed = SignedBinding::parse(&entry).unwrap();
-    Submission {
-        leaf: leaf_hash(&entry),
-        reference: signed.binding().reference.clone(),
-        key: publisher().verifier(),
-        version,
-        entry,
-    }
+    Submission::new(signed, &[publisher().verifier()])
 }
 
 /// Submits and returns the index of an `Added` or `Duplicate` outcome, or the outcome.
