@@ -398,3 +398,100 @@ impl IntoResponse for ApiError {
         resp
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use taglog_proofs::binding::{sign_binding, Binding, DigestValue, SignedBinding};
+    use taglog_proofs::hash::Hash;
+    use taglog_proofs::map::MapValue;
+    use taglog_proofs::note::{KeyType, SignerKey};
+
+    use super::*;
+
+    fn signed() -> SignedBinding {
+        let key = SignerKey::from_seed("p.example".parse().unwrap(), KeyType::Ed25519, [1; 32]);
+        let b = Binding {
+            log: "log.example/taglog".into(),
+            reference: "registry.example/acme/app:1".parse().unwrap(),
+            digest: DigestValue::Sha256([2; 32]),
+            version: 2,
+            time: 1,
+        };
+        SignedBinding::parse(&sign_binding(&b, &key).unwrap()).unwrap()
+    }
+
+    fn answer(v: Violation) -> (StatusCode, &'static str, Map<String, Value>) {
+        let e = ApiError::from(v);
+        let p = e.parts();
+        (p.status, p.code, e.extra())
+    }
+
+    /// Every refusal of a binding by the rule book has its status and code; anything else
+    /// the rule book could report is a server fault.
+    #[test]
+    fn rule_book_refusals_map_to_one_answer_each() {
+        let b = signed();
+        let reference = b.binding().reference.clone();
+        let (name, id) = b.signer();
+        let previous = MapValue {
+            index: 5,
+            version: 2,
+            leaf_hash: Hash([3; 32]),
+        };
+        let (s, code, extra) = answer(Violation::Version {
+            index: 9,
+            reference: reference.clone(),
+            previous: Some(previous),
+            version: 2,
+            error: VersionError::NotNext {
+                previous: 2,
+                expected: 3,
+                version: 2,
+            },
+        });
+        assert_eq!((s, code), (StatusCode::CONFLICT, "version_conflict"));
+        assert_eq!(extra["expected_version"], 3);
+        assert_eq!(extra["current_version"], 2);
+        let (s, _, extra) = answer(Violation::Version {
+            index: 9,
+            reference: reference.clone(),
+            previous: None,
+            version: (1 << 32) + 1,
+            error: VersionError::FirstOutOfRange {
+                version: (1 << 32) + 1,
+            },
+        });
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert_eq!(extra["expected_version"], 1);
+        assert!(!extra.contains_key("current_version"));
+        for (reason, want) in [
+            (NotAdmittedReason::UnknownKey, "unknown_key"),
+            (NotAdmittedReason::NoPrefix, "ref_not_allowed"),
+        ] {
+            let (s, code, _) = answer(Violation::NotAdmitted {
+                index: 9,
+                reference: reference.clone(),
+                name: name.clone(),
+                id,
+                reason,
+            });
+            assert_eq!((s, code), (StatusCode::FORBIDDEN, want));
+        }
+        let (s, code, _) = answer(Violation::BadSignature {
+            index: 9,
+            reference,
+            keys: Vec::new(),
+        });
+        assert_eq!((s, code), (StatusCode::FORBIDDEN, "bad_signature"));
+        let (s, code, _) = answer(Violation::WrongLog {
+            index: 9,
+            expected: "a".into(),
+            found: "b".into(),
+        });
+        assert_eq!((s, code), (StatusCode::BAD_REQUEST, "wrong_log"));
+        let (s, code, _) = answer(Violation::StateSize { index: 9, size: 3 });
+        assert_eq!((s, code), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
+    }
+}
