@@ -32,9 +32,17 @@ fn layer(src: &Path, file: &Path) -> Option<String> {
     Some(first.trim_end_matches(".rs").to_owned())
 }
 
-/// Every module named as `crate::<m>` in `text` (code and doc links alike).
+/// Every module named as `crate::<m>` in `text` (code and doc links alike), or as
+/// `super::super::<m>` (which, from a file one directory below `src/`, is `crate::<m>` too).
 fn named(text: &str) -> Vec<String> {
-    text.match_indices("crate::")
+    let mut out = after(text, "crate::");
+    out.extend(after(text, "super::super::"));
+    out
+}
+
+/// The identifiers that follow `prefix` in `text`.
+fn after(text: &str, prefix: &str) -> Vec<String> {
+    text.match_indices(prefix)
         .filter_map(|(i, m)| {
             let rest = text.get(i + m.len()..)?;
             let end = rest
@@ -43,6 +51,15 @@ fn named(text: &str) -> Vec<String> {
             rest.get(..end).map(str::to_owned)
         })
         .collect()
+}
+
+#[test]
+fn super_paths_are_layer_paths() {
+    assert_eq!(
+        named("use super::super::http::X; crate::log::y"),
+        ["log", "http"]
+    );
+    assert_eq!(named("use super::store; // [`crate::store`]"), ["store"]);
 }
 
 #[test]
