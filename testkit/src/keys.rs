@@ -80,3 +80,23 @@ pub fn read_key(path: &Path) -> SignerKey {
         .parse()
         .unwrap_or_else(|e| panic!("key file {}: {e}", path.display()))
 }
+
+/// Two Ed25519 keys with the same name (`tenant.test`) and the same key ID (`4870f208`),
+/// from the seeds `n.to_be_bytes() ‖ 0…` for n = 66 760 and 142 304 (found by a birthday
+/// search over n): a tenant who grinds such a key must not shadow the other's.
+///
+/// # Panics
+/// Never for these seeds (checked).
+#[must_use]
+pub fn colliding() -> (SignerKey, SignerKey) {
+    let key = |n: u32| {
+        let mut seed = [0u8; 32];
+        seed[..4].copy_from_slice(&n.to_be_bytes());
+        let name: KeyName = "tenant.test".parse().expect("a valid key name");
+        SignerKey::from_seed(name, KeyType::Ed25519, seed)
+    };
+    let (a, b) = (key(66_760), key(142_304));
+    assert_eq!(a.id(), b.id(), "the two keys must share a key ID");
+    assert_ne!(a.verifier(), b.verifier(), "the two keys must differ");
+    (a, b)
+}

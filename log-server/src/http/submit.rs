@@ -19,8 +19,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use taglog_proofs::binding::SignedBinding;
+use taglog_proofs::binding::{BindingError, SignedBinding};
 use taglog_proofs::hash::leaf_hash;
+use taglog_proofs::note::VerifierKey;
 use taglog_serve::BodyError;
 
 use super::{blocking, json_response, ApiError, AppState};
@@ -75,6 +76,8 @@ struct Checked {
     bytes: Bytes,
     signed: SignedBinding,
     leaf: taglog_proofs::hash::Hash,
+    /// The allowlisted key the signature verified under.
+    key: VerifierKey,
 }
 
 async fn submit(
@@ -108,7 +111,7 @@ async fn submit(
         entry: checked.bytes.to_vec(),
         leaf: checked.leaf,
         reference: binding.reference.clone(),
-        signer: signer.clone(),
+        key: checked.key.clone(),
         version: binding.version,
     };
     let outcome = match state.log.submit(sub).await {
@@ -172,31 +175,56 @@ async fn check(
     let origin = state.log.config().key.name().to_string();
     signed.check_log(&origin).map_err(ApiError::WrongLog)?;
     let allowlist = state.log.allowlist();
-    let (name, id) = signed.signer();
-    let key = allowlist
-        .key(name, id)
-        .map_err(ApiError::UnknownKey)?
-        .clone();
+    // Every allowlisted key with the signer's name and key ID that covers the ref is tried:
+    // another tenant's key may share both (issue 12, finding 4).
+    let candidates = allowlist
+        .candidates(&signed)
+        .map_err(|denied| match denied {
+            Denied::UnknownKey { .. } => ApiError::UnknownKey(denied),
+            Denied::RefNotAllowed { .. } => ApiError::RefNotAllowed(denied),
+        })?;
     let store = Arc::clone(state.log.store());
     let leaf = leaf_hash(&bytes);
     let (signed, key, found) = blocking(move || {
-        signed.verify(&key).map_err(ApiError::BadSignature)?;
+        let key = verify_any(&signed, candidates)?;
         let ref_key = signed.binding().reference.key();
         let found = (store.dedup(&leaf)?, store.ref_latest(&ref_key)?);
         Ok((signed, key, found))
     })
     .await?;
-    allowlist
-        .check(&signed.binding().reference, &key)
-        .map_err(ApiError::RefNotAllowed)?;
     Ok((
         Checked {
             bytes,
             signed,
             leaf,
+            key,
         },
         found,
     ))
+}
+
+/// The first of `candidates` the signature verifies under.
+///
+/// # Errors
+/// [`ApiError::BadSignature`] with the last key's reason if none verifies.
+fn verify_any(
+    signed: &SignedBinding,
+    candidates: Vec<VerifierKey>,
+) -> Result<VerifierKey, ApiError> {
+    let mut last = None;
+    for key in candidates {
+        match signed.verify(&key) {
+            Ok(()) => return Ok(key),
+            Err(e) => last = Some(e),
+        }
+    }
+    let (name, id) = signed.signer();
+    Err(ApiError::BadSignature(last.unwrap_or_else(|| {
+        BindingError::UnknownSigner {
+            name: name.to_string(),
+            id,
+        }
+    })))
 }
 
 /// Answers a replay of a logged entry (200 with its index), or refuses a stale version

@@ -6,11 +6,15 @@
 //! `taglog/v1/publisher` leaves; only it is used to admit bindings. Out of scope: writing
 //! the leaves (the sequencer does) and the client's policy (proofs `policy.rs`).
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
-use taglog_proofs::note::{KeyError, KeyId, KeyName, VerifierKey};
+use taglog_proofs::binding::SignedBinding;
+use taglog_proofs::leaves::PublisherChange;
+use taglog_proofs::note::{KeyError, VerifierKey};
 use taglog_proofs::refs::{RefError, RefPrefix, TagRef};
+use taglog_proofs::rules::{self, NotAdmittedReason};
+
+pub use taglog_proofs::rules::Grant;
 
 /// Errors reading an allowlist file.
 #[derive(Debug, thiserror::Error)]
@@ -77,35 +81,22 @@ pub enum Denied {
         /// Signer key ID (hex).
         id: String,
     },
-    /// The key is allowlisted, but for no prefix matching the ref.
+    /// Keys with the signer's name and key ID are allowlisted, but none for a prefix
+    /// matching the ref (or the key that signed is no longer allowlisted for it).
     #[error("publisher key {key} may not bind {reference}: no allowlisted prefix of this key matches it")]
     RefNotAllowed {
-        /// The key.
+        /// The key (`name+id`, or the verifier key when one key is meant).
         key: String,
         /// The ref.
         reference: String,
     },
 }
 
-/// One admitted `(prefix, key)` pair.
-#[derive(Clone, Debug)]
-pub struct Grant {
-    /// The prefix.
-    pub prefix: RefPrefix,
-    /// The publisher key.
-    pub key: VerifierKey,
-}
-
-impl Grant {
-    fn id(&self) -> (String, String) {
-        (self.prefix.to_string(), self.key.to_string())
-    }
-}
-
-/// A set of grants.
+/// A set of grants: the logged allowlist's rules ([`rules::Allowlist`]), read from a file
+/// or rebuilt from the store.
 #[derive(Clone, Debug, Default)]
 pub struct Allowlist {
-    grants: Vec<Grant>,
+    rules: rules::Allowlist,
 }
 
 fn parse_grant(prefix: &str, vkey: &str) -> Result<Grant, GrantError> {
@@ -121,13 +112,12 @@ fn parse_grant(prefix: &str, vkey: &str) -> Result<Grant, GrantError> {
 }
 
 impl Allowlist {
-    /// Parses allowlist text for the log `origin`.
+    /// Parses allowlist text for the log `origin`; a pair given twice is held once.
     ///
     /// # Errors
     /// [`AllowlistError::Syntax`] or [`AllowlistError::Grant`] naming the first bad line.
     pub fn parse(text: &str, origin: &str) -> Result<Allowlist, AllowlistError> {
         let mut grants = Vec::new();
-        let mut seen = BTreeSet::new();
         for (i, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or_default().trim();
             if line.is_empty() {
@@ -146,11 +136,11 @@ impl Allowlist {
                 ["publisher", _, _, _] => continue,
                 _ => return Err(AllowlistError::Syntax { line: i + 1 }),
             };
-            if seen.insert(grant.id()) {
-                grants.push(grant);
-            }
+            grants.push(grant);
         }
-        Ok(Allowlist { grants })
+        Ok(Allowlist {
+            rules: rules::Allowlist::from_grants(grants),
+        })
     }
 
     /// Reads and parses a file.
@@ -173,66 +163,74 @@ impl Allowlist {
         let grants = rows
             .iter()
             .map(|(p, k)| parse_grant(p, k))
-            .collect::<Result<_, _>>()?;
-        Ok(Allowlist { grants })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Allowlist {
+            rules: rules::Allowlist::from_grants(grants),
+        })
     }
 
     /// All grants.
     pub fn grants(&self) -> &[Grant] {
-        &self.grants
+        self.rules.grants()
     }
 
-    /// Changes turning `self` into `target`: removals first, then additions, each sorted.
-    pub fn diff(&self, target: &Allowlist) -> (Vec<Grant>, Vec<Grant>) {
-        let mine: BTreeSet<_> = self.grants.iter().map(Grant::id).collect();
-        let theirs: BTreeSet<_> = target.grants.iter().map(Grant::id).collect();
-        let removes = self
-            .grants
-            .iter()
-            .filter(|g| !theirs.contains(&g.id()))
-            .cloned()
-            .collect();
-        let adds = target
-            .grants
-            .iter()
-            .filter(|g| !mine.contains(&g.id()))
-            .cloned()
-            .collect();
-        (removes, adds)
+    /// The rule book's allowlist.
+    pub fn rules(&self) -> &rules::Allowlist {
+        &self.rules
     }
 
-    /// The allowlisted key with this name and ID, if any.
+    /// Changes turning `self` into `target`: every removal first, then every addition.
+    pub fn diff(&self, target: &Allowlist) -> Vec<(PublisherChange, Grant)> {
+        self.rules.diff(&target.rules)
+    }
+
+    /// Every allowlisted key that may have signed `b`: those with the signature line's name
+    /// and key ID whose prefix covers the ref. All of them must be tried: two tenants' keys
+    /// can share name and key ID (a 4-byte ID is cheap to grind), so the first match may
+    /// belong to another tenant.
     ///
     /// # Errors
-    /// [`Denied::UnknownKey`].
-    pub fn key(&self, name: &KeyName, id: KeyId) -> Result<&VerifierKey, Denied> {
-        self.grants
-            .iter()
-            .map(|g| &g.key)
-            .find(|k| k.name() == name && k.id() == id)
-            .ok_or_else(|| Denied::UnknownKey {
-                name: name.to_string(),
-                id: id.to_string(),
-            })
+    /// [`Denied::UnknownKey`] if no key has the name and key ID, [`Denied::RefNotAllowed`]
+    /// if none of those covers the ref.
+    pub fn candidates(&self, b: &SignedBinding) -> Result<Vec<VerifierKey>, Denied> {
+        self.rules.candidates(b).map_err(|reason| {
+            let (name, id) = b.signer();
+            match reason {
+                NotAdmittedReason::UnknownKey => Denied::UnknownKey {
+                    name: name.to_string(),
+                    id: id.to_string(),
+                },
+                NotAdmittedReason::NoPrefix => Denied::RefNotAllowed {
+                    key: format!("{name}+{id}"),
+                    reference: b.binding().reference.to_string(),
+                },
+            }
+        })
     }
 
-    /// Checks that `key` may bind `reference`.
+    /// Checks that `key` (the key a binding verified under) may still bind `reference`.
     ///
     /// # Errors
-    /// [`Denied::RefNotAllowed`].
+    /// [`Denied::UnknownKey`] if the key is no longer allowlisted at all,
+    /// [`Denied::RefNotAllowed`] if it is, but for no prefix covering the ref.
     pub fn check(&self, reference: &TagRef, key: &VerifierKey) -> Result<(), Denied> {
-        let vkey = key.to_string();
-        if self
-            .grants
-            .iter()
-            .any(|g| g.key.to_string() == vkey && g.prefix.matches(reference))
-        {
-            Ok(())
-        } else {
-            Err(Denied::RefNotAllowed {
-                key: vkey,
-                reference: reference.to_string(),
-            })
+        let mut known = false;
+        for g in self.rules.grants().iter().filter(|g| &g.key == key) {
+            if g.prefix.matches(reference) {
+                return Ok(());
+            }
+            known = true;
         }
+        Err(if known {
+            Denied::RefNotAllowed {
+                key: key.to_string(),
+                reference: reference.to_string(),
+            }
+        } else {
+            Denied::UnknownKey {
+                name: key.name().to_string(),
+                id: key.id().to_string(),
+            }
+        })
     }
 }

@@ -348,7 +348,7 @@ impl Log {
     /// sequencer stopped before deciding.
     pub async fn submit(&self, submission: Submission) -> Result<Outcome, QueueError> {
         let (tx, rx) = oneshot::channel();
-        let command = Command::Submit(submission, Instant::now(), tx);
+        let command = Command::Submit(Box::new(submission), Instant::now(), tx);
         self.queue.try_send(command).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => QueueError::Full,
             mpsc::error::TrySendError::Closed(_) => QueueError::Stopped,

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use taglog_proofs::hash::Hash;
-use taglog_proofs::note::{KeyId, KeyName};
+use taglog_proofs::leaves::PublisherChange;
+use taglog_proofs::note::VerifierKey;
 use taglog_proofs::refs::TagRef;
 use tokio::sync::{mpsc, oneshot};
 
@@ -80,8 +81,9 @@ pub struct Submission {
     pub leaf: Hash,
     /// The bound ref.
     pub reference: TagRef,
-    /// Signer name and key ID (already verified against an allowlisted key).
-    pub signer: (KeyName, KeyId),
+    /// The allowlisted key its signature verified under (the sequencer re-checks that this
+    /// key is still admitted for the ref).
+    pub key: VerifierKey,
     /// The binding's version.
     pub version: u64,
 }
@@ -92,7 +94,7 @@ type Reply = oneshot::Sender<Outcome>;
 #[derive(Debug)]
 pub enum Command {
     /// Sequence a binding (enqueued at the instant given).
-    Submit(Submission, Instant, Reply),
+    Submit(Box<Submission>, Instant, Reply),
     /// Log the changes that turn the logged allowlist into this one.
     Allowlist(Allowlist, oneshot::Sender<Result<usize, Arc<HaltReason>>>),
     /// Finish what is queued before this command, then stop.
@@ -265,7 +267,7 @@ impl Sequencer {
     /// Integrates one batch; returns the number of allowlist changes logged.
     fn integrate(
         &mut self,
-        subs: Vec<(Submission, Instant, Reply)>,
+        subs: Vec<(Box<Submission>, Instant, Reply)>,
         target: Option<Allowlist>,
     ) -> Result<usize, Arc<HaltReason>> {
         if let Some(reason) = self.log.halted() {
@@ -285,16 +287,13 @@ impl Sequencer {
             latest: HashMap::new(),
             leaves: HashMap::new(),
         };
-        let (removes, adds) = target
+        let diff = target
             .as_ref()
             .map(|t| self.allowlist.diff(t))
             .unwrap_or_default();
-        let changes = removes.len() + adds.len();
-        for (g, add) in removes
-            .iter()
-            .map(|g| (g, false))
-            .chain(adds.iter().map(|g| (g, true)))
-        {
+        let changes = diff.len();
+        for (change, g) in &diff {
+            let add = *change == PublisherChange::Add;
             batch.plan.add_publisher(&g.prefix, &g.key, add, time);
         }
         let allowlist = target
@@ -355,7 +354,12 @@ impl Sequencer {
 
     /// Decides one submission against the store and the batch so far; adds it to the plan
     /// if it is admitted.
-    fn decide(&self, batch: &mut Pending<'_>, allowlist: &Allowlist, s: Submission) -> Outcome {
+    fn decide(
+        &self,
+        batch: &mut Pending<'_>,
+        allowlist: &Allowlist,
+        s: Box<Submission>,
+    ) -> Outcome {
         let store = self.log.store();
         if let Some(index) = batch.leaves.get(&s.leaf) {
             return Outcome::Duplicate { index: *index };
@@ -365,10 +369,7 @@ impl Sequencer {
             Ok(None) => {}
             Err(e) => return Outcome::Unavailable(Unavailable::Store(Arc::new(e))),
         }
-        if let Err(denied) = allowlist
-            .key(&s.signer.0, s.signer.1)
-            .and_then(|k| allowlist.check(&s.reference, k))
-        {
+        if let Err(denied) = allowlist.check(&s.reference, &s.key) {
             return Outcome::Forbidden(denied);
         }
         let ref_key = s.reference.key();

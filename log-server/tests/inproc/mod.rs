@@ -71,11 +71,10 @@ pub fn submission(reference: &str, version: u64, digest: u8) -> Submission {
     };
     let entry = sign_binding(&b, &publisher()).unwrap();
     let signed = SignedBinding::parse(&entry).unwrap();
-    let (name, id) = signed.signer();
     Submission {
         leaf: leaf_hash(&entry),
         reference: signed.binding().reference.clone(),
-        signer: (name.clone(), id),
+        key: publisher().verifier(),
         version,
         entry,
     }
