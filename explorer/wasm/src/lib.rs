@@ -62,6 +62,9 @@ impl Report {
     }
 }
 
+/// The group of all pasted witness keys (every one must cosign).
+const GROUP: &str = "pasted-keys";
+
 /// The policy and log key the reader's text gives for `origin`.
 fn trust(keys: &str, origin: &str) -> Result<(Policy, VerifierKey), String> {
     let lines: Vec<(usize, &str)> = keys
@@ -103,15 +106,25 @@ fn trust(keys: &str, origin: &str) -> Result<(Policy, VerifierKey), String> {
         format!("none of the keys is this log's key: a key named {origin} is needed")
     })?;
     let mut text = format!("log {log_key}\nmax-age {PASTED_MAX_AGE}\n");
+    // Each witness is called by its key's name (what the report then shows), unless that name
+    // is taken or reserved.
+    let mut names: Vec<String> = Vec::new();
     for (i, w) in witnesses.iter().enumerate() {
-        text.push_str(&format!("witness w{i} {w}\n"));
+        let own = w.name().as_str();
+        let mut name = own.to_owned();
+        let mut n = i;
+        while name == "none" || name == GROUP || names.contains(&name) {
+            name = format!("witness-{n}");
+            n += witnesses.len();
+        }
+        text.push_str(&format!("witness {name} {w}\n"));
+        names.push(name);
     }
     if witnesses.is_empty() {
         text.push_str("quorum none\n");
     } else {
-        let names: Vec<String> = (0..witnesses.len()).map(|i| format!("w{i}")).collect();
         text.push_str(&format!(
-            "group pasted all {}\nquorum pasted\n",
+            "group {GROUP} all {}\nquorum {GROUP}\n",
             names.join(" ")
         ));
     }
@@ -292,16 +305,17 @@ pub fn report(keys: &str, bundle: &[u8], history: &[u8], now: u64) -> String {
         if let Err(err) = verify_inclusion(e.index, size, &hash, &e.inclusion, &root) {
             problems.push(format!("not in the checkpoint's tree: {err}"));
         }
-        let mut row = json!({"index": e.index});
+        let mut row = serde_json::Map::new();
+        row.insert("index".to_owned(), json!(e.index));
         match SignedBinding::parse(&e.entry) {
             Err(err) => problems.push(format!("not a binding statement: {err}")),
             Ok(b) => {
                 let binding = b.binding();
                 let (name, id) = b.signer();
-                row["version"] = json!(binding.version);
-                row["digest"] = json!(binding.digest.to_string());
-                row["publisher"] = json!(format!("{name}+{id}"));
-                row["time"] = json!(binding.time);
+                row.insert("version".to_owned(), json!(binding.version));
+                row.insert("digest".to_owned(), json!(binding.digest.to_string()));
+                row.insert("publisher".to_owned(), json!(format!("{name}+{id}")));
+                row.insert("time".to_owned(), json!(binding.time));
                 if &binding.reference != reference {
                     problems.push(format!("binds another tag ({})", binding.reference));
                 }
@@ -324,9 +338,9 @@ pub fn report(keys: &str, bundle: &[u8], history: &[u8], now: u64) -> String {
                 }
             }
         }
-        row["ok"] = json!(problems.is_empty());
-        row["detail"] = json!(problems.join("; "));
-        r.entries.push(row);
+        row.insert("ok".to_owned(), json!(problems.is_empty()));
+        row.insert("detail".to_owned(), json!(problems.join("; ")));
+        r.entries.push(Value::Object(row));
     }
     if history.next_cursor.is_none() {
         let newest = history.entries.last().map(|e| e.index);
@@ -423,7 +437,7 @@ pub extern "C" fn taglog_verify(
     let bundle = take(bundle, bundle_len);
     let history = take(history, history_len);
     // Seconds as a JavaScript number: whole, non-negative, below 2⁵³.
-    let now = if now.is_finite() && now >= 0.0 && now < 9_007_199_254_740_992.0 {
+    let now = if (0.0..9_007_199_254_740_992.0).contains(&now) {
         now as u64
     } else {
         0
