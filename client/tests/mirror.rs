@@ -3,8 +3,9 @@
 //! (exact bytes, `Docker-Content-Digest`, GET and HEAD, Accept), failures are `403 DENIED`
 //! with the reason and what to do, outages `503`, bad requests `400`/`405`, blobs and
 //! manifests by digest are checked (a corrupted blob aborts the transfer), a replayed old
-//! binding is refused, and 64 concurrent pulls verify each tag once and never get a digest the
-//! log does not bind.
+//! binding is refused, `remap` rules and image indexes are verified as the signed ref, upstream
+//! credentials (Basic and Bearer) go only to their own host, and 64 concurrent pulls verify each
+//! tag once and never get a digest the log does not bind.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -20,7 +21,7 @@ use taglog_testkit::fake_http::{http_response, Recorder};
 use taglog_testkit::keys;
 use taglog_testkit::log_server::LogServer;
 use taglog_testkit::pull::Mirror;
-use taglog_testkit::registry::{image_blobs, sha256_digest, Registry, OCI_MANIFEST};
+use taglog_testkit::registry::{image_blobs, sha256_digest, Registry, OCI_INDEX, OCI_MANIFEST};
 
 fn publisher() -> SignerKey {
     SignerKey::from_seed(
@@ -278,6 +279,9 @@ fn a_tag_is_served_only_as_its_verified_digest() {
     assert_eq!(get(&m, reqwest::Method::GET, &long, None).status, 400);
     assert_eq!(get(&m, reqwest::Method::GET, "/healthz", None).status, 200);
     assert!(m.metric("taglog_denials_total{reason=\"digest-mismatch\"}") >= 2);
+    // Upstream latency is measured for the log and the registry.
+    assert!(m.metric("taglog_upstream_latency_seconds_count{upstream=\"log\"}") >= 1);
+    assert!(m.metric("taglog_upstream_latency_seconds_count{upstream=\"registry\"}") >= 1);
 
     // The log goes down: a tag not in the cache is 503, never served.
     e.reg.push_image("acme/app", "late", "late");
@@ -455,7 +459,8 @@ fn concurrent_pulls_verify_each_tag_once_and_never_get_an_unbound_digest() {
                         .get("docker-content-digest")
                         .map(|v| v.to_str().unwrap().to_string());
                     let body = r.bytes().unwrap().to_vec();
-                    seen.push((status, header, sha256_digest(&body)));
+                    let text = String::from_utf8_lossy(&body).into_owned();
+                    seen.push((status, header, sha256_digest(&body), text));
                 }
                 (i % 4, seen)
             })
@@ -468,15 +473,20 @@ fn concurrent_pulls_verify_each_tag_once_and_never_get_an_unbound_digest() {
     let mut served = 0;
     for t in threads {
         let (tag, seen) = t.join().unwrap();
-        for (status, header, body_digest) in seen {
+        for (status, header, body_digest, text) in seen {
             match status {
                 200 => {
                     served += 1;
                     assert_eq!(header.as_deref(), Some(bound[tag].as_str()));
                     assert_eq!(body_digest, bound[tag]);
                 }
-                403 => assert_eq!(tag, 0, "only the moved tag may be refused"),
-                other => panic!("status {other}"),
+                // The moved tag: refused, or (docker-registry's filesystem driver rewrites a
+                // tag's link in place) not readable upstream for an instant; an OCI error either
+                // way, never a manifest.
+                _ if tag == 0 => {
+                    assert!(text.contains("\"errors\""), "{status}: {text}");
+                }
+                other => panic!("status {other} for t{tag}: {text}"),
             }
             assert_ne!(body_digest, unbound);
         }
@@ -489,4 +499,264 @@ fn concurrent_pulls_verify_each_tag_once_and_never_get_an_unbound_digest() {
     );
     // After the move, t0 is refused.
     denied(&manifest(&m, "t0"), "digest-mismatch", &unbound);
+}
+
+/// A one-platform OCI image index naming `manifest` (whose digest is `digest`).
+fn index_of(digest: &str, manifest: &[u8]) -> Vec<u8> {
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{digest}","size":{},"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
+        manifest.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn image_indexes_and_remapped_names_are_verified_as_the_signed_ref() {
+    let e = Env::new();
+    // A tag bound to an image index.
+    let (platform, platform_manifest) = e.reg.push_image("acme/app", "amd64", "amd64");
+    let index = index_of(&platform, &platform_manifest);
+    let idx = e
+        .reg
+        .put_manifest_as("acme/app", "multi", OCI_INDEX, &index);
+    e.publish("app:multi", &[]);
+    e.publish("app:amd64", &[]);
+    let (m, _state) = e.mirror(&[], &[]);
+    let both = format!("{OCI_MANIFEST}, {OCI_INDEX}");
+    let a = manifest_with_accept(&m, "multi", &both);
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(
+        (a.header("content-type"), a.header("docker-content-digest")),
+        (OCI_INDEX, idx.as_str())
+    );
+    assert_eq!(a.body, index);
+    let h = get(
+        &m,
+        reqwest::Method::HEAD,
+        "/v2/acme/app/manifests/multi",
+        Some(&both),
+    );
+    assert_eq!(
+        (h.status, h.header("docker-content-digest")),
+        (200, idx.as_str())
+    );
+    // A client that takes only image manifests gets no index bytes.
+    let n = manifest_with_accept(&m, "multi", OCI_MANIFEST);
+    assert_eq!(
+        (n.status, n.oci_error().0.as_str()),
+        (404, "MANIFEST_UNKNOWN")
+    );
+    // The platform manifest the index names, by digest.
+    let p = manifest(&m, &platform);
+    assert_eq!((p.status, p.body), (200, platform_manifest));
+    // Another (validly formed) index under the tag is refused like any other image.
+    let (other, other_manifest) = e.reg.push_image("acme/app", "arm64", "arm64");
+    let moved = e.reg.put_manifest_as(
+        "acme/app",
+        "multi",
+        OCI_INDEX,
+        &index_of(&other, &other_manifest),
+    );
+    denied(
+        &manifest_with_accept(&m, "multi", &both),
+        "digest-mismatch",
+        &moved,
+    );
+
+    // A registry's mirror path (DESIGN S4): `mirror/acme/app` holds a copy of acme/app.
+    let (layer, config) = image_blobs("amd64");
+    let copy = e.reg.push_blobs_for("mirror/acme/app", &layer, &config);
+    assert_eq!(
+        e.reg.put_manifest("mirror/acme/app", "amd64", &copy),
+        platform
+    );
+    let path = "/v2/mirror/acme/app/manifests/amd64";
+    // Without a remap rule no policy line covers it.
+    denied(
+        &get(&m, reqwest::Method::GET, path, Some(OCI_MANIFEST)),
+        "not-covered",
+        "mirror/acme/app",
+    );
+    // With one it is verified as acme/app:amd64.
+    let remapped = Cli::new(&format!(
+        "{}remap {host}/mirror/acme {host}/acme\n",
+        std::fs::read_to_string(&e.client.policy).unwrap(),
+        host = e.reg.host()
+    ));
+    let rm = Mirror::start(&remapped, &[], &[e.reg.host()], &[]);
+    let a = get(&rm, reqwest::Method::GET, path, Some(OCI_MANIFEST));
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.header("docker-content-digest"), platform);
+    assert_eq!(a.body, copy);
+    // The copy's tag moved to an image acme/app:amd64 does not bind: refused.
+    let (_, stale) = e
+        .reg
+        .push_image("mirror/acme/app", "amd64", "not-the-bound-one");
+    let stale = sha256_digest(&stale);
+    denied(
+        &get(&rm, reqwest::Method::GET, path, Some(OCI_MANIFEST)),
+        "digest-mismatch",
+        &stale,
+    );
+}
+
+fn basic(user: &str, pass: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
+}
+
+#[test]
+fn upstream_credentials_go_only_to_their_own_host() {
+    // A registry that needs Basic auth (docker-registry with htpasswd), one that wants a Bearer
+    // token from a realm, and a hostile one that asks anyone for Basic credentials.
+    let reg = Registry::start(Some(("alice", "pw-reg")));
+    let tokens = Recorder::start(|_| {
+        http_response(
+            "200 OK",
+            &[("Content-Type", "application/json")],
+            b"{\"token\":\"t0ken\",\"expires_in\":300}",
+        )
+    });
+    let (layer, config) = image_blobs("bearer");
+    let bearer_manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}}"#,
+        sha256_digest(&config),
+        config.len(),
+        sha256_digest(&layer),
+        layer.len()
+    );
+    let bearer_digest = sha256_digest(bearer_manifest.as_bytes());
+    let challenge = format!(
+        "Bearer realm=\"http://{}/token\",service=\"svc\",scope=\"repository:acme/app:pull,push\"",
+        tokens.host()
+    );
+    let bearer = Recorder::start(move |r| {
+        if r.header("authorization") == Some("Bearer t0ken") {
+            http_response(
+                "200 OK",
+                &[("Content-Type", OCI_MANIFEST)],
+                bearer_manifest.as_bytes(),
+            )
+        } else {
+            http_response(
+                "401 Unauthorized",
+                &[("WWW-Authenticate", challenge.as_str())],
+                b"",
+            )
+        }
+    });
+    let evil = Recorder::start(|_| {
+        http_response(
+            "401 Unauthorized",
+            &[("WWW-Authenticate", "Basic realm=\"evil\"")],
+            b"",
+        )
+    });
+    let hosts = [reg.host(), bearer.host(), evil.host()];
+    let server = LogServer::seeded(
+        1,
+        &hosts
+            .iter()
+            .map(|h| (format!("{h}/acme"), publisher().verifier().to_string()))
+            .collect::<Vec<_>>(),
+    )
+    .start();
+    let mut p = format!("log {} {}\nquorum none\n", server.vkey(), server.url);
+    for h in &hosts {
+        p.push_str(&format!(
+            "publisher {h}/acme {}\ninsecure-registry {h}\n",
+            publisher().verifier()
+        ));
+    }
+    p.push_str(&format!("insecure-registry {}\n", tokens.host()));
+    let c = Cli::new(&p);
+    keys::write_key(&c.path("publisher.key"), &publisher());
+    let auths = serde_json::json!({"auths": {
+        reg.host(): {"auth": basic("alice", "pw-reg").trim_start_matches("Basic ")},
+        bearer.host(): {"auth": basic("bob", "pw-bearer").trim_start_matches("Basic ")},
+    }});
+    let file = c.path("auth.json");
+    std::fs::write(&file, auths.to_string()).unwrap();
+    let file = file.to_str().unwrap().to_string();
+    let env = [("REGISTRY_AUTH_FILE", file.as_str())];
+    let key = c.path("publisher.key");
+    let key = key.to_str().unwrap();
+
+    let (d, bytes) = reg.push_image("acme/app", "1", "basic");
+    let r = format!("{}/acme/app:1", reg.host());
+    c.run_env(&["publish", &r, "--key", key], &env).ok();
+    let r = format!("{}/acme/app:1", bearer.host());
+    c.run_env(
+        &["publish", &r, "--key", key, "--digest", &bearer_digest],
+        &env,
+    )
+    .ok();
+
+    let m = Mirror::start(&c, &[], &hosts, &env);
+    // Basic: the registry's own credential.
+    let a = manifest(&m, "1");
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.header("docker-content-digest"), d);
+    assert_eq!(a.body, bytes);
+    let (layer_b, _) = image_blobs("basic");
+    let b = get(
+        &m,
+        reqwest::Method::GET,
+        &format!("/v2/acme/app/blobs/{}", sha256_digest(&layer_b)),
+        None,
+    );
+    assert_eq!((b.status, b.body), (200, layer_b));
+    // Bearer: a token for pulling acme/app only, asked with that host's credential.
+    let ns = |h: &str| format!("/v2/acme/app/manifests/1?ns={h}");
+    let a = get(
+        &m,
+        reqwest::Method::GET,
+        &ns(&bearer.host()),
+        Some(OCI_MANIFEST),
+    );
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.header("docker-content-digest"), bearer_digest);
+    let asked = tokens.requests();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0]
+            .target
+            .contains("scope=repository%3Aacme%2Fapp%3Apull")
+            && !asked[0].target.contains("push"),
+        "{}",
+        asked[0].target
+    );
+    assert_eq!(
+        asked[0].header("authorization"),
+        Some(basic("bob", "pw-bearer").as_str())
+    );
+    // The hostile registry asks for Basic credentials and gets none: 503, not a pass.
+    let a = get(
+        &m,
+        reqwest::Method::GET,
+        &ns(&evil.host()),
+        Some(OCI_MANIFEST),
+    );
+    assert_eq!(a.status, 503, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.oci_error().0, "UNAVAILABLE");
+    let sent = evil.requests();
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter().all(|r| r.header("authorization").is_none()),
+        "{sent:?}"
+    );
+    // A mirror without the credential file is refused by the registry: 503, never served.
+    let anonymous = Mirror::start(&c, &[], &hosts, &[]);
+    let a = manifest(&anonymous, "1");
+    assert_eq!(a.status, 503, "{}", String::from_utf8_lossy(&a.body));
+    assert!(
+        bearer
+            .requests()
+            .iter()
+            .all(|r| matches!(r.header("authorization"), None | Some("Bearer t0ken"))),
+        "only the token went to the registry"
+    );
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod publish;
 pub mod store;
 
 use std::sync::Arc;
@@ -43,13 +44,24 @@ pub enum ServerError {
     /// The log did not stop cleanly.
     #[error(transparent)]
     Stop(#[from] StopError),
+    /// The `--publish` bucket could not be opened.
+    #[error(transparent)]
+    Publish(#[from] publish::PublishError),
 }
+
+/// How long a stopping server waits for the publisher to upload the last checkpoint.
+const PUBLISH_FINISH_WAIT: Duration = Duration::from_secs(10);
 
 /// Runs the server until SIGTERM or ctrl-c.
 ///
 /// # Errors
 /// [`ServerError`] for startup failures and an unclean stop.
 pub async fn run(config: Config) -> Result<(), ServerError> {
+    let bucket = config
+        .publish
+        .as_ref()
+        .map(publish::Bucket::open)
+        .transpose()?;
     let store: Arc<dyn LogStore> = Arc::new(RocksStore::open(&config.data_dir)?);
     let origin = config.log.key.name().to_string();
     let file_list = config
@@ -70,6 +82,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         }
     };
     let log = Arc::clone(running.log());
+    let publisher = bucket.map(|b| publish::Publisher::spawn(Arc::clone(&log), b));
     if let Some(list) = file_list {
         apply_at_start(&log, list).await;
     }
@@ -104,6 +117,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     })
     .await;
     running.stop().await?;
+    if let Some(p) = publisher {
+        p.finish(PUBLISH_FINISH_WAIT).await;
+    }
     tracing::info!("shutdown complete");
     Ok(())
 }

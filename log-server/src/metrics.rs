@@ -105,6 +105,71 @@ pub struct Metrics {
     /// State leaves whose time was capped because the wall clock jumped ahead.
     pub clock_capped: AtomicU64,
     witness_rtt: Mutex<Vec<(String, Histogram)>>,
+    /// The static publisher's progress (all zero when the server does not publish).
+    pub publish: PublishStatus,
+}
+
+/// How far the bucket (`--publish`) lags the log.
+#[derive(Debug)]
+pub struct PublishStatus {
+    /// Whether a publisher runs.
+    pub enabled: std::sync::atomic::AtomicBool,
+    /// Size of the checkpoint the bucket holds.
+    pub bucket_size: AtomicU64,
+    /// Size of the newest published checkpoint the publisher has seen.
+    pub target_size: AtomicU64,
+    /// Failed uploads (each is retried).
+    pub failures: AtomicU64,
+    /// Seconds from a checkpoint's publication by the log to its upload to the bucket.
+    pub lag: Histogram,
+    /// The last upload error, cleared by the next success.
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl Default for PublishStatus {
+    fn default() -> Self {
+        PublishStatus {
+            enabled: std::sync::atomic::AtomicBool::new(false),
+            bucket_size: AtomicU64::new(0),
+            target_size: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            lag: Histogram::new(&LATENCY_BUCKETS),
+            last_error: Mutex::new(None),
+        }
+    }
+}
+
+impl PublishStatus {
+    /// Leaves the log holds that the bucket's checkpoint does not cover yet.
+    pub fn lag_entries(&self) -> u64 {
+        self.target_size
+            .load(Relaxed)
+            .saturating_sub(self.bucket_size.load(Relaxed))
+    }
+
+    /// The last upload error, if the newest upload failed.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn render(&self, out: &mut String) {
+        if !self.enabled.load(Relaxed) {
+            return;
+        }
+        for (name, v) in [
+            ("taglog_publish_bucket_size", self.bucket_size.load(Relaxed)),
+            ("taglog_publish_lag_entries", self.lag_entries()),
+        ] {
+            let _ = writeln!(out, "# TYPE {name} gauge\n{name} {v}");
+        }
+        let _ = writeln!(
+            out,
+            "# TYPE taglog_publish_failures_total counter\ntaglog_publish_failures_total {}",
+            self.failures.load(Relaxed)
+        );
+        out.push_str("# TYPE taglog_publish_lag_seconds histogram\n");
+        self.lag.render(out, "taglog_publish_lag_seconds", "");
+    }
 }
 
 impl Default for Metrics {
@@ -119,6 +184,7 @@ impl Default for Metrics {
             open_connections: Arc::new(AtomicU64::new(0)),
             clock_capped: AtomicU64::new(0),
             witness_rtt: Mutex::new(Vec::new()),
+            publish: PublishStatus::default(),
         }
     }
 }
@@ -188,6 +254,7 @@ impl Metrics {
                 );
             }
         }
+        self.publish.render(&mut out);
         out
     }
 }

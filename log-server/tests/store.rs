@@ -242,6 +242,17 @@ fn memory_faults_fire_as_scheduled_with_the_effect_named() {
     assert_eq!(errno(&store.entry(0).unwrap_err()), Some(5));
     assert_eq!(store.size().unwrap(), 4);
 
+    // At the k-th read only: the one before and the one after go through.
+    store.inject(fault(
+        Op::Read,
+        Effect::Eio,
+        Schedule::At(store.calls(Op::Read) + 2),
+    ));
+    assert_eq!(store.last_time().unwrap(), 1004);
+    assert_eq!(errno(&store.entry(0).unwrap_err()), Some(5));
+    assert_eq!(store.last_time().unwrap(), 1004);
+    store.clear_faults();
+
     // Publish and halt writes have their own faults.
     store.inject(fault(
         Op::Publish,

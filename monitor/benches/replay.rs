@@ -6,6 +6,13 @@
 //! map update and map root at each state leaf) on one core and with signatures verified on
 //! all cores, the whole monitor over loopback HTTP (tiles,
 //! tree rebuild, replay, state saves), and the verification bound.
+//!
+//! With `TAGLOG_BENCH_SERVE=<file>` it instead builds a log of `TAGLOG_BENCH_ENTRIES`
+//! bindings to `TAGLOG_BENCH_REFS` distinct refs (default: one ref per binding), measures
+//! the `verify_strict` bound on one core and on every core, serves the log on loopback and
+//! writes `url`, `vkey`, `size`, `bound_1`, `bound_all` and `cores` lines (`name value`) to
+//! the file, then serves until its standard input closes: `scripts/bench-monitor.sh` runs
+//! the `taglog-monitor` binary against it, so the monitor's own RSS is measured apart.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -21,11 +28,74 @@ use taglog_testkit::bindings::digest;
 use taglog_testkit::crafted::{CraftedLog, ORIGIN};
 use taglog_testkit::static_server::StaticServer;
 
+/// Ed25519 `verify_strict`/s on `threads` threads at once (each its own loop).
+fn verify_rate(log: &CraftedLog, threads: usize) -> f64 {
+    let key = log.publisher.verifier();
+    let msg = b"taglog/v1/binding\n";
+    let sig = log.publisher.sign(msg);
+    let k = 20_000u32;
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                for _ in 0..k {
+                    assert!(key.verify_raw(msg, &sig));
+                }
+            });
+        }
+    });
+    f64::from(k) * threads as f64 / t.elapsed().as_secs_f64()
+}
+
+/// `TAGLOG_BENCH_SERVE`: see the module documentation.
+fn serve(out: &str, n: u64) {
+    let refs: u64 = std::env::var("TAGLOG_BENCH_REFS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(n)
+        .max(1);
+    eprintln!("building a log of {n} bindings to {refs} refs ...");
+    let t = Instant::now();
+    let mut log = CraftedLog::admitting();
+    let mut i = 0u64;
+    while i < n {
+        // A state leaf every 1,000 bindings, one signed checkpoint at the end.
+        log.bind(&format!("registry.test/acme/app{}:v", i % refs), digest(i));
+        if i % 1000 == 999 {
+            log.state();
+        }
+        i += 1;
+    }
+    let size = log.commit();
+    eprintln!("built {size} entries in {:.1} s", t.elapsed().as_secs_f64());
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let bound_1 = verify_rate(&log, 1);
+    let bound_all = verify_rate(&log, cores);
+    let server = StaticServer::with_files(log.files(size));
+    let vkey = log.vkey();
+    drop(log);
+    let info = format!(
+        "url {}\nvkey {vkey}\nsize {size}\nbound_1 {bound_1:.0}\nbound_all {bound_all:.0}\ncores {cores}\n",
+        server.url
+    );
+    let tmp = format!("{out}.tmp");
+    std::fs::write(&tmp, info).unwrap();
+    std::fs::rename(&tmp, out).unwrap();
+    // Serve until the standard input closes.
+    let mut sink = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+    drop(server);
+}
+
 fn main() {
     let n: u64 = std::env::var("TAGLOG_BENCH_ENTRIES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
+    if let Ok(out) = std::env::var("TAGLOG_BENCH_SERVE") {
+        serve(&out, n);
+        return;
+    }
     eprintln!("building a log of {n} entries ...");
     let t = Instant::now();
     let mut log = CraftedLog::admitting();

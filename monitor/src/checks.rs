@@ -28,6 +28,7 @@ use taglog_proofs::tree::MemoryTree;
 
 use crate::alerts::{Alert, AlertKind};
 use crate::replay::Violation;
+use crate::store::{ReplayDb, StoreError};
 
 /// The note as text for evidence (notes are UTF-8; anything else is shown lossily).
 pub fn note_text(note: &[u8]) -> String {
@@ -363,37 +364,42 @@ impl Watchlist {
     }
 }
 
-/// Per-log memory for notices: digests each ref was bound to, and bindings not yet covered
-/// by a state leaf (for the merge-delay check). Persisted with the monitor state.
+/// Per-log memory for notices: bindings not yet covered by a state leaf (for the
+/// merge-delay check), persisted with the monitor state. The digests each ref was bound to
+/// are in the replay database ([`ReplayDb::note_binding`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeState {
-    /// hex SHA-256(ref ‖ "\n" ‖ digest) → index of the latest binding to that digest.
+    /// Written by earlier monitors only (taken over into the replay database on open): hex
+    /// SHA-256(ref ‖ "\n" ‖ digest) → index of the latest binding to that digest.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bound: BTreeMap<String, u64>,
-    /// hex SHA-256(ref) → digest text of the current binding.
+    /// Written by earlier monitors only: hex SHA-256(ref) → digest of the current binding.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub current: BTreeMap<String, String>,
     /// (index, publisher time) of bindings after the last state leaf.
     pub unsettled: Vec<(u64, u64)>,
 }
 
 /// A rebind to a digest the ref had before (not the current one). Returns the index of the
-/// earlier binding to that digest. Updates the state.
-pub fn note_binding(state: &mut NoticeState, index: u64, b: &SignedBinding) -> Option<u64> {
+/// earlier binding to that digest. Records the binding in the replay database (the digests
+/// each ref was bound to) and `state` (awaiting a state leaf).
+///
+/// # Errors
+/// The replay database failed; nothing is recorded in `state`.
+pub fn note_binding(
+    db: &ReplayDb,
+    state: &mut NoticeState,
+    index: u64,
+    b: &SignedBinding,
+) -> Result<Option<u64>, StoreError> {
     let binding = b.binding();
     let r = binding.reference.as_str();
     let digest = binding.digest.to_string();
-    let ref_key = hex::encode(binding.reference.key().0);
-    let pair = hex::encode(sha256(format!("{r}\n{digest}").as_bytes()).0);
-    let earlier = state.bound.get(&pair).copied();
-    let current = state.current.get(&ref_key);
-    let old = !binding.digest.is_withdrawn() && current != Some(&digest);
-    state.bound.insert(pair, index);
-    state.current.insert(ref_key, digest);
+    let pair = sha256(format!("{r}\n{digest}").as_bytes());
+    let (earlier, current) = db.note_binding(index, &pair, &binding.reference.key(), &digest)?;
+    let old = !binding.digest.is_withdrawn() && current.as_deref() != Some(digest.as_str());
     state.unsettled.push((index, binding.time));
-    if old {
-        earlier
-    } else {
-        None
-    }
+    Ok(if old { earlier } else { None })
 }
 
 /// On a state leaf with log time `time`: the bindings it settles whose publisher time is

@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod replay;
 pub mod serve;
 pub mod state;
+pub mod store;
 pub mod witness;
 
 pub use monitor::{Config, Monitor, MonitorError, PollReport};

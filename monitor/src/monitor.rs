@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use taglog_proofs::checkpoint::{CheckpointError, SignedCheckpoint};
+use taglog_proofs::hash::Hash;
 use taglog_proofs::note::{NoteError, VerifierKey};
 use taglog_proofs::tree::TreeError;
 
@@ -34,7 +35,8 @@ use crate::alerts::{Alert, AlertSink};
 use crate::checks::{self, SeenCheckpoint, Watchlist};
 use crate::follow::{self, FetchError, LogClient};
 use crate::replay::{ReplayError, Replayer};
-use crate::state::{StateDir, StateError};
+use crate::state::{StateDefect, StateDir, StateError, EARLIER_STATE_FORMAT, STATE_FORMAT};
+use crate::store::{DiskMap, ReplayDb, StoreError, DB_DIR};
 
 /// Default number of entries replayed between two state saves.
 pub const DEFAULT_CHUNK: u64 = 65_536;
@@ -123,6 +125,9 @@ pub enum MonitorError {
     /// The verified tree cannot grow further.
     #[error("the verified tree cannot grow: {0}")]
     Tree(#[source] TreeError),
+    /// The replay database (tag map, notice history) failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What one poll did.
@@ -174,12 +179,45 @@ pub struct Monitor {
     http: reqwest::Client,
     client: LogClient,
     dir: StateDir,
-    replayer: Replayer,
+    replayer: Replayer<DiskMap>,
+    /// The replay database (the tag map and the notice history).
+    db: ReplayDb,
     /// Entries read while verifying a checkpoint, starting at the given index, kept for the
     /// replay (their leaf hashes were checked against the signed root).
     prefetched: Option<(u64, Vec<Vec<u8>>)>,
     /// Counters (read by the metrics endpoint).
     pub metrics: Metrics,
+}
+
+/// Takes over a state written by an earlier monitor ([`EARLIER_STATE_FORMAT`]): moves its
+/// notice history from `state.json` into the replay database (written and synced before the
+/// state without it is saved; done again, to the same rows, after a crash in between) and
+/// saves the state in the current format.
+fn take_over_notices(dir: &mut StateDir, db: &ReplayDb) -> Result<(), MonitorError> {
+    let notices = &dir.state.notices;
+    let hash = |k: &String| {
+        hex::decode(k)
+            .ok()
+            .and_then(|b| Hash::from_slice(&b))
+            .ok_or_else(|| ReplayError::StoredMapKey(k.clone()))
+    };
+    let mut bound = Vec::with_capacity(notices.bound.len());
+    for (k, i) in &notices.bound {
+        bound.push((hash(k)?, *i));
+    }
+    let mut current = Vec::with_capacity(notices.current.len());
+    for (k, d) in &notices.current {
+        current.push((hash(k)?, d.clone()));
+    }
+    let at = dir.state.replayed.saturating_sub(1);
+    db.import_notices(bound.into_iter(), current.into_iter(), at)?;
+    dir.state.notices.bound.clear();
+    dir.state.notices.current.clear();
+    // The tag map stays in the saved state (no map version yet) until the next state leaf
+    // writes it to disk.
+    dir.state.format = STATE_FORMAT;
+    dir.save()?;
+    Ok(())
 }
 
 fn system_now() -> u64 {
@@ -213,7 +251,21 @@ impl Monitor {
                 dir.save()?;
             }
         }
-        let replayer = Replayer::from_state(&origin, dir.state.replay.clone())?;
+        let db_dir = dir.path().join(DB_DIR);
+        if dir.state.format == STATE_FORMAT && dir.state.replayed > 0 && !db_dir.exists() {
+            return Err(MonitorError::State(StateError::Corrupt {
+                path: dir.path().join("state.json"),
+                defect: StateDefect::MissingReplayDb {
+                    replayed: dir.state.replayed,
+                    db: db_dir,
+                },
+            }));
+        }
+        let db = ReplayDb::open(dir.path())?;
+        if dir.state.format == EARLIER_STATE_FORMAT {
+            take_over_notices(&mut dir, &db)?;
+        }
+        let replayer = Replayer::on_disk(&origin, &dir.state.replay, db.clone())?;
         let http = follow::http_client()?;
         let client = LogClient::new(http.clone(), &config.log_url);
         Ok(Monitor {
@@ -223,6 +275,7 @@ impl Monitor {
             client,
             dir,
             replayer,
+            db,
             prefetched: None,
             metrics: Metrics::default(),
         })

@@ -9,8 +9,10 @@
 //! cores ahead of the (sequential) rules, and a durable form of the state ([`ReplayState`],
 //! JSON; the tag map is rebuilt from it on load).
 //!
-//! The tag map is held in memory ([`MemoryMap`]); the rules reach it only through
-//! [`taglog_proofs::rules::MapState`], so a disk-backed map can replace it. Out of scope:
+//! The rules reach the tag map only through [`taglog_proofs::rules::MapState`]: the witness
+//! holds it in memory ([`MemoryMap`], saved whole in [`ReplayState`]), the monitor on disk
+//! ([`DiskMap`], whose saved state names a map version and carries only the bindings since
+//! the last state leaf). Out of scope:
 //! fetching entries, tree hashes and checkpoint signatures (the caller verifies that the
 //! entries are the log's).
 
@@ -24,8 +26,10 @@ use taglog_proofs::map::{MapStoreError, MapValue};
 use taglog_proofs::note::{KeyError, VerifierKey};
 use taglog_proofs::refs::{RefError, RefPrefix};
 use taglog_proofs::rules::{
-    Allowlist, CheckError, Grant, Ledger, LedgerHead, MemoryMap, SignatureCheck,
+    Allowlist, CheckError, Grant, Ledger, LedgerHead, MapState, MemoryMap, SignatureCheck,
 };
+
+use crate::store::{DiskMap, ReplayDb};
 
 pub use taglog_proofs::rules::{Checked, Violation};
 
@@ -100,8 +104,13 @@ pub struct ReplayState {
     pub next_index: u64,
     /// The allowlist as logged so far.
     pub admitted: Vec<Admitted>,
-    /// The tag map: hex SHA-256(ref) → current binding.
+    /// The tag map: hex SHA-256(ref) → current binding. With the map on disk
+    /// (`map_version` set, or a fresh disk map), only the bindings not in that version.
     pub map: BTreeMap<String, Current>,
+    /// With the map on disk: the map version (a checkpoint size) holding every binding not
+    /// in `map`; `None` for the empty map (or a map held in memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_version: Option<u64>,
     /// The largest log-authored time so far.
     pub log_time: Option<u64>,
     /// Index of the last state leaf.
@@ -156,9 +165,18 @@ pub enum ReplayError {
         /// The next index.
         expected: u64,
     },
-    /// The in-memory tag map is inconsistent (a bug).
+    /// The tag map is inconsistent (a bug) or its database failed.
     #[error("tag map: {0}")]
     Map(#[source] MapStoreError),
+    /// The saved state names a map version the replay database does not hold.
+    #[error("the replay database does not hold the tag map version {version} that the saved state names (restore the state directory or start with an empty one): {source}")]
+    MissingMapVersion {
+        /// The version named.
+        version: u64,
+        /// The failed read.
+        #[source]
+        source: MapStoreError,
+    },
 }
 
 impl From<CheckError<MapStoreError>> for ReplayError {
@@ -172,15 +190,104 @@ impl From<CheckError<MapStoreError>> for ReplayError {
     }
 }
 
-/// The replay checker for one log: the rule book's [`Ledger`] over an in-memory map, and
-/// the checker's clock.
+/// A tag map the replay checker runs over and saves in a [`ReplayState`].
+pub trait ReplayMap: MapState<Error = MapStoreError> {
+    /// The entries a saved state must carry besides the ledger's pending updates.
+    fn saved_entries(&self) -> Vec<(Hash, MapValue)>;
+    /// The stored map version a saved state names.
+    fn saved_version(&self) -> Option<u64>;
+}
+
+impl ReplayMap for MemoryMap {
+    fn saved_entries(&self) -> Vec<(Hash, MapValue)> {
+        self.entries().map(|(k, v)| (*k, *v)).collect()
+    }
+    fn saved_version(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl ReplayMap for DiskMap {
+    fn saved_entries(&self) -> Vec<(Hash, MapValue)> {
+        self.carry().iter().map(|(k, v)| (*k, *v)).collect()
+    }
+    fn saved_version(&self) -> Option<u64> {
+        self.version()
+    }
+}
+
+/// The replay checker for one log: the rule book's [`Ledger`] over a tag map, and the
+/// checker's clock.
 #[derive(Clone, Debug)]
-pub struct Replayer {
-    ledger: Ledger<MemoryMap>,
+pub struct Replayer<M = MemoryMap> {
+    ledger: Ledger<M>,
     now: Option<u64>,
 }
 
-impl Replayer {
+/// The allowlist and map entries of a saved state.
+type Parts = (Allowlist, Vec<(Hash, MapValue)>);
+
+fn parts(state: &ReplayState) -> Result<Parts, ReplayError> {
+    let mut grants = Vec::with_capacity(state.admitted.len());
+    for a in &state.admitted {
+        let prefix =
+            RefPrefix::from_str(&a.prefix).map_err(|source| ReplayError::StoredPrefix {
+                text: a.prefix.clone(),
+                source,
+            })?;
+        let key = VerifierKey::from_str(&a.key).map_err(|source| ReplayError::StoredKey {
+            text: a.key.clone(),
+            source,
+        })?;
+        grants.push(Grant { prefix, key });
+    }
+    let mut entries = Vec::with_capacity(state.map.len());
+    for (k, c) in &state.map {
+        let key = hex::decode(k)
+            .ok()
+            .and_then(|b| Hash::from_slice(&b))
+            .ok_or_else(|| ReplayError::StoredMapKey(k.clone()))?;
+        entries.push((key, MapValue::from(*c)));
+    }
+    Ok((Allowlist::from_grants(grants), entries))
+}
+
+fn head(state: &ReplayState) -> LedgerHead {
+    LedgerHead {
+        next_index: state.next_index,
+        log_time: state.log_time,
+        last_state: state.last_state,
+    }
+}
+
+impl Replayer<DiskMap> {
+    /// A checker over the map in `db`, resuming from a saved state (a fresh state: entry 0).
+    /// A state saved with the whole map in memory (no `map_version`) is taken over: its map
+    /// is written to disk with the next state leaf.
+    ///
+    /// # Errors
+    /// As [`Replayer::from_state`], and [`ReplayError::Map`] if the named map version is not
+    /// in `db`.
+    pub fn on_disk(
+        origin: &str,
+        state: &ReplayState,
+        db: ReplayDb,
+    ) -> Result<Replayer<DiskMap>, ReplayError> {
+        let (allowlist, entries) = parts(state)?;
+        let map = DiskMap::open(db, state.map_version, entries.into_iter().collect()).map_err(
+            |source| match state.map_version {
+                Some(version) => ReplayError::MissingMapVersion { version, source },
+                None => ReplayError::Map(source),
+            },
+        )?;
+        Ok(Replayer {
+            ledger: Ledger::resume(origin, head(state), allowlist, map),
+            now: None,
+        })
+    }
+}
+
+impl Replayer<MemoryMap> {
     /// A checker for the log `origin`, starting at entry 0.
     pub fn new(origin: &str) -> Replayer {
         Replayer {
@@ -195,37 +302,24 @@ impl Replayer {
     /// [`ReplayError::StoredPrefix`], [`ReplayError::StoredKey`],
     /// [`ReplayError::StoredMapKey`] or [`ReplayError::Map`] if the state does not parse back.
     pub fn from_state(origin: &str, state: ReplayState) -> Result<Replayer, ReplayError> {
-        let mut grants = Vec::with_capacity(state.admitted.len());
-        for a in &state.admitted {
-            let prefix =
-                RefPrefix::from_str(&a.prefix).map_err(|source| ReplayError::StoredPrefix {
-                    text: a.prefix.clone(),
-                    source,
-                })?;
-            let key = VerifierKey::from_str(&a.key).map_err(|source| ReplayError::StoredKey {
-                text: a.key.clone(),
-                source,
-            })?;
-            grants.push(Grant { prefix, key });
-        }
-        let mut entries = Vec::with_capacity(state.map.len());
-        for (k, c) in &state.map {
-            let key = hex::decode(k)
-                .ok()
-                .and_then(|b| Hash::from_slice(&b))
-                .ok_or_else(|| ReplayError::StoredMapKey(k.clone()))?;
-            entries.push((key, MapValue::from(*c)));
-        }
+        let (allowlist, entries) = parts(&state)?;
         let map = MemoryMap::from_entries(entries).map_err(ReplayError::Map)?;
-        let head = LedgerHead {
-            next_index: state.next_index,
-            log_time: state.log_time,
-            last_state: state.last_state,
-        };
         Ok(Replayer {
-            ledger: Ledger::resume(origin, head, Allowlist::from_grants(grants), map),
+            ledger: Ledger::resume(origin, head(&state), allowlist, map),
             now: None,
         })
+    }
+}
+
+impl<M: ReplayMap> Replayer<M> {
+    /// The tag map.
+    pub fn map(&self) -> &M {
+        self.ledger.map()
+    }
+
+    /// The tag map, mutably (to make its writes durable around a state save).
+    pub fn map_mut(&mut self) -> &mut M {
+        self.ledger.map_mut()
     }
 
     /// Sets the checker's clock: log-authored times past `now` + the allowed skew are
@@ -240,8 +334,9 @@ impl Replayer {
         let mut map: BTreeMap<String, Current> = self
             .ledger
             .map()
-            .entries()
-            .map(|(k, v)| (hex::encode(k.0), Current::from(*v)))
+            .saved_entries()
+            .into_iter()
+            .map(|(k, v)| (hex::encode(k.0), Current::from(v)))
             .collect();
         for (k, v) in self.ledger.pending() {
             map.insert(hex::encode(k.0), Current::from(*v));
@@ -262,11 +357,12 @@ impl Replayer {
             map,
             log_time: head.log_time,
             last_state: head.last_state,
+            map_version: self.ledger.map().saved_version(),
         }
     }
 
     /// The rule book's view of the log.
-    pub fn ledger(&self) -> &Ledger<MemoryMap> {
+    pub fn ledger(&self) -> &Ledger<M> {
         &self.ledger
     }
 

@@ -7,7 +7,8 @@
 //!   the monitor rebuilds the whole tree in memory, so it can compute the root at any earlier
 //!   size and build consistency and inclusion proofs for evidence without trusting the log.
 //! - `state.json`: the last verified checkpoint, how many of its entries have been replayed
-//!   (checked), the replay checker's state at that point, the alert outbox and the ids of
+//!   (checked), the replay checker's state at that point (its map version on disk and the
+//!   bindings since the last state leaf), the alert outbox and the ids of
 //!   alerts already delivered. Replaced atomically (write temporary file, fsync, rename,
 //!   fsync directory) and only after a range of entries was fully checked, so a crash makes
 //!   the monitor re-check that range, never skip it. Alerts found in a range are put in the
@@ -15,6 +16,10 @@
 //!   delivery: an alert is neither lost nor (outside a crash between delivery and the next
 //!   save) delivered twice, and its stable id lets consumers drop that rare repeat.
 //! - `lock`: an exclusive advisory lock, held while the monitor runs.
+//! - `replay-db/`: the tag map and the notice history on disk ([`crate::store`]). Every
+//!   write to it is synced before the `state.json` that relies on it is saved, and a replay
+//!   reads from it only what the saved state names (a map version, earlier entries), so it
+//!   never runs ahead of `state.json`.
 //!
 //! Out of scope: what the checks are (see [`crate::checks`]) and how entries are fetched (see
 //! [`crate::follow`]).
@@ -33,8 +38,15 @@ use crate::alerts::Alert;
 use crate::checks::NoticeState;
 use crate::replay::ReplayState;
 
-/// The state file format version this code writes and reads.
-pub const STATE_FORMAT: u32 = 1;
+/// The state file format version this code writes (and reads).
+///
+/// Format 2 keeps the tag map and the notice history in `replay-db/` (`state.json` names a
+/// map version and carries only the bindings since the last state leaf); a monitor that
+/// reads only format 1 refuses it instead of taking its partial map for the whole one.
+pub const STATE_FORMAT: u32 = 2;
+/// The earlier format this code also reads: the whole tag map and notice history in
+/// `state.json` (taken over into `replay-db/` on open, see [`crate::monitor::Monitor::open`]).
+pub const EARLIER_STATE_FORMAT: u32 = 1;
 /// The most alert ids remembered as delivered; older ones are forgotten first (ids are
 /// stable, so a consumer can still deduplicate).
 pub const MAX_SENT_IDS: usize = 100_000;
@@ -101,7 +113,7 @@ pub enum StateDefect {
     #[error("{0}")]
     Json(#[from] serde_json::Error),
     /// A format this monitor does not read.
-    #[error("format {found} (this monitor reads {STATE_FORMAT})")]
+    #[error("format {found} (this monitor reads {EARLIER_STATE_FORMAT} and {STATE_FORMAT})")]
     Format {
         /// The format found.
         found: u32,
@@ -117,6 +129,14 @@ pub enum StateDefect {
     /// The leaf hashes do not form a tree.
     #[error("{0}")]
     Tree(#[from] TreeError),
+    /// Entries were replayed, but the replay database they wrote is gone.
+    #[error("{replayed} entries replayed, but the replay database {db} that holds their tag map and notice history is missing")]
+    MissingReplayDb {
+        /// Entries replayed.
+        replayed: u64,
+        /// The database directory.
+        db: PathBuf,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
@@ -376,7 +396,7 @@ fn load_state(dir: &Path, origin: &str, now: u64) -> Result<MonitorState, StateE
             path: path.clone(),
             defect: e.into(),
         })?;
-    if state.format != STATE_FORMAT {
+    if state.format != STATE_FORMAT && state.format != EARLIER_STATE_FORMAT {
         return Err(StateError::Corrupt {
             path,
             defect: StateDefect::Format {

@@ -14,7 +14,10 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use taglog_monitor::alerts::{Alert, AlertKind};
+use taglog_monitor::replay::Replayer;
 use taglog_monitor::{Config, Monitor};
+use taglog_proofs::hash::sha256;
+use taglog_proofs::leaves::Leaf;
 use taglog_proofs::note::VerifierKey;
 use taglog_testkit::bindings::digest;
 use taglog_testkit::crafted::CraftedLog;
@@ -23,13 +26,26 @@ use taglog_testkit::monitor;
 use taglog_testkit::process::Proc;
 use taglog_testkit::static_server::{read_dir_files, StaticServer};
 
-/// A log of about `n` entries over several checkpoints with faults at known places.
+/// A log of about `n` entries over several checkpoints with faults at known places, and
+/// rebinds to digests a ref had two rounds before (found in the notice history).
 fn faulty_log(n: u64) -> (CraftedLog, BTreeMap<AlertKind, usize>) {
     let mut log = CraftedLog::admitting();
     let stranger = keys::ed25519("publisher.test", 77);
     let mut i = 0u64;
+    let mut rebinds = 0;
+    let mut extra_watched = 0;
     while log.size() < n {
         log.bind(&format!("registry.test/acme/app{}:v", i % 50), digest(i));
+        if i >= 100 && i.is_multiple_of(31) {
+            log.bind(
+                &format!("registry.test/acme/app{}:v", i % 50),
+                digest(i - 100),
+            );
+            rebinds += 1;
+            if i % 50 == 7 {
+                extra_watched += 1;
+            }
+        }
         if i == n / 3 {
             log.bind_signed("registry.test/acme/x:1", digest(1), 1, log.time, &stranger);
         }
@@ -48,7 +64,8 @@ fn faulty_log(n: u64) -> (CraftedLog, BTreeMap<AlertKind, usize>) {
     want.insert(AlertKind::VersionRegression, 1);
     // every binding of app7 is watched
     let watched = (0..i).filter(|j| j % 50 == 7).count();
-    want.insert(AlertKind::WatchedBinding, watched);
+    want.insert(AlertKind::WatchedBinding, watched + extra_watched);
+    want.insert(AlertKind::RebindToOldDigest, rebinds);
     (log, want)
 }
 
@@ -240,8 +257,16 @@ async fn killed_process_resumes_without_gaps_or_duplicate_alerts() {
             .and_then(|v| v["replayed"].as_u64())
             .unwrap_or(0)
     };
+    // The same log replayed without interruption, for reference.
+    let mut c = config(&server, &log, &dir.path().join("whole"));
+    c.chunk = 50;
+    let whole = Monitor::open(c).unwrap().run_once().await.unwrap();
+    assert_eq!(count(&whole), want);
+
+    // Each kill lands at a different delay after the monitor saved some progress: before,
+    // during or after the next range's writes to the replay database.
     let mut kills = Vec::new();
-    for _ in 0..4 {
+    for round in 0..8u64 {
         let before = replayed_now();
         if before == size {
             break;
@@ -257,6 +282,7 @@ async fn killed_process_resumes_without_gaps_or_duplicate_alerts() {
             );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
+        tokio::time::sleep(Duration::from_millis(round * 7 % 23)).await;
         child.kill();
         kills.push(replayed_now());
     }
@@ -277,6 +303,24 @@ async fn killed_process_resumes_without_gaps_or_duplicate_alerts() {
         .collect();
     assert_unique(&got);
     assert_eq!(count(&got), want);
+    let mut a: Vec<&str> = got.iter().map(|a| a.id.as_str()).collect();
+    let mut b: Vec<&str> = whole.iter().map(|a| a.id.as_str()).collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(
+        a, b,
+        "the killed runs found exactly the alerts of one uninterrupted run"
+    );
+    // And ended in the same replay state (map version, bindings since the last state leaf).
+    let replay_state = |d: &Path| -> serde_json::Value {
+        let s: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join("state.json")).unwrap()).unwrap();
+        s["replay"].clone()
+    };
+    assert_eq!(
+        replay_state(&state),
+        replay_state(&dir.path().join("whole"))
+    );
     // stdout of the second run holds exactly the alerts the first one had not delivered.
     let printed = String::from_utf8(out.stdout).unwrap().lines().count();
     assert!(printed <= got.len());
@@ -288,6 +332,115 @@ async fn killed_process_resumes_without_gaps_or_duplicate_alerts() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
+}
+
+/// The notice history an earlier monitor kept in `state.json` after `entries`: hex
+/// SHA-256(ref ‖ "\n" ‖ digest) → index of its last binding, hex SHA-256(ref) → digest.
+fn earlier_notices(entries: &[Vec<u8>]) -> (BTreeMap<String, u64>, BTreeMap<String, String>) {
+    let (mut bound, mut current) = (BTreeMap::new(), BTreeMap::new());
+    for (i, e) in entries.iter().enumerate() {
+        if let Ok(Leaf::Binding(b)) = Leaf::parse(e) {
+            let binding = b.binding();
+            let digest = binding.digest.to_string();
+            let pair = sha256(format!("{}\n{digest}", binding.reference.as_str()).as_bytes());
+            bound.insert(hex::encode(pair.0), i as u64);
+            current.insert(hex::encode(binding.reference.key().0), digest);
+        }
+    }
+    (bound, current)
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn state_of_an_earlier_monitor_is_taken_over() {
+    let (log, want) = faulty_log(1200);
+    let size = log.size();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
+    let whole = Monitor::open(config(&server, &log, &dir.path().join("whole")))
+        .unwrap()
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(count(&whole), want);
+
+    // Part of the log replayed, then the state rewritten as an earlier monitor kept it: the
+    // whole tag map and notice history in state.json (format 1), no replay database.
+    let path = dir.path().join("earlier");
+    let mut c = config(&server, &log, &path);
+    c.max_entries = Some(700);
+    let mut all = Monitor::open(c).unwrap().run_once().await.unwrap();
+    let mut st = read_json(&path.join("state.json"));
+    let replayed = st["replayed"].as_u64().unwrap();
+    assert!(replayed > 0 && replayed < size, "{replayed} of {size}");
+    let entries = &log.entries[..replayed as usize];
+    let mut r = Replayer::new(&log.origin());
+    for (i, e) in entries.iter().enumerate() {
+        r.check(i as u64, e).unwrap();
+    }
+    let replay = r.state();
+    assert!(replay.map_version.is_none() && replay.map.len() > 40);
+    let (bound, current) = earlier_notices(entries);
+    st["format"] = 1.into();
+    st["replay"] = serde_json::to_value(&replay).unwrap();
+    st["notices"]["bound"] = serde_json::to_value(&bound).unwrap();
+    st["notices"]["current"] = serde_json::to_value(&current).unwrap();
+    std::fs::write(path.join("state.json"), serde_json::to_vec(&st).unwrap()).unwrap();
+    std::fs::remove_dir_all(path.join("replay-db")).unwrap();
+
+    let mut m = Monitor::open(config(&server, &log, &path)).unwrap();
+    all.extend(m.run_once().await.unwrap());
+    drop(m);
+    assert_unique(&all);
+    let mut a: Vec<&str> = all.iter().map(|a| a.id.as_str()).collect();
+    let mut b: Vec<&str> = whole.iter().map(|a| a.id.as_str()).collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(a, b, "the taken-over state found exactly the same alerts");
+    let st = read_json(&path.join("state.json"));
+    assert_eq!(st["format"], 2);
+    assert!(st["notices"].get("bound").is_none() && st["notices"].get("current").is_none());
+    assert_eq!(
+        st["replay"],
+        read_json(&dir.path().join("whole/state.json"))["replay"]
+    );
+}
+
+#[tokio::test]
+async fn missing_replay_database_is_a_clear_error_and_changes_nothing() {
+    let (log, _) = faulty_log(400);
+    let size = log.size();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
+    let path = dir.path().join("state");
+    Monitor::open(config(&server, &log, &path))
+        .unwrap()
+        .run_once()
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(path.join("replay-db")).unwrap();
+    let before = std::fs::read(path.join("state.json")).unwrap();
+    let err = Monitor::open(config(&server, &log, &path))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("replay database") && err.contains("missing"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(path.join("state.json")).unwrap(), before);
+    assert!(!path.join("replay-db").exists());
+
+    // A state from a newer monitor is refused, not misread.
+    let mut st = read_json(&path.join("state.json"));
+    st["format"] = 3.into();
+    std::fs::write(path.join("state.json"), serde_json::to_vec(&st).unwrap()).unwrap();
+    let err = Monitor::open(config(&server, &log, &path))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("format 3"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,7 @@
 //! | [`recording_proxy`] | a reverse proxy in front of a real server that records the paths readers fetched, and can rewrite answers |
 //! | `browser` (feature `browser`) | Debian's `chromedriver` as a process and headless `chromium` sessions over WebDriver |
 //! | [`static_server`] | a static HTTP file server a test can change between requests |
+//! | [`static_objects`] | a log's static objects read as a verifier does: bundles rebuilt, completeness checked |
 //! | [`hostile_witness`] | a witness that lies (409 naming any size, 422, endless bodies) and counts what it sent |
 //! | [`fake_http`] | a raw HTTP responder for answers no real server gives, recording what clients sent |
 //! | [`http`] | blocking and async HTTP helpers |
@@ -59,6 +60,7 @@ pub mod process;
 pub mod pull;
 pub mod recording_proxy;
 pub mod registry;
+pub mod static_objects;
 pub mod static_server;
 pub mod tls;
 pub mod witness;

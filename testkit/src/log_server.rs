@@ -394,3 +394,42 @@ pub fn add_binding_blocking(url: &str, body: Vec<u8>) -> crate::http::Resp {
         .unwrap_or_else(|e| panic!("POST {url}/add-binding: {e}"));
     crate::http::Resp::from_blocking(r)
 }
+
+/// Every leaf of the first `size` leaves, read from the entry bundles (`/tile/entries/...`).
+///
+/// # Panics
+/// When a bundle is not served (200) or does not decode to its width.
+pub async fn entries(c: &reqwest::Client, url: &str, size: u64) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for t in taglog_proofs::tiles::new_entry_bundles(0, size) {
+        let path = format!("/{}", t.to_path());
+        let (s, data) = get(c, url, &path).await;
+        assert_eq!(s, 200, "{path}: {}", String::from_utf8_lossy(&data));
+        let bundle = taglog_proofs::tiles::decode_entry_bundle(&data, usize::from(t.width()))
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        out.extend(bundle);
+    }
+    assert_eq!(out.len() as u64, size, "entry bundles of size {size}");
+    out
+}
+
+/// Submits `(ref, version, digest byte)` bindings by [`crate::keys::publisher`] from
+/// `threads` threads at once (so that the server batches them); each must be answered 200.
+///
+/// # Panics
+/// When a submission is not answered 200.
+pub fn submit_all(url: &str, items: Vec<(String, u64, u8)>, threads: usize) {
+    let per = items.len().div_ceil(threads.max(1)).max(1);
+    let chunks: Vec<Vec<_>> = items.chunks(per).map(<[_]>::to_vec).collect();
+    std::thread::scope(|s| {
+        for chunk in chunks {
+            s.spawn(move || {
+                for (r, v, d) in chunk {
+                    let body = crate::bindings::binding(&crate::keys::publisher(), &r, v, d);
+                    let resp = add_binding_blocking(url, body);
+                    assert_eq!(resp.status, 200, "{r} v{v}: {}", resp.text());
+                }
+            });
+        }
+    });
+}

@@ -15,6 +15,8 @@ use crate::TempDir;
 
 /// The OCI image manifest media type.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The media type of an OCI image index.
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// Where Debian installs the registry.
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 
@@ -140,12 +142,26 @@ impl Registry {
     /// # Panics
     /// When the registry refuses it.
     pub fn put_manifest(&self, repo: &str, tag: &str, manifest: &[u8]) -> String {
+        self.put_manifest_as(repo, tag, OCI_MANIFEST, manifest)
+    }
+
+    /// Puts a manifest of `media_type` (an image index, say) under `repo:tag`; its digest.
+    ///
+    /// # Panics
+    /// When the registry refuses it.
+    pub fn put_manifest_as(
+        &self,
+        repo: &str,
+        tag: &str,
+        media_type: &str,
+        manifest: &[u8],
+    ) -> String {
         let r = self
             .req(
                 reqwest::Method::PUT,
                 &format!("http://{}/v2/{repo}/manifests/{tag}", self.host()),
             )
-            .header("content-type", OCI_MANIFEST)
+            .header("content-type", media_type)
             .body(manifest.to_vec())
             .send()
             .expect("put a manifest");

@@ -13,7 +13,10 @@ use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod publish;
 mod witnesses;
+
+pub use publish::{PublishTarget, MAX_PUBLISH_URL_BYTES};
 
 pub use witnesses::{
     parse_witnesses, WitnessConfig, WitnessConfigError, MAX_NOTE_SIGNATURES, MAX_WITNESSES,
@@ -160,6 +163,16 @@ pub struct Settings {
     #[arg(long)]
     #[serde(skip)]
     pub clear_halt: bool,
+    /// Publish every checkpoint and the objects it needs to `file:///dir` or
+    /// `s3://bucket/prefix` (S3 settings from the standard AWS environment variables).
+    #[arg(long, value_name = "URL")]
+    pub publish: Option<String>,
+    /// S3 endpoint URL for --publish (overrides AWS_ENDPOINT_URL; http:// is allowed).
+    #[arg(long, value_name = "URL")]
+    pub publish_endpoint: Option<String>,
+    /// S3 region for --publish (overrides AWS_REGION).
+    #[arg(long)]
+    pub publish_region: Option<String>,
 }
 
 macro_rules! overlay {
@@ -299,6 +312,8 @@ pub struct Config {
     pub header_timeout: Duration,
     /// The TLS server configuration; `None` serves plain HTTP.
     pub tls: Option<std::sync::Arc<taglog_serve::ServerConfig>>,
+    /// Where static objects are published, if anywhere.
+    pub publish: Option<PublishTarget>,
 }
 
 /// Parses `90`, `90s`, `15m`, `1h`, `2d`, `250ms`.
@@ -400,6 +415,7 @@ impl Settings {
             tls_key,
             start_without_witness
         );
+        overlay!(base, top, publish, publish_endpoint, publish_region);
         base.clear_halt = top.clear_halt;
         Ok(base)
     }
@@ -436,6 +452,26 @@ impl Settings {
                     detail: "needs --tls-cert (the certificate chain) as well".into(),
                 })
             }
+        };
+        let publish = match &self.publish {
+            Some(url) => Some(
+                PublishTarget::parse(
+                    url,
+                    self.publish_endpoint.clone(),
+                    self.publish_region.clone(),
+                )
+                .map_err(|detail| ConfigError::Invalid {
+                    name: "publish",
+                    detail,
+                })?,
+            ),
+            None if self.publish_endpoint.is_some() || self.publish_region.is_some() => {
+                return Err(ConfigError::Invalid {
+                    name: "publish-endpoint",
+                    detail: "needs --publish s3://bucket/prefix".into(),
+                })
+            }
+            None => None,
         };
         let data_dir = self
             .data_dir
@@ -517,6 +553,7 @@ impl Settings {
                 .max(1),
             header_timeout,
             tls,
+            publish,
         })
     }
 }

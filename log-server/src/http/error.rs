@@ -1,5 +1,7 @@
 //! Every error answer of the HTTP API (DESIGN §5 "Errors"): one enum, mapped to its status,
-//! `error` code, `Retry-After` and metrics outcome in one place ([`ApiError::parts`]).
+//! `error` code, `Retry-After` and metrics outcome in one place ([`ApiError::parts`]). A
+//! refusal by the log's rule book ([`Violation`]) becomes an [`ApiError`] in one place too
+//! (`From<Violation>`), the same whether the early checks or the sequencer refused.
 //!
 //! Body: `{"error": "<code>", "detail": "<what was wrong and what to do>", ...}` plus
 //! members some errors carry (`expected_version`, `current_version`, `tree_size`). Statuses:
@@ -13,13 +15,13 @@ use std::sync::Arc;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
-use taglog_proofs::binding::BindingError;
+use taglog_proofs::binding::{BindingError, VersionError};
 use taglog_proofs::refs::RefError;
+use taglog_proofs::rules::{NotAdmittedReason, Violation};
 use taglog_proofs::tiles::TileError;
 use taglog_proofs::tree::TreeError;
 use taglog_serve::BodyError;
 
-use crate::log::allowlist::Denied;
 use crate::log::halt::HaltReason;
 use crate::log::health::Stale;
 use crate::log::reads::ReadError;
@@ -44,6 +46,9 @@ pub enum Internal {
     /// An entry bundle could not be built from stored entries.
     #[error("tile: {0}")]
     Tile(#[source] TileError),
+    /// The rule book refused a binding for a reason no submission can have (a bug).
+    #[error("unexpected refusal: {0}")]
+    Rule(#[source] Box<Violation>),
 }
 
 /// An error answer; see the module documentation.
@@ -118,24 +123,37 @@ pub enum ApiError {
         /// The tree size.
         size: u64,
     },
-    /// No allowlisted key has the signer's name and ID.
-    #[error("{0}")]
-    UnknownKey(#[source] Denied),
-    /// The publisher signature does not verify.
-    #[error("{0}")]
-    BadSignature(#[source] BindingError),
-    /// The key may not bind this ref.
-    #[error("{0}")]
-    RefNotAllowed(#[source] Denied),
+    /// The logged allowlist does not admit the signer for the ref.
+    #[error("publisher key {signer} {}", match reason {
+        NotAdmittedReason::UnknownKey => "is not on this log's allowlist".to_string(),
+        NotAdmittedReason::NoPrefix => format!("may not bind {reference}: no allowlisted prefix of this key matches it"),
+    })]
+    NotAdmitted {
+        /// Which part of admission failed.
+        reason: NotAdmittedReason,
+        /// The signer (`name+keyid`).
+        signer: String,
+        /// The ref.
+        reference: String,
+    },
+    /// The publisher signature verifies under none of the allowlisted keys that may have
+    /// made it.
+    #[error("the signature of the binding for {reference} verifies under none of the {keys} allowlisted key(s) with its name and key ID")]
+    BadSignature {
+        /// The ref.
+        reference: String,
+        /// How many keys were tried.
+        keys: usize,
+    },
     /// The version rule failed.
-    #[error("version {got} rejected: {}", match current { Some(c) => format!("the ref is at version {c}, the next binding must be version {expected}"), None => "a first binding must have 1 ≤ version ≤ 2^32".to_string() })]
+    #[error("{error}")]
     VersionConflict {
         /// Version sent.
         got: u64,
-        /// Version expected.
-        expected: u64,
         /// Current version, if bound.
         current: Option<u64>,
+        /// The rule broken.
+        error: VersionError,
     },
     /// The publisher key used up its quota.
     #[error("publisher key {key} has used its quota of new bindings (burst {burst}, refilled at {rate:.3} per second); retry in {retry_after}s")]
@@ -186,6 +204,45 @@ impl From<Unavailable> for ApiError {
             Unavailable::Halted(h) => ApiError::Halted(h),
             Unavailable::AwaitingWitnesses(w) => ApiError::AwaitingWitnesses(w),
             other => ApiError::Unavailable(other),
+        }
+    }
+}
+
+impl From<Violation> for ApiError {
+    /// The one mapping of the rule book's refusals of a binding to answers.
+    fn from(v: Violation) -> ApiError {
+        match v {
+            Violation::WrongLog {
+                expected, found, ..
+            } => ApiError::WrongLog(BindingError::WrongLog { expected, found }),
+            Violation::NotAdmitted {
+                reference,
+                name,
+                id,
+                reason,
+                ..
+            } => ApiError::NotAdmitted {
+                reason,
+                signer: format!("{name}+{id}"),
+                reference: reference.to_string(),
+            },
+            Violation::BadSignature {
+                reference, keys, ..
+            } => ApiError::BadSignature {
+                reference: reference.to_string(),
+                keys: keys.len(),
+            },
+            Violation::Version {
+                previous,
+                version,
+                error,
+                ..
+            } => ApiError::VersionConflict {
+                got: version,
+                current: previous.map(|p| p.version),
+                error,
+            },
+            other => ApiError::Internal(Internal::Rule(Box::new(other))),
         }
     }
 }
@@ -241,9 +298,15 @@ impl ApiError {
                 (S::BAD_REQUEST, "out_of_range", None, "malformed")
             }
             E::TileBeyondTree { .. } => (S::NOT_FOUND, "not_found", None, "malformed"),
-            E::UnknownKey(_) => (S::FORBIDDEN, "unknown_key", None, "forbidden"),
-            E::BadSignature(_) => (S::FORBIDDEN, "bad_signature", None, "forbidden"),
-            E::RefNotAllowed(_) => (S::FORBIDDEN, "ref_not_allowed", None, "forbidden"),
+            E::NotAdmitted {
+                reason: NotAdmittedReason::UnknownKey,
+                ..
+            } => (S::FORBIDDEN, "unknown_key", None, "forbidden"),
+            E::NotAdmitted {
+                reason: NotAdmittedReason::NoPrefix,
+                ..
+            } => (S::FORBIDDEN, "ref_not_allowed", None, "forbidden"),
+            E::BadSignature { .. } => (S::FORBIDDEN, "bad_signature", None, "forbidden"),
             E::VersionConflict { .. } => (S::CONFLICT, "version_conflict", None, "conflict"),
             E::QuotaExceeded { retry_after, .. } => (
                 S::TOO_MANY_REQUESTS,
@@ -292,10 +355,15 @@ impl ApiError {
     fn extra(&self) -> Map<String, Value> {
         let mut m = Map::new();
         match self {
-            ApiError::VersionConflict {
-                expected, current, ..
-            } => {
-                m.insert("expected_version".into(), Value::from(*expected));
+            ApiError::VersionConflict { current, error, .. } => {
+                // A first binding out of range: version 1 is always acceptable.
+                let expected = match error {
+                    VersionError::FirstOutOfRange { .. } => Some(1),
+                    other => other.expected(),
+                };
+                if let Some(e) = expected {
+                    m.insert("expected_version".into(), Value::from(e));
+                }
                 if let Some(c) = current {
                     m.insert("current_version".into(), Value::from(*c));
                 }
@@ -328,5 +396,102 @@ impl IntoResponse for ApiError {
         resp.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use taglog_proofs::binding::{sign_binding, Binding, DigestValue, SignedBinding};
+    use taglog_proofs::hash::Hash;
+    use taglog_proofs::map::MapValue;
+    use taglog_proofs::note::{KeyType, SignerKey};
+
+    use super::*;
+
+    fn signed() -> SignedBinding {
+        let key = SignerKey::from_seed("p.example".parse().unwrap(), KeyType::Ed25519, [1; 32]);
+        let b = Binding {
+            log: "log.example/taglog".into(),
+            reference: "registry.example/acme/app:1".parse().unwrap(),
+            digest: DigestValue::Sha256([2; 32]),
+            version: 2,
+            time: 1,
+        };
+        SignedBinding::parse(&sign_binding(&b, &key).unwrap()).unwrap()
+    }
+
+    fn answer(v: Violation) -> (StatusCode, &'static str, Map<String, Value>) {
+        let e = ApiError::from(v);
+        let p = e.parts();
+        (p.status, p.code, e.extra())
+    }
+
+    /// Every refusal of a binding by the rule book has its status and code; anything else
+    /// the rule book could report is a server fault.
+    #[test]
+    fn rule_book_refusals_map_to_one_answer_each() {
+        let b = signed();
+        let reference = b.binding().reference.clone();
+        let (name, id) = b.signer();
+        let previous = MapValue {
+            index: 5,
+            version: 2,
+            leaf_hash: Hash([3; 32]),
+        };
+        let (s, code, extra) = answer(Violation::Version {
+            index: 9,
+            reference: reference.clone(),
+            previous: Some(previous),
+            version: 2,
+            error: VersionError::NotNext {
+                previous: 2,
+                expected: 3,
+                version: 2,
+            },
+        });
+        assert_eq!((s, code), (StatusCode::CONFLICT, "version_conflict"));
+        assert_eq!(extra["expected_version"], 3);
+        assert_eq!(extra["current_version"], 2);
+        let (s, _, extra) = answer(Violation::Version {
+            index: 9,
+            reference: reference.clone(),
+            previous: None,
+            version: (1 << 32) + 1,
+            error: VersionError::FirstOutOfRange {
+                version: (1 << 32) + 1,
+            },
+        });
+        assert_eq!(s, StatusCode::CONFLICT);
+        assert_eq!(extra["expected_version"], 1);
+        assert!(!extra.contains_key("current_version"));
+        for (reason, want) in [
+            (NotAdmittedReason::UnknownKey, "unknown_key"),
+            (NotAdmittedReason::NoPrefix, "ref_not_allowed"),
+        ] {
+            let (s, code, _) = answer(Violation::NotAdmitted {
+                index: 9,
+                reference: reference.clone(),
+                name: name.clone(),
+                id,
+                reason,
+            });
+            assert_eq!((s, code), (StatusCode::FORBIDDEN, want));
+        }
+        let (s, code, _) = answer(Violation::BadSignature {
+            index: 9,
+            reference,
+            keys: Vec::new(),
+        });
+        assert_eq!((s, code), (StatusCode::FORBIDDEN, "bad_signature"));
+        let (s, code, _) = answer(Violation::WrongLog {
+            index: 9,
+            expected: "a".into(),
+            found: "b".into(),
+        });
+        assert_eq!((s, code), (StatusCode::BAD_REQUEST, "wrong_log"));
+        let (s, code, _) = answer(Violation::StateSize { index: 9, size: 3 });
+        assert_eq!((s, code), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
     }
 }

@@ -176,12 +176,26 @@ pub async fn healthz(State(s): State<Arc<AppState>>) -> Result<Response, ApiErro
     let head = pick(&s, None)?;
     let limit = (s.log.config().mmd / 2).as_secs();
     let fresh = crate::log::health::judge(&head, s.log.config(), now_unix(), limit)?;
-    let body = json!({
+    let publish = &s.log.metrics().publish;
+    let bucket = publish
+        .enabled
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .then(|| {
+            json!({
+                "size": publish.bucket_size.load(std::sync::atomic::Ordering::Relaxed),
+                "lag_entries": publish.lag_entries(),
+                "error": publish.last_error(),
+            })
+        });
+    let mut body = json!({
         "status": "ok",
         "size": fresh.size,
         "age_seconds": fresh.age,
         "fresh_cosignatures": fresh.fresh_cosignatures,
     });
+    if let (Some(b), Some(obj)) = (bucket, body.as_object_mut()) {
+        obj.insert("bucket".to_owned(), b);
+    }
     Ok(json_response(StatusCode::OK, body.to_string(), "no-store"))
 }
 

@@ -2,14 +2,16 @@
 //!
 //! Order: size limit (413) -> content type -> shutting down (503) -> halted, or still
 //! waiting for witnesses at start after `--commit-timeout` (503; a replay of a logged entry
-//! is still answered 200 from the dedup index) -> strict parse (400, naming the line) -> `log` is this origin ->
-//! allowlisted key by name and ID (403) -> `verify_strict` off the async runtime (403) ->
-//! key admitted for the ref's prefix (403) -> dedup by leaf hash (200 with the existing
-//! index, `superseded_by` if a newer version exists) -> early version check (409) ->
+//! is still answered 200 from the dedup index) -> strict parse (400, naming the line) -> `log`
+//! is this origin -> admitted keys for the signer and the ref, by the rule book's logged
+//! allowlist (403) -> `verify_strict` under them off the async runtime (403) -> dedup by leaf
+//! hash (200 with the existing index, `superseded_by` if a newer version exists) -> early
+//! version check with the rule book's version rule (409) ->
 //! per-key quota (429 `quota_exceeded` + `Retry-After`, see [`super::quota`]) -> bounded
 //! queue (429 `queue_full` + `Retry-After`) -> wait for the sequencer's durable commit ->
 //! 200 with the §3.10 bundle once a quorum checkpoint covers the entry, else 202 with the
-//! index after `--commit-timeout`. Nothing here writes state: only the sequencer does, and
+//! index after `--commit-timeout`. The early checks only spare the queue: the sequencer
+//! decides again with the rule book. Nothing here writes state: only the sequencer does, and
 //! bad input never reaches it.
 
 use std::sync::Arc;
@@ -19,15 +21,14 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use taglog_proofs::binding::{BindingError, SignedBinding};
+use taglog_proofs::binding::{check_version, SignedBinding};
 use taglog_proofs::hash::leaf_hash;
-use taglog_proofs::note::VerifierKey;
+use taglog_proofs::rules::SignatureCheck;
 use taglog_serve::BodyError;
 
 use super::{blocking, json_response, ApiError, AppState};
-use crate::log::allowlist::Denied;
 use crate::log::heads::Head;
-use crate::log::sequencer::{check_version, Outcome, Submission};
+use crate::log::sequencer::{Outcome, Submission};
 use crate::log::QueueError;
 use crate::store::HistoryItem;
 
@@ -71,13 +72,11 @@ pub async fn add_binding(state: Arc<AppState>, headers: HeaderMap, body: Body) -
     }
 }
 
-/// A checked binding: its exact bytes, parsed form and leaf hash.
+/// A checked binding: its parsed form and its signature check.
 struct Checked {
-    bytes: Bytes,
     signed: SignedBinding,
-    leaf: taglog_proofs::hash::Hash,
-    /// The allowlisted key the signature verified under.
-    key: VerifierKey,
+    /// The signature checked under the admitted candidate keys (it verified under one).
+    signature: SignatureCheck,
 }
 
 async fn submit(
@@ -106,13 +105,9 @@ async fn submit(
             retry_after: wait.as_secs().saturating_add(1),
         });
     }
-    let binding = checked.signed.binding();
     let sub = Submission {
-        entry: checked.bytes.to_vec(),
-        leaf: checked.leaf,
-        reference: binding.reference.clone(),
-        key: checked.key.clone(),
-        version: binding.version,
+        binding: checked.signed.clone(),
+        signature: checked.signature,
     };
     let outcome = match state.log.submit(sub).await {
         Ok(o) => o,
@@ -165,8 +160,8 @@ async fn replay_only(
     }
 }
 
-/// Parses and checks a binding: origin, allowlisted key, signature (off the runtime, with
-/// the two index reads the dedup and version checks need), prefix.
+/// Parses and checks a binding: origin, admission and signature by the rule book (the
+/// signature off the runtime, with the two index reads the dedup and version checks need).
 async fn check(
     state: &AppState,
     bytes: Bytes,
@@ -175,56 +170,32 @@ async fn check(
     let origin = state.log.config().key.name().to_string();
     signed.check_log(&origin).map_err(ApiError::WrongLog)?;
     let allowlist = state.log.allowlist();
-    // Every allowlisted key with the signer's name and key ID that covers the ref is tried:
+    // Every admitted key with the signer's name and key ID that covers the ref is tried:
     // another tenant's key may share both (issue 12, finding 4).
-    let candidates = allowlist
-        .candidates(&signed)
-        .map_err(|denied| match denied {
-            Denied::UnknownKey { .. } => ApiError::UnknownKey(denied),
-            Denied::RefNotAllowed { .. } => ApiError::RefNotAllowed(denied),
-        })?;
+    let candidates = allowlist.rules().candidates(&signed).map_err(|reason| {
+        let (name, id) = signed.signer();
+        ApiError::NotAdmitted {
+            reason,
+            signer: format!("{name}+{id}"),
+            reference: signed.binding().reference.to_string(),
+        }
+    })?;
     let store = Arc::clone(state.log.store());
     let leaf = leaf_hash(&bytes);
-    let (signed, key, found) = blocking(move || {
-        let key = verify_any(&signed, candidates)?;
+    let (signed, signature, found) = blocking(move || {
+        let signature = SignatureCheck::run(&signed, &candidates);
+        if signature.verified().is_none() {
+            return Err(ApiError::BadSignature {
+                reference: signed.binding().reference.to_string(),
+                keys: candidates.len(),
+            });
+        }
         let ref_key = signed.binding().reference.key();
         let found = (store.dedup(&leaf)?, store.ref_latest(&ref_key)?);
-        Ok((signed, key, found))
+        Ok((signed, signature, found))
     })
     .await?;
-    Ok((
-        Checked {
-            bytes,
-            signed,
-            leaf,
-            key,
-        },
-        found,
-    ))
-}
-
-/// The first of `candidates` the signature verifies under.
-///
-/// # Errors
-/// [`ApiError::BadSignature`] with the last key's reason if none verifies.
-fn verify_any(
-    signed: &SignedBinding,
-    candidates: Vec<VerifierKey>,
-) -> Result<VerifierKey, ApiError> {
-    let mut last = None;
-    for key in candidates {
-        match signed.verify(&key) {
-            Ok(()) => return Ok(key),
-            Err(e) => last = Some(e),
-        }
-    }
-    let (name, id) = signed.signer();
-    Err(ApiError::BadSignature(last.unwrap_or_else(|| {
-        BindingError::UnknownSigner {
-            name: name.to_string(),
-            id,
-        }
-    })))
+    Ok((Checked { signed, signature }, found))
 }
 
 /// Answers a replay of a logged entry (200 with its index), or refuses a stale version
@@ -253,10 +224,10 @@ fn duplicate(
             let current = latest.map(|l| l.version);
             match check_version(current, version) {
                 Ok(()) => Ok(None),
-                Err(expected) => Err(ApiError::VersionConflict {
+                Err(error) => Err(ApiError::VersionConflict {
                     got: version,
-                    expected,
                     current,
+                    error,
                 }),
             }
         }
@@ -276,17 +247,7 @@ async fn respond(
             let body = json!({"index": index, "version": version, "duplicate": true});
             return Ok((StatusCode::OK, axum::Json(body)).into_response());
         }
-        Outcome::Conflict { expected, current } => {
-            return Err(ApiError::VersionConflict {
-                got: version,
-                expected,
-                current,
-            })
-        }
-        Outcome::Forbidden(denied @ Denied::UnknownKey { .. }) => {
-            return Err(ApiError::UnknownKey(denied))
-        }
-        Outcome::Forbidden(denied) => return Err(ApiError::RefNotAllowed(denied)),
+        Outcome::Refused(violation) => return Err(ApiError::from(*violation)),
         Outcome::Unavailable(u) => return Err(u.into()),
     };
     let Some(head) = wait_published(state, index).await else {

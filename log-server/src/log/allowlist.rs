@@ -8,11 +8,10 @@
 
 use std::path::Path;
 
-use taglog_proofs::binding::SignedBinding;
 use taglog_proofs::leaves::PublisherChange;
 use taglog_proofs::note::{KeyError, VerifierKey};
-use taglog_proofs::refs::{RefError, RefPrefix, TagRef};
-use taglog_proofs::rules::{self, NotAdmittedReason};
+use taglog_proofs::refs::{RefError, RefPrefix};
+use taglog_proofs::rules;
 
 pub use taglog_proofs::rules::Grant;
 
@@ -67,28 +66,6 @@ pub enum GrantError {
         /// Why.
         #[source]
         source: KeyError,
-    },
-}
-
-/// Why a binding is not admitted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Denied {
-    /// No allowlisted key has the signer's name and key ID.
-    #[error("publisher key {name}+{id} is not on this log's allowlist")]
-    UnknownKey {
-        /// Signer name.
-        name: String,
-        /// Signer key ID (hex).
-        id: String,
-    },
-    /// Keys with the signer's name and key ID are allowlisted, but none for a prefix
-    /// matching the ref (or the key that signed is no longer allowlisted for it).
-    #[error("publisher key {key} may not bind {reference}: no allowlisted prefix of this key matches it")]
-    RefNotAllowed {
-        /// The key (`name+id`, or the verifier key when one key is meant).
-        key: String,
-        /// The ref.
-        reference: String,
     },
 }
 
@@ -174,63 +151,18 @@ impl Allowlist {
         self.rules.grants()
     }
 
-    /// The rule book's allowlist.
+    /// The rule book's allowlist (admission is decided there: [`rules::Allowlist::candidates`]).
     pub fn rules(&self) -> &rules::Allowlist {
         &self.rules
+    }
+
+    /// The allowlist holding the rule book's `rules` (the logged allowlist after a commit).
+    pub fn from_rules(rules: rules::Allowlist) -> Allowlist {
+        Allowlist { rules }
     }
 
     /// Changes turning `self` into `target`: every removal first, then every addition.
     pub fn diff(&self, target: &Allowlist) -> Vec<(PublisherChange, Grant)> {
         self.rules.diff(&target.rules)
-    }
-
-    /// Every allowlisted key that may have signed `b`: those with the signature line's name
-    /// and key ID whose prefix covers the ref. All of them must be tried: two tenants' keys
-    /// can share name and key ID (a 4-byte ID is cheap to grind), so the first match may
-    /// belong to another tenant.
-    ///
-    /// # Errors
-    /// [`Denied::UnknownKey`] if no key has the name and key ID, [`Denied::RefNotAllowed`]
-    /// if none of those covers the ref.
-    pub fn candidates(&self, b: &SignedBinding) -> Result<Vec<VerifierKey>, Denied> {
-        self.rules.candidates(b).map_err(|reason| {
-            let (name, id) = b.signer();
-            match reason {
-                NotAdmittedReason::UnknownKey => Denied::UnknownKey {
-                    name: name.to_string(),
-                    id: id.to_string(),
-                },
-                NotAdmittedReason::NoPrefix => Denied::RefNotAllowed {
-                    key: format!("{name}+{id}"),
-                    reference: b.binding().reference.to_string(),
-                },
-            }
-        })
-    }
-
-    /// Checks that `key` (the key a binding verified under) may still bind `reference`.
-    ///
-    /// # Errors
-    /// [`Denied::UnknownKey`] if the key is no longer allowlisted at all,
-    /// [`Denied::RefNotAllowed`] if it is, but for no prefix covering the ref.
-    pub fn check(&self, reference: &TagRef, key: &VerifierKey) -> Result<(), Denied> {
-        let mut known = false;
-        for g in self.rules.grants().iter().filter(|g| &g.key == key) {
-            if g.prefix.matches(reference) {
-                return Ok(());
-            }
-            known = true;
-        }
-        Err(if known {
-            Denied::RefNotAllowed {
-                key: key.to_string(),
-                reference: reference.to_string(),
-            }
-        } else {
-            Denied::UnknownKey {
-                name: key.name().to_string(),
-                id: key.id().to_string(),
-            }
-        })
     }
 }

@@ -1,25 +1,24 @@
-//! One integration batch: new leaves, their stored hashes, history and dedup rows, map node
-//! groups, allowlist rows, the closing state leaf and the signed checkpoint, all collected
-//! into one [`Batch`] and committed at once by [`LogStore::commit`].
+//! One integration batch: the leaves the rule book admitted (binding, publisher and the
+//! closing state leaf), their stored hashes, history and dedup rows, the map's node groups,
+//! allowlist rows and the signed checkpoint, all collected into one [`Batch`] and committed at
+//! once by [`LogStore::commit`].
 //!
-//! Guarantees: the state leaf is the last leaf, its `size` is its own index and its map root
-//! is the map after all leaves before it (map version = checkpoint size). The checkpoint's
-//! root is computed from exactly the hashes written, and the batch applies only on top of the
-//! size it was planned on. Out of scope: admission decisions (the sequencer makes them) and
-//! the map's node layout (proofs `map`).
-
-use std::collections::BTreeMap;
+//! Guarantees: the leaves are written in the order they were added, from the size the batch
+//! was planned on; the state leaf is the last one and its `size` is its own index (otherwise
+//! nothing is signed: [`IntegrateError::OutOfStep`]). The checkpoint's root is computed from
+//! exactly the hashes written, and the batch applies only on top of the size it was planned
+//! on. Out of scope: deciding what is admitted and computing the map (the sequencer asks the
+//! rule book, `taglog_proofs::rules`), and the map's node layout (proofs `map`).
 
 use taglog_proofs::checkpoint::{sign_checkpoint, Checkpoint, CheckpointError};
 use taglog_proofs::hash::{leaf_hash, Hash};
 use taglog_proofs::leaves::{PublisherChange, PublisherLeaf, StateLeaf};
-use taglog_proofs::map::MapValue;
-use taglog_proofs::note::{SignerKey, VerifierKey};
-use taglog_proofs::refs::RefPrefix;
+use taglog_proofs::note::SignerKey;
+use taglog_proofs::rules::AppendError;
 use taglog_proofs::tree::{stored_hash_count, stored_hashes_for_leaf, tree_root, TreeError};
 
 use crate::log::heads::Head;
-use crate::store::map::MapError;
+use crate::store::map::{MapError, MapWrites};
 use crate::store::{
     Batch, CheckpointRow, HistoryItem, LogStore, NewEntry, PublisherRow, StoreError, StoredHashes,
 };
@@ -33,12 +32,21 @@ pub enum IntegrateError {
     /// Tree math failed (a missing stored hash means a damaged database).
     #[error("tree: {0}")]
     Tree(#[from] TreeError),
-    /// The map update failed.
-    #[error(transparent)]
-    Map(#[from] MapError),
+    /// The rule book could not close the batch (the map update failed).
+    #[error("closing the batch: {0}")]
+    Close(#[from] AppendError<MapError>),
     /// The checkpoint could not be built or signed (a wrong log key).
     #[error("checkpoint: {0}")]
     Checkpoint(#[from] CheckpointError),
+    /// The state leaf's index is not where the batch's leaves end: the rule book and the
+    /// batch disagree on the tree (a bug); nothing was signed.
+    #[error("the state leaf claims index {state}, but the batch ends at index {planned}")]
+    OutOfStep {
+        /// The index the batch would give the state leaf.
+        planned: u64,
+        /// The state leaf's `size`.
+        state: u64,
+    },
 }
 
 /// The plan of one batch.
@@ -47,7 +55,6 @@ pub struct Integration<'a> {
     start: u64,
     leaves: Vec<Vec<u8>>,
     history: Vec<(Hash, HistoryItem)>,
-    map_updates: BTreeMap<Hash, MapValue>,
     publishers: Vec<PublisherRow>,
 }
 
@@ -59,12 +66,12 @@ impl<'a> Integration<'a> {
             start: size,
             leaves: Vec::new(),
             history: Vec::new(),
-            map_updates: BTreeMap::new(),
             publishers: Vec::new(),
         }
     }
 
-    fn next_index(&self) -> u64 {
+    /// The index the next leaf gets.
+    pub fn next_index(&self) -> u64 {
         self.start + self.leaves.len() as u64
     }
 
@@ -73,69 +80,48 @@ impl<'a> Integration<'a> {
         self.history.len()
     }
 
-    /// Appends a `taglog/v1/publisher` leaf; returns its index.
-    pub fn add_publisher(
-        &mut self,
-        prefix: &RefPrefix,
-        key: &VerifierKey,
-        add: bool,
-        time: u64,
-    ) -> u64 {
-        let change = if add {
-            PublisherChange::Add
-        } else {
-            PublisherChange::Remove
-        };
-        let leaf = PublisherLeaf {
-            change,
-            prefix: prefix.clone(),
-            key: key.clone(),
-            time,
-        };
+    /// Appends an admitted `taglog/v1/publisher` leaf; returns its index.
+    pub fn add_publisher(&mut self, leaf: &PublisherLeaf) -> u64 {
         let index = self.next_index();
         self.leaves.push(leaf.to_text().into_bytes());
         self.publishers.push(PublisherRow {
-            prefix: prefix.to_string(),
-            vkey: key.to_string(),
-            add,
+            prefix: leaf.prefix.to_string(),
+            vkey: leaf.key.to_string(),
+            add: leaf.change == PublisherChange::Add,
         });
         index
     }
 
-    /// Appends a binding leaf; `item.index` is filled in and returned.
+    /// Appends an admitted binding leaf with its history row (`item.index` is set to the
+    /// leaf's index, which is returned).
     pub fn add_binding(&mut self, entry: Vec<u8>, ref_key: Hash, mut item: HistoryItem) -> u64 {
         let index = self.next_index();
         item.index = index;
         self.leaves.push(entry);
         self.history.push((ref_key, item));
-        self.map_updates.insert(
-            ref_key,
-            MapValue {
-                index,
-                version: item.version,
-                leaf_hash: item.leaf_hash,
-            },
-        );
         index
     }
 
-    /// Appends the state leaf, signs the checkpoint and commits everything at once.
+    /// Appends the state leaf that closes the batch, signs the checkpoint and commits
+    /// everything at once, with the map's node groups `map_nodes`.
     ///
     /// # Errors
     /// [`IntegrateError`]; after [`IntegrateError::Store`] the batch may or may not be
     /// persisted (except [`StoreError::SizeMismatch`]: nothing was written).
-    pub fn finish(mut self, key: &SignerKey, time: u64) -> Result<Head, IntegrateError> {
-        let new_size = self.next_index() + 1;
-        let updates: Vec<(Hash, MapValue)> =
-            std::mem::take(&mut self.map_updates).into_iter().collect();
-        let base = (self.start > 0).then_some(self.start);
-        let (map_root, map_nodes) =
-            crate::store::map::update(self.store, base, new_size, &updates)?;
-        let state = StateLeaf {
-            size: new_size - 1,
-            map_root,
-            time,
-        };
+    pub fn finish(
+        mut self,
+        state: &StateLeaf,
+        map_nodes: MapWrites,
+        key: &SignerKey,
+    ) -> Result<Head, IntegrateError> {
+        let planned = self.next_index();
+        if state.size != planned {
+            return Err(IntegrateError::OutOfStep {
+                planned,
+                state: state.size,
+            });
+        }
+        let new_size = planned + 1;
         self.leaves.push(state.to_text().into_bytes());
         let mut hashes = StoredHashes::new(self.store);
         let mut new_hashes = Vec::new();
@@ -165,7 +151,7 @@ impl<'a> Integration<'a> {
             publishers: self.publishers,
             checkpoint: CheckpointRow {
                 size: new_size,
-                time,
+                time: state.time,
                 note,
             },
         };
@@ -174,7 +160,7 @@ impl<'a> Integration<'a> {
             size: new_size,
             root,
             note: std::sync::Arc::new(batch.checkpoint.note),
-            time,
+            time: state.time,
         })
     }
 }

@@ -2,10 +2,12 @@
 //! (DESIGN §5 "Submission path", §3.5 state and publisher leaves).
 //!
 //! Group commit: it blocks for one command, then drains everything queued (up to
-//! `max_batch`) into one batch, with no fixed sleep. Per batch it enforces the version rule
-//! (previous + 1, first ≤ 2³², also between entries of the batch), dedups by leaf hash,
-//! re-checks the allowlist, appends the entries and then the state leaf, computes the tree
-//! hashes and the map, signs the checkpoint and commits all of it at once
+//! `max_batch`) into one batch, with no fixed sleep. Per batch it dedups by leaf hash, then
+//! asks the log's one rule book ([`taglog_proofs::rules::Ledger`], the same the monitor and
+//! the auditing witness check with) to append each entry: admission by the logged
+//! allowlist, the signature, the version rule (also between entries of the batch), and the
+//! map update; publisher leaves and the closing state leaf come from it too. Then it computes
+//! the tree hashes, signs the checkpoint and commits all of it at once
 //! ([`crate::store::LogStore::commit`]). Only then are waiters answered and the checkpoint
 //! published: nothing signed leaves the process before it is durable. A failed commit halts
 //! sequencing (the write may or may not have persisted; a restart recovers from the store).
@@ -15,22 +17,19 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use taglog_proofs::binding::SignedBinding;
 use taglog_proofs::hash::Hash;
-use taglog_proofs::leaves::PublisherChange;
-use taglog_proofs::note::VerifierKey;
-use taglog_proofs::refs::TagRef;
+use taglog_proofs::rules::{AppendError, Ledger, LedgerHead, SignatureCheck, Violation};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::log::allowlist::{Allowlist, Denied};
+use crate::log::allowlist::Allowlist;
 use crate::log::clock::LogClock;
 use crate::log::halt::HaltReason;
 use crate::log::heads::Head;
-use crate::log::integrate::Integration;
+use crate::log::integrate::{IntegrateError, Integration};
 use crate::log::Log;
+use crate::store::map::{MapError, StoreMap};
 use crate::store::{HistoryItem, StoreError};
-
-/// The highest version a ref's first binding may carry (DESIGN §3.4).
-pub const MAX_FIRST_VERSION: u64 = 1 << 32;
 
 /// What became of one submission.
 #[derive(Debug)]
@@ -45,15 +44,8 @@ pub enum Outcome {
         /// Its leaf index.
         index: u64,
     },
-    /// The version rule failed.
-    Conflict {
-        /// The version the log expects next.
-        expected: u64,
-        /// The ref's current version, if bound.
-        current: Option<u64>,
-    },
-    /// The logged allowlist no longer admits the key for the ref.
-    Forbidden(Denied),
+    /// The rule book refused it (admission, signature or version rule); nothing changed.
+    Refused(Box<Violation>),
     /// Not decided: sequencing is halted, or the store failed.
     Unavailable(Unavailable),
 }
@@ -67,25 +59,31 @@ pub enum Unavailable {
     /// A read of the store failed while deciding.
     #[error("storage read failed: {0}")]
     Store(Arc<StoreError>),
+    /// The rule book could not decide (its map could not be read).
+    #[error("cannot decide: {0}")]
+    Rules(Arc<AppendError<MapError>>),
     /// Sequencing waits until these witnesses have answered (at start).
     #[error("sequencing waits until every witness has answered and proved consistent; waiting for {}", .0.join(", "))]
     AwaitingWitnesses(Vec<String>),
 }
 
-/// A verified binding waiting to be sequenced.
+/// A parsed binding waiting to be sequenced, with its signature checked ahead.
 #[derive(Debug)]
 pub struct Submission {
-    /// The exact signed note (the leaf entry).
-    pub entry: Vec<u8>,
-    /// Its RFC 6962 leaf hash.
-    pub leaf: Hash,
-    /// The bound ref.
-    pub reference: TagRef,
-    /// The allowlisted key its signature verified under (the sequencer re-checks that this
-    /// key is still admitted for the ref).
-    pub key: VerifierKey,
-    /// The binding's version.
-    pub version: u64,
+    /// The binding (its exact entry bytes are the leaf).
+    pub binding: SignedBinding,
+    /// Its signature checked against the candidate keys of the logged allowlist when it
+    /// arrived; the rule book uses it only if the candidates are still the same, else checks
+    /// again.
+    pub signature: SignatureCheck,
+}
+
+impl Submission {
+    /// The submission of `binding`, its signature checked against `candidates`.
+    pub fn new(binding: SignedBinding, candidates: &[taglog_proofs::note::VerifierKey]) -> Self {
+        let signature = SignatureCheck::run(&binding, candidates);
+        Submission { binding, signature }
+    }
 }
 
 type Reply = oneshot::Sender<Outcome>;
@@ -106,9 +104,12 @@ struct Sequencer {
     log: Arc<Log>,
     rt: tokio::runtime::Handle,
     last_commit: Instant,
+    /// The committed size.
     size: u64,
     clock: LogClock,
-    allowlist: Arc<Allowlist>,
+    /// The rule book's state after the committed tree (ahead of it only within a batch; a
+    /// failed commit halts the sequencer, and a restart resumes from the store).
+    ledger: Ledger<StoreMap>,
 }
 
 /// The durable tree the sequencer starts from, as read (and checked) by the caller.
@@ -132,14 +133,24 @@ pub fn spawn(
     start: Start,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let Start { size, time } = start;
-    let allowlist = log.allowlist();
+    let head = LedgerHead {
+        next_index: size,
+        log_time: (size > 0).then_some(time),
+        last_state: size.checked_sub(1),
+    };
+    let ledger = Ledger::resume(
+        log.config().key.name().as_str(),
+        head,
+        log.allowlist().rules().clone(),
+        StoreMap::new(Arc::clone(log.store()), size),
+    );
     let seq = Sequencer {
         log,
         rt,
         last_commit: Instant::now(),
         size,
         clock: LogClock::new(time),
-        allowlist,
+        ledger,
     };
     std::thread::Builder::new()
         .name("sequencer".into())
@@ -150,8 +161,6 @@ pub fn spawn(
 struct Pending<'a> {
     plan: Integration<'a>,
     replies: Vec<(Reply, Instant, Outcome)>,
-    /// Versions set by this batch, by ref key.
-    latest: HashMap<Hash, u64>,
     /// Leaves added by this batch, by leaf hash.
     leaves: HashMap<Hash, u64>,
 }
@@ -284,23 +293,14 @@ impl Sequencer {
         let mut batch = Pending {
             plan: Integration::new(log.store().as_ref(), self.size),
             replies: Vec::with_capacity(subs.len()),
-            latest: HashMap::new(),
             leaves: HashMap::new(),
         };
-        let diff = target
-            .as_ref()
-            .map(|t| self.allowlist.diff(t))
-            .unwrap_or_default();
-        let changes = diff.len();
-        for (change, g) in &diff {
-            let add = *change == PublisherChange::Add;
-            batch.plan.add_publisher(&g.prefix, &g.key, add, time);
-        }
-        let allowlist = target
-            .map(Arc::new)
-            .unwrap_or_else(|| Arc::clone(&self.allowlist));
+        let changes = match target {
+            Some(t) => self.change_allowlist(&mut batch, &t, time),
+            None => 0,
+        };
         for (s, at, reply) in subs {
-            let outcome = self.decide(&mut batch, &allowlist, s);
+            let outcome = self.decide(&mut batch, s);
             batch.replies.push((reply, at, outcome));
         }
         let accepted = batch.plan.bindings();
@@ -308,14 +308,23 @@ impl Sequencer {
             answer(&log, batch.replies);
             return Ok(0);
         }
-        match batch.plan.finish(&log.config().key, time) {
+        // The rule book closes the batch (state leaf, map update); then it is signed and
+        // committed at once.
+        let closed = match self.ledger.append_state(time) {
+            Ok(state) => {
+                let nodes = self.ledger.map_mut().take_writes();
+                batch.plan.finish(&state, nodes, &log.config().key)
+            }
+            Err(e) => Err(IntegrateError::from(e)),
+        };
+        match closed {
             Ok(head) => {
                 self.size = head.size;
                 self.clock.commit(time, started);
                 self.last_commit = Instant::now();
                 if changes > 0 {
-                    log.set_allowlist(Arc::clone(&allowlist));
-                    self.allowlist = allowlist;
+                    let list = Allowlist::from_rules(self.ledger.allowlist().clone());
+                    log.set_allowlist(Arc::new(list));
                 }
                 self.publish(head, accepted, started);
                 answer(&log, batch.replies);
@@ -331,6 +340,31 @@ impl Sequencer {
                 Err(reason)
             }
         }
+    }
+
+    /// Appends the publisher leaves that turn the logged allowlist into `target`; returns
+    /// how many.
+    fn change_allowlist(
+        &mut self,
+        batch: &mut Pending<'_>,
+        target: &Allowlist,
+        time: u64,
+    ) -> usize {
+        let mut changes = 0;
+        for (change, grant) in self.ledger.allowlist().diff(target.rules()) {
+            match self.ledger.append_publisher(change, &grant, time) {
+                Ok(leaf) => {
+                    batch.plan.add_publisher(&leaf);
+                    changes += 1;
+                }
+                // A diff applies without refusal and log time never runs backwards here;
+                // should the rule book refuse anyway, the change is not logged.
+                Err(e) => {
+                    tracing::error!(error = %e, prefix = %grant.prefix, key = %grant.key, "allowlist change not logged")
+                }
+            }
+        }
+        changes
     }
 
     /// The time of the next state leaf: the wall clock, capped if it jumped ahead (alerted).
@@ -352,45 +386,32 @@ impl Sequencer {
         time
     }
 
-    /// Decides one submission against the store and the batch so far; adds it to the plan
-    /// if it is admitted.
-    fn decide(
-        &self,
-        batch: &mut Pending<'_>,
-        allowlist: &Allowlist,
-        s: Box<Submission>,
-    ) -> Outcome {
-        let store = self.log.store();
-        if let Some(index) = batch.leaves.get(&s.leaf) {
+    /// Decides one submission: a replay of a logged (or batched) leaf gets its index; any
+    /// other is appended if the rule book admits it, and added to the plan.
+    fn decide(&mut self, batch: &mut Pending<'_>, s: Box<Submission>) -> Outcome {
+        let leaf = s.binding.leaf_hash();
+        if let Some(index) = batch.leaves.get(&leaf) {
             return Outcome::Duplicate { index: *index };
         }
-        match store.dedup(&s.leaf) {
+        match self.log.store().dedup(&leaf) {
             Ok(Some(index)) => return Outcome::Duplicate { index },
             Ok(None) => {}
             Err(e) => return Outcome::Unavailable(Unavailable::Store(Arc::new(e))),
         }
-        if let Err(denied) = allowlist.check(&s.reference, &s.key) {
-            return Outcome::Forbidden(denied);
-        }
-        let ref_key = s.reference.key();
-        let current = match batch.latest.get(&ref_key) {
-            Some(v) => Some(*v),
-            None => match store.ref_latest(&ref_key) {
-                Ok(item) => item.map(|i| i.version),
-                Err(e) => return Outcome::Unavailable(Unavailable::Store(Arc::new(e))),
-            },
+        let appended = match self.ledger.append_binding(&s.binding, Some(&s.signature)) {
+            Ok(a) => a,
+            Err(AppendError::Rule(v)) => return Outcome::Refused(v),
+            Err(e) => return Outcome::Unavailable(Unavailable::Rules(Arc::new(e))),
         };
-        if let Err(expected) = check_version(current, s.version) {
-            return Outcome::Conflict { expected, current };
-        }
         let item = HistoryItem {
-            version: s.version,
-            index: 0,
-            leaf_hash: s.leaf,
+            version: appended.value.version,
+            index: appended.index,
+            leaf_hash: leaf,
         };
-        let index = batch.plan.add_binding(s.entry, ref_key, item);
-        batch.latest.insert(ref_key, s.version);
-        batch.leaves.insert(s.leaf, index);
+        let index = batch
+            .plan
+            .add_binding(s.binding.entry().to_vec(), appended.ref_key, item);
+        batch.leaves.insert(leaf, index);
         Outcome::Added { index }
     }
 
@@ -413,19 +434,6 @@ impl Sequencer {
                 .publish(self.log.store().as_ref(), head.clone(), None);
         }
         self.log.heads().set_committed(head);
-    }
-}
-
-/// Checks the version rule; `Err` carries the expected version.
-///
-/// # Errors
-/// The version the log would accept next (for a first binding: 1).
-pub fn check_version(current: Option<u64>, version: u64) -> Result<(), u64> {
-    match current {
-        Some(c) if version == c.saturating_add(1) => Ok(()),
-        Some(c) => Err(c.saturating_add(1)),
-        None if (1..=MAX_FIRST_VERSION).contains(&version) => Ok(()),
-        None => Err(1),
     }
 }
 
@@ -460,21 +468,5 @@ fn recv_timeout(
         Ok(Some(c)) => Recv::Command(c),
         Ok(None) => Recv::Closed,
         Err(_) => Recv::Timeout,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_rule() {
-        assert_eq!(check_version(None, 1), Ok(()));
-        assert_eq!(check_version(None, MAX_FIRST_VERSION), Ok(()));
-        assert_eq!(check_version(None, MAX_FIRST_VERSION + 1), Err(1));
-        assert_eq!(check_version(None, 0), Err(1));
-        assert_eq!(check_version(Some(7), 8), Ok(()));
-        assert_eq!(check_version(Some(7), 7), Err(8));
-        assert_eq!(check_version(Some(7), 9), Err(8));
     }
 }

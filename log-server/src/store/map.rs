@@ -3,16 +3,20 @@
 //!
 //! Map version = checkpoint size: the map of version `s` is the map after all leaves before
 //! the state leaf `s−1`. Every version is kept (nothing is pruned), so proofs can be given
-//! against any checkpoint still served. Out of scope: the node layout (proofs `map`).
+//! against any checkpoint still served. [`StoreMap`] is this map as the rule book's
+//! [`MapState`], for the sequencer's [`taglog_proofs::rules::Ledger`]. Out of scope: the node
+//! layout (proofs `map`).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use taglog_proofs::hash::Hash;
 use taglog_proofs::map::{
     self, MapProof, MapProofError, MapStore, MapStoreError, MapValue, NodeGroup, NodeKey, Terminal,
 };
+use taglog_proofs::rules::MapState;
 
-use super::LogStore;
+use super::{LogStore, StoreError};
 
 /// Why a map update or proof failed.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +27,9 @@ pub enum MapError {
     /// A stored map leaf does not hold a 48-byte value.
     #[error("tag map: stored leaf value: {0}")]
     Value(#[from] MapProofError),
+    /// A ref's current value could not be read.
+    #[error("tag map: {0}")]
+    Read(#[from] StoreError),
 }
 
 struct Groups<'a>(&'a dyn LogStore);
@@ -78,4 +85,54 @@ pub fn prove(
         _ => None,
     };
     Ok((proof, value))
+}
+
+/// The committed tag map of a store as the rule book's [`MapState`]: a ref's value is its
+/// newest logged binding (the history row written in the same commit as the map's node
+/// groups), and an update computes the new version's node groups on top of the stored ones
+/// and keeps them for the next commit ([`StoreMap::take_writes`]).
+///
+/// Guarantees: nothing is written to the store here; the rows returned by `take_writes` are
+/// exactly those of the versions applied since the last call. Out of scope: committing them.
+pub struct StoreMap {
+    store: Arc<dyn LogStore>,
+    base: Option<u64>,
+    staged: MapWrites,
+}
+
+impl StoreMap {
+    /// The map of `store` as of the checkpoint of `size` leaves (0: the empty map).
+    pub fn new(store: Arc<dyn LogStore>, size: u64) -> StoreMap {
+        StoreMap {
+            store,
+            base: (size > 0).then_some(size),
+            staged: Vec::new(),
+        }
+    }
+
+    /// The node-group rows of the versions applied since the last call, to commit with them.
+    pub fn take_writes(&mut self) -> MapWrites {
+        std::mem::take(&mut self.staged)
+    }
+}
+
+impl MapState for StoreMap {
+    type Error = MapError;
+
+    fn get(&self, key: &Hash) -> Result<Option<MapValue>, MapError> {
+        Ok(self.store.ref_latest(key)?.map(|item| MapValue {
+            index: item.index,
+            version: item.version,
+            leaf_hash: item.leaf_hash,
+        }))
+    }
+
+    fn apply(&mut self, version: u64, updates: &[(Hash, MapValue)]) -> Result<Hash, MapError> {
+        // Every version gets its node groups, even without updates: proofs are served
+        // against every checkpoint's map version.
+        let (root, writes) = update(self.store.as_ref(), self.base, version, updates)?;
+        self.staged.extend(writes);
+        self.base = Some(version);
+        Ok(root)
+    }
 }

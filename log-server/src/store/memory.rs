@@ -3,7 +3,8 @@
 //! "failed and not persisted" / "failed but persisted" modes).
 //!
 //! A [`Fault`] names an operation ([`Op`]), what goes wrong ([`Effect`]) and when
-//! ([`Schedule`]): for the next N calls of that operation, or from its K-th call on. Injected
+//! ([`Schedule`]): for the next N calls of that operation, from its K-th call on, or at its
+//! K-th call only. Injected
 //! errors are [`StoreError::Io`] with the OS error a real disk gives (`ENOSPC`, `EIO`), so
 //! callers cannot tell them from real ones. Without faults the store keeps every guarantee of
 //! the contract (all-or-nothing commits, size check, monotonic published size); the store
@@ -59,6 +60,9 @@ pub enum Schedule {
     /// On the `k`-th call of the operation (1-based, counted since the store was created) and
     /// every later one, until [`MemoryStore::clear_faults`].
     From(u64),
+    /// On the `k`-th call of the operation only (1-based, counted since the store was
+    /// created).
+    At(u64),
 }
 
 /// One injected fault.
@@ -118,6 +122,7 @@ impl Faults {
                 && match f.schedule {
                     Schedule::Next(_) => *left > 0,
                     Schedule::From(k) => call >= k,
+                    Schedule::At(k) => call == k,
                 }
         })?;
         if let Schedule::Next(_) = hit.0.schedule {
@@ -153,7 +158,7 @@ impl MemoryStore {
     pub fn inject(&self, fault: Fault) {
         let left = match fault.schedule {
             Schedule::Next(n) => n,
-            Schedule::From(_) => 0,
+            Schedule::From(_) | Schedule::At(_) => 0,
         };
         self.faults().active.push((fault, left));
     }

@@ -1,6 +1,7 @@
 //! In-process harness for the fault tests: a log started on a shared `MemoryStore`, signed
 //! submissions, and a full check of the stored log (every leaf hash, every stored hash on the
-//! way to the root, the signed checkpoint, the state leaf), after Sunlight's `CheckLog`.
+//! way to the root, the signed checkpoint, the state leaf, and every leaf replayed through the
+//! rule book as a monitor does), after Sunlight's `CheckLog`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,6 +17,7 @@ use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::hash::leaf_hash;
 use taglog_proofs::leaves::StateLeaf;
 use taglog_proofs::note::{KeyType, SignerKey};
+use taglog_proofs::rules::{Ledger, MemoryMap};
 use taglog_proofs::tree::{stored_hash_index, tree_root, HashReader as _};
 use taglog_server::config::LogConfig;
 use taglog_server::log::allowlist::Allowlist;
@@ -71,13 +73,7 @@ pub fn submission(reference: &str, version: u64, digest: u8) -> Submission {
     };
     let entry = sign_binding(&b, &publisher()).unwrap();
     let signed = SignedBinding::parse(&entry).unwrap();
-    Submission {
-        leaf: leaf_hash(&entry),
-        reference: signed.binding().reference.clone(),
-        key: publisher().verifier(),
-        version,
-        entry,
-    }
+    Submission::new(signed, &[publisher().verifier()])
 }
 
 /// Submits and returns the index of an `Added` or `Duplicate` outcome, or the outcome.
@@ -115,5 +111,18 @@ pub fn check_log(store: &dyn LogStore) -> u64 {
     }
     let state = StateLeaf::parse(entries.last().unwrap()).unwrap();
     assert_eq!(state.size, size - 1);
+    // The rule book, replaying every leaf as the monitor does, finds nothing wrong.
+    let mut ledger = Ledger::new(ORIGIN, MemoryMap::new());
+    for (i, e) in (0u64..).zip(&entries) {
+        let checked = ledger.check(i, e, None).unwrap();
+        assert!(
+            checked.violations.is_empty(),
+            "leaf {i}: {:?}",
+            checked.violations
+        );
+        if let Some(size) = store.checkpoint(i + 1).unwrap().map(|_| i + 1) {
+            assert_eq!(ledger.end_checkpoint(size), None);
+        }
+    }
     size
 }

@@ -106,9 +106,10 @@ impl Monitor {
             let alerts = match self.replay_range(start, &entries, size, &note).await {
                 Ok(a) => a,
                 Err(e) => {
-                    // Undo the partial range in memory; the saved state is untouched.
+                    // Undo the partial range in memory; the saved state is untouched (and so
+                    // is the map version it names).
                     self.replayer =
-                        Replayer::from_state(&self.origin, self.dir.state.replay.clone())?;
+                        Replayer::on_disk(&self.origin, &self.dir.state.replay, self.db.clone())?;
                     return Err(e);
                 }
             };
@@ -128,7 +129,11 @@ impl Monitor {
                     *at = end;
                 }
             }
+            // The map groups and notice rows this range wrote are durable before the state
+            // that refers to them; the groups its map no longer uses go after.
+            self.replayer.map().sync()?;
             self.dir.save()?;
+            self.replayer.map_mut().saved()?;
             let n = end - start;
             report.replayed_now += n;
             self.metrics.entries_replayed += n;
@@ -191,7 +196,7 @@ impl Monitor {
                             now,
                         ));
                     }
-                    if let Some(earlier) = checks::note_binding(&mut notices, i, b) {
+                    if let Some(earlier) = checks::note_binding(&self.db, &mut notices, i, b)? {
                         let prev = self.entry_evidence(earlier).await?;
                         alerts.push(checks::rebind_alert(&self.origin, b, note, ev(), prev, now));
                     }

@@ -1,0 +1,498 @@
+//! Static publication (issue 15): after each published checkpoint, the objects a verifier
+//! needs are uploaded to a bucket or directory, so that reads need no server (see proofs'
+//! `static_layout` for the layout and how readers check each object).
+//!
+//! Fed by one narrow hook: the log's published head ([`crate::log::heads::Heads::watch_published`]),
+//! which changes after each synced commit (no quorum) or once a checkpoint meets the quorum
+//! (with its cosignatures). For each new head, in this order: the hash tiles and entry bundles
+//! that grew (C2SP tlog-tiles paths), the map objects written since the bucket's checkpoint
+//! (addressed by their hash), then the checkpoint. Tiles and map objects are put with
+//! `PutMode::Create`: they never change, so an object already there (from an earlier attempt)
+//! counts as uploaded. The checkpoint goes last and is overwritten, so a reader never sees a
+//! checkpoint whose objects are missing, and never a smaller one than the bucket held.
+//!
+//! Guarantees: every upload is retried with backoff until it succeeds (a storage outage delays
+//! publication and loses nothing; heads that arrive meanwhile are coalesced into the newest);
+//! at start the publisher reads the bucket's checkpoint and uploads whatever the log's newest
+//! published checkpoint has beyond it (idempotent after a crash between uploads). A bucket
+//! checkpoint not signed by this log's key stops the publisher (it never overwrites another
+//! log). Progress is in `/metrics` (`taglog_publish_*`) and `/healthz` (`bucket`).
+//!
+//! Out of scope: deleting superseded partial tiles; re-checking objects below the bucket's
+//! checkpoint (an object deleted by hand is re-uploaded only if a later checkpoint needs it
+//! again, as the right edge of the tree and the map root path do).
+
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectKey;
+use object_store::prefix::PrefixStore;
+use object_store::{Attribute, Attributes, ObjectStore, PutMode, PutOptions, PutPayload};
+use taglog_proofs::checkpoint::SignedCheckpoint;
+use taglog_proofs::map::{MapStore, MapStoreError, NodeGroup, NodeKey};
+use taglog_proofs::static_layout::{map_objects, ObjectPath};
+use taglog_proofs::tiles::{
+    encode_entry_bundle, new_entry_bundles, new_tiles, tile_data, TileKind, TilePath, TILE_WIDTH,
+};
+use tokio::sync::watch;
+
+use crate::config::PublishTarget;
+use crate::log::heads::Head;
+use crate::log::Log;
+use crate::metrics::PublishStatus;
+use crate::store::{LogStore, StoredHashes};
+
+/// `Cache-Control` of the objects that never change.
+pub const IMMUTABLE_CACHE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of the checkpoint: caches may serve it a few seconds old.
+pub const CHECKPOINT_CACHE: &str = "public, max-age=5";
+/// Uploads in flight at once within one phase (tiles, then map objects).
+pub const PUBLISH_CONCURRENCY: usize = 16;
+/// First retry delay; doubled per failure up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest delay between two attempts of one upload.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Largest checkpoint object read back from the bucket.
+pub const MAX_CHECKPOINT_BYTES: usize = 64 * 1024;
+
+/// Why publishing could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The bucket or directory could not be opened (bad settings).
+    #[error("--publish: cannot open the bucket: {0}")]
+    Open(#[source] object_store::Error),
+    /// The directory could not be created.
+    #[error("--publish: cannot create {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bucket holds a checkpoint that this log's key does not open.
+    #[error("the bucket's checkpoint is not one of this log's ({0}); refusing to overwrite it: publish to an empty prefix")]
+    ForeignCheckpoint(String),
+    /// The bucket's checkpoint is larger than anything this log published.
+    #[error("the bucket holds checkpoint {bucket}, larger than the log's {log}: is the data directory a restored backup?")]
+    BucketAhead {
+        /// Size in the bucket.
+        bucket: u64,
+        /// Size published by the log.
+        log: u64,
+    },
+    /// Reading the log's store failed.
+    #[error("reading the log to publish: {0}")]
+    Read(String),
+}
+
+/// An opened bucket.
+pub struct Bucket {
+    store: Arc<dyn ObjectStore>,
+    /// Whether the backend stores `Cache-Control` and `Content-Type` (S3 does, a directory
+    /// does not: a file server in front of it sets them).
+    attributes: bool,
+    /// How the bucket is named in logs.
+    name: String,
+}
+
+impl Bucket {
+    /// Opens `target`: creates a directory if missing; for S3 reads the AWS environment and
+    /// applies the endpoint and region flags. Nothing is read or written yet.
+    ///
+    /// # Errors
+    /// [`PublishError::Open`], [`PublishError::Dir`].
+    pub fn open(target: &PublishTarget) -> Result<Bucket, PublishError> {
+        match target {
+            PublishTarget::File(dir) => {
+                std::fs::create_dir_all(dir).map_err(|source| PublishError::Dir {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+                let fs = LocalFileSystem::new_with_prefix(dir).map_err(PublishError::Open)?;
+                Ok(Bucket {
+                    store: Arc::new(fs),
+                    attributes: false,
+                    name: format!("file://{}", dir.display()),
+                })
+            }
+            PublishTarget::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                region,
+            } => {
+                let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+                if let Some(e) = endpoint {
+                    b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
+                }
+                if let Some(r) = region {
+                    b = b.with_region(r);
+                }
+                let s3: Arc<dyn ObjectStore> = Arc::new(b.build().map_err(PublishError::Open)?);
+                let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+                    s3
+                } else {
+                    Arc::new(PrefixStore::new(s3, prefix.as_str()))
+                };
+                Ok(Bucket {
+                    store,
+                    attributes: true,
+                    name: format!("s3://{bucket}/{prefix}"),
+                })
+            }
+        }
+    }
+}
+
+/// The log's versioned map as proofs' [`MapStore`] (map version = checkpoint size).
+struct Groups<'a>(&'a dyn LogStore);
+
+impl MapStore for Groups<'_> {
+    fn get_group(&self, key: &NodeKey) -> Result<Option<Cow<'_, NodeGroup>>, MapStoreError> {
+        let bytes = self
+            .0
+            .map_node(&key.to_bytes())
+            .map_err(|e| MapStoreError::Backend(Box::new(e)))?;
+        bytes
+            .map(|b| NodeGroup::from_bytes(&b).map(Cow::Owned))
+            .transpose()
+    }
+}
+
+/// The bytes of a hash tile or entry bundle of the durable tree.
+fn read_tile(store: &dyn LogStore, tile: &TilePath) -> Result<Vec<u8>, String> {
+    match tile.kind() {
+        TileKind::Hash { .. } => {
+            tile_data(tile, &StoredHashes::new(store)).map_err(|e| format!("tile {tile}: {e}"))
+        }
+        TileKind::Entries => {
+            let start = tile.index() * u64::from(TILE_WIDTH);
+            let entries = store
+                .entries(start, u64::from(tile.width()))
+                .map_err(|e| format!("entries of {tile}: {e}"))?;
+            let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+            encode_entry_bundle(&refs).map_err(|e| format!("bundle {tile}: {e}"))
+        }
+    }
+}
+
+/// What the bucket holds: the size and note of its checkpoint (0 and empty when none).
+#[derive(Debug, Clone, Default)]
+struct Published {
+    size: u64,
+    note: Vec<u8>,
+}
+
+/// A running publisher; [`Publisher::finish`] stops it.
+pub struct Publisher {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Publisher {
+    /// Starts publishing `log`'s heads to `bucket` (inside a tokio runtime).
+    pub fn spawn(log: Arc<Log>, bucket: Bucket) -> Publisher {
+        let (stop, stopped) = watch::channel(false);
+        log.metrics().publish.enabled.store(true, Ordering::Relaxed);
+        let worker = Worker {
+            log,
+            bucket,
+            stopped,
+        };
+        Publisher {
+            stop,
+            task: tokio::spawn(worker.run()),
+        }
+    }
+
+    /// Publishes the newest head (waiting at most `limit`), then stops.
+    pub async fn finish(self, limit: Duration) {
+        let _ = self.stop.send(true);
+        let mut task = self.task;
+        if tokio::time::timeout(limit, &mut task).await.is_err() {
+            tracing::warn!(
+                "the publisher did not finish within {limit:?}; the next start catches up"
+            );
+            task.abort();
+        }
+    }
+}
+
+struct Worker {
+    log: Arc<Log>,
+    bucket: Bucket,
+    stopped: watch::Receiver<bool>,
+}
+
+/// An upload that was given up because the publisher is stopping.
+struct Stopping;
+
+impl Worker {
+    fn status(&self) -> &PublishStatus {
+        &self.log.metrics().publish
+    }
+
+    async fn run(mut self) {
+        let mut heads = self.log.heads().watch_published();
+        let mut bucket = match self.read_bucket().await {
+            Ok(Some(p)) => p,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, bucket = %self.bucket.name, "publishing stopped");
+                self.set_error(Some(e.to_string()));
+                return;
+            }
+        };
+        tracing::info!(bucket = %self.bucket.name, size = bucket.size, "publishing static objects");
+        loop {
+            let head = heads.borrow_and_update().clone();
+            let seen = Instant::now();
+            if let Some(head) = head {
+                self.status()
+                    .target_size
+                    .store(head.size, Ordering::Relaxed);
+                if head.size < bucket.size {
+                    let e = PublishError::BucketAhead {
+                        bucket: bucket.size,
+                        log: head.size,
+                    };
+                    tracing::warn!(error = %e, "waiting for the log to reach the bucket's checkpoint");
+                    self.set_error(Some(e.to_string()));
+                } else if head.size > bucket.size || *head.note != bucket.note {
+                    match self.publish(&bucket, &head).await {
+                        Ok(()) => {
+                            bucket = Published {
+                                size: head.size,
+                                note: head.note.to_vec(),
+                            };
+                            let s = self.status();
+                            s.bucket_size.store(head.size, Ordering::Relaxed);
+                            s.lag.observe(seen.elapsed().as_secs_f64());
+                        }
+                        Err(Stopping) => return,
+                    }
+                }
+            }
+            if *self.stopped.borrow() && !heads.has_changed().unwrap_or(false) {
+                return;
+            }
+            tokio::select! {
+                changed = heads.changed() => if changed.is_err() { return },
+                _ = self.stopped.changed() => {}
+            }
+        }
+    }
+
+    fn set_error(&self, e: Option<String>) {
+        if let Ok(mut last) = self.status().last_error.lock() {
+            *last = e;
+        }
+    }
+
+    /// Reads the bucket's checkpoint (retrying), checked against the log key; `None` if the
+    /// publisher is stopping.
+    async fn read_bucket(&mut self) -> Result<Option<Published>, PublishError> {
+        let key = ObjectKey::from(ObjectPath::Checkpoint.to_path());
+        let mut backoff = FIRST_BACKOFF;
+        let note = loop {
+            let got = match self.bucket.store.get(&key).await {
+                Ok(r) => r.bytes().await.map(|b| Some(b.to_vec())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            };
+            match got {
+                Ok(n) => break n,
+                Err(e) => {
+                    if self.failed(&key, &e, &mut backoff).await.is_err() {
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        let Some(note) = note else {
+            return Ok(Some(Published::default()));
+        };
+        if note.len() > MAX_CHECKPOINT_BYTES {
+            return Err(PublishError::ForeignCheckpoint(format!(
+                "{} bytes, more than {MAX_CHECKPOINT_BYTES}",
+                note.len()
+            )));
+        }
+        let cp = SignedCheckpoint::open(&note, &self.log.config().key.verifier())
+            .map_err(|e| PublishError::ForeignCheckpoint(e.to_string()))?;
+        let size = cp.checkpoint().size();
+        self.status().bucket_size.store(size, Ordering::Relaxed);
+        Ok(Some(Published { size, note }))
+    }
+
+    /// Records a failed attempt and sleeps its backoff; `Err` if the publisher is stopping
+    /// (a stop cuts the backoff short).
+    async fn failed(
+        &mut self,
+        key: &ObjectKey,
+        e: &object_store::Error,
+        backoff: &mut Duration,
+    ) -> Result<(), Stopping> {
+        self.status().failures.fetch_add(1, Ordering::Relaxed);
+        let msg = format!("{key}: {e}");
+        tracing::warn!(error = %msg, retry_in = ?*backoff, "upload to the bucket failed; retrying");
+        self.set_error(Some(msg));
+        let wait = *backoff;
+        *backoff = (*backoff * 2).min(MAX_BACKOFF);
+        if *self.stopped.borrow() {
+            return Err(Stopping);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => Ok(()),
+            _ = self.stopped.changed() => Err(Stopping),
+        }
+    }
+
+    /// Uploads everything `head` has beyond `bucket`, then its checkpoint.
+    async fn publish(&mut self, bucket: &Published, head: &Head) -> Result<(), Stopping> {
+        let (old, new) = (bucket.size, head.size);
+        let mut tiles = new_tiles(old, new);
+        tiles.extend(new_entry_bundles(old, new));
+        let tiles: Vec<ObjectPath> = tiles.into_iter().map(ObjectPath::Tile).collect();
+        for chunk in tiles.chunks(PUBLISH_CONCURRENCY) {
+            let wanted = chunk.to_vec();
+            let objects = self
+                .read(move |store| {
+                    wanted
+                        .iter()
+                        .map(|&p| match p {
+                            ObjectPath::Tile(t) => read_tile(store, &t).map(|b| (p, b)),
+                            _ => Err(format!("{p} is not a tile")),
+                        })
+                        .collect()
+                })
+                .await?;
+            self.upload_all(objects).await?;
+        }
+        let since = (old > 0).then_some(old);
+        let objects = self
+            .read(move |store| {
+                let objects = map_objects(&Groups(store), new, since)
+                    .map_err(|e| format!("map objects of version {new}: {e}"))?;
+                Ok(objects
+                    .into_iter()
+                    .map(|o| (ObjectPath::Map(o.address), o.bytes))
+                    .collect())
+            })
+            .await?;
+        for chunk in objects.chunks(PUBLISH_CONCURRENCY) {
+            self.upload_all(chunk.to_vec()).await?;
+        }
+        self.upload(ObjectPath::Checkpoint, head.note.to_vec())
+            .await?;
+        self.set_error(None);
+        tracing::debug!(size = new, "checkpoint published to the bucket");
+        Ok(())
+    }
+
+    /// Reads from the store off the runtime, retrying a failed read like an upload.
+    async fn read(
+        &mut self,
+        f: impl Fn(&dyn LogStore) -> Result<Vec<(ObjectPath, Vec<u8>)>, String> + Send + Sync + 'static,
+    ) -> Result<Vec<(ObjectPath, Vec<u8>)>, Stopping> {
+        let f = Arc::new(f);
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let store = Arc::clone(self.log.store());
+            let g = Arc::clone(&f);
+            let res = tokio::task::spawn_blocking(move || g(store.as_ref()))
+                .await
+                .unwrap_or_else(|e| Err(format!("read task failed: {e}")));
+            match res {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let e = PublishError::Read(e);
+                    tracing::error!(error = %e, "publisher cannot read the log; retrying");
+                    let key = ObjectKey::from("(log store)");
+                    let err = object_store::Error::Generic {
+                        store: "log",
+                        source: Box::new(e),
+                    };
+                    self.failed(&key, &err, &mut backoff).await?;
+                }
+            }
+        }
+    }
+
+    /// Uploads `objects` concurrently (each retried until it succeeds).
+    async fn upload_all(&mut self, objects: Vec<(ObjectPath, Vec<u8>)>) -> Result<(), Stopping> {
+        let mut pending = objects;
+        let mut backoff = FIRST_BACKOFF;
+        while !pending.is_empty() {
+            let mut set = tokio::task::JoinSet::new();
+            for (path, bytes) in pending.drain(..) {
+                let store = Arc::clone(&self.bucket.store);
+                let opts = self.options(&path);
+                set.spawn(async move {
+                    let r = put(store.as_ref(), &path, bytes.clone(), opts).await;
+                    (path, bytes, r)
+                });
+            }
+            let mut failure = None;
+            while let Some(done) = set.join_next().await {
+                let Ok((path, bytes, r)) = done else { continue };
+                if let Err(e) = r {
+                    failure = Some((path, e));
+                    pending.push((path, bytes));
+                }
+            }
+            if let Some((path, e)) = failure {
+                self.failed(&ObjectKey::from(path.to_path()), &e, &mut backoff)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Uploads one object, retrying until it succeeds.
+    async fn upload(&mut self, path: ObjectPath, bytes: Vec<u8>) -> Result<(), Stopping> {
+        self.upload_all(vec![(path, bytes)]).await
+    }
+
+    fn options(&self, path: &ObjectPath) -> PutOptions {
+        let mode = if path.is_immutable() {
+            PutMode::Create
+        } else {
+            PutMode::Overwrite
+        };
+        let mut attributes = Attributes::new();
+        if self.bucket.attributes {
+            let (cache, ctype) = if path.is_immutable() {
+                (IMMUTABLE_CACHE, "application/octet-stream")
+            } else {
+                (CHECKPOINT_CACHE, "text/plain; charset=utf-8")
+            };
+            attributes.insert(Attribute::CacheControl, cache.into());
+            attributes.insert(Attribute::ContentType, ctype.into());
+        }
+        PutOptions {
+            mode,
+            attributes,
+            ..PutOptions::default()
+        }
+    }
+}
+
+/// One put; an immutable object already there counts as uploaded.
+async fn put(
+    store: &dyn ObjectStore,
+    path: &ObjectPath,
+    bytes: Vec<u8>,
+    opts: PutOptions,
+) -> Result<(), object_store::Error> {
+    let key = ObjectKey::from(path.to_path());
+    match store.put_opts(&key, PutPayload::from(bytes), opts).await {
+        Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,216 @@
+//! `--publish file:///dir` against the real server (issue 15): the directory holds, for every
+//! published checkpoint, the objects a verifier needs, and the bundle rebuilt from them equals
+//! the `/lookup` bundle field by field; a crash (kill -9, also while bindings arrive) or a run
+//! without `--publish` is caught up at the next start, with nothing missing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use taglog_proofs::binding::DigestValue;
+use taglog_proofs::bundle::Bundle;
+use taglog_proofs::checkpoint::SignedCheckpoint;
+use taglog_proofs::note::VerifierKey;
+use taglog_proofs::policy::Policy;
+use taglog_proofs::static_layout::ObjectPath;
+use taglog_proofs::verify::{verify, VerifyRequest};
+use taglog_testkit::bindings::binding;
+use taglog_testkit::http::{blocking, get as http_get};
+use taglog_testkit::keys::publisher;
+use taglog_testkit::log_server::{submit_all, LogServer, PREFIX};
+use taglog_testkit::static_objects::{bundle_from, check_complete, dir_fetch, wait_for_dir};
+use taglog_testkit::tempdir;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn publish_flag(bucket: &Path) -> String {
+    format!("file://{}", bucket.display())
+}
+
+fn served_size(server: &LogServer) -> u64 {
+    let note = http_get(&format!("{}/checkpoint", server.url)).body;
+    SignedCheckpoint::open(&note, &server.log_key())
+        .unwrap()
+        .checkpoint()
+        .size()
+}
+
+fn lookup(server: &LogServer, reference: &str, since: Option<u64>) -> Bundle {
+    let q = since.map_or(String::new(), |s| format!("&since={s}"));
+    let r = http_get(&format!("{}/lookup?ref={reference}{q}", server.url));
+    assert_eq!(r.status, 200, "{}", r.text());
+    Bundle::parse(&r.body).unwrap()
+}
+
+fn verify_static(bundle: &Bundle, log_key: &VerifierKey, reference: &str, digest_byte: u8) {
+    let text = format!(
+        "log {log_key}\nquorum none\npublisher {PREFIX} {}\n",
+        publisher().verifier()
+    );
+    let policy = Policy::parse(text.as_bytes()).unwrap();
+    let r = reference.parse().unwrap();
+    let digest = DigestValue::Sha256([digest_byte; 32]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let req = VerifyRequest {
+        policy: &policy,
+        bundle,
+        signed_ref: &r,
+        registry_digest: Some(&digest),
+        now,
+        accept_stale: 0,
+        offline: false,
+        cached: None,
+        high_water: None,
+        newest_cosignature: None,
+        pin: None,
+        history: None,
+    };
+    let verdict = verify(&req).unwrap_or_else(|e| panic!("static bundle for {reference}: {e}"));
+    assert_eq!(verdict.digest, digest);
+}
+
+fn app(i: u64) -> String {
+    format!("{PREFIX}/app{}:v{i}", i % 7)
+}
+
+#[test]
+fn every_checkpoint_is_published_and_rebuilds_the_lookup_bundle() {
+    let (dir, out) = (tempdir(), tempdir());
+    let bucket = out.path().join("bucket");
+    let server = LogServer::start(dir.path(), &["--publish", &publish_flag(&bucket)]);
+    let key = server.log_key();
+    let rebound = format!("{PREFIX}/app:latest");
+    submit_all(&server.url, vec![(rebound.clone(), 1, 1)], 1);
+    let early = served_size(&server);
+    // Past one full tile: full tiles, partial tiles and map objects below the root object.
+    let items: Vec<_> = (0..300)
+        .map(|i| (app(i), 1, (i % 200) as u8 + 10))
+        .collect();
+    submit_all(&server.url, items, 6);
+    submit_all(&server.url, vec![(rebound.clone(), 2, 2)], 1);
+    let size = served_size(&server);
+    assert!(size > 300, "{size}");
+    wait_for_dir(&bucket, &key, size, WAIT);
+    assert_eq!(
+        std::fs::read(bucket.join("checkpoint")).unwrap(),
+        http_get(&format!("{}/checkpoint", server.url)).body,
+        "without a quorum the bucket's checkpoint is the served one"
+    );
+
+    for (reference, digest, since) in [
+        (rebound.clone(), Some(2u8), None),
+        (rebound.clone(), Some(2), Some(early)),
+        (app(5), Some(15), None),
+        (app(299), Some(109), Some(size - 1)),
+        (format!("{PREFIX}/never:bound"), None, None),
+    ] {
+        let (from_objects, fetched) =
+            bundle_from(dir_fetch(&bucket), &key, &reference, since).unwrap();
+        let served = lookup(&server, &reference, since);
+        assert_eq!(from_objects.checkpoint, served.checkpoint, "{reference}");
+        assert_eq!(from_objects.state, served.state, "{reference}");
+        assert_eq!(from_objects.map, served.map, "{reference}");
+        assert_eq!(from_objects.binding, served.binding, "{reference}");
+        assert_eq!(from_objects.consistency, served.consistency, "{reference}");
+        assert_eq!(from_objects, served, "{reference}");
+        assert!(fetched.len() <= 12, "{reference}: {fetched:?}");
+        if let Some(d) = digest {
+            verify_static(&from_objects, &key, &reference, d);
+        }
+    }
+
+    // The whole log is there, and nothing else: every file is an object path.
+    let complete = check_complete(dir_fetch(&bucket), &key).unwrap();
+    assert_eq!(complete.size, size);
+    assert_eq!(complete.map_keys, 301, "{complete:?}");
+    for path in taglog_testkit::static_server::read_dir_files(&bucket).keys() {
+        ObjectPath::parse(path).unwrap_or_else(|e| panic!("stray file {path}: {e}"));
+    }
+
+    // /healthz and /metrics report the bucket caught up.
+    let health = blocking()
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .unwrap()
+        .json::<serde_json::Value>()
+        .unwrap();
+    assert_eq!(health["bucket"]["size"], size, "{health}");
+    assert_eq!(health["bucket"]["lag_entries"], 0, "{health}");
+    assert!(health["bucket"]["error"].is_null(), "{health}");
+    let metrics = http_get(&format!("{}/metrics", server.url)).text();
+    assert!(
+        metrics.contains(&format!("taglog_publish_bucket_size {size}\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("taglog_publish_lag_entries 0\n"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_start_catches_up_after_a_run_without_publishing_and_after_kill_9() {
+    let (dir, out) = (tempdir(), tempdir());
+    let bucket = out.path().join("bucket");
+    let flag = publish_flag(&bucket);
+
+    // A run without --publish: the next start publishes all of it.
+    let server = LogServer::start(dir.path(), &[]);
+    let key = server.log_key();
+    let items: Vec<_> = (0..40).map(|i| (app(i), 1, i as u8 + 1)).collect();
+    submit_all(&server.url, items, 4);
+    let size = served_size(&server);
+    server.kill();
+    assert!(!bucket.join("checkpoint").exists());
+    let server = LogServer::start(dir.path(), &["--publish", &flag]);
+    wait_for_dir(&bucket, &key, size, WAIT);
+    assert_eq!(check_complete(dir_fetch(&bucket), &key).unwrap().size, size);
+
+    // kill -9 while bindings arrive and the publisher uploads, three times: each start
+    // catches up, and the bucket then holds the whole log, every acknowledged binding in it.
+    let mut server = server;
+    let (mut next, mut acked_total) = (40u64, 40usize);
+    for round in 0..3u64 {
+        let url = server.url.clone();
+        let batch: Vec<_> = (next..next + 60).map(|i| (app(i), 1, i as u8)).collect();
+        next += 60;
+        let submitter = std::thread::spawn(move || {
+            let c = blocking();
+            let mut acked = 0;
+            for (r, v, d) in batch {
+                let sent = c
+                    .post(format!("{url}/add-binding"))
+                    .header("content-type", "text/plain")
+                    .body(binding(&publisher(), &r, v, d))
+                    .send();
+                match sent {
+                    Ok(resp) if resp.status().as_u16() == 200 => acked += 1,
+                    _ => break, // killed
+                }
+            }
+            acked
+        });
+        std::thread::sleep(Duration::from_millis(200 + 150 * round));
+        server.kill();
+        acked_total += submitter.join().unwrap();
+        server = LogServer::start(dir.path(), &["--publish", &flag]);
+        let size = served_size(&server);
+        wait_for_dir(&bucket, &key, size, WAIT);
+        let complete = check_complete(dir_fetch(&bucket), &key).unwrap();
+        assert_eq!(complete.size, size);
+        assert!(
+            complete.map_keys >= acked_total,
+            "round {round}: {complete:?}, {acked_total} acknowledged"
+        );
+        let (rebuilt, _) = bundle_from(dir_fetch(&bucket), &key, &app(3), None).unwrap();
+        assert_eq!(rebuilt, lookup(&server, &app(3), None), "round {round}");
+    }
+}

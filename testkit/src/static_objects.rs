@@ -1,0 +1,180 @@
+//! A log's static objects (issue 15) read as a verifier reads them: the bundle for a ref
+//! rebuilt with proofs' [`BundleBuilder`] from any source of objects (a published directory,
+//! an HTTP base URL), and waits for a bucket to reach a checkpoint size.
+//!
+//! Every object is checked by the builder before use, so a bundle that comes back is one the
+//! objects prove; it still goes through the one verifier like any bundle.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use taglog_proofs::bundle::Bundle;
+use taglog_proofs::checkpoint::SignedCheckpoint;
+use taglog_proofs::note::VerifierKey;
+use taglog_proofs::static_layout::{BundleBuilder, ObjectPath};
+
+/// Rebuilds the bundle for `reference` from objects given by `fetch` (path relative to the
+/// static prefix → bytes). Returns it and the paths fetched, in order.
+///
+/// # Errors
+/// The fetch error, or the builder's rejection of an object, as text.
+pub fn bundle_from(
+    mut fetch: impl FnMut(&str) -> Result<Vec<u8>, String>,
+    log_key: &VerifierKey,
+    reference: &str,
+    since: Option<u64>,
+) -> Result<(Bundle, Vec<String>), String> {
+    let r = reference
+        .parse()
+        .map_err(|e| format!("ref {reference}: {e:?}"))?;
+    let mut b = BundleBuilder::new(log_key.clone(), r, since);
+    let mut fetched = Vec::new();
+    while !b.is_done() {
+        let mut round = Vec::new();
+        for p in b.wanted().to_vec() {
+            let path = p.to_path();
+            round.push((p, fetch(&path)?));
+            fetched.push(path);
+        }
+        b = b.supply(round).map_err(|e| e.to_string())?;
+    }
+    Ok((b.finish().map_err(|e| e.to_string())?, fetched))
+}
+
+/// A fetch reading files under `dir`.
+pub fn dir_fetch(dir: &Path) -> impl FnMut(&str) -> Result<Vec<u8>, String> + '_ {
+    move |path| {
+        std::fs::read(dir.join(path)).map_err(|e| format!("{}: {e}", dir.join(path).display()))
+    }
+}
+
+/// A fetch by plain HTTP GET of `<base>/<path>` (200 only).
+pub fn http_fetch(base: &str) -> impl FnMut(&str) -> Result<Vec<u8>, String> + '_ {
+    move |path| {
+        let r = crate::http::get(&format!("{base}/{path}"));
+        if r.status == 200 {
+            Ok(r.body)
+        } else {
+            Err(format!("GET {base}/{path}: {}", r.status))
+        }
+    }
+}
+
+/// The size of the checkpoint object `fetch` gives, if there is one signed by `log_key`.
+pub fn checkpoint_size(
+    mut fetch: impl FnMut(&str) -> Result<Vec<u8>, String>,
+    log_key: &VerifierKey,
+) -> Option<u64> {
+    let note = fetch(&ObjectPath::Checkpoint.to_path()).ok()?;
+    SignedCheckpoint::open(&note, log_key)
+        .ok()
+        .map(|c| c.checkpoint().size())
+}
+
+/// Waits until the checkpoint under `dir` has at least `size` leaves.
+///
+/// # Panics
+/// When it does not within `wait` (with the size reached).
+pub fn wait_for_dir(dir: &Path, log_key: &VerifierKey, size: u64, wait: Duration) -> u64 {
+    let deadline = Instant::now() + wait;
+    loop {
+        let got = checkpoint_size(dir_fetch(dir), log_key);
+        if got.is_some_and(|g| g >= size) {
+            return got.unwrap_or(0);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the published checkpoint under {} did not reach size {size} within {wait:?} (it is {got:?})",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What [`check_complete`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Complete {
+    /// The checkpoint's size.
+    pub size: u64,
+    /// Hash tiles and entry bundles read.
+    pub tiles: usize,
+    /// Map objects read.
+    pub map_objects: usize,
+    /// Keys in the map.
+    pub map_keys: usize,
+}
+
+/// Checks that the objects `fetch` gives hold the whole log of their checkpoint: every hash
+/// tile of its size verifies against its root, every entry bundle hashes to its level-0 tile,
+/// the last entry is the state leaf, and every map object under its map root is there and
+/// opens at its address.
+///
+/// # Errors
+/// What is missing or does not verify, as text.
+pub fn check_complete(
+    mut fetch: impl FnMut(&str) -> Result<Vec<u8>, String>,
+    log_key: &VerifierKey,
+) -> Result<Complete, String> {
+    use taglog_proofs::hash::Hash;
+    use taglog_proofs::leaves::StateLeaf;
+    use taglog_proofs::static_layout::MapObject;
+    use taglog_proofs::tiles::{
+        decode_entry_bundle, entry_leaf_hashes, new_entry_bundles, tiles_for_size, TileHashReader,
+        TileKind, TilePath,
+    };
+    let note = fetch("checkpoint")?;
+    let cp = SignedCheckpoint::open(&note, log_key).map_err(|e| format!("checkpoint: {e}"))?;
+    let (size, root) = (cp.checkpoint().size(), cp.checkpoint().root());
+    let mut hash_tiles = Vec::new();
+    for t in tiles_for_size(size) {
+        hash_tiles.push((t, fetch(&t.to_path())?));
+    }
+    TileHashReader::new(
+        size,
+        root,
+        hash_tiles.iter().map(|(p, b)| (*p, b.as_slice())),
+    )
+    .map_err(|e| format!("tiles of size {size}: {e}"))?;
+    let mut last = None;
+    let bundles = new_entry_bundles(0, size);
+    for b in &bundles {
+        let bytes = fetch(&b.to_path())?;
+        let entries =
+            decode_entry_bundle(&bytes, usize::from(b.width())).map_err(|e| format!("{b}: {e}"))?;
+        let level0 = TilePath::new(TileKind::Hash { level: 0 }, b.index(), b.width())
+            .map_err(|e| e.to_string())?;
+        let hashes: Vec<u8> = entry_leaf_hashes(&entries)
+            .iter()
+            .flat_map(|h| h.0)
+            .collect();
+        let tile = hash_tiles
+            .iter()
+            .find(|(p, _)| *p == level0)
+            .map(|(_, d)| d.as_slice());
+        if tile != Some(hashes.as_slice()) {
+            return Err(format!("{b} does not hash to {level0}"));
+        }
+        last = entries.last().cloned();
+    }
+    let state = last.ok_or("the log has no entries")?;
+    let state = StateLeaf::parse(&state).map_err(|e| format!("the last entry: {e}"))?;
+    let (mut map_objects, mut map_keys) = (0, 0);
+    let mut queue = Vec::new();
+    if state.map_root != Hash::ZERO {
+        queue.push((state.map_root, Hash::ZERO, 0u8));
+    }
+    while let Some((address, path, nibbles)) = queue.pop() {
+        let bytes = fetch(&ObjectPath::Map(address).to_path())?;
+        let o = MapObject::open(&address, nibbles, &path, &bytes)
+            .map_err(|e| format!("map object {address}: {e}"))?;
+        map_objects += 1;
+        map_keys += o.leaves().len();
+        queue.extend(o.children());
+    }
+    Ok(Complete {
+        size,
+        tiles: hash_tiles.len() + bundles.len(),
+        map_objects,
+        map_keys,
+    })
+}
