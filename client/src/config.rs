@@ -81,7 +81,8 @@ pub fn signed_and_log<'p>(
     Ok((signed, log))
 }
 
-/// The log client for a log: `--log` overrides the URL on the policy's `log` line.
+/// The log client for a log: `--log` overrides the URL on the policy's `log` line; a
+/// `static+https://` URL reads the log's static objects ([`crate::static_log`]).
 ///
 /// # Errors
 /// [`ConfigError::NoLogUrl`] if neither gives a URL; [`Error::Log`] for a URL that is not
@@ -92,7 +93,8 @@ pub fn log_client(log: &LogEntry, override_url: Option<&str>) -> Result<LogClien
         .ok_or_else(|| ConfigError::NoLogUrl {
             origin: log.origin().to_string(),
         })?;
-    Ok(LogClient::new(url)?)
+    let cache = crate::static_log::default_cache_dir();
+    Ok(LogClient::for_log(url, &log.key, cache.as_deref())?)
 }
 
 /// Registry access options from the command line and the environment.

@@ -26,6 +26,7 @@ pub mod registry;
 pub mod remote;
 pub mod service;
 pub mod state;
+pub mod static_log;
 pub mod verify;
 
 pub use error::{Class, Error};

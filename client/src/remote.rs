@@ -16,6 +16,7 @@ use taglog_proofs::note::MAX_NOTE_BYTES;
 use taglog_proofs::refs::TagRef;
 
 use crate::body::{error_chain, read_limited};
+use crate::static_log::{is_static, StaticLog};
 
 /// Per-request timeout (a publish may wait for the server's commit timeout).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -87,6 +88,8 @@ pub enum AddOutcome {
 pub struct LogClient {
     base: String,
     http: reqwest::Client,
+    /// Set when the URL names a static log (`static+https://...`): reads come from objects.
+    static_log: Option<std::sync::Arc<StaticLog>>,
 }
 
 impl LogClient {
@@ -114,7 +117,50 @@ impl LogClient {
         Ok(LogClient {
             base: base.trim_end_matches('/').to_string(),
             http,
+            static_log: None,
         })
+    }
+
+    /// A client for the log at `url` whose checkpoints `key` signs: a server URL, or a static
+    /// log (`static+https://...`, see [`crate::static_log`]) cached under `cache_root`.
+    ///
+    /// # Errors
+    /// As [`LogClient::new`].
+    pub fn for_log(
+        url: &str,
+        key: &taglog_proofs::note::VerifierKey,
+        cache_root: Option<&std::path::Path>,
+    ) -> Result<LogClient, RemoteError> {
+        if !is_static(url) {
+            return LogClient::new(url);
+        }
+        let inner = url
+            .strip_prefix(crate::static_log::STATIC_SCHEME)
+            .unwrap_or(url);
+        let mut c = LogClient::new(inner)?;
+        c.static_log = Some(std::sync::Arc::new(StaticLog::new(
+            url,
+            key.clone(),
+            c.http.clone(),
+            cache_root,
+        )?));
+        Ok(c)
+    }
+
+    /// The static log this client reads, if its URL names one.
+    pub fn static_log(&self) -> Option<&StaticLog> {
+        self.static_log.as_deref()
+    }
+
+    fn read_only(&self, what: &str) -> RemoteError {
+        RemoteError::Rejected {
+            url: format!("{}{}", crate::static_log::STATIC_SCHEME, self.base),
+            status: 405,
+            code: "static-log".into(),
+            detail: format!("{what} needs the log server; a static log URL serves only the objects bundles are built from"),
+            expected_version: None,
+            current_version: None,
+        }
     }
 
     /// The base URL.
@@ -127,6 +173,11 @@ impl LogClient {
     /// # Errors
     /// See [`RemoteError`].
     pub async fn lookup(&self, r: &TagRef, since: Option<u64>) -> Result<Vec<u8>, RemoteError> {
+        if let Some(s) = &self.static_log {
+            let (bytes, stats) = s.lookup(r, since).await?;
+            tracing::debug!(reference = %r.as_str(), fetched = stats.fetched, bytes = stats.bytes, cached = stats.cached, "bundle built from static objects");
+            return Ok(bytes);
+        }
         let mut q = vec![("ref", r.as_str().to_string())];
         if let Some(s) = since {
             q.push(("since", s.to_string()));
@@ -144,6 +195,9 @@ impl LogClient {
         since: Option<u64>,
         cursor: Option<&str>,
     ) -> Result<Vec<u8>, RemoteError> {
+        if self.static_log.is_some() {
+            return Err(self.read_only("/history (a pinned ref)"));
+        }
         let mut q = vec![("ref", r.as_str().to_string())];
         if let Some(s) = since {
             q.push(("since", s.to_string()));
@@ -159,6 +213,9 @@ impl LogClient {
     /// # Errors
     /// See [`RemoteError`].
     pub async fn checkpoint(&self) -> Result<Vec<u8>, RemoteError> {
+        if let Some(s) = &self.static_log {
+            return s.checkpoint().await;
+        }
         self.get("/checkpoint", &[], MAX_NOTE_BYTES as u64).await
     }
 
@@ -168,6 +225,9 @@ impl LogClient {
     /// [`RemoteError::Rejected`] for 4xx (409 carries the expected version),
     /// [`RemoteError::Unavailable`] for 5xx/429 or no connection.
     pub async fn add_binding(&self, note: &[u8]) -> Result<AddOutcome, RemoteError> {
+        if self.static_log.is_some() {
+            return Err(self.read_only("publishing"));
+        }
         let url = format!("{}/add-binding", self.base);
         let resp = self
             .http

@@ -9,7 +9,12 @@
 //! - a disk that stays full keeps a restarted log from acknowledging anything;
 //! - a read error while deciding refuses that submission and writes nothing; one while
 //!   integrating halts without a commit;
-//! - a read error at any read of the start stops the start and changes nothing.
+//! - a read error at any read of the start stops the start and changes nothing, and so does
+//!   a stored tag map that is not the one the last signed state leaf commits to;
+//! - with a real witness and quorum 1, a failed write of the cosignatures ("failed, not
+//!   persisted", "persisted, but reported failed") never makes the published head run ahead
+//!   of the durably stored published checkpoint; the next checkpoint is published, and a
+//!   restart serves the stored one with its cosignature.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -25,12 +30,17 @@ use std::sync::Arc;
 use inproc::*;
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::consistency::{consistency_proof, verify_consistency};
+use taglog_server::config::WitnessConfig;
+use taglog_server::log::allowlist::Allowlist;
+use taglog_server::log::check::Inconsistency;
 use taglog_server::log::halt::HaltReason;
+use taglog_server::log::heads::Head;
 use taglog_server::log::sequencer::{Outcome, Unavailable};
 use taglog_server::log::{Log, OpenError, Running};
 use taglog_server::metrics::Metrics;
 use taglog_server::store::memory::{Effect, Fault, Op, Schedule};
 use taglog_server::store::{LogStore, MemoryStore, StoreError, StoredHashes};
+use taglog_testkit::witness::Witness;
 
 /// A read error of the tree size at start must stop the start, not be taken for an empty
 /// log: a sequencer that believed size 0 would sign a second tree (issue 12, finding 6).
@@ -363,4 +373,159 @@ async fn a_read_error_anywhere_in_the_start_stops_it() {
             "a failed start (read {k}) changed the store"
         );
     }
+}
+
+/// Waits (with a deadline, not a timing assertion) until the published head has `size`.
+async fn published_at_least(running: &Running, size: u64) -> Head {
+    let mut rx = running.log().heads().watch_published();
+    let wait = rx.wait_for(|h| h.as_ref().is_some_and(|h| h.size >= size));
+    let head = match tokio::time::timeout(std::time::Duration::from_secs(30), wait).await {
+        Ok(Ok(h)) => h.clone(),
+        _ => None,
+    };
+    head.unwrap_or_else(|| panic!("no checkpoint of size ≥ {size} was published"))
+}
+
+/// The published head is never ahead of the durably stored published checkpoint, and it
+/// carries the stored cosignatures.
+fn assert_published_is_stored(running: &Running, store: &MemoryStore, witness: &Witness) {
+    let Some(p) = running.log().heads().published() else {
+        return;
+    };
+    let state = store.state();
+    assert!(
+        p.size <= state.published,
+        "published head {} ahead of the stored published size {}",
+        p.size,
+        state.published
+    );
+    let cosigs = &state.cosignatures[&p.size];
+    assert!(!cosigs.is_empty());
+    let text = String::from_utf8(p.note.to_vec()).unwrap();
+    assert!(
+        text.ends_with(std::str::from_utf8(cosigs).unwrap()),
+        "{text}"
+    );
+    let name = witness.verifier().name().to_string();
+    assert!(text.contains(&format!("\u{2014} {name} ")), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_cosignature_write_never_publishes_ahead_of_the_store() {
+    let witness = Witness::start(41, "witness.example/w1", &log_key().verifier().to_string());
+    let mut cfg = config();
+    cfg.witnesses = vec![WitnessConfig {
+        key: witness.verifier(),
+        url: witness.url.clone(),
+    }];
+    cfg.witness_quorum = 1;
+    let store = Arc::new(MemoryStore::new());
+    let start_witnessed = || {
+        let running = Log::start(cfg.clone(), store.clone(), Arc::new(Metrics::default())).unwrap();
+        let list = Allowlist::parse(
+            &format!("publisher {PREFIX} {}\n", publisher().verifier()),
+            ORIGIN,
+        )
+        .unwrap();
+        (running, list)
+    };
+    let (running, list) = start_witnessed();
+    running.log().apply_allowlist(list).await.unwrap();
+    submit(running.log(), submission("app:1", 1, 1))
+        .await
+        .unwrap();
+    let size = store.state().size;
+    published_at_least(&running, size).await;
+    assert_published_is_stored(&running, &store, &witness);
+
+    for (n, effect) in [Effect::FailNotPersisted, Effect::PersistedButFailed]
+        .into_iter()
+        .enumerate()
+    {
+        let n = n as u64;
+        store.inject(Fault {
+            op: Op::Publish,
+            effect,
+            schedule: Schedule::Next(1),
+        });
+        let published = running.log().heads().published().unwrap().size;
+        let calls = store.calls(Op::Publish);
+        // Durable and acknowledged: the commit goes through; only recording its cosignature
+        // fails.
+        submit(running.log(), submission("app:1", 2 + 2 * n, 2))
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while store.calls(Op::Publish) == calls {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the witness never cosigned"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            running.log().heads().published().unwrap().size,
+            published,
+            "{effect:?}: published although its cosignatures were not recorded"
+        );
+        assert_published_is_stored(&running, &store, &witness);
+        // The next checkpoint is published once its cosignatures are stored.
+        submit(running.log(), submission("app:1", 3 + 2 * n, 3))
+            .await
+            .unwrap();
+        let size = store.state().size;
+        published_at_least(&running, size).await;
+        assert_published_is_stored(&running, &store, &witness);
+    }
+    running.stop().await.unwrap();
+
+    // A restart serves the stored published checkpoint with its cosignature.
+    let stored = store.state().published;
+    let (running, _) = start_witnessed();
+    assert_eq!(running.log().heads().published().unwrap().size, stored);
+    assert_published_is_stored(&running, &store, &witness);
+    running.stop().await.unwrap();
+    check_log(store.as_ref());
+}
+
+/// A store whose tag map is not the one its last signed state leaf commits to (here: the map
+/// rows of another log of the same size) must not start: its next state leaves would carry
+/// roots that no monitor recomputes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_map_that_contradicts_the_signed_state_leaf_stops_the_start() {
+    let mut states = Vec::new();
+    for digest in [1, 2] {
+        let store = Arc::new(MemoryStore::new());
+        let running = start(&store).await;
+        submit(running.log(), submission("app:1", 1, digest))
+            .await
+            .unwrap();
+        running.stop().await.unwrap();
+        states.push(store.state());
+    }
+    let (mine, other) = (states[0].clone(), &states[1]);
+    assert_eq!(mine.size, other.size);
+    assert_ne!(mine.map, other.map);
+    let mut damaged = mine.clone();
+    damaged.map = other.map.clone();
+    let store = Arc::new(MemoryStore::with_state(damaged.clone()));
+    let err = match Log::start(config(), store.clone(), Arc::new(Metrics::default())) {
+        Ok(running) => {
+            running.stop().await.unwrap();
+            panic!("the log started on a map its state leaf does not commit to");
+        }
+        Err(e) => e,
+    };
+    assert!(
+        matches!(
+            err,
+            OpenError::Inconsistent(Inconsistency::MapRootMismatch { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(store.state(), damaged);
+    // The same store with its own map starts.
+    let store = Arc::new(MemoryStore::with_state(mine));
+    let running = Log::start(config(), store.clone(), Arc::new(Metrics::default())).unwrap();
+    running.stop().await.unwrap();
 }

@@ -22,7 +22,7 @@ use taglog_proofs::verify::{verify, VerifyRequest};
 use taglog_testkit::bindings::binding;
 use taglog_testkit::http::{blocking, get as http_get};
 use taglog_testkit::keys::publisher;
-use taglog_testkit::log_server::{add_binding_blocking, LogServer, PREFIX};
+use taglog_testkit::log_server::{submit_all, LogServer, PREFIX};
 use taglog_testkit::static_objects::{bundle_from, check_complete, dir_fetch, wait_for_dir};
 use taglog_testkit::tempdir;
 
@@ -45,24 +45,6 @@ fn lookup(server: &LogServer, reference: &str, since: Option<u64>) -> Bundle {
     let r = http_get(&format!("{}/lookup?ref={reference}{q}", server.url));
     assert_eq!(r.status, 200, "{}", r.text());
     Bundle::parse(&r.body).unwrap()
-}
-
-/// Submits bindings from `threads` threads at once (so the server batches them).
-fn submit_all(url: &str, items: Vec<(String, u64, u8)>, threads: usize) {
-    let chunks: Vec<Vec<_>> = items
-        .chunks(items.len().div_ceil(threads).max(1))
-        .map(<[_]>::to_vec)
-        .collect();
-    std::thread::scope(|s| {
-        for chunk in chunks {
-            s.spawn(move || {
-                for (r, v, d) in chunk {
-                    let resp = add_binding_blocking(url, binding(&publisher(), &r, v, d));
-                    assert_eq!(resp.status, 200, "{r} v{v}: {}", resp.text());
-                }
-            });
-        }
-    });
 }
 
 fn verify_static(bundle: &Bundle, log_key: &VerifierKey, reference: &str, digest_byte: u8) {

@@ -412,3 +412,24 @@ pub async fn entries(c: &reqwest::Client, url: &str, size: u64) -> Vec<Vec<u8>> 
     assert_eq!(out.len() as u64, size, "entry bundles of size {size}");
     out
 }
+
+/// Submits `(ref, version, digest byte)` bindings by [`crate::keys::publisher`] from
+/// `threads` threads at once (so that the server batches them); each must be answered 200.
+///
+/// # Panics
+/// When a submission is not answered 200.
+pub fn submit_all(url: &str, items: Vec<(String, u64, u8)>, threads: usize) {
+    let per = items.len().div_ceil(threads.max(1)).max(1);
+    let chunks: Vec<Vec<_>> = items.chunks(per).map(<[_]>::to_vec).collect();
+    std::thread::scope(|s| {
+        for chunk in chunks {
+            s.spawn(move || {
+                for (r, v, d) in chunk {
+                    let body = crate::bindings::binding(&crate::keys::publisher(), &r, v, d);
+                    let resp = add_binding_blocking(url, body);
+                    assert_eq!(resp.status, 200, "{r} v{v}: {}", resp.text());
+                }
+            });
+        }
+    });
+}

@@ -1,0 +1,240 @@
+//! The `taglog` client reading a log from its static objects (issue 15): a real
+//! `taglog-server` publishes to a directory (`--publish file:///dir`), a plain HTTP file
+//! server serves that directory, and the client's policy names it as
+//! `log <vkey> static+http://...`. Then:
+//! - `taglog bundle` from the objects equals the server's `/lookup` bundle for the same
+//!   checkpoint, and `taglog verify` accepts the current digest;
+//! - S1 (an older, validly signed digest), S3 (an older bucket snapshot to a client that saw a
+//!   newer checkpoint) and S5 (a withdrawn tag) are rejected from the objects;
+//! - with the server stopped, verification from the objects still works, and a warm client
+//!   fetches only the checkpoint and what changed;
+//! - a tampered checkpoint, tile or map object is refused, and the client's state is unchanged.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use taglog_proofs::binding::DigestValue;
+use taglog_proofs::bundle::Bundle;
+use taglog_proofs::checkpoint::SignedCheckpoint;
+use taglog_testkit::bindings::{binding, filled, sign, T0};
+use taglog_testkit::cli::Cli;
+use taglog_testkit::http::get as http_get;
+use taglog_testkit::keys::publisher;
+use taglog_testkit::log_server::{add_binding_blocking, submit_all, LogServer, ORIGIN, PREFIX};
+use taglog_testkit::recording_proxy::RecordingProxy;
+use taglog_testkit::static_objects::{bundle_from, dir_fetch, wait_for_dir};
+use taglog_testkit::static_server::{read_dir_files, Files, StaticServer};
+use taglog_testkit::{tempdir, TempDir};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Env {
+    server: Option<LogServer>,
+    _dirs: (TempDir, TempDir),
+    bucket: PathBuf,
+    files: StaticServer,
+    vkey: String,
+}
+
+impl Env {
+    fn start() -> Env {
+        let (dir, out) = (tempdir(), tempdir());
+        let bucket = out.path().join("bucket");
+        let flag = format!("file://{}", bucket.display());
+        let server = LogServer::start(dir.path(), &["--publish", &flag]);
+        let vkey = server.vkey();
+        Env {
+            server: Some(server),
+            _dirs: (dir, out),
+            bucket,
+            files: StaticServer::start(),
+            vkey,
+        }
+    }
+
+    fn server(&self) -> &LogServer {
+        self.server.as_ref().unwrap()
+    }
+
+    fn bind(&self, tag: &str, version: u64, digest: u8) {
+        let r = add_binding_blocking(
+            &self.server().url,
+            binding(&publisher(), &format!("{PREFIX}/{tag}"), version, digest),
+        );
+        assert_eq!(r.status, 200, "{tag} v{version}: {}", r.text());
+    }
+
+    fn withdraw(&self, tag: &str, version: u64) {
+        let note = sign(
+            &publisher(),
+            ORIGIN,
+            &format!("{PREFIX}/{tag}"),
+            DigestValue::Withdrawn,
+            version,
+            T0,
+        );
+        let r = add_binding_blocking(&self.server().url, note);
+        assert_eq!(r.status, 200, "withdraw {tag}: {}", r.text());
+    }
+
+    /// Waits until the bucket holds the served checkpoint; returns its files.
+    fn synced(&self) -> Files {
+        let note = http_get(&format!("{}/checkpoint", self.server().url)).body;
+        let key = self.server().log_key();
+        let size = SignedCheckpoint::open(&note, &key)
+            .unwrap()
+            .checkpoint()
+            .size();
+        wait_for_dir(&self.bucket, &key, size, WAIT);
+        read_dir_files(&self.bucket)
+    }
+
+    fn client(&self, base: &str) -> Cli {
+        Cli::new(&format!(
+            "log {} static+{base}\nquorum none\npublisher {PREFIX} {}\n",
+            self.vkey,
+            publisher().verifier()
+        ))
+    }
+
+    fn verify(cli: &Cli, tag: &str, digest: u8) -> taglog_testkit::cli::Run {
+        let d = filled(digest).to_string();
+        cli.run(&["verify", &format!("{PREFIX}/{tag}"), "--digest", &d])
+    }
+}
+
+/// `files` with one byte of `path` changed: for the checkpoint, the first character of its
+/// root hash line (the note stays well formed, its signature no longer verifies); for any
+/// other object, its last byte.
+fn tamper(files: &Files, path: &str) -> Files {
+    let mut out = files.clone();
+    let f = out
+        .get_mut(path)
+        .unwrap_or_else(|| panic!("no {path} in the bucket"));
+    let at = if path == "checkpoint" {
+        let lines: Vec<usize> = (0..f.len()).filter(|&i| f[i] == b'\n').collect();
+        lines[1] + 1
+    } else {
+        f.len() - 1
+    };
+    f[at] = if f[at] == b'A' { b'B' } else { b'A' };
+    out
+}
+
+#[test]
+fn static_objects_give_the_lookup_bundle_and_the_same_verdicts() {
+    let mut e = Env::start();
+    e.bind("app:1", 1, 0x11);
+    let old = e.synced();
+    e.bind("app:1", 2, 0x12);
+    e.bind("gone:1", 1, 0x21);
+    e.withdraw("gone:1", 2);
+    for i in 0..20u8 {
+        e.bind(&format!("other:{i}"), 1, 0x40 + i);
+    }
+    let new = e.synced();
+    e.files.set_all(new.clone());
+
+    // The bundle built from the objects is the /lookup bundle, field by field.
+    let a = e.client(&e.files.url);
+    for tag in ["app:1", "gone:1", "other:7"] {
+        let out = a.path(&format!("{}.bundle", tag.replace(':', "-")));
+        let r = a.run(&[
+            "bundle",
+            &format!("{PREFIX}/{tag}"),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        if tag == "gone:1" {
+            // A withdrawn tag does not verify, so nothing is saved (S5 below).
+            r.code(1);
+            continue;
+        }
+        r.ok();
+        let built = Bundle::parse(&std::fs::read(&out).unwrap()).unwrap();
+        let served = http_get(&format!("{}/lookup?ref={PREFIX}/{tag}", e.server().url));
+        let served = Bundle::parse(&served.body).unwrap();
+        assert_eq!(built.checkpoint, served.checkpoint, "{tag}");
+        assert_eq!(built.state, served.state, "{tag}");
+        assert_eq!(built.map, served.map, "{tag}");
+        assert_eq!(built.binding, served.binding, "{tag}");
+        assert_eq!(built, served, "{tag}");
+    }
+
+    // Current digest verifies; S1 (the older, validly signed digest) and S5 are rejected.
+    let b = e.client(&e.files.url);
+    Env::verify(&b, "app:1", 0x12).ok();
+    Env::verify(&b, "app:1", 0x11)
+        .code(1)
+        .stderr_has("the current binding (version 2");
+    Env::verify(&b, "gone:1", 0x21)
+        .code(1)
+        .stderr_has("withdrawn");
+
+    // With the server stopped, the objects still prove the current binding, cold and warm.
+    e.server.take().unwrap().kill();
+    Env::verify(&e.client(&e.files.url), "other:3", 0x43).ok();
+    let proxy = RecordingProxy::start(&e.files.url);
+    let warm = e.client(&proxy.url);
+    Env::verify(&warm, "other:4", 0x44).ok();
+    let cold = proxy.paths();
+    proxy.clear();
+    Env::verify(&warm, "other:4", 0x44).ok();
+    assert_eq!(proxy.paths(), ["checkpoint"], "cold run fetched {cold:?}");
+    assert!(cold.len() <= 12, "{cold:?}");
+
+    // S3: an older bucket snapshot (app:1 still at version 1) is refused by a client that has
+    // seen the newer checkpoint, and its state does not move.
+    e.files.set_all(old);
+    let before = b.state_bytes();
+    Env::verify(&b, "app:1", 0x11)
+        .code(1)
+        .stderr_has("serves an old view");
+    assert_eq!(b.state_bytes(), before);
+    e.files.set_all(new);
+}
+
+#[test]
+fn tampered_objects_are_refused_and_change_nothing() {
+    let e = Env::start();
+    // Past one full tile, so that the proofs need hash tiles above level 0.
+    let items = (0..300u64)
+        .map(|i| (format!("{PREFIX}/app:{i}"), 1, (i % 200) as u8 + 0x30))
+        .collect();
+    submit_all(&e.server().url, items, 6);
+    let files = e.synced();
+    let key = e.server().log_key();
+    let (_, fetched) =
+        bundle_from(dir_fetch(&e.bucket), &key, &format!("{PREFIX}/app:5"), None).unwrap();
+    let map = fetched.iter().find(|p| p.starts_with("map/")).unwrap();
+    let tile = fetched
+        .iter()
+        .find(|p| p.starts_with("tile/") && !p.starts_with("tile/entries"))
+        .unwrap();
+    let entries = fetched
+        .iter()
+        .find(|p| p.starts_with("tile/entries"))
+        .unwrap();
+    for (what, path) in [
+        ("checkpoint", "checkpoint"),
+        ("map object", map.as_str()),
+        ("hash tile", tile.as_str()),
+        ("entry bundle", entries.as_str()),
+    ] {
+        e.files.set_all(tamper(&files, path));
+        let c = e.client(&e.files.url);
+        let r = Env::verify(&c, "app:5", 0x35);
+        r.code(1);
+        r.stderr_has("static objects refused");
+        assert!(c.state_bytes().is_empty(), "{what}: the state was written");
+    }
+    // The honest objects verify.
+    e.files.set_all(files);
+    Env::verify(&e.client(&e.files.url), "app:5", 0x35).ok();
+}
