@@ -18,7 +18,8 @@
 //! | [`pull`] | `taglog mirror`, `skopeo` and `containerd`/`ctr` as pull clients, tar-layer images |
 //! | [`notary`] | Debian's Notary v1 (`notary-server` with its own TLS CA, the `notary` CLI) |
 //! | [`crafted`] | a log built leaf by leaf that signs, serves tiles, lookups and witness requests, with knobs to lie |
-//! | [`recording_proxy`] | a reverse proxy in front of a real server that records the paths readers fetched |
+//! | [`recording_proxy`] | a reverse proxy in front of a real server that records the paths readers fetched, and can rewrite answers |
+//! | `browser` (feature `browser`) | Debian's `chromedriver` as a process and headless `chromium` sessions over WebDriver |
 //! | [`static_server`] | a static HTTP file server a test can change between requests |
 //! | [`static_objects`] | a log's static objects read as a verifier does: bundles rebuilt, completeness checked |
 //! | [`hostile_witness`] | a witness that lies (409 naming any size, 422, endless bodies) and counts what it sent |
@@ -43,6 +44,8 @@
 
 pub mod bindings;
 pub mod bins;
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod cli;
 pub mod conn;
 pub mod crafted;
