@@ -90,6 +90,7 @@ http:
 EOF
 "$registry_bin" serve "$work/registry.yml" >"$out/registry.err" 2>&1 &
 pids+=("$!")
+reg_pid=$!
 wait_port "$reg_port"
 
 log_vkey=$("$bin/taglog" keygen --name localhost/taglog -o "$work/log.key" 2>/dev/null)
@@ -150,6 +151,7 @@ log "published $reg/acme/app:1 ($app_digest) and acme/big:1 (one ${blob_mib} MiB
 RUST_LOG=warn "$bin/taglog" --policy "$work/policy" --state-dir "$work/mirror-state" mirror \
     --listen "$mirror" --upstream "$reg" --cache-ttl 10m >"$out/mirror.err" 2>&1 &
 pids+=("$!")
+m_pid=$!
 wait_port "$m_port"
 accept='Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json'
 
@@ -180,10 +182,16 @@ for round in $(seq 1 "$rounds"); do
     manifests "$mirror" "$work/mirror.txt"
 done
 
-# blobs HOST FILE: one blob download; "code bytes seconds" line.
+# CPU time (clock ticks, user + system) a process has used so far.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# blobs HOST FILE: one blob download; "code bytes seconds registry-ticks mirror-ticks" line (the
+# CPU time the registry and the mirror spent during the download).
 blob() {
-    curl -sS -o /dev/null -w '%{http_code} %{size_download} %{time_total}\n' \
-        "http://$1/v2/acme/big/blobs/$big_blob" >>"$2"
+    local r0 m0 line
+    r0=$(ticks "$reg_pid") m0=$(ticks "$m_pid")
+    line=$(curl -sS -o /dev/null -w '%{http_code} %{size_download} %{time_total}' \
+        "http://$1/v2/acme/big/blobs/$big_blob")
+    echo "$line $(( $(ticks "$reg_pid") - r0 )) $(( $(ticks "$m_pid") - m0 ))" >>"$2"
 }
 through=$(curl -fsS "http://$mirror/v2/acme/big/blobs/$big_blob" | sha256sum | cut -d' ' -f1)
 [ "sha256:$through" = "$big_blob" ] || {
@@ -198,9 +206,10 @@ for round in $(seq 1 "$rounds"); do
 done
 cp "$work"/direct.txt "$work"/mirror.txt "$work"/blob-*.txt "$out/"
 
-python3 - "$work" "$blob_size" "$requests" "$rounds" <<'EOF' | tee -a "$out/summary.txt"
+python3 - "$work" "$blob_size" "$requests" "$rounds" "$(getconf CLK_TCK)" <<'EOF' | tee -a "$out/summary.txt"
 import statistics, sys
 work, size, requests, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+tck = int(sys.argv[5])
 
 def rows(name, fields):
     out = []
@@ -226,8 +235,8 @@ print(f"  ratio mirror/direct:         {pct(m, 50) / pct(d, 50):8.2f} {pct(m, 99
 print(f"  mirror overhead (p50):       {pct(m, 50) - pct(d, 50):8.3f} ms")
 
 mib = size / 1048576
-bd = rows("blob-direct.txt", 3)
-bm = rows("blob-mirror.txt", 3)
+bd = rows("blob-direct.txt", 5)
+bm = rows("blob-mirror.txt", 5)
 for name, rs in (("direct", bd), ("mirror", bm)):
     if any(int(r[0]) != size for r in rs):
         sys.exit(f"a {name} blob download was not {size} bytes")
@@ -237,6 +246,10 @@ print(f"blob of {mib:.0f} MiB, {len(sd)} downloads each (MiB/s): direct (bound) 
       f"[{min(sd):.0f}-{max(sd):.0f}], through the mirror median {statistics.median(sm):.0f} [{min(sm):.0f}-{max(sm):.0f}]")
 ratio = statistics.median(sm) / statistics.median(sd)
 print(f"  ratio mirror/direct (medians): {ratio:.3f}  goal >= 0.90: {'met' if ratio >= 0.9 else 'missed'}")
+# CPU seconds per GiB moved, summed over the downloads (what each byte costs on these cores).
+gib = len(bd) * size / 2**30
+cpu = lambda rs, i: sum(r[i] for r in rs) / tck / gib
+print(f"  CPU s per GiB: registry serving direct {cpu(bd, 2):.2f}; through the mirror: registry {cpu(bm, 2):.2f} + mirror {cpu(bm, 3):.2f} (mirror during direct downloads {cpu(bd, 3):.2f})")
 EOF
 log "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "summary: $out/summary.txt"

@@ -9,6 +9,10 @@
 //!   marked) and a link to its `/lookup` bundle for `taglog verify --bundle`;
 //! - `/repo?name=` a repository's tags; `/publisher?key=&cursor=` what one key bound.
 //!
+//! A tag page also carries its proofs (the `/lookup` bundle and the `/history` entries) as JSON
+//! and a form that checks them in the browser ([`VERIFY_JS`], [`VERIFY_WASM`]) against keys the
+//! reader pastes or the policy file they load.
+//!
 //! Every page is plain HTML with its CSS inline: no external asset, readable without
 //! JavaScript and on a phone. Every text from the log or the query is escaped. Bad queries
 //! are [`PageError`]s with a 4xx status, rendered by [`error_page`]. No I/O, no clock (`now`
@@ -25,12 +29,18 @@ pub use pages::{
     error_page, home_page, publisher_page, repo_page, search_page, tag_page, Head, Site,
 };
 
+/// The in-browser verifier's script, served at `<base>/verify.js`.
+pub const VERIFY_JS: &str = include_str!("verify.js");
+/// The in-browser verifier (`explorer/wasm` built for `wasm32-unknown-unknown` by the build
+/// script), served at `<base>/verify.wasm`.
+pub const VERIFY_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/verify.wasm"));
+
 /// Limits of the listings.
 pub mod limits {
     /// Most results of one search.
     pub const SEARCH_RESULTS: usize = 100;
     /// Most versions on one tag page (older pages follow by `cursor`).
-    pub const TIMELINE_PAGE: usize = 1000;
+    pub const TIMELINE_PAGE: usize = taglog_proofs::bundle::MAX_HISTORY_ENTRIES;
     /// Most bindings on one publisher page.
     pub const PUBLISHER_PAGE: usize = 500;
     /// Most tags listed on one repository page.

@@ -9,7 +9,8 @@
 //! - a disk that stays full keeps a restarted log from acknowledging anything;
 //! - a read error while deciding refuses that submission and writes nothing; one while
 //!   integrating halts without a commit;
-//! - a read error at any read of the start stops the start and changes nothing;
+//! - a read error at any read of the start stops the start and changes nothing, and so does
+//!   a stored tag map that is not the one the last signed state leaf commits to;
 //! - with a real witness and quorum 1, a failed write of the cosignatures ("failed, not
 //!   persisted", "persisted, but reported failed") never makes the published head run ahead
 //!   of the durably stored published checkpoint; the next checkpoint is published, and a
@@ -31,6 +32,7 @@ use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::consistency::{consistency_proof, verify_consistency};
 use taglog_server::config::WitnessConfig;
 use taglog_server::log::allowlist::Allowlist;
+use taglog_server::log::check::Inconsistency;
 use taglog_server::log::halt::HaltReason;
 use taglog_server::log::heads::Head;
 use taglog_server::log::sequencer::{Outcome, Unavailable};
@@ -484,4 +486,46 @@ async fn a_failed_cosignature_write_never_publishes_ahead_of_the_store() {
     assert_published_is_stored(&running, &store, &witness);
     running.stop().await.unwrap();
     check_log(store.as_ref());
+}
+
+/// A store whose tag map is not the one its last signed state leaf commits to (here: the map
+/// rows of another log of the same size) must not start: its next state leaves would carry
+/// roots that no monitor recomputes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_map_that_contradicts_the_signed_state_leaf_stops_the_start() {
+    let mut states = Vec::new();
+    for digest in [1, 2] {
+        let store = Arc::new(MemoryStore::new());
+        let running = start(&store).await;
+        submit(running.log(), submission("app:1", 1, digest))
+            .await
+            .unwrap();
+        running.stop().await.unwrap();
+        states.push(store.state());
+    }
+    let (mine, other) = (states[0].clone(), &states[1]);
+    assert_eq!(mine.size, other.size);
+    assert_ne!(mine.map, other.map);
+    let mut damaged = mine.clone();
+    damaged.map = other.map.clone();
+    let store = Arc::new(MemoryStore::with_state(damaged.clone()));
+    let err = match Log::start(config(), store.clone(), Arc::new(Metrics::default())) {
+        Ok(running) => {
+            running.stop().await.unwrap();
+            panic!("the log started on a map its state leaf does not commit to");
+        }
+        Err(e) => e,
+    };
+    assert!(
+        matches!(
+            err,
+            OpenError::Inconsistent(Inconsistency::MapRootMismatch { .. })
+        ),
+        "{err}"
+    );
+    assert_eq!(store.state(), damaged);
+    // The same store with its own map starts.
+    let store = Arc::new(MemoryStore::with_state(mine));
+    let running = Log::start(config(), store.clone(), Arc::new(Metrics::default())).unwrap();
+    running.stop().await.unwrap();
 }

@@ -18,7 +18,8 @@
 //! | [`pull`] | `taglog mirror`, `skopeo` and `containerd`/`ctr` as pull clients, tar-layer images |
 //! | [`notary`] | Debian's Notary v1 (`notary-server` with its own TLS CA, the `notary` CLI) |
 //! | [`crafted`] | a log built leaf by leaf that signs, serves tiles, lookups and witness requests, with knobs to lie |
-//! | [`recording_proxy`] | a reverse proxy in front of a real server that records the paths readers fetched |
+//! | [`recording_proxy`] | a reverse proxy in front of a real server that records the paths readers fetched, and can rewrite answers |
+//! | `browser` (feature `browser`) | Debian's `chromedriver` as a process and headless `chromium` sessions over WebDriver |
 //! | [`s3`] | a real S3-compatible server (`s3s-fs`) as its own process, stoppable for outages |
 //! | [`static_server`] | a static HTTP file server a test can change between requests |
 //! | [`static_objects`] | a log's static objects read as a verifier does: bundles rebuilt, completeness checked |
@@ -44,6 +45,8 @@
 
 pub mod bindings;
 pub mod bins;
+#[cfg(feature = "browser")]
+pub mod browser;
 pub mod cli;
 pub mod conn;
 pub mod crafted;

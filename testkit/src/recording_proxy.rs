@@ -6,7 +6,9 @@
 //! buffered). Paths are recorded without the leading `/`, with their query string. It runs on
 //! its own thread and runtime, so it works from `#[test]` and `#[tokio::test]` alike, and stops
 //! when the handle drops. Built on axum and reqwest (what the workspace already uses). Out of
-//! scope: any method but `GET`, streaming, rewriting answers.
+//! A test may also make it lie: [`RecordingProxy::set_rewrite`] passes every answer's body
+//! through a function of the path and the body (e.g. to tamper with the proofs a page carries),
+//! until [`RecordingProxy::clear_rewrite`]. Out of scope: any method but `GET`, streaming.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -17,10 +19,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::sync::oneshot;
 
+/// A rewrite of the answers: (path with query, upstream body) -> body to send.
+pub type Rewrite = Arc<dyn Fn(&str, Vec<u8>) -> Vec<u8> + Send + Sync>;
+
 struct Shared {
     upstream: String,
     http: reqwest::Client,
     paths: Mutex<Vec<String>>,
+    rewrite: Mutex<Option<Rewrite>>,
 }
 
 /// A running proxy, stopped on drop.
@@ -53,11 +59,15 @@ async fn forward(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
+    let rewrite = s.rewrite.lock().expect("rewrite lock").clone();
     match answer.bytes().await {
         Ok(body) => (
             status,
             [(header::CONTENT_TYPE, content_type)],
-            body.to_vec(),
+            match rewrite {
+                Some(f) => f(&path, body.to_vec()),
+                None => body.to_vec(),
+            },
         )
             .into_response(),
         Err(e) => (StatusCode::BAD_GATEWAY, format!("upstream body: {e}")).into_response(),
@@ -78,6 +88,7 @@ impl RecordingProxy {
                 .build()
                 .expect("build an HTTP client"),
             paths: Mutex::new(Vec::new()),
+            rewrite: Mutex::new(None),
         });
         let app = Router::new()
             .fallback(axum::routing::get(forward))
@@ -121,6 +132,16 @@ impl RecordingProxy {
     pub fn clear(&self) {
         self.shared.paths.lock().expect("paths lock").clear();
     }
+
+    /// From now on, sends `f(path, body)` instead of each upstream body.
+    pub fn set_rewrite(&self, f: impl Fn(&str, Vec<u8>) -> Vec<u8> + Send + Sync + 'static) {
+        *self.shared.rewrite.lock().expect("rewrite lock") = Some(Arc::new(f));
+    }
+
+    /// From now on, passes the upstream bodies unchanged again.
+    pub fn clear_rewrite(&self) {
+        *self.shared.rewrite.lock().expect("rewrite lock") = None;
+    }
 }
 
 impl Drop for RecordingProxy {
@@ -151,5 +172,14 @@ mod tests {
         assert_eq!(proxy.paths(), ["tile/entries/000", "lookup?ref=a"]);
         proxy.clear();
         assert!(proxy.paths().is_empty());
+        proxy.set_rewrite(|path, mut body| {
+            body.extend_from_slice(path.as_bytes());
+            body
+        });
+        let r = crate::http::get(&format!("{}/tile/entries/000", proxy.url));
+        assert_eq!(r.body.as_slice(), &b"bundle/tile/entries/000"[..]);
+        proxy.clear_rewrite();
+        let r = crate::http::get(&format!("{}/tile/entries/000", proxy.url));
+        assert_eq!(r.body.as_slice(), &b"bundle"[..]);
     }
 }

@@ -57,8 +57,28 @@ pub fn router<S: Clone + Send + Sync + 'static>(log: Arc<Log>) -> Router<S> {
         .route("/explore/tag", get(at(Page::Tag)))
         .route("/explore/repo", get(at(Page::Repo)))
         .route("/explore/publisher", get(at(Page::Publisher)))
+        .route("/explore/verify.js", get(verify_js))
+        .route("/explore/verify.wasm", get(verify_wasm))
         .route("/explore/{*rest}", get(at(Page::Missing)))
         .with_state(x)
+}
+
+async fn verify_js() -> Response {
+    super::typed_response(
+        StatusCode::OK,
+        taglog_explorer::VERIFY_JS.as_bytes().to_vec(),
+        "text/javascript; charset=utf-8",
+        "no-cache",
+    )
+}
+
+async fn verify_wasm() -> Response {
+    super::typed_response(
+        StatusCode::OK,
+        taglog_explorer::VERIFY_WASM.to_vec(),
+        "application/wasm",
+        "no-cache",
+    )
 }
 
 fn html(status: StatusCode, body: String) -> Response {

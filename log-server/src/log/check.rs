@@ -2,8 +2,9 @@
 //! log signed for it (DESIGN §5 "Never contradict a signed checkpoint").
 //!
 //! Guarantees: [`verify_store`] recomputes the root of the stored size from the stored hashes,
-//! checks the stored checkpoint's log signature, that it names that root, and that the last
-//! leaf hashes to its stored hash. Out of scope: checking every leaf (the monitor replays the
+//! checks the stored checkpoint's log signature, that it names that root, that the last
+//! leaf hashes to its stored hash, and that this state leaf names its own index and the root
+//! of the stored tag map the sequencer goes on from. Out of scope: checking every leaf (the monitor replays the
 //! whole log), and witnesses (see [`crate::log::witnesses`]).
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use taglog_proofs::note::{NoteSignature, VerifierKey};
 use taglog_proofs::tree::{stored_hash_index, tree_root, TreeError};
 
 use crate::log::heads::Head;
+use crate::store::map::MapError;
 use crate::store::{LogStore, StoreError, StoredHashes};
 
 /// How the stored log contradicts itself.
@@ -87,6 +89,36 @@ pub enum Inconsistency {
         checked: u64,
         /// The size read after.
         now: u64,
+    },
+    /// The last leaf is a state leaf of another index.
+    #[error("state leaf {index} claims size {size}; it must be its own index")]
+    StateSize {
+        /// Its index.
+        index: u64,
+        /// The size it claims.
+        size: u64,
+    },
+    /// The stored tag map of the checkpoint's version cannot be read.
+    #[error("cannot read the stored tag map of size {size}: {source}")]
+    Map {
+        /// The size (map version).
+        size: u64,
+        /// Why.
+        #[source]
+        source: MapError,
+    },
+    /// The stored tag map is not the one the signed state leaf commits to: new state leaves
+    /// would carry roots no monitor can recompute.
+    #[error(
+        "the stored tag map of size {size} has root {stored}, the signed state leaf says {signed}"
+    )]
+    MapRootMismatch {
+        /// The size (map version).
+        size: u64,
+        /// The root of the stored map.
+        stored: Hash,
+        /// The root in the state leaf.
+        signed: Hash,
     },
     /// The stored cosignatures do not fit the checkpoint.
     #[error("stored cosignatures of checkpoint {size}: {source}")]
@@ -166,10 +198,29 @@ pub fn verify_store(
         });
     }
     let index = size - 1;
-    let last = store.entry(index)?.map(|e| leaf_hash(&e));
+    let entry = store
+        .entry(index)?
+        .ok_or(Inconsistency::MissingStateLeaf { index })?;
     let stored = store.hashes(&[stored_hash_index(0, index)])?;
-    if last.as_ref() != stored.first() {
+    if Some(&leaf_hash(&entry)) != stored.first() {
         return Err(Inconsistency::LeafHash { index });
+    }
+    let state =
+        StateLeaf::parse(&entry).map_err(|source| Inconsistency::BadStateLeaf { index, source })?;
+    if state.size != index {
+        return Err(Inconsistency::StateSize {
+            index,
+            size: state.size,
+        });
+    }
+    let map_root = crate::store::map::root(store, size)
+        .map_err(|source| Inconsistency::Map { size, source })?;
+    if map_root != state.map_root {
+        return Err(Inconsistency::MapRootMismatch {
+            size,
+            stored: map_root,
+            signed: state.map_root,
+        });
     }
     Ok(Some(head))
 }

@@ -308,16 +308,7 @@ impl Sequencer {
             answer(&log, batch.replies);
             return Ok(0);
         }
-        // The rule book closes the batch (state leaf, map update); then it is signed and
-        // committed at once.
-        let closed = match self.ledger.append_state(time) {
-            Ok(state) => {
-                let nodes = self.ledger.map_mut().take_writes();
-                batch.plan.finish(&state, nodes, &log.config().key)
-            }
-            Err(e) => Err(IntegrateError::from(e)),
-        };
-        match closed {
+        match self.close(batch.plan, time) {
             Ok(head) => {
                 self.size = head.size;
                 self.clock.commit(time, started);
@@ -340,6 +331,14 @@ impl Sequencer {
                 Err(reason)
             }
         }
+    }
+
+    /// Closes a batch: the rule book appends the state leaf (and updates the map), then the
+    /// plan is signed and committed at once.
+    fn close(&mut self, plan: Integration<'_>, time: u64) -> Result<Head, IntegrateError> {
+        let state = self.ledger.append_state(time)?;
+        let nodes = self.ledger.map_mut().take_writes();
+        plan.finish(&state, nodes, &self.log.config().key)
     }
 
     /// Appends the publisher leaves that turn the logged allowlist into `target`; returns

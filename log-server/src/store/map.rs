@@ -69,6 +69,14 @@ pub fn update(
     Ok((u.root, writes))
 }
 
+/// The stored map root of `version`.
+///
+/// # Errors
+/// [`MapError::Store`] if that version's root group is missing or damaged, or the store failed.
+pub fn root(store: &dyn LogStore, version: u64) -> Result<Hash, MapError> {
+    Ok(map::root_hash(&Groups(store), version)?)
+}
+
 /// The proof for `key` in `version`, with the value if present.
 ///
 /// # Errors

@@ -154,6 +154,15 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
+    /// A store holding `state` as it is (tests build damaged stores this way), without
+    /// faults.
+    pub fn with_state(state: State) -> MemoryStore {
+        MemoryStore {
+            state: Mutex::new(state),
+            faults: Mutex::default(),
+        }
+    }
+
     /// Adds a fault (faults are tried in the order added).
     pub fn inject(&self, fault: Fault) {
         let left = match fault.schedule {
