@@ -3,8 +3,9 @@
 //! plain process; `ctr images pull --hosts-dir` with a `hosts.toml` that points at the mirror),
 //! both through `taglog mirror`, with a real `taglog-server`, two `taglog-witness`es and
 //! `docker-registry`: a current tag pulls with the published bytes; S1, S2, S3 (a replayed old
-//! binding and image) and S5 fail the pull with the DENIED message; an unavailable log fails
-//! it; a blob whose bytes do not match its digest aborts it.
+//! binding and image) and S5 fail the pull with the DENIED message (containerd prints only the
+//! status of its HEAD request, 403, and the mirror's metrics give the reason); an unavailable
+//! log fails it; a blob whose bytes do not match its digest aborts it.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -270,25 +271,29 @@ fn containerd_pulls_through_the_mirror_and_every_refusal_fails_the_pull() {
     let e = Env::new();
     let (old, old_manifest, _) = push_tar_image(&e.reg, "acme/app", "1", "old");
     e.publish("app:1", &[]);
+    let saved = e.publisher.path("v1.json");
+    e.publisher
+        .run(&["bundle", &e.r("app:1"), "-o", saved.to_str().unwrap()])
+        .ok();
     let (new, _, _) = push_tar_image(&e.reg, "acme/app", "1", "new");
     e.publish("app:1", &[]);
     let state = e.consumer();
     let m = e.mirror(&state, None, &[]);
     let ctd = Containerd::start();
     let dead = format!("127.0.0.1:{}", free_port());
-    let hosts = ctd.hosts_dir(&e.reg.host(), &m.host(), &dead);
-    let hosts = hosts.to_str().unwrap().to_string();
-    let pull = |r: &str| {
+    let pull_via = |mirror: &Mirror, r: &str| {
+        let hosts = ctd.hosts_dir(&e.reg.host(), &mirror.host(), &dead);
         ctd.ctr(&[
             "images",
             "pull",
             "--hosts-dir",
-            &hosts,
+            hosts.to_str().unwrap(),
             "--snapshotter",
             "native",
             r,
         ])
     };
+    let pull = |r: &str| pull_via(&m, r);
 
     // A current tag pulls (resolved with ?ns= by the mirror) and unpacks.
     let r1 = e.r("app:1");
@@ -313,6 +318,26 @@ fn containerd_pulls_through_the_mirror_and_every_refusal_fails_the_pull() {
         m.metric("taglog_denials_total{reason=\"digest-mismatch\"}"),
         1
     );
+    // S2: another repository's image, pushed into acme/app and tagged 1 there.
+    let (other, _, _) = push_tar_image(&e.reg, "acme/other", "1", "other");
+    e.publish("other:1", &[]);
+    let (moved, _, _) = push_tar_image(&e.reg, "acme/app", "1", "other");
+    assert_eq!(moved, other);
+    pull(&r1).code(1).stderr_has("403 Forbidden");
+    assert_eq!(
+        m.metric("taglog_denials_total{reason=\"digest-mismatch\"}"),
+        2
+    );
+    // S3: a man in the middle replays the old binding (log answer) and the old image; this
+    // node's state has seen version 2.
+    e.reg.put_manifest("acme/app", "1", &old_manifest);
+    let replay = replaying_log(std::fs::read(&saved).unwrap());
+    let replayed = e.mirror(&state, Some(&format!("http://{}", replay.host())), &[]);
+    pull_via(&replayed, &r1).code(1).stderr_has("403 Forbidden");
+    assert_eq!(
+        replayed.metric("taglog_denials_total{reason=\"stale-view\"}"),
+        1
+    );
     // S5.
     push_tar_image(&e.reg, "acme/app", "w", "withdrawn");
     e.publish("app:w", &[]);
@@ -326,17 +351,7 @@ fn containerd_pulls_through_the_mirror_and_every_refusal_fails_the_pull() {
     // The log is unavailable: 503, the pull fails.
     let down = format!("http://127.0.0.1:{}", free_port());
     let m2 = e.mirror(&e.consumer(), Some(&down), &[]);
-    let hosts2 = ctd.hosts_dir(&e.reg.host(), &m2.host(), &dead);
-    let run = ctd.ctr(&[
-        "images",
-        "pull",
-        "--hosts-dir",
-        hosts2.to_str().unwrap(),
-        "--snapshotter",
-        "native",
-        &e.r("app:w"),
-    ]);
-    run.code(1).stderr_has("503");
+    pull_via(&m2, &e.r("app:w")).code(1).stderr_has("503");
 
     // A corrupted blob aborts the transfer.
     let (_, _, layer) = push_tar_image(&e.reg, "acme/app", "blob", "corrupted later");

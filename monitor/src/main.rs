@@ -70,6 +70,10 @@ struct Args {
     /// Entries checked between two state saves.
     #[arg(long, default_value_t = 65_536)]
     chunk: u64,
+    /// Threads verifying binding signatures during the replay, ahead of the rule checks,
+    /// which apply the entries in log order (0: every core, 1: all on one thread).
+    #[arg(long, default_value_t = 0)]
+    verify_threads: usize,
     /// Poll once, replay everything, exit 1 if any alert fired.
     #[arg(long, conflicts_with = "follow")]
     once: bool,
@@ -143,6 +147,7 @@ fn config(args: &Args) -> Result<Config, MonitorCliError> {
     c.max_age = (args.max_age > 0).then_some(args.max_age);
     c.mmd = (args.mmd > 0).then_some(args.mmd);
     c.chunk = args.chunk.max(1);
+    c.verify_threads = args.verify_threads;
     c.progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     if !args.once {
         // Bounded polls while following, so metrics, health and witness checks keep up

@@ -77,6 +77,9 @@ pub struct Config {
     pub now: Option<u64>,
     /// Print catch-up progress on stderr (the binary sets it when stderr is a terminal).
     pub progress: bool,
+    /// Threads that verify binding signatures during the replay (0: every core; 1: the
+    /// sequential path). See [`Replayer::set_verify_threads`].
+    pub verify_threads: usize,
     /// Alert destinations.
     pub sink: AlertSink,
 }
@@ -98,6 +101,7 @@ impl Config {
             max_entries: None,
             now: None,
             progress: false,
+            verify_threads: 0,
             sink: AlertSink::default(),
         }
     }
@@ -265,7 +269,8 @@ impl Monitor {
         if dir.state.format == EARLIER_STATE_FORMAT {
             take_over_notices(&mut dir, &db)?;
         }
-        let replayer = Replayer::on_disk(&origin, &dir.state.replay, db.clone())?;
+        let mut replayer = Replayer::on_disk(&origin, &dir.state.replay, db.clone())?;
+        replayer.set_verify_threads(config.verify_threads);
         let http = follow::http_client()?;
         let client = LogClient::new(http.clone(), &config.log_url);
         Ok(Monitor {

@@ -18,6 +18,8 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
 use taglog_proofs::hash::Hash;
@@ -36,8 +38,13 @@ pub use taglog_proofs::rules::{Checked, Violation};
 /// The most threads [`Replayer::check_many`] verifies signatures on.
 pub const MAX_VERIFY_THREADS: usize = 16;
 
-/// Fewer signature checks than this in one [`Replayer::check_many`] run on the calling thread.
+/// Fewer entries than this in one [`Replayer::check_many`] are checked on the calling thread.
 const MIN_PARALLEL_CHECKS: usize = 64;
+
+/// Entries per window of signature checks handed to a verifier thread by
+/// [`Replayer::check_many`] (small enough that the first window is applied soon, large
+/// enough that handing it over costs little next to its verifications).
+pub const VERIFY_WINDOW: usize = 256;
 
 /// One allowlist pair, as logged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +175,13 @@ pub enum ReplayError {
     /// The tag map is inconsistent (a bug) or its database failed.
     #[error("tag map: {0}")]
     Map(#[source] MapStoreError),
+    /// A signature verification thread failed (a bug); the entries before `index` are
+    /// applied.
+    #[error("signature verification failed for the entries from {index} on")]
+    Verifier {
+        /// The first entry not checked.
+        index: u64,
+    },
     /// The saved state names a map version the replay database does not hold.
     #[error("the replay database does not hold the tag map version {version} that the saved state names (restore the state directory or start with an empty one): {source}")]
     MissingMapVersion {
@@ -222,6 +236,8 @@ impl ReplayMap for DiskMap {
 pub struct Replayer<M = MemoryMap> {
     ledger: Ledger<M>,
     now: Option<u64>,
+    /// Signature verification threads of [`Replayer::check_many`] (0: every core).
+    threads: usize,
 }
 
 /// The allowlist and map entries of a saved state.
@@ -283,6 +299,7 @@ impl Replayer<DiskMap> {
         Ok(Replayer {
             ledger: Ledger::resume(origin, head(state), allowlist, map),
             now: None,
+            threads: 0,
         })
     }
 }
@@ -293,6 +310,7 @@ impl Replayer<MemoryMap> {
         Replayer {
             ledger: Ledger::new(origin, MemoryMap::new()),
             now: None,
+            threads: 0,
         }
     }
 
@@ -307,6 +325,7 @@ impl Replayer<MemoryMap> {
         Ok(Replayer {
             ledger: Ledger::resume(origin, head(&state), allowlist, map),
             now: None,
+            threads: 0,
         })
     }
 }
@@ -386,40 +405,123 @@ impl<M: ReplayMap> Replayer<M> {
         Ok(self.ledger.check(index, entry, self.now)?)
     }
 
+    /// Sets how many threads [`Replayer::check_many`] verifies signatures on: 0 (the default)
+    /// for every available core (at most [`MAX_VERIFY_THREADS`]), 1 for the sequential path
+    /// (each entry exactly as [`Replayer::check`], on the calling thread).
+    pub fn set_verify_threads(&mut self, threads: usize) {
+        self.threads = threads.min(MAX_VERIFY_THREADS);
+    }
+
+    fn verify_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism()
+                .map_or(1, std::num::NonZeroUsize::get)
+                .min(MAX_VERIFY_THREADS),
+            n => n,
+        }
+    }
+
     /// Checks entries `start..start + entries.len()` in order, exactly as [`Replayer::check`]
-    /// on each, but verifies the binding signatures on all available cores first (the keys
-    /// each binding needs are found by replaying the allowlist changes of the batch).
+    /// on each. With more than one verify thread ([`Replayer::set_verify_threads`]) the
+    /// entries are parsed on all of them, the keys each binding needs are found by replaying
+    /// the allowlist changes of the batch, and then the binding signatures are verified a
+    /// window of [`VERIFY_WINDOW`] entries at a time on a pool of threads while the calling
+    /// thread applies the windows already verified, in log order, through the rule book.
     ///
     /// # Errors
-    /// As [`Replayer::check`]; on an error the entries before it stay applied.
+    /// As [`Replayer::check`], and [`ReplayError::Verifier`] if a verifier thread failed; on
+    /// an error the entries before it stay applied.
     pub fn check_many(
         &mut self,
         start: u64,
         entries: &[Vec<u8>],
     ) -> Result<Vec<Checked>, ReplayError> {
-        let parsed: Vec<Result<Leaf, LeafError>> = entries.iter().map(|e| Leaf::parse(e)).collect();
-        let tasks: Vec<(usize, Vec<VerifierKey>)> = self
-            .ledger
-            .candidates_ahead(&parsed)
-            .into_iter()
-            .enumerate()
-            .filter_map(|(j, keys)| keys.map(|k| (j, k)))
-            .collect();
-        let mut checks: Vec<Option<SignatureCheck>> = vec![None; parsed.len()];
-        for (j, check) in verify_parallel(&parsed, tasks) {
-            if let Some(slot) = checks.get_mut(j) {
-                *slot = Some(check);
+        let threads = self.verify_threads();
+        if threads <= 1 || entries.len() < MIN_PARALLEL_CHECKS {
+            let mut out = Vec::with_capacity(entries.len());
+            for (index, e) in (start..).zip(entries) {
+                out.push(self.check(index, e)?);
             }
+            return Ok(out);
         }
-        let mut out = Vec::with_capacity(parsed.len());
-        for ((j, leaf), check) in parsed.into_iter().enumerate().zip(checks) {
-            let index = start.saturating_add(j as u64);
-            out.push(
-                self.ledger
-                    .check_parsed(index, leaf, self.now, check.as_ref())?,
-            );
+        let parsed = parse_parallel(entries, threads);
+        let candidates = self.ledger.candidates_ahead(&parsed);
+        // One slot per window: its leaves and candidate keys go to a verifier thread and come
+        // back with the signature checks, so nothing is copied.
+        let mut parsed = parsed.into_iter();
+        let mut candidates = candidates.into_iter();
+        let mut slots = Vec::new();
+        loop {
+            let leaves: Vec<_> = parsed.by_ref().take(VERIFY_WINDOW).collect();
+            if leaves.is_empty() {
+                break;
+            }
+            let keys: Vec<_> = candidates.by_ref().take(leaves.len()).collect();
+            slots.push(std::sync::Mutex::new(Some((leaves, keys))));
         }
-        Ok(out)
+        let windows = slots.len();
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let now = self.now;
+        let ledger = &mut self.ledger;
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::channel::<(usize, Option<Window>)>();
+            for _ in 0..threads.min(windows) {
+                let tx = tx.clone();
+                let (slots, next, stop) = (&slots, &next, &stop);
+                scope.spawn(move || loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let w = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(slot) = slots.get(w) else { break };
+                    let taken = slot.lock().ok().and_then(|mut s| s.take());
+                    // A verifier that panics hands back nothing for its window; the caller
+                    // then reports it instead of waiting.
+                    let done = taken.and_then(|(leaves, keys)| {
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            verify_window(leaves, &keys)
+                        }))
+                        .ok()
+                    });
+                    if tx.send((w, done)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            let mut out = Vec::with_capacity(entries.len());
+            let mut ready: BTreeMap<usize, Option<Window>> = BTreeMap::new();
+            let mut index = start;
+            for w in 0..windows {
+                let window = loop {
+                    if let Some(win) = ready.remove(&w) {
+                        break win;
+                    }
+                    match rx.recv() {
+                        Ok((got, win)) => {
+                            ready.insert(got, win);
+                        }
+                        Err(_) => break None,
+                    }
+                };
+                let Some(window) = window else {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(ReplayError::Verifier { index });
+                };
+                for (leaf, check) in window {
+                    match ledger.check_parsed(index, leaf, now, check.as_ref()) {
+                        Ok(c) => out.push(c),
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            return Err(e.into());
+                        }
+                    }
+                    index = index.saturating_add(1);
+                }
+            }
+            Ok(out)
+        })
     }
 
     /// The violation if the checkpoint of `size` does not end in a state leaf. Call once all
@@ -429,38 +531,45 @@ impl<M: ReplayMap> Replayer<M> {
     }
 }
 
-/// Runs the `(entry position, candidate keys)` signature checks on up to
-/// [`MAX_VERIFY_THREADS`] threads.
-fn verify_parallel(
-    parsed: &[Result<Leaf, LeafError>],
-    tasks: Vec<(usize, Vec<VerifierKey>)>,
-) -> Vec<(usize, SignatureCheck)> {
-    let run = |(j, keys): (usize, Vec<VerifierKey>)| match parsed.get(j) {
-        Some(Ok(Leaf::Binding(b))) => Some((j, SignatureCheck::run(b, &keys))),
-        _ => None,
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(MAX_VERIFY_THREADS);
-    if threads <= 1 || tasks.len() < MIN_PARALLEL_CHECKS {
-        return tasks.into_iter().filter_map(run).collect();
-    }
-    let per = tasks.len().div_ceil(threads);
-    let mut groups: Vec<Vec<(usize, Vec<VerifierKey>)>> = Vec::new();
-    let mut tasks = tasks.into_iter().peekable();
-    while tasks.peek().is_some() {
-        groups.push(tasks.by_ref().take(per).collect());
-    }
+/// A verified window: each leaf with its signature check (bindings with candidate keys).
+type Window = Vec<(Result<Leaf, LeafError>, Option<SignatureCheck>)>;
+
+/// Verifies the bindings of one window under their candidate keys.
+fn verify_window(
+    leaves: Vec<Result<Leaf, LeafError>>,
+    keys: &[Option<Vec<VerifierKey>>],
+) -> Window {
+    leaves
+        .into_iter()
+        .enumerate()
+        .map(|(j, leaf)| {
+            let check = match (&leaf, keys.get(j)) {
+                (Ok(Leaf::Binding(b)), Some(Some(k))) => Some(SignatureCheck::run(b, k)),
+                _ => None,
+            };
+            (leaf, check)
+        })
+        .collect()
+}
+
+/// Parses `entries` on up to `threads` threads, in order.
+fn parse_parallel(entries: &[Vec<u8>], threads: usize) -> Vec<Result<Leaf, LeafError>> {
+    let per = entries.len().div_ceil(threads.max(1)).max(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = groups
-            .into_iter()
-            .map(|g| scope.spawn(move || g.into_iter().filter_map(run).collect::<Vec<_>>()))
+        let handles: Vec<_> = entries
+            .chunks(per)
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|e| Leaf::parse(e)).collect::<Vec<_>>())
+            })
             .collect();
         handles
             .into_iter()
-            // A panicking verifier thread loses its checks; the ledger then verifies those
-            // bindings itself.
-            .flat_map(|h| h.join().unwrap_or_default())
+            .zip(entries.chunks(per))
+            // A parser thread that panicked: parse its part here (the same code).
+            .flat_map(|(h, part)| {
+                h.join()
+                    .unwrap_or_else(|_| part.iter().map(|e| Leaf::parse(e)).collect())
+            })
             .collect()
     })
 }

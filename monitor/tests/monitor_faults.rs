@@ -482,8 +482,11 @@ fn parallel_signature_checks_find_exactly_what_sequential_checks_find() {
     use taglog_monitor::replay::Replayer;
     let mut log = CraftedLog::admitting();
     let beta = keys::ed25519("beta.test", 5);
-    for i in 0..150 {
-        log.bind(&format!("registry.test/acme/a{i}:1"), digest(i));
+    for i in 0..700 {
+        log.bind(&format!("registry.test/acme/a{}:1", i % 300), digest(i));
+        if i % 100 == 99 {
+            log.state();
+        }
     }
     log.admit("registry.test/beta", &beta.verifier());
     for i in 0..100 {
@@ -528,21 +531,52 @@ fn parallel_signature_checks_find_exactly_what_sequential_checks_find() {
         .collect();
     let bad = sequential.iter().filter(|f| !f.is_empty()).count();
     assert_eq!(bad, 3, "late binding, duplicate add, flipped signature");
-    for chunk in [1usize, 7, 64, 1000] {
-        let mut many = Replayer::new(ORIGIN);
+    for threads in [0, 1, 2, 3, 8] {
+        for chunk in [1usize, 7, 64, 300, 5000] {
+            let mut many = Replayer::new(ORIGIN);
+            many.set_verify_threads(threads);
+            let mut got = Vec::new();
+            for (n, part) in log.entries.chunks(chunk).enumerate() {
+                let start = (n * chunk) as u64;
+                got.extend(
+                    many.check_many(start, part)
+                        .unwrap()
+                        .into_iter()
+                        .map(|c| c.violations),
+                );
+            }
+            assert_eq!(got, sequential, "threads {threads}, chunk {chunk}");
+            assert_eq!(many.state(), one.state());
+        }
+    }
+
+    // The same over the monitor's map on disk: the sequential path and the pipelined one
+    // give the same violations, map roots at every state leaf and saved state.
+    use taglog_monitor::replay::ReplayState;
+    use taglog_monitor::store::ReplayDb;
+    let dir = taglog_testkit::tempdir();
+    let mut runs = Vec::new();
+    for (n, (threads, chunk)) in [(1usize, 5000usize), (2, 5000), (8, 300), (3, 777)]
+        .into_iter()
+        .enumerate()
+    {
+        let db = ReplayDb::open(&dir.path().join(n.to_string())).unwrap();
+        let mut r = Replayer::on_disk(ORIGIN, &ReplayState::default(), db).unwrap();
+        r.set_verify_threads(threads);
         let mut got = Vec::new();
-        for (n, part) in log.entries.chunks(chunk).enumerate() {
-            let start = (n * chunk) as u64;
+        for (k, part) in log.entries.chunks(chunk).enumerate() {
             got.extend(
-                many.check_many(start, part)
+                r.check_many((k * chunk) as u64, part)
                     .unwrap()
                     .into_iter()
                     .map(|c| c.violations),
             );
         }
-        assert_eq!(got, sequential, "chunk {chunk}");
-        assert_eq!(many.state(), one.state());
+        assert_eq!(got, sequential, "on disk: threads {threads}, chunk {chunk}");
+        runs.push(r.state());
     }
+    assert!(runs.windows(2).all(|w| w[0] == w[1]));
+    assert!(runs[0].map_version.is_some());
 }
 
 #[tokio::test]

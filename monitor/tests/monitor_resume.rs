@@ -145,6 +145,30 @@ async fn interrupted_replay_resumes_without_gaps_or_duplicates() {
     assert_eq!(a, b, "the interrupted run found exactly the same alerts");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_signature_checks_raise_what_the_sequential_path_raises() {
+    let (log, want) = faulty_log(3000);
+    let size = log.size();
+    let server = StaticServer::with_files(log.files(size));
+    let dir = taglog_testkit::tempdir();
+    let mut runs = Vec::new();
+    for threads in [1usize, 2, 5] {
+        let path = dir.path().join(threads.to_string());
+        let mut c = config(&server, &log, &path);
+        c.chunk = 1000;
+        c.verify_threads = threads;
+        let alerts = Monitor::open(c).unwrap().run_once().await.unwrap();
+        assert_eq!(count(&alerts), want, "{threads} threads");
+        let mut ids: Vec<String> = alerts.into_iter().map(|a| a.id).collect();
+        ids.sort_unstable();
+        runs.push((ids, read_json(&path.join("state.json"))["replay"].clone()));
+    }
+    assert!(
+        runs.windows(2).all(|w| w[0] == w[1]),
+        "same alerts and state"
+    );
+}
+
 #[tokio::test]
 async fn failing_webhook_keeps_alerts_and_retries_without_repeating_stdout() {
     let mut log = CraftedLog::admitting();

@@ -110,6 +110,7 @@ impl Monitor {
                     // is the map version it names).
                     self.replayer =
                         Replayer::on_disk(&self.origin, &self.dir.state.replay, self.db.clone())?;
+                    self.replayer.set_verify_threads(self.config.verify_threads);
                     return Err(e);
                 }
             };
