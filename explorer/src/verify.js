@@ -97,7 +97,7 @@
       ? 'Verified: everything on this page checks out against your keys.'
       : 'Verification FAILED: do not trust this page (see below).';
     verdict.setAttribute('data-result', ok ? 'ok' : 'fail');
-    verdict.setAttribute('data-ms', String(Math.round(ms)));
+    verdict.setAttribute('data-ms', ms.toFixed(1));
     box.setAttribute('data-state', ok ? 'ok' : 'fail');
   }
 

@@ -262,6 +262,14 @@ async fn kill_9_under_load_loses_nothing() {
                 ))
             })
             .collect();
+        // The kill comes at a random time after this round's first acknowledgement, so that
+        // every round kills a server under load however slow the machine is.
+        let first_ack_by = tokio::time::Instant::now() + Duration::from_secs(60);
+        while seen.lock().unwrap().acked.len() == seen_acked
+            && tokio::time::Instant::now() < first_ack_by
+        {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         tokio::time::sleep(Duration::from_millis(
             20 + u64::from(OsRng.next_u32() % 300),
         ))

@@ -20,6 +20,7 @@
 //! | [`crafted`] | a log built leaf by leaf that signs, serves tiles, lookups and witness requests, with knobs to lie |
 //! | [`recording_proxy`] | a reverse proxy in front of a real server that records the paths readers fetched, and can rewrite answers |
 //! | `browser` (feature `browser`) | Debian's `chromedriver` as a process and headless `chromium` sessions over WebDriver |
+//! | [`s3`] | a real S3-compatible server (`s3s-fs`) as its own process, stoppable for outages |
 //! | [`static_server`] | a static HTTP file server a test can change between requests |
 //! | [`static_objects`] | a log's static objects read as a verifier does: bundles rebuilt, completeness checked |
 //! | [`hostile_witness`] | a witness that lies (409 naming any size, 422, endless bodies) and counts what it sent |
@@ -60,6 +61,7 @@ pub mod process;
 pub mod pull;
 pub mod recording_proxy;
 pub mod registry;
+pub mod s3;
 pub mod static_objects;
 pub mod static_server;
 pub mod tls;

@@ -48,6 +48,7 @@ pub struct Builder {
     witnesses: Vec<(String, String)>,
     commit_timeout: Option<String>,
     args: Vec<String>,
+    envs: Vec<(String, String)>,
     port: Option<u16>,
     ready: Ready,
 }
@@ -96,6 +97,12 @@ impl Builder {
     /// Listens on `port` instead of a free one.
     pub fn port(mut self, port: u16) -> Self {
         self.port = Some(port);
+        self
+    }
+
+    /// Sets an environment variable of the process (e.g. `AWS_ACCESS_KEY_ID`).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.to_owned(), value.to_owned()));
         self
     }
 
@@ -156,6 +163,7 @@ impl Builder {
             cmd.arg("--commit-timeout").arg(t);
         }
         cmd.args(&self.args);
+        cmd.envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "warn");
         }
@@ -210,6 +218,7 @@ impl LogServer {
             witnesses: Vec::new(),
             commit_timeout: None,
             args: Vec::new(),
+            envs: Vec::new(),
             port: None,
             ready: Ready::Answering,
         }
@@ -413,8 +422,9 @@ pub async fn entries(c: &reqwest::Client, url: &str, size: u64) -> Vec<Vec<u8>> 
     out
 }
 
-/// Submits `(ref, version, digest byte)` bindings by [`crate::keys::publisher`] from
-/// `threads` threads at once (so that the server batches them); each must be answered 200.
+/// Submits `(ref, version, digest byte)` bindings by [`crate::keys::publisher`], signed now
+/// (so a monitor sees no merge delay), from `threads` threads at once (so that the server
+/// batches them); each must be answered 200.
 ///
 /// # Panics
 /// When a submission is not answered 200.
@@ -425,7 +435,14 @@ pub fn submit_all(url: &str, items: Vec<(String, u64, u8)>, threads: usize) {
         for chunk in chunks {
             s.spawn(move || {
                 for (r, v, d) in chunk {
-                    let body = crate::bindings::binding(&crate::keys::publisher(), &r, v, d);
+                    let body = crate::bindings::sign(
+                        &crate::keys::publisher(),
+                        ORIGIN,
+                        &r,
+                        crate::bindings::filled(d),
+                        v,
+                        crate::now(),
+                    );
                     let resp = add_binding_blocking(url, body);
                     assert_eq!(resp.status, 200, "{r} v{v}: {}", resp.text());
                 }

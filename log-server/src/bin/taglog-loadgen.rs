@@ -3,8 +3,10 @@
 //! Pre-signs unique bindings (one fresh ref each, version 1) with a deterministic publisher
 //! key, then N concurrent HTTP clients submit them (optionally paced to a target rate) and it
 //! prints durable submissions/s and p50/p99 submit→answer latency. `--lookups` instead
-//! measures `/lookup` requests/s on refs it submitted. Run `taglog-loadgen allowlist` to
-//! print the `publisher` line the server needs.
+//! measures `/lookup` requests/s on refs it submitted. `--versions-of REF` instead submits
+//! versions 1..=count of one ref, in order on one client (a long tag history, e.g. for the
+//! explorer's benchmark). Run `taglog-loadgen allowlist` to print the `publisher` line the
+//! server needs.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,6 +42,10 @@ struct Args {
     /// After submitting, run this many /lookup requests and report requests/s.
     #[arg(long, default_value_t = 0)]
     lookups: usize,
+    /// Submit versions 1..=count of this one ref (under `loadgen.example/bench`), in order on
+    /// one client, instead of one fresh ref each.
+    #[arg(long, value_name = "REF")]
+    versions_of: Option<String>,
 }
 
 fn key() -> SignerKey {
@@ -49,7 +55,31 @@ fn key() -> SignerKey {
     SignerKey::from_seed(name, KeyType::Ed25519, [42u8; 32])
 }
 
+/// Versions 1..=count of `r`, each binding another digest than the one before.
+fn presign_versions(args: &Args, r: &str) -> Vec<(String, Vec<u8>)> {
+    let key = key();
+    let Ok(reference) = r.parse::<taglog_proofs::refs::TagRef>() else {
+        eprintln!("--versions-of: {r:?} is not a canonical tag reference");
+        std::process::exit(2)
+    };
+    (1..=args.count as u64)
+        .filter_map(|v| {
+            let b = Binding {
+                log: args.origin.clone(),
+                reference: reference.clone(),
+                digest: DigestValue::Sha256([(v % 251) as u8; 32]),
+                version: v,
+                time: 1_764_000_000 + v,
+            };
+            Some((r.to_owned(), sign_binding(&b, &key).ok()?))
+        })
+        .collect()
+}
+
 fn presign(args: &Args) -> Vec<(String, Vec<u8>)> {
+    if let Some(r) = &args.versions_of {
+        return presign_versions(args, r);
+    }
     let run = OsRng.next_u32();
     let key = key();
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
@@ -198,7 +228,11 @@ async fn lookups(args: &Args, items: Arc<Vec<(String, Vec<u8>)>>) {
 }
 
 fn main() {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.versions_of.is_some() {
+        // Versions must arrive in order.
+        args.clients = 1;
+    }
     if args.command.as_deref() == Some("allowlist") {
         println!("publisher {PREFIX} {}", key().verifier());
         return;

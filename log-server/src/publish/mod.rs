@@ -31,7 +31,9 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectKey;
 use object_store::prefix::PrefixStore;
-use object_store::{Attribute, Attributes, ObjectStore, PutMode, PutOptions, PutPayload};
+use object_store::{
+    Attribute, Attributes, ObjectStore, PutMode, PutOptions, PutPayload, RetryConfig,
+};
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::map::{MapStore, MapStoreError, NodeGroup, NodeKey};
 use taglog_proofs::static_layout::{map_objects, ObjectPath};
@@ -126,7 +128,16 @@ impl Bucket {
                 endpoint,
                 region,
             } => {
-                let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+                // The client's own retries are kept short: the publisher retries every upload
+                // itself, and reports each failure (a long silent retry would hide an outage).
+                let retry = RetryConfig {
+                    max_retries: 2,
+                    retry_timeout: Duration::from_secs(10),
+                    ..RetryConfig::default()
+                };
+                let mut b = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_retry(retry);
                 if let Some(e) = endpoint {
                     b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
                 }
