@@ -17,10 +17,10 @@
 //!   (a crash); only then are the history rows read.
 //!
 //! Crash safety, with `state.json` (see [`crate::state`]) as the one record of progress:
-//! nothing here but the latest rows is ever overwritten with a different value. Groups are keyed by the map
-//! version that wrote them (a checkpoint size) and the notice rows by entry index, and a
-//! replay reads only what lies before its position: the map at the version named in the
-//! saved state, the notice rows of earlier entries. So rows written by a range that was
+//! nothing here but the latest rows is ever overwritten with a different value. Groups are
+//! keyed by the map version that wrote them (a checkpoint size) and the notice rows by entry
+//! index, and a replay reads only what lies before its position: the map at the version named
+//! in the saved state, the notice rows of earlier entries. So rows written by a range that was
 //! checked but not saved (a crash) are ignored, and rewritten identically when that range is
 //! checked again. [`DiskMap::sync`] makes every write durable before the state that refers to
 //! it is saved; groups that the saved map version no longer uses are deleted only after that
