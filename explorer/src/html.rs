@@ -37,6 +37,7 @@ main{max-width:72rem;margin:0 auto;padding:1rem}\
 h1{font-size:1.35rem;word-break:break-all;margin:.4rem 0 .8rem}\
 h2{font-size:1.1rem;margin:1.4rem 0 .5rem}\
 .card{background:#fff;border:1px solid #d9dee3;border-radius:6px;padding:.8rem 1rem;margin:.8rem 0}\
+pre.mono{white-space:pre-wrap}\
 .mono,code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem;word-break:break-all}\
 .scroll{overflow-x:auto}\
 table{border-collapse:collapse;width:100%;background:#fff}\
@@ -58,7 +59,8 @@ pub fn frame(base: &str, title: &str, q: &str, body: &str) -> String {
         out,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<title>{title} · taglog explorer</title><style>{CSS}</style></head><body>\
+<title>{title} · taglog explorer</title><style>{CSS}</style>\
+<noscript><style>.needs-js{{display:none}}</style></noscript></head><body>\
 <header><a href=\"{base}/\">taglog explorer</a>\
 <form method=\"get\" action=\"{base}/search\" role=\"search\">\
 <input type=\"search\" name=\"q\" value=\"{q}\" placeholder=\"ref, repository or prefix\" aria-label=\"search\">\

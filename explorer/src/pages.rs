@@ -373,7 +373,7 @@ for <code>taglog verify --bundle</code></p>",
         "<section class=\"card\" id=\"verify\" data-wasm=\"{base}/verify.wasm\"><h2>Verify in your browser</h2>\
 <noscript><p>Checking the proofs runs in your browser and needs JavaScript; everything above \
 reads without it. Or download the proof bundle and run <code>taglog verify --bundle</code>.</p></noscript>\
-<p>Paste the log's verifier key and the witnesses' keys (one a line), or load your taglog \
+<div class=\"needs-js\"><p>Paste the log's verifier key and the witnesses' keys (one a line), or load your taglog \
 policy file. The page then checks the checkpoint's signature and cosignatures, the map proof \
 of the current binding and every version's inclusion proof, with taglog's own proof code \
 compiled to WebAssembly. It trusts nothing the server says.</p>\
@@ -381,7 +381,7 @@ compiled to WebAssembly. It trusts nothing the server says.</p>\
 placeholder=\"log.example.org/taglog+1a2b3c4d+AQ…\"></textarea>\
 <p><label>Policy file <input type=\"file\" id=\"policy-file\" accept=\".txt,.policy,text/plain\"></label> \
 <button type=\"button\" id=\"verify-button\">Verify</button></p>\
-<p id=\"verify-verdict\" aria-live=\"polite\"></p><ul class=\"list\" id=\"verify-results\"></ul></section>\
+<p id=\"verify-verdict\" aria-live=\"polite\"></p><ul class=\"list\" id=\"verify-results\"></ul></div></section>\
 <script type=\"application/json\" id=\"taglog-bundle\">{}</script>\
 <script type=\"application/json\" id=\"taglog-history\">{}</script>\
 <script src=\"{base}/verify.js\" defer></script>",

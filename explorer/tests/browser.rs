@@ -8,7 +8,13 @@
 //! a timeline row showing another digest than the proven one. The in-browser verifier (the
 //! `taglog-proofs` WebAssembly build) must pass the honest page and fail each lie in plain
 //! words. Search, malformed and oversized queries are driven through the page too; afterwards
-//! the log is unchanged. A missing `chromium` or `chromedriver` fails the test.
+//! the log is unchanged.
+//!
+//! A second test reads the pages as two other readers do: with JavaScript turned off (the
+//! timeline, the current binding, the checkpoint and search still work; the verify form says it
+//! needs JavaScript and hides its controls), and on a phone's 390x844 screen (no page is wider
+//! than the screen, for a reference of the longest kind, before and after verifying).
+//! A missing `chromium` or `chromedriver` fails the tests.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -23,7 +29,7 @@ use taglog_proofs::map::{MapValue, Terminal};
 use taglog_testkit::bindings::{filled, sign, T0};
 use taglog_testkit::browser::fantoccini::key::Key;
 use taglog_testkit::browser::fantoccini::{Client, Locator};
-use taglog_testkit::browser::{wait_for, Chromedriver};
+use taglog_testkit::browser::{wait_for, Browsing, Chromedriver};
 use taglog_testkit::keys::{self, publisher};
 use taglog_testkit::log_server::{add_binding_blocking, LogServer, PREFIX};
 use taglog_testkit::recording_proxy::RecordingProxy;
@@ -370,4 +376,227 @@ fn explorer_in_headless_chromium() {
     let page = taglog_testkit::http::get(&format!("{url}/explore/tag?ref={REF}"));
     assert_eq!(page.status, 200);
     assert_eq!(page.text().matches("data-version=").count(), 4);
+}
+
+/// A reference near the longest allowed (255 bytes of name, a long tag), with long path
+/// components and no place a browser would break a line on its own.
+fn long_ref() -> String {
+    let mut name = format!("{PREFIX}/");
+    for i in 0.. {
+        if name.len() + 61 + 3 > taglog_proofs::refs::MAX_NAME_BYTES {
+            break;
+        }
+        name.push_str(&format!("supercalifragilisticexpialidocious{i:0>26}/"));
+    }
+    name.push_str("app");
+    let reference = format!(
+        "{name}:{}",
+        "release-candidate-".repeat(7).trim_end_matches('-')
+    );
+    reference
+        .parse::<taglog_proofs::refs::TagRef>()
+        .expect("a canonical long ref");
+    reference
+}
+
+/// The document's width and the viewport's, on the page `c` shows. A phone zooms out to show a
+/// page wider than its screen: the viewport then grows with the page, so both are checked
+/// against the screen's width.
+async fn overflow(c: &Client, what: &str) -> (u64, u64) {
+    let v = wait_for(
+        c,
+        what,
+        "return document.readyState === 'complete' \
+           ? [document.documentElement.scrollWidth, window.innerWidth] : null;",
+    )
+    .await;
+    (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())
+}
+
+#[test]
+fn explorer_without_javascript_and_on_a_phone() {
+    let allow = [(PREFIX.to_owned(), publisher().verifier().to_string())];
+    let server = LogServer::seeded(SEED, &allow).start();
+    let url = server.url.clone();
+    let origin = keys::log(SEED).name().to_string();
+    let long = long_ref();
+    publish(&url, &origin, &long, 1, filled(0x11));
+    publish(&url, &origin, &long, 2, filled(0x22));
+    publish(&url, &origin, &long, 3, DigestValue::Withdrawn);
+    publish(&url, &origin, &long, 4, filled(0x44));
+    let current = filled(0x44).to_string();
+    let encoded = long.replace('/', "%2F").replace(':', "%3A");
+    let tag_page = format!("{url}/explore/tag?ref={encoded}");
+    let repo = long.rsplit_once(':').unwrap().0.to_owned();
+    let publisher_key = {
+        let v = publisher().verifier();
+        format!("{}+{}", v.name(), v.id())
+    };
+
+    let mut driver = Chromedriver::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // JavaScript off: everything but the verification reads as with it.
+        let c = driver.session_with(Browsing::DESKTOP.no_javascript()).await;
+        c.goto(&tag_page).await.unwrap();
+        let rows = c
+            .find_all(Locator::Css("#timeline tbody tr"))
+            .await
+            .unwrap();
+        let mut shown = Vec::new();
+        for r in &rows {
+            shown.push((
+                r.attr("data-version").await.unwrap().unwrap_or_default(),
+                r.attr("class").await.unwrap().unwrap_or_default(),
+                r.text().await.unwrap(),
+            ));
+        }
+        let versions: Vec<&str> = shown.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(versions, ["1", "2", "3", "4"], "{shown:#?}");
+        assert!(
+            shown[3].1.contains("current") && shown[3].2.contains("current"),
+            "{shown:#?}"
+        );
+        assert!(shown[3].2.contains(&current), "{shown:#?}");
+        assert!(
+            shown[2].1.contains("withdrawn") && shown[2].2.contains("withdrawn"),
+            "{shown:#?}"
+        );
+        let status = c
+            .find(Locator::Id("status"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            status.contains(&current) && status.contains("version 4"),
+            "{status}"
+        );
+        let checkpoint = c
+            .find(Locator::Id("checkpoint"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            checkpoint.contains("size") && checkpoint.contains("old"),
+            "{checkpoint}"
+        );
+        let link = c.find(Locator::Id("bundle-link")).await.unwrap();
+        assert!(link.is_displayed().await.unwrap());
+        assert!(link
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap()
+            .starts_with("/lookup?ref="));
+        // The script did not run (so scripts are really off), and the verify box says why
+        // there is nothing to press.
+        let verify = c.find(Locator::Id("verify")).await.unwrap();
+        assert_eq!(
+            verify.attr("data-state").await.unwrap(),
+            None,
+            "verify.js ran"
+        );
+        let text = verify.text().await.unwrap();
+        assert!(
+            text.contains("needs JavaScript") && text.contains("taglog verify --bundle"),
+            "{text}"
+        );
+        for control in ["verify-button", "keys", "policy-file"] {
+            let e = c.find(Locator::Id(control)).await.unwrap();
+            assert!(
+                !e.is_displayed().await.unwrap(),
+                "#{control} shows without JavaScript"
+            );
+        }
+        // Search is a plain form: it works without scripts.
+        c.goto(&format!("{url}/explore")).await.unwrap();
+        let q = c.find(Locator::Css("header input[name=q]")).await.unwrap();
+        q.send_keys(&format!("{PREFIX}/supercal{}", char::from(Key::Enter)))
+            .await
+            .unwrap();
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            found.clear();
+            for a in c.find_all(Locator::Css("#refs a")).await.unwrap() {
+                found.push(a.text().await.unwrap());
+            }
+            if !found.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(found, std::slice::from_ref(&long));
+        c.close().await.unwrap();
+
+        // A phone: no page is wider than the screen.
+        let c = driver.session_with(Browsing::PHONE).await;
+        let pages = [
+            format!("{url}/explore/"),
+            format!("{url}/explore/search?q={PREFIX}/"),
+            format!("{url}/explore/repo?name={}", repo.replace('/', "%2F")),
+            format!(
+                "{url}/explore/publisher?key={}",
+                publisher_key.replace('+', "%2B")
+            ),
+            format!("{url}/explore/tag?ref={}", "x".repeat(600)),
+            tag_page.clone(),
+        ];
+        for page in &pages {
+            c.goto(page).await.unwrap();
+            let (doc, screen) = overflow(&c, page).await;
+            assert!(
+                doc <= 390 && screen == 390,
+                "{page}: the page is {doc} px wide, the browser zoomed out to {screen} px"
+            );
+        }
+        // The tag page with its signed note opened and a verification shown.
+        wait_for(
+            &c,
+            "the verifier script ready",
+            "var b = document.getElementById('verify'); \
+             return b && b.getAttribute('data-state') === 'ready' ? true : null;",
+        )
+        .await;
+        c.execute(
+            "document.querySelector('#checkpoint details').open = true; \
+             document.getElementById('keys').value = arguments[0]; \
+             document.getElementById('verify-button').click();",
+            vec![Value::String(keys::log(SEED).verifier().to_string())],
+        )
+        .await
+        .unwrap();
+        let verdict = wait_for(
+            &c,
+            "a verification verdict",
+            "return document.getElementById('verify-verdict').getAttribute('data-result');",
+        )
+        .await;
+        assert_eq!(verdict, "ok");
+        let (doc, screen) = overflow(&c, "the verified tag page").await;
+        assert!(
+            doc <= 390 && screen == 390,
+            "verified tag page: {doc} px wide, the browser zoomed out to {screen} px"
+        );
+        // The timeline's essential columns are on screen: version, digest, publisher, index.
+        let cells = wait_for(
+            &c,
+            "the timeline's cells",
+            "var r = document.querySelector('#timeline tbody tr.current'); \
+             return Array.prototype.filter.call(r.cells, function (td) { \
+               var b = td.getBoundingClientRect(); \
+               return b.width > 0 && b.left >= 0 && b.right <= window.innerWidth; \
+             }).length;",
+        )
+        .await;
+        assert!(cells.as_u64().unwrap() >= 4, "{cells}");
+        c.close().await.unwrap();
+    });
 }

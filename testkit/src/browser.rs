@@ -42,6 +42,50 @@ pub fn chromedriver() -> PathBuf {
     program("chromedriver", "chromium-driver")
 }
 
+/// How a test browser session is set up: a desktop window with JavaScript by default,
+/// [`Browsing::PHONE`] for a phone's screen, [`Browsing::no_javascript`] for a reader who turned
+/// scripts off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Browsing {
+    /// Whether pages may run scripts (off: Chromium's content setting, as a user turns it off).
+    pub javascript: bool,
+    /// The viewport in CSS pixels (width, height).
+    pub viewport: (u32, u32),
+    /// Whether Chromium emulates a mobile device (its `meta viewport` handling, touch, device
+    /// pixel ratio 3) at `viewport`.
+    pub mobile: bool,
+}
+
+impl Browsing {
+    /// A desktop window of 1200x900 with JavaScript.
+    pub const DESKTOP: Browsing = Browsing {
+        javascript: true,
+        viewport: (1200, 900),
+        mobile: false,
+    };
+    /// A phone: 390x844 CSS pixels (a common phone's viewport), mobile emulation, JavaScript.
+    pub const PHONE: Browsing = Browsing {
+        javascript: true,
+        viewport: (390, 844),
+        mobile: true,
+    };
+
+    /// The same with scripts turned off.
+    #[must_use]
+    pub const fn no_javascript(self) -> Browsing {
+        Browsing {
+            javascript: false,
+            ..self
+        }
+    }
+}
+
+impl Default for Browsing {
+    fn default() -> Browsing {
+        Browsing::DESKTOP
+    }
+}
+
 /// The command-line flags of a headless test browser with its profile in `profile`.
 #[must_use]
 pub fn headless_args(profile: &std::path::Path) -> Vec<String> {
@@ -104,22 +148,43 @@ impl Chromedriver {
         }
     }
 
-    /// A new headless Chromium session with a fresh profile.
+    /// A new headless Chromium session with a fresh profile (desktop, JavaScript on).
     ///
     /// # Panics
     /// When the session cannot be created (with chromedriver's log).
     pub async fn session(&mut self) -> Client {
+        self.session_with(Browsing::DESKTOP).await
+    }
+
+    /// A new headless Chromium session with a fresh profile, set up as `how` says.
+    ///
+    /// # Panics
+    /// When the session cannot be created (with chromedriver's log).
+    pub async fn session_with(&mut self, how: Browsing) -> Client {
         self.sessions += 1;
         let profile = self.dir.path().join(format!("profile-{}", self.sessions));
         std::fs::create_dir_all(&profile).expect("create a browser profile directory");
+        let (width, height) = how.viewport;
+        let mut args = headless_args(&profile);
+        args.retain(|a| !a.starts_with("--window-size="));
+        args.push(format!("--window-size={width},{height}"));
+        let mut options = serde_json::json!({
+            "binary": chromium().display().to_string(),
+            "args": args,
+        });
+        if !how.javascript {
+            // The content setting a user flips in the browser's settings (2 = blocked).
+            options["prefs"] = serde_json::json!({
+                "profile.managed_default_content_settings.javascript": 2,
+            });
+        }
+        if how.mobile {
+            options["mobileEmulation"] = serde_json::json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 3.0, "touch": true },
+            });
+        }
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".to_owned(),
-            serde_json::json!({
-                "binary": chromium().display().to_string(),
-                "args": headless_args(&profile),
-            }),
-        );
+        caps.insert("goog:chromeOptions".to_owned(), options);
         ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
             .connect(&self.url)
