@@ -120,7 +120,8 @@ pub struct PublishStatus {
     pub target_size: AtomicU64,
     /// Failed uploads (each is retried).
     pub failures: AtomicU64,
-    /// Seconds from a checkpoint's publication by the log to its upload to the bucket.
+    /// Seconds from a checkpoint's publication by the log to the upload of a bucket checkpoint
+    /// covering it (one observation per log checkpoint).
     pub lag: Histogram,
     /// The last upload error, cleared by the next success.
     pub last_error: Mutex<Option<String>>,

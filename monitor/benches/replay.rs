@@ -8,11 +8,13 @@
 //! tree rebuild, replay, state saves), and the verification bound.
 //!
 //! With `TAGLOG_BENCH_SERVE=<file>` it instead builds a log of `TAGLOG_BENCH_ENTRIES`
-//! bindings to `TAGLOG_BENCH_REFS` distinct refs (default: one ref per binding), measures
-//! the `verify_strict` bound on one core and on every core, serves the log on loopback and
-//! writes `url`, `vkey`, `size`, `bound_1`, `bound_all` and `cores` lines (`name value`) to
-//! the file, then serves until its standard input closes: `scripts/bench-monitor.sh` runs
-//! the `taglog-monitor` binary against it, so the monitor's own RSS is measured apart.
+//! bindings to `TAGLOG_BENCH_REFS` distinct refs (default: one ref per binding), serves the
+//! log on loopback and writes `url`, `vkey` and `size` lines (`name value`) to the file, then
+//! serves until its standard input closes: `scripts/bench-monitor.sh` runs the
+//! `taglog-monitor` binary against it, so the monitor's own RSS is measured apart.
+//! With `TAGLOG_BENCH_BOUND` set it only measures the bound, the `verify_strict` rate on one
+//! core and on every core at once (`bound_1`, `bound_all` and `cores` lines on stdout): the
+//! script takes it right before each monitor run, under the same machine load.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -68,16 +70,10 @@ fn serve(out: &str, n: u64) {
     }
     let size = log.commit();
     eprintln!("built {size} entries in {:.1} s", t.elapsed().as_secs_f64());
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let bound_1 = verify_rate(&log, 1);
-    let bound_all = verify_rate(&log, cores);
     let server = StaticServer::with_files(log.files(size));
     let vkey = log.vkey();
     drop(log);
-    let info = format!(
-        "url {}\nvkey {vkey}\nsize {size}\nbound_1 {bound_1:.0}\nbound_all {bound_all:.0}\ncores {cores}\n",
-        server.url
-    );
+    let info = format!("url {}\nvkey {vkey}\nsize {size}\n", server.url);
     let tmp = format!("{out}.tmp");
     std::fs::write(&tmp, info).unwrap();
     std::fs::rename(&tmp, out).unwrap();
@@ -94,6 +90,16 @@ fn main() {
         .unwrap_or(200_000);
     if let Ok(out) = std::env::var("TAGLOG_BENCH_SERVE") {
         serve(&out, n);
+        return;
+    }
+    if std::env::var_os("TAGLOG_BENCH_BOUND").is_some() {
+        // Only the bound, as `bound_1`, `bound_all` and `cores` lines.
+        let mut log = CraftedLog::admitting();
+        log.bind("registry.test/acme/app:v", digest(0));
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let bound_1 = verify_rate(&log, 1);
+        let bound_all = verify_rate(&log, cores);
+        println!("bound_1 {bound_1:.0}\nbound_all {bound_all:.0}\ncores {cores}");
         return;
     }
     eprintln!("building a log of {n} entries ...");

@@ -10,12 +10,17 @@
 //! - `b` ‖ SHA-256(ref ‖ "\n" ‖ digest) ‖ index (u64 BE): one row per binding of a ref to a
 //!   digest, for the rebind-to-old-digest notice.
 //! - `c` ‖ SHA-256(ref) ‖ index (u64 BE) → digest: the digest each binding set.
+//! - `B` ‖ SHA-256(ref ‖ "\n" ‖ digest) → index, and `C` ‖ SHA-256(ref) → index ‖ digest: the
+//!   latest of those rows, written in the same batch, so that the notices need one point
+//!   lookup each (a backward seek over the history rows costs several times more). A latest
+//!   row at or after the entry being checked was written by a range checked but not saved
+//!   (a crash); only then are the history rows read.
 //!
 //! Crash safety, with `state.json` (see [`crate::state`]) as the one record of progress:
-//! nothing here is ever overwritten with a different value. Groups are keyed by the map
-//! version that wrote them (a checkpoint size) and the notice rows by entry index, and a
-//! replay reads only what lies before its position: the map at the version named in the
-//! saved state, the notice rows of earlier entries. So rows written by a range that was
+//! nothing here but the latest rows is ever overwritten with a different value. Groups are
+//! keyed by the map version that wrote them (a checkpoint size) and the notice rows by entry
+//! index, and a replay reads only what lies before its position: the map at the version named
+//! in the saved state, the notice rows of earlier entries. So rows written by a range that was
 //! checked but not saved (a crash) are ignored, and rewritten identically when that range is
 //! checked again. [`DiskMap::sync`] makes every write durable before the state that refers to
 //! it is saved; groups that the saved map version no longer uses are deleted only after that
@@ -51,6 +56,11 @@ pub const DB_DIR: &str = "replay-db";
 const GROUP: u8 = b'g';
 const BOUND: u8 = b'b';
 const CURRENT: u8 = b'c';
+const BOUND_LATEST: u8 = b'B';
+const CURRENT_LATEST: u8 = b'C';
+/// Present once every history row has its latest row (written when the database is created,
+/// or after the latest rows were built from the history of an earlier database).
+const LATEST_ROWS_MARK: &[u8] = b"mlatest-rows";
 
 /// Why the replay database failed.
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +137,71 @@ impl ReplayDb {
         opts.set_block_based_table_factory(&table);
         let path = state_dir.join(DB_DIR);
         let db = DB::open(&opts, &path).map_err(|source| StoreError::Open { path, source })?;
-        Ok(ReplayDb { db: Arc::new(db) })
+        let db = ReplayDb { db: Arc::new(db) };
+        db.build_latest_rows()?;
+        Ok(db)
+    }
+
+    /// Writes the latest row of every history row, once (a database written before the
+    /// latest rows existed; for a new one this only sets the mark).
+    fn build_latest_rows(&self) -> Result<(), StoreError> {
+        if self.db.get_pinned(LATEST_ROWS_MARK)?.is_some() {
+            return Ok(());
+        }
+        for (history, latest) in [(BOUND, BOUND_LATEST), (CURRENT, CURRENT_LATEST)] {
+            let mut wb = WriteBatch::default();
+            let it = self
+                .db
+                .iterator(IteratorMode::From(&[history], Direction::Forward));
+            for row in it {
+                let (k, v) = row?;
+                if k.first() != Some(&history) {
+                    break;
+                }
+                // Rows of one id come in index order: the last one written wins.
+                let (Some(id), Some(index)) = (k.get(1..33), k.get(33..41)) else {
+                    return Err(StoreError::Corrupt(format!(
+                        "history row key {}",
+                        hex::encode(&k)
+                    )));
+                };
+                let value = if history == BOUND {
+                    index.to_vec()
+                } else {
+                    [index, &v].concat()
+                };
+                wb.put(key(latest, id, None), value);
+                if wb.len() >= 10_000 {
+                    self.write(std::mem::take(&mut wb))?;
+                }
+            }
+            self.write(wb)?;
+        }
+        self.db.put(LATEST_ROWS_MARK, [])?;
+        self.sync()
+    }
+
+    /// The last row `prefix ‖ id ‖ i` with `i < before`, from the latest row `latest ‖ id`
+    /// (index ‖ value) when it lies before `before`, else from the history rows.
+    fn latest_before(
+        &self,
+        latest: u8,
+        prefix: u8,
+        id: &[u8],
+        before: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let Some(row) = self.db.get_pinned(key(latest, id, None))? else {
+            return Ok(None);
+        };
+        let index = row
+            .get(..8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| StoreError::Corrupt(format!("latest row of {}", hex::encode(id))))?;
+        if index < before {
+            return Ok(Some((index, row.get(8..).unwrap_or_default().to_vec())));
+        }
+        self.last_before(prefix, id, before)
     }
 
     /// Makes every write so far durable (the WAL, synced).
@@ -184,9 +258,11 @@ impl ReplayDb {
         ref_key: &Hash,
         digest: &str,
     ) -> Result<(Option<u64>, Option<String>), StoreError> {
-        let earlier = self.last_before(BOUND, &pair.0, index)?.map(|(i, _)| i);
+        let earlier = self
+            .latest_before(BOUND_LATEST, BOUND, &pair.0, index)?
+            .map(|(i, _)| i);
         let current =
-            match self.last_before(CURRENT, &ref_key.0, index)? {
+            match self.latest_before(CURRENT_LATEST, CURRENT, &ref_key.0, index)? {
                 None => None,
                 Some((i, d)) => Some(String::from_utf8(d).map_err(|_| {
                     StoreError::Corrupt(format!("digest of entry {i} is not UTF-8"))
@@ -195,6 +271,11 @@ impl ReplayDb {
         let mut wb = WriteBatch::default();
         wb.put(key(BOUND, &pair.0, Some(index)), []);
         wb.put(key(CURRENT, &ref_key.0, Some(index)), digest.as_bytes());
+        wb.put(key(BOUND_LATEST, &pair.0, None), index.to_be_bytes());
+        wb.put(
+            key(CURRENT_LATEST, &ref_key.0, None),
+            [&index.to_be_bytes()[..], digest.as_bytes()].concat(),
+        );
         self.write(wb)?;
         Ok((earlier, current))
     }
@@ -214,9 +295,14 @@ impl ReplayDb {
         let mut wb = WriteBatch::default();
         for (pair, i) in bound {
             wb.put(key(BOUND, &pair.0, Some(i)), []);
+            wb.put(key(BOUND_LATEST, &pair.0, None), i.to_be_bytes());
         }
         for (ref_key, d) in current {
             wb.put(key(CURRENT, &ref_key.0, Some(at)), d.as_bytes());
+            wb.put(
+                key(CURRENT_LATEST, &ref_key.0, None),
+                [&at.to_be_bytes()[..], d.as_bytes()].concat(),
+            );
         }
         self.write(wb)?;
         self.sync()
@@ -406,5 +492,76 @@ impl MapState for DiskMap {
         self.version = Some(up.version);
         self.root = up.root;
         Ok(up.root)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use taglog_proofs::hash::sha256;
+
+    fn pair(d: &str) -> Hash {
+        sha256(format!("r\n{d}").as_bytes())
+    }
+
+    #[test]
+    fn notices_after_a_crash_read_only_rows_before_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = ReplayDb::open(dir.path()).unwrap();
+        let r = sha256(b"r");
+        assert_eq!(
+            db.note_binding(5, &pair("a"), &r, "a").unwrap(),
+            (None, None)
+        );
+        assert_eq!(
+            db.note_binding(10, &pair("b"), &r, "b").unwrap(),
+            (None, Some("a".into()))
+        );
+        assert_eq!(
+            db.note_binding(20, &pair("a"), &r, "a").unwrap(),
+            (Some(5), Some("b".into()))
+        );
+        // A range from entry 8 checked again (its first run was not saved): the rows of
+        // entries 10 and 20 are from the future and ignored.
+        assert_eq!(
+            db.note_binding(8, &pair("a"), &r, "a").unwrap(),
+            (Some(5), Some("a".into()))
+        );
+        assert_eq!(
+            db.note_binding(10, &pair("b"), &r, "b").unwrap(),
+            (None, Some("a".into()))
+        );
+        assert_eq!(
+            db.note_binding(20, &pair("a"), &r, "a").unwrap(),
+            (Some(8), Some("b".into()))
+        );
+    }
+
+    #[test]
+    fn latest_rows_are_built_for_a_database_with_history_rows_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = sha256(b"r");
+        {
+            let db = ReplayDb::open(dir.path()).unwrap();
+            db.note_binding(5, &pair("a"), &r, "a").unwrap();
+            db.note_binding(10, &pair("b"), &r, "b").unwrap();
+            // As an earlier monitor left it: no latest rows, no mark.
+            let mut wb = WriteBatch::default();
+            for id in [pair("a"), pair("b")] {
+                wb.delete(key(BOUND_LATEST, &id.0, None));
+            }
+            wb.delete(key(CURRENT_LATEST, &r.0, None));
+            wb.delete(LATEST_ROWS_MARK);
+            db.write(wb).unwrap();
+            assert_eq!(
+                db.latest_before(CURRENT_LATEST, CURRENT, &r.0, 99).unwrap(),
+                None
+            );
+        }
+        let db = ReplayDb::open(dir.path()).unwrap();
+        assert_eq!(
+            db.note_binding(30, &pair("a"), &r, "a").unwrap(),
+            (Some(5), Some("b".into()))
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! A static HTTP file server on a loopback port whose files a test can change between
 //! requests: serves a crafted log's checkpoint, tiles and lookups, a witness's checkpoint, or
-//! any fixture directory, and records POST bodies (a webhook).
+//! any fixture directory, and records POST bodies (a webhook). [`StaticServer::over_dir`]
+//! serves a directory as it is at each request instead (a bucket that a server publishes to).
 //!
 //! Paths are kept without the leading `/`; a query string is ignored (`/lookup?ref=...` is the
 //! file `lookup`). A missing file is a 404 with a JSON error body. It runs on its own thread
@@ -9,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -29,6 +30,17 @@ struct Shared {
     files: RwLock<Files>,
     posts: RwLock<Vec<(String, Vec<u8>)>>,
     delay_ms: AtomicU64,
+    /// A directory read at each request for a path not in `files`.
+    dir: Option<PathBuf>,
+}
+
+/// The file at `path` under `dir`, if `path` is a plain relative path and the file exists.
+fn read_under(dir: &Path, path: &str) -> Option<Vec<u8>> {
+    let rel = Path::new(path);
+    if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        return None;
+    }
+    std::fs::read(dir.join(rel)).ok()
 }
 
 /// A running static server, stopped on drop.
@@ -48,6 +60,7 @@ async fn serve_file(State(s): State<Arc<Shared>>, UrlPath(path): UrlPath<String>
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     let body = s.files.read().expect("files lock").get(&path).cloned();
+    let body = body.or_else(|| s.dir.as_deref().and_then(|d| read_under(d, &path)));
     match body {
         Some(b) => (
             StatusCode::OK,
@@ -92,10 +105,27 @@ impl StaticServer {
     /// When no loopback port can be bound.
     #[must_use]
     pub fn with_files(files: Files) -> StaticServer {
-        let shared = Arc::new(Shared {
+        StaticServer::serve(Shared {
             files: RwLock::new(files),
             ..Shared::default()
-        });
+        })
+    }
+
+    /// A server of the files under `dir` as they are at each request (`dir` may not exist
+    /// yet: then every path is a 404). Files given with [`StaticServer::put`] take precedence.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound.
+    #[must_use]
+    pub fn over_dir(dir: &Path) -> StaticServer {
+        StaticServer::serve(Shared {
+            dir: Some(dir.to_path_buf()),
+            ..Shared::default()
+        })
+    }
+
+    fn serve(shared: Shared) -> StaticServer {
+        let shared = Arc::new(shared);
         let app = Router::new()
             .route("/{*path}", axum::routing::get(serve_file).post(record))
             .with_state(Arc::clone(&shared));

@@ -2,11 +2,14 @@
 //! needs are uploaded to a bucket or directory, so that reads need no server (see proofs'
 //! `static_layout` for the layout and how readers check each object).
 //!
-//! Fed by one narrow hook: the log's published head ([`crate::log::heads::Heads::watch_published`]),
-//! which changes after each synced commit (no quorum) or once a checkpoint meets the quorum
-//! (with its cosignatures). For each new head, in this order: the hash tiles and entry bundles
-//! that grew (C2SP tlog-tiles paths), the map objects written since the bucket's checkpoint
-//! (addressed by their hash), then the checkpoint. Tiles and map objects are put with
+//! Fed by the log's two heads ([`crate::log::heads::Heads`]): the published head, which changes
+//! after each synced commit (no quorum) or once a checkpoint meets the quorum (with its
+//! cosignatures), and the committed head (each synced commit). For each new published head, in
+//! this order: the hash tiles and entry bundles that grew (C2SP tlog-tiles paths), the map
+//! objects written since the bucket's checkpoint (addressed by their hash), then the
+//! checkpoint. Between published heads, the entry bundles of durable commits go up as they
+//! come (the full ones, and the partial one at each commit), so a witness that audits from the
+//! bucket finds the entries of the checkpoint it is asked to cosign. Tiles and map objects are put with
 //! `PutMode::Create`: they never change, so an object already there (from an earlier attempt)
 //! counts as uploaded. The checkpoint goes last and is overwritten, so a reader never sees a
 //! checkpoint whose objects are missing, and never a smaller one than the bucket held.
@@ -23,8 +26,9 @@
 //! again, as the right edge of the tree and the map root path do).
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use object_store::aws::AmazonS3Builder;
@@ -35,17 +39,19 @@ use object_store::{
     Attribute, Attributes, ObjectStore, PutMode, PutOptions, PutPayload, RetryConfig,
 };
 use taglog_proofs::checkpoint::SignedCheckpoint;
+use taglog_proofs::leaves::STATE_HEADER;
 use taglog_proofs::map::{MapStore, MapStoreError, NodeGroup, NodeKey};
 use taglog_proofs::static_layout::{map_objects, ObjectPath};
 use taglog_proofs::tiles::{
-    encode_entry_bundle, new_entry_bundles, new_tiles, tile_data, TileKind, TilePath, TILE_WIDTH,
+    encode_entry_bundle, entry_bundle_for, new_entry_bundles, new_tiles, tile_data, TileKind,
+    TilePath, TILE_WIDTH,
 };
 use tokio::sync::watch;
 
 use crate::config::PublishTarget;
 use crate::log::heads::Head;
 use crate::log::Log;
-use crate::metrics::PublishStatus;
+use crate::metrics::{Histogram, PublishStatus};
 use crate::store::{LogStore, StoredHashes};
 
 /// `Cache-Control` of the objects that never change.
@@ -60,6 +66,11 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Largest checkpoint object read back from the bucket.
 pub const MAX_CHECKPOINT_BYTES: usize = 64 * 1024;
+/// Most entries read at once to upload the entry bundles of durable commits.
+pub const MAX_COMMIT_BUNDLE_ENTRIES: u64 = 8 * 1024;
+/// Log checkpoints awaiting upload whose publication time is kept for the lag histogram;
+/// beyond this many (a long outage) newer ones are not timed.
+pub const MAX_TIMED_HEADS: usize = 65_536;
 
 /// Why publishing could not start or go on.
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +203,41 @@ fn read_tile(store: &dyn LogStore, tile: &TilePath) -> Result<Vec<u8>, String> {
     }
 }
 
+/// The entry bundles a log that grew from `old` to `new` entries has beyond `old`: each full
+/// bundle completed, and the partial bundle at every commit in between (a commit ends with its
+/// state leaf) and at `new`.
+fn commit_bundles(
+    store: &dyn LogStore,
+    old: u64,
+    new: u64,
+) -> Result<Vec<(ObjectPath, Vec<u8>)>, String> {
+    let width = u64::from(TILE_WIDTH);
+    let first = old / width * width;
+    let entries = store
+        .entries(first, new.saturating_sub(first))
+        .map_err(|e| format!("entries {first}..{new}: {e}"))?;
+    let header = format!("{STATE_HEADER}\n");
+    let mut out = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let size = first + i as u64 + 1;
+        let ends_commit = entry.starts_with(header.as_bytes()) || size == new;
+        if size <= old || !(ends_commit || size.is_multiple_of(width)) {
+            continue;
+        }
+        let tile = entry_bundle_for(size - 1, size).map_err(|e| e.to_string())?;
+        let start = usize::try_from(tile.index() * width - first).map_err(|e| e.to_string())?;
+        let refs: Vec<&[u8]> = entries
+            .get(start..=i)
+            .unwrap_or_default()
+            .iter()
+            .map(Vec::as_slice)
+            .collect();
+        let bytes = encode_entry_bundle(&refs).map_err(|e| format!("bundle {tile}: {e}"))?;
+        out.push((ObjectPath::Tile(tile), bytes));
+    }
+    Ok(out)
+}
+
 /// What the bucket holds: the size and note of its checkpoint (0 and empty when none).
 #[derive(Debug, Clone, Default)]
 struct Published {
@@ -234,6 +280,70 @@ impl Publisher {
     }
 }
 
+/// When each log checkpoint not yet in the bucket was published by the log, oldest first: the
+/// lag of a checkpoint runs from then until a bucket checkpoint at least as large is uploaded
+/// (heads that arrive during an upload are coalesced into the next one, and their wait counts).
+#[derive(Debug, Default)]
+struct HeadTimes(Mutex<HeadQueue>);
+
+#[derive(Debug, Default)]
+struct HeadQueue {
+    pending: VecDeque<(u64, Instant)>,
+    uploaded: u64,
+}
+
+impl HeadTimes {
+    /// Notes that the log published a checkpoint of `size` at `at` (a size already noted or
+    /// already in the bucket is ignored).
+    fn seen(&self, size: u64, at: Instant) {
+        let Ok(mut q) = self.0.lock() else { return };
+        let newest = q
+            .pending
+            .back()
+            .map_or(q.uploaded, |&(s, _)| s.max(q.uploaded));
+        if size > newest && q.pending.len() < MAX_TIMED_HEADS {
+            q.pending.push_back((size, at));
+        }
+    }
+
+    /// Notes that a bucket checkpoint of `size` was uploaded at `at`: observes in `lag` the lag
+    /// of every log checkpoint it covers (`None`: the bucket held it already at start).
+    fn uploaded(&self, size: u64, at: Instant, lag: Option<&Histogram>) {
+        let Ok(mut q) = self.0.lock() else { return };
+        q.uploaded = q.uploaded.max(size);
+        while let Some(&(s, t)) = q.pending.front() {
+            if s > size {
+                break;
+            }
+            if let Some(lag) = lag {
+                lag.observe(at.saturating_duration_since(t).as_secs_f64());
+            }
+            q.pending.pop_front();
+        }
+    }
+}
+
+/// Notes the time of every published head until the receiver closes.
+async fn time_heads(mut heads: watch::Receiver<Option<Head>>, times: Arc<HeadTimes>) {
+    loop {
+        if let Some(size) = heads.borrow_and_update().as_ref().map(|h| h.size) {
+            times.seen(size, Instant::now());
+        }
+        if heads.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 struct Worker {
     log: Arc<Log>,
     bucket: Bucket,
@@ -249,6 +359,12 @@ impl Worker {
     }
 
     async fn run(mut self) {
+        let times = Arc::new(HeadTimes::default());
+        let timer = tokio::spawn(time_heads(
+            self.log.heads().watch_published(),
+            Arc::clone(&times),
+        ));
+        let _timer = AbortOnDrop(timer.abort_handle());
         let mut heads = self.log.heads().watch_published();
         let mut bucket = match self.read_bucket().await {
             Ok(Some(p)) => p,
@@ -260,10 +376,15 @@ impl Worker {
             }
         };
         tracing::info!(bucket = %self.bucket.name, size = bucket.size, "publishing static objects");
+        times.uploaded(bucket.size, Instant::now(), None);
+        let mut commits = self.log.heads().watch_committed();
+        // The size up to which the bucket holds the entry bundles (at least its checkpoint's).
+        let mut bundles = bucket.size;
         loop {
             let head = heads.borrow_and_update().clone();
-            let seen = Instant::now();
+            let committed = commits.borrow_and_update().as_ref().map(|h| h.size);
             if let Some(head) = head {
+                times.seen(head.size, Instant::now());
                 self.status()
                     .target_size
                     .store(head.size, Ordering::Relaxed);
@@ -275,18 +396,39 @@ impl Worker {
                     tracing::warn!(error = %e, "waiting for the log to reach the bucket's checkpoint");
                     self.set_error(Some(e.to_string()));
                 } else if head.size > bucket.size || *head.note != bucket.note {
-                    match self.publish(&bucket, &head).await {
-                        Ok(()) => {
-                            bucket = Published {
-                                size: head.size,
-                                note: head.note.to_vec(),
-                            };
-                            let s = self.status();
-                            s.bucket_size.store(head.size, Ordering::Relaxed);
-                            s.lag.observe(seen.elapsed().as_secs_f64());
-                        }
-                        Err(Stopping) => return,
+                    if head.size > bucket.size
+                        && self
+                            .upload_objects(bucket.size, head.size, bundles)
+                            .await
+                            .is_err()
+                    {
+                        return;
                     }
+                    bundles = bundles.max(head.size);
+                    if self.upload_checkpoint(&head).await.is_err() {
+                        return;
+                    }
+                    bucket = Published {
+                        size: head.size,
+                        note: head.note.to_vec(),
+                    };
+                    let s = self.status();
+                    s.bucket_size.store(head.size, Ordering::Relaxed);
+                    times.uploaded(head.size, Instant::now(), Some(&s.lag));
+                    continue;
+                }
+            }
+            // Durable commits that no checkpoint covers yet (witnesses have not cosigned): their
+            // entry bundles go up now, so that a witness auditing from the bucket (`--audit`
+            // with the bucket's URL) can read them before it cosigns.
+            if let Some(c) = committed.filter(|&c| c > bundles && c >= bucket.size) {
+                if !*self.stopped.borrow() {
+                    let end = c.min(bundles.saturating_add(MAX_COMMIT_BUNDLE_ENTRIES));
+                    if self.upload_bundles(bundles, end).await.is_err() {
+                        return;
+                    }
+                    bundles = end;
+                    continue;
                 }
             }
             if *self.stopped.borrow() && !heads.has_changed().unwrap_or(false) {
@@ -294,6 +436,7 @@ impl Worker {
             }
             tokio::select! {
                 changed = heads.changed() => if changed.is_err() { return },
+                changed = commits.changed() => if changed.is_err() { return },
                 _ = self.stopped.changed() => {}
             }
         }
@@ -364,11 +507,30 @@ impl Worker {
         }
     }
 
-    /// Uploads everything `head` has beyond `bucket`, then its checkpoint.
-    async fn publish(&mut self, bucket: &Published, head: &Head) -> Result<(), Stopping> {
-        let (old, new) = (bucket.size, head.size);
+    /// Uploads the entry bundles of the commits from size `old` to `new`
+    /// ([`commit_bundles`]).
+    async fn upload_bundles(&mut self, old: u64, new: u64) -> Result<(), Stopping> {
+        let objects = self
+            .read(move |store| commit_bundles(store, old, new))
+            .await?;
+        for chunk in objects.chunks(PUBLISH_CONCURRENCY) {
+            self.upload_all(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    /// Uploads the tiles, entry bundles and map objects that a log of size `new` has beyond
+    /// one of size `old` (both committed sizes); the entry bundles up to size `bundles` are in
+    /// the bucket already, except perhaps the partial one at `new`.
+    async fn upload_objects(&mut self, old: u64, new: u64, bundles: u64) -> Result<(), Stopping> {
         let mut tiles = new_tiles(old, new);
-        tiles.extend(new_entry_bundles(old, new));
+        if new > bundles {
+            tiles.extend(new_entry_bundles(old.max(bundles), new));
+        } else if !new.is_multiple_of(u64::from(TILE_WIDTH)) {
+            if let Ok(partial) = entry_bundle_for(new - 1, new) {
+                tiles.push(partial);
+            }
+        }
         let tiles: Vec<ObjectPath> = tiles.into_iter().map(ObjectPath::Tile).collect();
         for chunk in tiles.chunks(PUBLISH_CONCURRENCY) {
             let wanted = chunk.to_vec();
@@ -399,10 +561,16 @@ impl Worker {
         for chunk in objects.chunks(PUBLISH_CONCURRENCY) {
             self.upload_all(chunk.to_vec()).await?;
         }
+        tracing::debug!(size = new, "objects uploaded to the bucket");
+        Ok(())
+    }
+
+    /// Uploads `head`'s checkpoint (its objects are in the bucket already).
+    async fn upload_checkpoint(&mut self, head: &Head) -> Result<(), Stopping> {
         self.upload(ObjectPath::Checkpoint, head.note.to_vec())
             .await?;
         self.set_error(None);
-        tracing::debug!(size = new, "checkpoint published to the bucket");
+        tracing::debug!(size = head.size, "checkpoint published to the bucket");
         Ok(())
     }
 
