@@ -158,6 +158,35 @@ impl Index {
         })
     }
 
+    /// Leaf indexes of the bindings of `reference` below `size` with version ≥ `from`, oldest
+    /// first, at most `limit`, and the version the next page starts at, if more exist (the
+    /// `cursor` of a log's `/history` pages, for a reader without one).
+    #[must_use]
+    pub fn versions(
+        &self,
+        reference: &str,
+        from: u64,
+        size: u64,
+        limit: usize,
+    ) -> (Vec<u64>, Option<u64>) {
+        let mut out = Vec::new();
+        let rows = self
+            .by_ref
+            .get(reference)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|&i| self.rows.get(i))
+            .filter(|r| r.version >= from && r.index < size);
+        for row in rows {
+            if out.len() == limit {
+                return (out, Some(row.version));
+            }
+            out.push(row.index);
+        }
+        (out, None)
+    }
+
     /// Bindings by `publisher` (`name+keyid`) below `size`, oldest first, skipping `skip`, at
     /// most `limit`; the flag says whether more exist.
     #[must_use]

@@ -23,6 +23,8 @@ pub enum Bin {
     Monitor,
     /// `taglog-witness`.
     Witness,
+    /// `taglog-explorer`, the explorer over a static mirror.
+    Explorer,
 }
 
 impl Bin {
@@ -35,6 +37,7 @@ impl Bin {
             Bin::Client => "taglog",
             Bin::Monitor => "taglog-monitor",
             Bin::Witness => "taglog-witness",
+            Bin::Explorer => "taglog-explorer",
         }
     }
 
@@ -45,6 +48,7 @@ impl Bin {
             Bin::Server | Bin::Loadgen => "taglog-server",
             Bin::Client => "taglog",
             Bin::Monitor | Bin::Witness => "taglog-monitor",
+            Bin::Explorer => "taglog-explorer-static",
         }
     }
 
@@ -57,6 +61,7 @@ impl Bin {
             Bin::Client => "TAGLOG_BIN",
             Bin::Monitor => "TAGLOG_MONITOR_BIN",
             Bin::Witness => "TAGLOG_WITNESS_BIN",
+            Bin::Explorer => "TAGLOG_EXPLORER_BIN",
         }
     }
 

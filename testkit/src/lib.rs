@@ -50,6 +50,7 @@ pub mod browser;
 pub mod cli;
 pub mod conn;
 pub mod crafted;
+pub mod explorer;
 pub mod fake_http;
 pub mod hostile_witness;
 pub mod http;
