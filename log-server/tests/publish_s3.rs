@@ -7,6 +7,8 @@
 //! - the bucket unreachable for a while: the log keeps sequencing, `/healthz` reports the lag
 //!   and the error, and once the bucket is back it catches up with nothing missing;
 //! - kill -9 of the server while it uploads, then a start: the bucket catches up.
+//! - tiles deleted from the bucket by hand: the next start lists the bucket and uploads them
+//!   again.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -177,4 +179,27 @@ fn an_unreachable_bucket_catches_up_in_order_and_kill_9_loses_nothing() {
     let complete = check_complete(dir_fetch(&objects), &key).unwrap();
     assert_eq!(complete.size, size);
     assert!(complete.map_keys >= 360, "{complete:?}");
+
+    // An entry bundle and a hash tile deleted from the bucket by hand: the next start lists
+    // the bucket, finds them missing and uploads them again.
+    assert_eq!(server.terminate(), Some(0));
+    let deleted = ["tile/entries/000", "tile/0/000"];
+    for path in deleted {
+        std::fs::remove_file(objects.join(path)).unwrap();
+    }
+    assert!(check_complete(dir_fetch(&objects), &key).is_err());
+    let server = start_server(dir.path(), &s3);
+    let deadline = Instant::now() + WAIT;
+    while deleted.iter().any(|p| !objects.join(p).exists()) {
+        assert!(
+            Instant::now() < deadline,
+            "not uploaded again: {}",
+            healthz(&server)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        check_complete(dir_fetch(&objects), &key).unwrap().size,
+        size
+    );
 }
