@@ -120,6 +120,8 @@ pub struct PublishStatus {
     pub target_size: AtomicU64,
     /// Failed uploads (each is retried).
     pub failures: AtomicU64,
+    /// Objects found missing from the bucket at start and uploaded again.
+    pub repaired: AtomicU64,
     /// Seconds from a checkpoint's publication by the log to the upload of a bucket checkpoint
     /// covering it (one observation per log checkpoint).
     pub lag: Histogram,
@@ -134,6 +136,7 @@ impl Default for PublishStatus {
             bucket_size: AtomicU64::new(0),
             target_size: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            repaired: AtomicU64::new(0),
             lag: Histogram::new(&LATENCY_BUCKETS),
             last_error: Mutex::new(None),
         }
@@ -167,6 +170,11 @@ impl PublishStatus {
             out,
             "# TYPE taglog_publish_failures_total counter\ntaglog_publish_failures_total {}",
             self.failures.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE taglog_publish_repaired_total counter\ntaglog_publish_repaired_total {}",
+            self.repaired.load(Relaxed)
         );
         out.push_str("# TYPE taglog_publish_lag_seconds histogram\n");
         self.lag.render(out, "taglog_publish_lag_seconds", "");

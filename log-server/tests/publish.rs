@@ -214,3 +214,52 @@ fn a_start_catches_up_after_a_run_without_publishing_and_after_kill_9() {
         assert_eq!(rebuilt, lookup(&server, &app(3), None), "round {round}");
     }
 }
+
+#[test]
+fn tiles_deleted_from_the_bucket_by_hand_are_uploaded_again_at_start() {
+    let (dir, out) = (tempdir(), tempdir());
+    let bucket = out.path().join("bucket");
+    let flag = publish_flag(&bucket);
+    let server = LogServer::start(dir.path(), &["--publish", &flag]);
+    let key = server.log_key();
+    let items: Vec<_> = (0..300).map(|i| (app(i), 1, (i % 200) as u8 + 1)).collect();
+    submit_all(&server.url, items, 6);
+    let size = served_size(&server);
+    wait_for_dir(&bucket, &key, size, WAIT);
+    assert_eq!(server.terminate(), Some(0));
+    let before = taglog_testkit::static_server::read_dir_files(&bucket);
+
+    // A full and a partial entry bundle and a hash tile of the checkpoint, deleted by hand.
+    let partial = taglog_proofs::tiles::entry_bundle_for(size - 1, size)
+        .unwrap()
+        .to_path();
+    assert!(partial.contains(".p/"), "{partial}");
+    let deleted = [
+        "tile/entries/000".to_owned(),
+        partial,
+        "tile/0/000".to_owned(),
+    ];
+    for path in &deleted {
+        std::fs::remove_file(bucket.join(path)).unwrap();
+    }
+    assert!(check_complete(dir_fetch(&bucket), &key).is_err());
+
+    // The next start finds them missing, uploads them again and counts them; nothing else
+    // changes (no new binding arrived).
+    let server = LogServer::start(dir.path(), &["--publish", &flag]);
+    let deadline = std::time::Instant::now() + WAIT;
+    while deleted.iter().any(|p| !bucket.join(p).exists()) {
+        assert!(std::time::Instant::now() < deadline, "not uploaded again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(check_complete(dir_fetch(&bucket), &key).unwrap().size, size);
+    assert_eq!(
+        taglog_testkit::static_server::read_dir_files(&bucket),
+        before
+    );
+    let metrics = http_get(&format!("{}/metrics", server.url)).text();
+    assert!(
+        metrics.contains("taglog_publish_repaired_total 3\n"),
+        "{metrics}"
+    );
+}

@@ -21,12 +21,15 @@
 //! checkpoint not signed by this log's key stops the publisher (it never overwrites another
 //! log). Progress is in `/metrics` (`taglog_publish_*`) and `/healthz` (`bucket`).
 //!
-//! Out of scope: deleting superseded partial tiles; re-checking objects below the bucket's
-//! checkpoint (an object deleted by hand is re-uploaded only if a later checkpoint needs it
-//! again, as the right edge of the tree and the map root path do).
+//! At start, the hash tiles and entry bundles of the bucket's checkpoint that the bucket lacks
+//! (deleted by hand) are uploaded again and counted (`taglog_publish_repaired_total`).
+//!
+//! Out of scope: deleting superseded partial tiles; re-checking map objects below the bucket's
+//! checkpoint (one deleted by hand is re-uploaded only if a later checkpoint needs it again, as
+//! the map root path does).
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,8 +46,8 @@ use taglog_proofs::leaves::STATE_HEADER;
 use taglog_proofs::map::{MapStore, MapStoreError, NodeGroup, NodeKey};
 use taglog_proofs::static_layout::{map_objects, ObjectPath};
 use taglog_proofs::tiles::{
-    encode_entry_bundle, entry_bundle_for, new_entry_bundles, new_tiles, tile_data, TileKind,
-    TilePath, TILE_WIDTH,
+    encode_entry_bundle, entry_bundle_for, new_entry_bundles, new_tiles, tile_data, tiles_for_size,
+    TileKind, TilePath, TILE_WIDTH,
 };
 use tokio::sync::watch;
 
@@ -377,6 +380,9 @@ impl Worker {
         };
         tracing::info!(bucket = %self.bucket.name, size = bucket.size, "publishing static objects");
         times.uploaded(bucket.size, Instant::now(), None);
+        if bucket.size > 0 && self.repair_tiles(bucket.size).await.is_err() {
+            return;
+        }
         let mut commits = self.log.heads().watch_committed();
         // The size up to which the bucket holds the entry bundles (at least its checkpoint's).
         let mut bundles = bucket.size;
@@ -505,6 +511,61 @@ impl Worker {
             () = tokio::time::sleep(wait) => Ok(()),
             _ = self.stopped.changed() => Err(Stopping),
         }
+    }
+
+    /// At start: uploads again the hash tiles and entry bundles of the bucket's checkpoint
+    /// (size `size`) that the bucket lacks (deleted by hand, or lost), and reports them. The
+    /// bucket's `tile/` objects are listed once. Map objects are not checked.
+    async fn repair_tiles(&mut self, size: u64) -> Result<(), Stopping> {
+        let mut present = HashSet::new();
+        let mut prefixes = vec![ObjectKey::from("tile")];
+        while let Some(prefix) = prefixes.pop() {
+            match self.bucket.store.list_with_delimiter(Some(&prefix)).await {
+                Ok(listed) => {
+                    present.extend(listed.objects.into_iter().map(|o| o.location.to_string()));
+                    prefixes.extend(listed.common_prefixes);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list the bucket's tiles; missing tiles are not checked");
+                    return Ok(());
+                }
+            }
+        }
+        let mut expected = tiles_for_size(size);
+        expected.extend(new_entry_bundles(0, size));
+        let missing: Vec<ObjectPath> = expected
+            .into_iter()
+            .map(ObjectPath::Tile)
+            .filter(|p| !present.contains(&p.to_path()))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = missing.iter().take(8).map(ObjectPath::to_path).collect();
+        tracing::warn!(
+            count = missing.len(),
+            first = ?names,
+            "tiles of the bucket's checkpoint were missing from the bucket; uploading them again"
+        );
+        for chunk in missing.chunks(PUBLISH_CONCURRENCY) {
+            let wanted = chunk.to_vec();
+            let objects = self
+                .read(move |store| {
+                    wanted
+                        .iter()
+                        .map(|&p| match p {
+                            ObjectPath::Tile(t) => read_tile(store, &t).map(|b| (p, b)),
+                            _ => Err(format!("{p} is not a tile")),
+                        })
+                        .collect()
+                })
+                .await?;
+            self.upload_all(objects).await?;
+            self.status()
+                .repaired
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Uploads the entry bundles of the commits from size `old` to `new`
