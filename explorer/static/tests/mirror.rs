@@ -4,6 +4,7 @@
 //! - every page (tag timeline with its embedded proofs, search, repository, publisher, home)
 //!   is the page the server itself renders for the same checkpoint, byte for byte but the
 //!   checkpoint's age; `/lookup` gives the server's bundle;
+//! - the tag page verifies in headless Chromium (the in-browser verifier) against the log key;
 //! - new bindings appear once the mirror has them; with the server stopped the pages still
 //!   come from the mirror;
 //! - malformed queries get the same 4xx pages as on the server;
@@ -21,6 +22,8 @@ use std::time::Duration;
 use taglog_proofs::binding::DigestValue;
 use taglog_proofs::bundle::Bundle;
 use taglog_testkit::bindings::{filled, sign, T0};
+use taglog_testkit::browser::fantoccini::Locator;
+use taglog_testkit::browser::{wait_for, Chromedriver};
 use taglog_testkit::explorer::StaticExplorer;
 use taglog_testkit::http::{get, get_ok};
 use taglog_testkit::keys::publisher;
@@ -148,6 +151,67 @@ fn explorer_over_a_static_mirror() {
         get_ok(&format!("{}/explore/verify.wasm", x.url)),
         get_ok(&format!("{url}/explore/verify.wasm"))
     );
+
+    // The mirror's tag page verifies in a real browser against the log key alone.
+    let mut driver = Chromedriver::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let verdict = rt.block_on(async {
+        let c = driver.session().await;
+        c.goto(&format!("{}/explore/tag?ref={REF}", x.url))
+            .await
+            .unwrap();
+        wait_for(
+            &c,
+            "the verifier script ready",
+            "var b = document.getElementById('verify'); \
+             return b && b.getAttribute('data-state') === 'ready' ? true : null;",
+        )
+        .await;
+        c.find(Locator::Id("keys"))
+            .await
+            .unwrap()
+            .send_keys(&vkey)
+            .await
+            .unwrap();
+        c.find(Locator::Id("verify-button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let v = wait_for(
+            &c,
+            "a verification verdict",
+            "var v = document.getElementById('verify-verdict'); \
+             if (!v.getAttribute('data-result')) { return null; } \
+             return { result: v.getAttribute('data-result'), text: v.innerText, \
+               rows: Array.prototype.map.call(document.querySelectorAll('#timeline tbody tr'), \
+                 function (r) { return r.getAttribute('data-verified'); }) };",
+        )
+        .await;
+        c.close().await.unwrap();
+        v
+    });
+    drop(driver);
+    assert_eq!(verdict["result"], "ok", "{verdict:#}");
+    assert!(
+        verdict["text"]
+            .as_str()
+            .unwrap()
+            .contains("everything on this page checks out"),
+        "{verdict:#}"
+    );
+    let rows: Vec<&str> = verdict["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(rows, ["ok", "ok", "ok", "ok"], "{verdict:#}");
 
     // Malformed queries: the server's error pages.
     for bad in [
