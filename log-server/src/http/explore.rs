@@ -18,7 +18,7 @@ use taglog_explorer::{Head, Index, PageError, Site};
 use taglog_proofs::bundle::History;
 
 use super::{blocking, ApiError};
-use crate::log::heads::Head as LogHead;
+use crate::log::heads::PinnedHead;
 use crate::log::{now_unix, Log};
 use crate::store::LogStore;
 
@@ -173,7 +173,8 @@ fn render(x: &Explorer, page: Page, raw: Option<&str>, now: u64) -> Result<Strin
         ));
     }
     let params = query::parse(raw, allowed)?;
-    let head: LogHead = x.log.heads().published().ok_or_else(|| {
+    // Pinned: the tag page reads the map at this head's size.
+    let head: PinnedHead = x.log.heads().published_pinned().ok_or_else(|| {
         PageError::other(
             503,
             "Not available yet",

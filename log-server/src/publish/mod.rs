@@ -7,7 +7,9 @@
 //! cosignatures), and the committed head (each synced commit). For each new published head, in
 //! this order: the hash tiles and entry bundles that grew (C2SP tlog-tiles paths), the map
 //! objects written since the bucket's checkpoint (addressed by their hash), then the
-//! checkpoint. Between published heads, the entry bundles of durable commits go up as they
+//! checkpoint. The map objects are read at the head being uploaded, pinned
+//! ([`crate::log::heads::PinnedHead`]) until they are up, so the log does not prune that map
+//! version meanwhile (an outage of the bucket delays pruning). Between published heads, the entry bundles of durable commits go up as they
 //! come (the full ones, and the partial one at each commit), so a witness that audits from the
 //! bucket finds the entries of the checkpoint it is asked to cosign. Tiles and map objects are put with
 //! `PutMode::Create`: they never change, so an object already there (from an earlier attempt)
@@ -402,6 +404,12 @@ impl Worker {
                     tracing::warn!(error = %e, "waiting for the log to reach the bucket's checkpoint");
                     self.set_error(Some(e.to_string()));
                 } else if head.size > bucket.size || *head.note != bucket.note {
+                    // The map of `head` is read while its objects go up: pinned, so that the
+                    // sequencer does not prune it meanwhile. A head that can no longer be
+                    // pinned has a newer published one: take that.
+                    let Some(pinned) = self.log.heads().pin(head.clone()) else {
+                        continue;
+                    };
                     if head.size > bucket.size
                         && self
                             .upload_objects(bucket.size, head.size, bundles)
@@ -410,6 +418,7 @@ impl Worker {
                     {
                         return;
                     }
+                    drop(pinned);
                     bundles = bundles.max(head.size);
                     if self.upload_checkpoint(&head).await.is_err() {
                         return;
