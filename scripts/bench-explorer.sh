@@ -3,18 +3,22 @@
 #   - a log (taglog-server) with two witnesses (both must cosign); `taglog-loadgen --versions-of`
 #     submits BENCH_VERSIONS (default 1000) versions of one ref in order, and one version of a
 #     second ref (the small page);
-#   - server time per tag page: `GET /explore/tag?ref=<big>` with curl on one keep-alive
-#     connection, BENCH_REQUESTS (default 200) requests after 5 warm-ups, time to first byte
-#     (the page is rendered whole before it is sent); as the bound, in the same run and the same
-#     way, the `GET /history?ref=<big>&cursor=` pages that hold the 1,000 entries with inclusion
-#     proofs the page embeds (summed) and `GET /lookup?ref=<big>`;
+#   - server time per tag page: `GET /explore/tag?ref=<big>` (the newest page of versions,
+#     what a reader gets first) and `...&cursor=1` (the oldest page), with curl on one
+#     keep-alive connection, BENCH_REQUESTS (default 200) requests after 5 warm-ups, time to
+#     first byte (the page is rendered whole before it is sent); as the bound, in the same run
+#     and the same way, the `GET /history?ref=<big>&cursor=<first version shown>` page whose
+#     entries with inclusion proofs the tag page embeds, every `/history` page of the ref
+#     (summed: what one page of all 1,000 versions embedded before the timeline was paged) and
+#     `GET /lookup?ref=<big>`;
 #   - in-browser verification time: headless Debian chromium driven by chromedriver (plain
 #     WebDriver over HTTP from python3), the page's keys field filled with the log's and the
 #     witnesses' keys, Verify pressed, BENCH_BROWSER_ROUNDS (default 5) times after one warm-up;
 #     the figure is the page's own measure (`data-ms` of the verdict: the WebAssembly checks,
 #     the report, the marks on every row), and click-to-verdict wall time; as the bound, the
 #     same on the one-version ref (the fixed cost: checkpoint, cosignatures, map proof).
-# Every answer is checked: pages and proofs HTTP 200, the big page has every version, and every
+# Every answer is checked: pages and proofs HTTP 200, the big page shows its newest versions
+# with the newest marked current, its "older" links reach every version, and every
 # verification verdict is `ok`. A wrong answer fails the run.
 #
 # Usage: scripts/bench-explorer.sh
@@ -107,10 +111,34 @@ log "published 1 version of $small: $r"
 
 enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
 page="$url/explore/tag?ref=$(enc "$big")"
-rows=$(curl -fsS "$page" | grep -o 'data-version="' | wc -l)
-[ "$rows" -eq "$versions" ] || { echo "the page shows $rows versions, not $versions" >&2; exit 1; }
-bytes=$(curl -fsS "$page" | wc -c)
-log "tag page of $big: $rows versions, $bytes bytes"
+# The newest page (at most 100 rows, the newest version current), and every version reachable
+# by following the "older" links, as a reader would.
+python3 - "$url" "$page" "$versions" <<'EOF' | tee -a "$out/summary.txt"
+import html, re, sys, urllib.request
+base, page, versions = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def get(u):
+    with urllib.request.urlopen(u, timeout=60) as r:
+        return r.read().decode()
+text = get(page)
+first = [int(v) for v in re.findall(r'data-version="(\d+)"', text)]
+if not first or first[-1] != versions or 'class="current" data-index' not in text:
+    sys.exit(f"the tag page does not show version {versions} as current: {first[-3:]}")
+if text.count('class="current') != 1:
+    sys.exit("more than one row marked current")
+seen, pages, size = set(first), 1, len(text.encode())
+while (m := re.search(r'<a id="older" href="([^"]+)"', text)):
+    text = get(base + html.unescape(m.group(1)))
+    seen.update(int(v) for v in re.findall(r'data-version="(\d+)"', text))
+    pages += 1
+    if pages > versions:
+        sys.exit("the older links do not end")
+if seen != set(range(1, versions + 1)):
+    sys.exit(f"following the older links shows {len(seen)} of {versions} versions")
+print(f"tag page of the big ref: {len(first)} rows (versions {first[0]}-{first[-1]}, {versions} current), "
+      f"{size} bytes; all {versions} versions reachable over {pages} pages by the older links")
+EOF
+from_version=$(curl -fsS "$page" | grep -o 'data-version="[0-9]*"' | head -1 | tr -dc 0-9)
+oldest_page="$page&cursor=1"
 
 # --- server time per page ------------------------------------------------------------------
 # Time to first byte of each request on one keep-alive connection (5 warm-ups first).
@@ -134,21 +162,24 @@ while [ -n "$cursor" ]; do
     hist_urls+=("$url/history?ref=$(enc "$big")&cursor=$cursor")
     cursor=$(curl -fsS "${hist_urls[-1]}" | python3 -c 'import json, sys; print(json.load(sys.stdin).get("next_cursor") or "")')
 done
-log "/history pages of $big: ${#hist_urls[@]}"
+log "/history pages of $big: ${#hist_urls[@]}; the tag page shows versions from $from_version on"
 for round in 1 2 3; do
     p=$(ttfb "$page")
+    o=$(ttfb "$oldest_page")
+    hp=$(ttfb "$url/history?ref=$(enc "$big")&cursor=$from_version")
     h=$(for u in "${hist_urls[@]}"; do ttfb "$u"; done | awk '{a += $1; b += $2; c += $3} END {printf "%.2f %.2f %.2f", a, b, c}')
     l=$(ttfb "$url/lookup?ref=$(enc "$big")")
-    log "round $round, ms p50 p90 mean: tag page $p | all /history pages (sum) $h | /lookup $l"
-    echo "$p $h $l" >>"$work/server-rounds"
+    log "round $round, ms p50 p90 mean: tag page $p | oldest tag page $o | its /history page $hp | all /history pages (sum) $h | /lookup $l"
+    echo "$p $o $hp $h $l" >>"$work/server-rounds"
 done
 python3 - "$work/server-rounds" <<'EOF' | tee -a "$out/summary.txt"
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
-page = statistics.median(r[0] for r in rows)
-hist = statistics.median(r[3] for r in rows)
-look = statistics.median(r[6] for r in rows)
-print(f"server, median of round p50s: tag page {page:.2f} ms = {page / hist:.2f} x its /history pages ({hist:.2f} ms), {page / look:.1f} x /lookup ({look:.2f} ms)")
+med = lambda i: statistics.median(r[i] for r in rows)
+page, old, hist, allh, look = med(0), med(3), med(6), med(9), med(12)
+print(f"server, median of round p50s: tag page {page:.2f} ms = {page / hist:.2f} x its /history page ({hist:.2f} ms) "
+      f"= {page / allh:.2f} x all /history pages of the ref ({allh:.2f} ms), {page / look:.1f} x /lookup ({look:.2f} ms); "
+      f"oldest tag page {old:.2f} ms = {old / hist:.2f} x")
 EOF
 
 # --- in-browser verification ---------------------------------------------------------------

@@ -5,23 +5,49 @@ use std::fmt::Write as _;
 /// Escapes text for HTML content and double-quoted attributes.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
+    push_esc(&mut out, s);
     out
 }
 
-/// JSON for a `<script type="application/json">` block: `<` is escaped so that no `</script>`
-/// can end it early.
+/// Appends `s` to `out` escaped as [`esc`] does, copying the runs between special characters
+/// whole.
+pub fn push_esc(out: &mut String, s: &str) {
+    let mut rest = s;
+    while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
+        let (plain, tail) = rest.split_at(at);
+        out.push_str(plain);
+        let mut chars = tail.chars();
+        out.push_str(match chars.next() {
+            Some('&') => "&amp;",
+            Some('<') => "&lt;",
+            Some('>') => "&gt;",
+            Some('"') => "&quot;",
+            _ => "&#39;",
+        });
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
+}
+
+/// Appends JSON for a `<script type="application/json">` block: `<` is escaped so that no
+/// `</script>` can end it early.
+pub fn push_script_json(out: &mut String, json: &str) {
+    let mut parts = json.split('<');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for part in parts {
+        out.push_str("\\u003c");
+        out.push_str(part);
+    }
+}
+
+/// [`push_script_json`] into a new string.
+#[cfg(test)]
 pub fn script_json(json: &str) -> String {
-    json.replace('<', "\\u003c")
+    let mut out = String::with_capacity(json.len());
+    push_script_json(&mut out, json);
+    out
 }
 
 const CSS: &str = "\
@@ -55,24 +81,49 @@ ul.list{padding-left:1.2rem}ul.list li{margin:.2rem 0;word-break:break-all}\
 /// The whole page: `title`, the search box (prefilled with `q`), `body`.
 pub fn frame(base: &str, title: &str, q: &str, body: &str) -> String {
     let mut out = String::with_capacity(body.len() + CSS.len() + 1024);
+    frame_open(&mut out, base, title, q);
+    out.push_str(body);
+    frame_close(&mut out);
+    out
+}
+
+/// Appends what [`frame`] puts before the body.
+pub fn frame_open(out: &mut String, base: &str, title: &str, q: &str) {
+    out.push_str(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>",
+    );
+    push_esc(out, title);
+    out.push_str(" · taglog explorer</title><style>");
+    out.push_str(CSS);
     let _ = write!(
         out,
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<title>{title} · taglog explorer</title><style>{CSS}</style>\
-<noscript><style>.needs-js{{display:none}}</style></noscript></head><body>\
+        "</style><noscript><style>.needs-js{{display:none}}</style></noscript></head><body>\
 <header><a href=\"{base}/\">taglog explorer</a>\
 <form method=\"get\" action=\"{base}/search\" role=\"search\">\
-<input type=\"search\" name=\"q\" value=\"{q}\" placeholder=\"ref, repository or prefix\" aria-label=\"search\">\
-<button type=\"submit\">Search</button></form></header><main>{body}</main></body></html>\n",
-        title = esc(title),
-        q = esc(q),
+<input type=\"search\" name=\"q\" value=\""
     );
-    out
+    push_esc(out, q);
+    out.push_str(
+        "\" placeholder=\"ref, repository or prefix\" aria-label=\"search\">\
+<button type=\"submit\">Search</button></form></header><main>",
+    );
+}
+
+/// Appends what [`frame`] puts after the body.
+pub fn frame_close(out: &mut String) {
+    out.push_str("</main></body></html>\n");
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for Unix seconds.
 pub fn utc(t: u64) -> String {
+    let mut out = String::with_capacity(23);
+    push_utc(&mut out, t);
+    out
+}
+
+/// Appends [`utc`]`(t)` to `out`.
+pub fn push_utc(out: &mut String, t: u64) {
     let days = t / 86_400;
     let secs = t % 86_400;
     // Howard Hinnant's civil_from_days, for days since 1970-01-01 (non-negative here).
@@ -85,12 +136,13 @@ pub fn utc(t: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + u64::from(m <= 2);
-    format!(
+    let _ = write!(
+        out,
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
         secs / 3600,
         secs % 3600 / 60,
         secs % 60
-    )
+    );
 }
 
 /// A duration in words: `42 s`, `5 min`, `3 h 2 min`, `4 d 1 h`.
@@ -117,6 +169,9 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
         assert_eq!(script_json("\"</script>\""), "\"\\u003c/script>\"");
+        assert_eq!(script_json("<<a<"), "\\u003c\\u003ca\\u003c");
+        assert_eq!(esc("plain"), "plain");
+        assert_eq!(esc("é<'"), "é&lt;&#39;");
         assert_eq!(age(61), "61 s");
         assert_eq!(age(7322), "2 h 2 min");
     }

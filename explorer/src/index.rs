@@ -41,6 +41,25 @@ pub struct Index {
     skipped: u64,
 }
 
+/// One page of a tag's timeline ([`Index::timeline`]). Versions are named by their number, as
+/// the `cursor` of a log's `/history` pages: a page starts at a version and holds the versions
+/// from it on, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timeline {
+    /// The version this page starts at (the `cursor` that shows it).
+    pub from: u64,
+    /// Leaf indexes of the versions on this page, oldest first.
+    pub indexes: Vec<u64>,
+    /// How many of the tag's versions come before this page.
+    pub first: usize,
+    /// How many versions the tag has below the checkpoint.
+    pub total: usize,
+    /// Where the page of the versions just before this one starts, if there are any.
+    pub older: Option<u64>,
+    /// Where the page of the versions just after this one starts, if there are any.
+    pub newer: Option<u64>,
+}
+
 /// Why [`Index::feed`] refused a leaf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("leaf {given} fed out of order: the index holds leaves 0..{expected}")]
@@ -185,6 +204,49 @@ impl Index {
             out.push(row.index);
         }
         (out, None)
+    }
+
+    /// One page of `reference`'s timeline below `size`: at most `limit` versions from version
+    /// `cursor` on, or the newest `limit` without one, oldest first, with where the pages
+    /// before and after it start; see [`Timeline`].
+    #[must_use]
+    pub fn timeline(
+        &self,
+        reference: &str,
+        cursor: Option<u64>,
+        size: u64,
+        limit: usize,
+    ) -> Timeline {
+        let rows: Vec<&Row> = self
+            .by_ref
+            .get(reference)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|&i| self.rows.get(i))
+            .filter(|r| r.index < size)
+            .collect();
+        let limit = limit.max(1);
+        let first = match cursor {
+            Some(v) => rows.partition_point(|r| r.version < v),
+            None => rows.len().saturating_sub(limit),
+        };
+        let end = first.saturating_add(limit).min(rows.len());
+        Timeline {
+            from: cursor.unwrap_or_else(|| rows.get(first).map_or(0, |r| r.version)),
+            indexes: rows
+                .get(first..end)
+                .unwrap_or_default()
+                .iter()
+                .map(|r| r.index)
+                .collect(),
+            first,
+            total: rows.len(),
+            older: (first > 0)
+                .then(|| rows.get(first.saturating_sub(limit)).map(|r| r.version))
+                .flatten(),
+            newer: rows.get(end).map(|r| r.version),
+        }
     }
 
     /// Bindings by `publisher` (`name+keyid`) below `size`, oldest first, skipping `skip`, at

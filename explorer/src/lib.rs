@@ -6,7 +6,9 @@
 //!   by prefix;
 //! - `/tag?ref=&cursor=` a tag's timeline (every version with digest, publisher key, publisher
 //!   time, log index, log time; withdrawals; the binding current as of the shown checkpoint
-//!   marked) and a link to its `/lookup` bundle for `taglog verify --bundle`;
+//!   marked), the newest [`limits::TIMELINE_PAGE`] versions first and the others on older
+//!   pages (`cursor`: the version a page starts at), and a link to its `/lookup` bundle for
+//!   `taglog verify --bundle`;
 //! - `/repo?name=` a repository's tags; `/publisher?key=&cursor=` what one key bound.
 //!
 //! A tag page also carries its proofs (the `/lookup` bundle and the `/history` entries) as JSON
@@ -24,7 +26,7 @@ pub mod query;
 
 mod html;
 
-pub use index::Index;
+pub use index::{Index, Timeline};
 pub use pages::{
     error_page, home_page, publisher_page, repo_page, search_page, tag_page, Head, Site,
 };
@@ -39,8 +41,11 @@ pub const VERIFY_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/verify.
 pub mod limits {
     /// Most results of one search.
     pub const SEARCH_RESULTS: usize = 100;
-    /// Most versions on one tag page (older pages follow by `cursor`).
-    pub const TIMELINE_PAGE: usize = taglog_proofs::bundle::MAX_HISTORY_ENTRIES;
+    /// Most versions on one tag page: a tag page shows the newest ones, the older ones are
+    /// a link away (`cursor`). One log `/history` page's worth: the page costs one read of
+    /// proofs, and the size of the page and of what the browser verifies stays bounded
+    /// however many versions a tag has.
+    pub const TIMELINE_PAGE: usize = 100;
     /// Most bindings on one publisher page.
     pub const PUBLISHER_PAGE: usize = 500;
     /// Most tags listed on one repository page.

@@ -8,8 +8,10 @@ use taglog_proofs::bundle::{Bundle, History};
 use taglog_proofs::note::Note;
 use taglog_proofs::refs::TagRef;
 
-use crate::html::{age, esc, frame, script_json, utc};
-use crate::index::Index;
+use crate::html::{
+    age, esc, frame, frame_close, frame_open, push_esc, push_script_json, push_utc, utc,
+};
+use crate::index::{Index, Timeline};
 use crate::limits::{PUBLISHER_PAGE, REPO_TAGS, SEARCH_RESULTS, TIMELINE_PAGE};
 use crate::query::encode;
 use crate::PageError;
@@ -254,9 +256,74 @@ pub fn parse_ref(raw: &str) -> Result<TagRef, PageError> {
     })
 }
 
-/// A tag's page: its timeline from `history` (every binding below the checkpoint, in version
-/// order, with inclusion proofs), the binding current as of the checkpoint from `bundle` (the
-/// `/lookup` answer), and both embedded as JSON for the in-browser verifier.
+/// Appends a link to a tag page of `reference` (the newest versions, or from version
+/// `cursor` on), with `text` and the `id` given.
+fn push_tag_page_link(
+    out: &mut String,
+    site: &Site<'_>,
+    reference: &str,
+    cursor: Option<u64>,
+    id: &str,
+    text: &str,
+) {
+    let _ = write!(out, "<a id=\"{id}\" href=\"{}/tag?ref=", site.base);
+    push_esc(out, &encode(reference));
+    if let Some(c) = cursor {
+        let _ = write!(out, "&amp;cursor={c}");
+    }
+    let _ = write!(out, "\">{text}</a>");
+}
+
+/// The links between the pages of a timeline: every version is reachable from any page. The
+/// links' ids start with `prefix` (the nav is shown above and below the table).
+fn push_timeline_nav(
+    out: &mut String,
+    site: &Site<'_>,
+    reference: &str,
+    t: &Timeline,
+    prefix: &str,
+) {
+    if t.older.is_none() && t.newer.is_none() {
+        return;
+    }
+    out.push_str("<nav class=\"pages\" aria-label=\"timeline pages\"><p>");
+    if let Some(older) = t.older {
+        let (oldest, older_id) = (format!("{prefix}oldest"), format!("{prefix}older"));
+        push_tag_page_link(out, site, reference, Some(0), &oldest, "« Oldest");
+        out.push_str(" · ");
+        push_tag_page_link(
+            out,
+            site,
+            reference,
+            Some(older),
+            &older_id,
+            "‹ Older versions",
+        );
+    }
+    if t.older.is_some() && t.newer.is_some() {
+        out.push_str(" · ");
+    }
+    if let Some(newer) = t.newer {
+        let (newer_id, newest) = (format!("{prefix}newer"), format!("{prefix}newest"));
+        push_tag_page_link(
+            out,
+            site,
+            reference,
+            Some(newer),
+            &newer_id,
+            "Newer versions ›",
+        );
+        out.push_str(" · ");
+        push_tag_page_link(out, site, reference, None, &newest, "Newest »");
+    }
+    out.push_str("</p></nav>");
+}
+
+/// A tag's page: one page of its timeline from `history` (the bindings of `timeline`, in
+/// version order, with inclusion proofs; the newest [`TIMELINE_PAGE`] unless the reader asked
+/// for older ones), links to the older and newer pages, the binding current as of the
+/// checkpoint from `bundle` (the `/lookup` answer), and both embedded as JSON for the
+/// in-browser verifier, which checks what this page shows.
 #[must_use]
 pub fn tag_page(
     site: &Site<'_>,
@@ -264,132 +331,185 @@ pub fn tag_page(
     index: &Index,
     bundle: &Bundle,
     history: &History,
+    timeline: &Timeline,
 ) -> String {
     let reference = bundle.reference.as_str();
     let current = bundle.binding.as_ref().map(|b| b.index);
-    let mut body = format!(
-        "<h1>{}</h1><p>Repository {} · <a href=\"{}/lookup?ref={}\" download=\"{}.bundle.json\" id=\"bundle-link\">download the proof bundle</a> \
-for <code>taglog verify --bundle</code></p>",
-        esc(reference),
+    let bundle_json = bundle.to_json();
+    let history_json = history.to_json();
+    let mut out = String::with_capacity(
+        16 * 1024 + bundle_json.len() + history_json.len() * 3 / 2 + history.entries.len() * 700,
+    );
+    frame_open(&mut out, site.base, reference, reference);
+    out.push_str("<h1>");
+    push_esc(&mut out, reference);
+    let _ = write!(
+        out,
+        "</h1><p>Repository {} · <a href=\"{}/lookup?ref=",
         repo_link(site, bundle.reference.repository()),
         site.api,
-        esc(&encode(reference)),
-        esc(&reference.replace(['/', ':'], "_")),
+    );
+    push_esc(&mut out, &encode(reference));
+    out.push_str("\" download=\"");
+    push_esc(&mut out, &reference.replace(['/', ':'], "_"));
+    out.push_str(
+        ".bundle.json\" id=\"bundle-link\">download the proof bundle</a> \
+for <code>taglog verify --bundle</code></p>",
     );
     let current_row = current.and_then(|i| history.entries.iter().find(|e| e.index == i));
-    let summary = match (
+    match (
         current,
         current_row.and_then(|e| SignedBinding::parse(&e.entry).ok()),
     ) {
-        (None, _) => "<p id=\"status\">No binding of this tag is logged as of this checkpoint.</p>"
-            .to_owned(),
-        (Some(i), Some(b)) if b.binding().digest.is_withdrawn() => format!(
-            "<p id=\"status\">As of this checkpoint the tag is <b class=\"fail\">withdrawn</b> \
-             (version {}, log index {i}).</p>",
-            b.binding().version
+        (None, _) => out.push_str(
+            "<p id=\"status\">No binding of this tag is logged as of this checkpoint.</p>",
         ),
-        (Some(i), Some(b)) => format!(
-            "<p id=\"status\">As of this checkpoint the tag is bound to <code>{}</code> \
-             (version {}, log index {i}).</p>",
-            b.binding().digest,
-            b.binding().version
-        ),
-        (Some(i), None) => format!(
-            "<p id=\"status\">As of this checkpoint the current binding is log index {i} (not on \
-             this page).</p>"
-        ),
-    };
-    body.push_str(&summary);
-    body.push_str(
-        "<h2>Timeline</h2><div class=\"scroll\"><table id=\"timeline\"><thead><tr>\
+        (Some(i), Some(b)) if b.binding().digest.is_withdrawn() => {
+            let _ = write!(
+                out,
+                "<p id=\"status\">As of this checkpoint the tag is <b class=\"fail\">withdrawn</b> \
+                 (version {}, log index {i}).</p>",
+                b.binding().version
+            );
+        }
+        (Some(i), Some(b)) => {
+            let _ = write!(
+                out,
+                "<p id=\"status\">As of this checkpoint the tag is bound to <code>{}</code> \
+                 (version {}, log index {i}).</p>",
+                b.binding().digest,
+                b.binding().version
+            );
+        }
+        (Some(i), None) => {
+            let _ = write!(
+                out,
+                "<p id=\"status\">As of this checkpoint the current binding is log index {i} \
+                 (not on this page: see the "
+            );
+            push_tag_page_link(
+                &mut out,
+                site,
+                reference,
+                None,
+                "current-link",
+                "newest versions",
+            );
+            out.push_str(").</p>");
+        }
+    }
+    out.push_str("<h2>Timeline</h2>");
+    if timeline.total > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"muted\" id=\"shown\">Versions {} to {} of the {} logged, oldest first \
+             (at most {TIMELINE_PAGE} a page).</p>",
+            if history.entries.is_empty() {
+                timeline.first
+            } else {
+                timeline.first.saturating_add(1)
+            },
+            timeline.first.saturating_add(history.entries.len()),
+            timeline.total,
+        );
+    }
+    push_timeline_nav(&mut out, site, reference, timeline, "top-");
+    out.push_str(
+        "<div class=\"scroll\"><table id=\"timeline\"><thead><tr>\
 <th>Version</th><th>Digest</th><th>Publisher key</th><th class=\"opt\">Publisher time</th>\
 <th>Log index</th><th class=\"opt\">Log time</th></tr></thead><tbody>",
     );
     for e in &history.entries {
-        let Ok(b) = SignedBinding::parse(&e.entry) else {
-            let _ = write!(
-                body,
-                "<tr><td colspan=\"6\" class=\"fail\">Log index {}: the entry is not a binding \
-                 statement.</td></tr>",
-                e.index
-            );
-            continue;
-        };
-        let binding = b.binding();
-        let (name, id) = b.signer();
-        let withdrawn = binding.digest.is_withdrawn();
-        let is_current = Some(e.index) == current;
-        let mut class = Vec::new();
-        if is_current {
-            class.push("current");
-        }
-        if withdrawn {
-            class.push("withdrawn");
-        }
-        let mut marks = String::new();
-        if is_current {
-            marks.push_str(" <span class=\"badge\">current</span>");
-        }
-        let digest = if withdrawn {
-            "<span class=\"badge w\">withdrawn</span>".to_owned()
-        } else {
-            format!("<code>{}</code>", binding.digest)
-        };
-        let log_time = index.log_time(e.index).map_or_else(|| "–".to_owned(), utc);
-        let _ = write!(
-            body,
-            "<tr class=\"{}\" data-index=\"{}\" data-version=\"{}\"><td>{}{}</td><td>{}</td><td>{}</td>\
-<td class=\"opt\">{}</td><td>{}</td><td class=\"opt\">{}</td></tr>",
-            class.join(" "),
-            e.index,
-            binding.version,
-            binding.version,
-            marks,
-            digest,
-            publisher_link(site, &format!("{name}+{id}")),
-            utc(binding.time),
-            e.index,
-            log_time
-        );
+        push_row(&mut out, site, index, e.index, &e.entry, current);
     }
-    body.push_str("</tbody></table></div>");
+    out.push_str("</tbody></table></div>");
     if history.entries.is_empty() {
-        body.push_str("<p>No versions.</p>");
+        out.push_str("<p>No versions.</p>");
     }
-    if let Some(next) = &history.next_cursor {
-        let _ = write!(
-            body,
-            "<p><a id=\"next\" href=\"{}/tag?ref={}&amp;cursor={}\">Versions from {} on</a> \
-             (at most {TIMELINE_PAGE} per page)</p>",
-            site.base,
-            esc(&encode(reference)),
-            esc(next),
-            esc(next)
-        );
-    }
-    body.push_str(&checkpoint_card(site, head));
+    push_timeline_nav(&mut out, site, reference, timeline, "");
+    out.push_str(&checkpoint_card(site, head));
     let _ = write!(
-        body,
+        out,
         "<section class=\"card\" id=\"verify\" data-wasm=\"{base}/verify.wasm\"><h2>Verify in your browser</h2>\
 <noscript><p>Checking the proofs runs in your browser and needs JavaScript; everything above \
 reads without it. Or download the proof bundle and run <code>taglog verify --bundle</code>.</p></noscript>\
 <div class=\"needs-js\"><p>Paste the log's verifier key and the witnesses' keys (one a line), or load your taglog \
 policy file. The page then checks the checkpoint's signature and cosignatures, the map proof \
-of the current binding and every version's inclusion proof, with taglog's own proof code \
+of the current binding and the inclusion proof of every version on this page, with taglog's own proof code \
 compiled to WebAssembly. It trusts nothing the server says.</p>\
 <textarea id=\"keys\" rows=\"4\" spellcheck=\"false\" autocomplete=\"off\" aria-label=\"keys or policy\" \
 placeholder=\"log.example.org/taglog+1a2b3c4d+AQ…\"></textarea>\
 <p><label>Policy file <input type=\"file\" id=\"policy-file\" accept=\".txt,.policy,text/plain\"></label> \
 <button type=\"button\" id=\"verify-button\">Verify</button></p>\
 <p id=\"verify-verdict\" aria-live=\"polite\"></p><ul class=\"list\" id=\"verify-results\"></ul></div></section>\
-<script type=\"application/json\" id=\"taglog-bundle\">{}</script>\
-<script type=\"application/json\" id=\"taglog-history\">{}</script>\
-<script src=\"{base}/verify.js\" defer></script>",
-        script_json(&bundle.to_json()),
-        script_json(&history.to_json()),
+<script type=\"application/json\" id=\"taglog-bundle\">",
         base = site.base,
     );
-    frame(site.base, reference, reference, &body)
+    push_script_json(&mut out, &bundle_json);
+    out.push_str("</script><script type=\"application/json\" id=\"taglog-history\">");
+    push_script_json(&mut out, &history_json);
+    let _ = write!(
+        out,
+        "</script><script src=\"{}/verify.js\" defer></script>",
+        site.base
+    );
+    frame_close(&mut out);
+    out
+}
+
+/// Appends the timeline row of leaf `index`.
+fn push_row(
+    out: &mut String,
+    site: &Site<'_>,
+    index: &Index,
+    at: u64,
+    entry: &[u8],
+    current: Option<u64>,
+) {
+    let Ok(b) = SignedBinding::parse(entry) else {
+        let _ = write!(
+            out,
+            "<tr><td colspan=\"6\" class=\"fail\">Log index {at}: the entry is not a binding \
+             statement.</td></tr>"
+        );
+        return;
+    };
+    let binding = b.binding();
+    let (name, id) = b.signer();
+    let withdrawn = binding.digest.is_withdrawn();
+    let is_current = Some(at) == current;
+    let class = match (is_current, withdrawn) {
+        (true, true) => "current withdrawn",
+        (true, false) => "current",
+        (false, true) => "withdrawn",
+        (false, false) => "",
+    };
+    let _ = write!(
+        out,
+        "<tr class=\"{class}\" data-index=\"{at}\" data-version=\"{v}\"><td>{v}",
+        v = binding.version
+    );
+    if is_current {
+        out.push_str(" <span class=\"badge\">current</span>");
+    }
+    if withdrawn {
+        out.push_str("</td><td><span class=\"badge w\">withdrawn</span>");
+    } else {
+        let _ = write!(out, "</td><td><code>{}</code>", binding.digest);
+    }
+    let key = format!("{name}+{id}");
+    let _ = write!(out, "</td><td><a href=\"{}/publisher?key=", site.base);
+    push_esc(out, &encode(&key));
+    out.push_str("\"><code>");
+    push_esc(out, &key);
+    out.push_str("</code></a></td><td class=\"opt\">");
+    push_utc(out, binding.time);
+    let _ = write!(out, "</td><td>{at}</td><td class=\"opt\">");
+    match index.log_time(at) {
+        Some(t) => push_utc(out, t),
+        None => out.push('–'),
+    }
+    out.push_str("</td></tr>");
 }
 
 /// Checks a `name` parameter of a repository page: `host[:port]/path`, printable ASCII.

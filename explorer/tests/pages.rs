@@ -10,7 +10,7 @@
 )]
 
 use taglog_proofs::binding::DigestValue;
-use taglog_proofs::bundle::Bundle;
+use taglog_proofs::bundle::{Bundle, History};
 use taglog_testkit::bindings::{filled, sign, T0};
 use taglog_testkit::http::get;
 use taglog_testkit::keys::publisher;
@@ -227,4 +227,140 @@ fn explorer_pages_against_a_real_server() {
     // Still serving, nothing changed.
     assert_eq!(get(&format!("{url}/checkpoint")).text(), size_before);
     assert_eq!(get(&format!("{url}/explore/tag?ref={REF}")).status, 200);
+}
+
+/// The `href` of the link with `id` on `page`, unescaped, if there is one.
+fn link(page: &str, id: &str) -> Option<String> {
+    let open = format!("<a id=\"{id}\" href=\"");
+    let start = page.find(&open)? + open.len();
+    let end = start + page[start..].find('"')?;
+    Some(page[start..end].replace("&amp;", "&"))
+}
+
+/// The versions of the timeline rows on `page`, in page order.
+fn versions_shown(page: &str) -> Vec<u64> {
+    page.split("data-version=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+        .collect()
+}
+
+/// The `/history` JSON the page embeds for its verifier.
+fn embedded_history(page: &str) -> History {
+    let open = "<script type=\"application/json\" id=\"taglog-history\">";
+    let start = page.find(open).unwrap() + open.len();
+    let end = start + page[start..].find("</script>").unwrap();
+    History::parse(&page.as_bytes()[start..end]).unwrap()
+}
+
+#[test]
+fn a_long_timeline_is_paged_newest_first_and_every_version_is_reachable() {
+    const VERSIONS: u64 = 230;
+    let page_len = taglog_explorer::limits::TIMELINE_PAGE as u64;
+    assert!(VERSIONS > 2 * page_len, "the test wants three pages");
+    let dir = tempdir();
+    let server = LogServer::start(dir.path(), &[]);
+    let url = &server.url;
+    for v in 1..=VERSIONS {
+        publish(url, REF, v, filled(u8::try_from(v % 250).unwrap()));
+    }
+    publish(url, OTHER, 1, filled(0x55));
+
+    // The tag page: the newest page of versions, oldest first, the newest one current.
+    let r = get(&format!("{url}/explore/tag?ref={REF}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = r.text();
+    let newest: Vec<u64> = (VERSIONS - page_len + 1..=VERSIONS).collect();
+    assert_eq!(versions_shown(&page), newest);
+    assert!(row(&page, VERSIONS).contains("class=\"current\""));
+    assert_eq!(
+        page.matches("class=\"current").count(),
+        1,
+        "one current row"
+    );
+    assert!(page.contains(&format!(
+        "Versions {} to {VERSIONS} of the {VERSIONS} logged",
+        VERSIONS - page_len + 1
+    )));
+    assert!(link(&page, "newer").is_none() && link(&page, "newest").is_none());
+    // What the verifier is given is what is shown: the same leaves, the newest page.
+    let h = embedded_history(&page);
+    let indexes: Vec<u64> = h.entries.iter().map(|e| e.index).collect();
+    let rows: Vec<u64> = page
+        .split("data-index=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+        .collect();
+    assert_eq!(indexes, rows);
+    assert_eq!(h.next_cursor, None);
+
+    // Older pages, by their links only (as a reader without JavaScript follows them), reach
+    // version 1; on them the current binding is named and linked, no row is marked current,
+    // and the embedded history says where the newer versions go on.
+    let mut seen: std::collections::BTreeSet<u64> = newest.iter().copied().collect();
+    let mut at = page;
+    let mut pages = 1;
+    while let Some(href) = link(&at, "older") {
+        let r = get(&format!("{url}{href}"));
+        assert_eq!(r.status, 200, "{href}: {}", r.text());
+        at = r.text();
+        pages += 1;
+        let shown = versions_shown(&at);
+        assert!(
+            !shown.is_empty() && shown.len() as u64 <= page_len,
+            "{href}"
+        );
+        assert!(
+            shown.windows(2).all(|w| w[1] == w[0] + 1),
+            "{href}: {shown:?}"
+        );
+        seen.extend(&shown);
+        assert!(!at.contains("class=\"current"), "{href}");
+        assert!(at.contains("not on this page"), "{href}");
+        assert_eq!(
+            link(&at, "current-link").as_deref(),
+            Some(format!("/explore/tag?ref={REF}").as_str())
+        );
+        assert_eq!(
+            link(&at, "newest").as_deref(),
+            Some(format!("/explore/tag?ref={REF}").as_str())
+        );
+        let newer: u64 = link(&at, "newer")
+            .and_then(|l| l.rsplit_once("cursor=").map(|(_, c)| c.parse().unwrap()))
+            .expect("an older page links to the newer versions");
+        assert_eq!(newer, shown.last().unwrap() + 1, "{href}");
+        assert_eq!(
+            embedded_history(&at).next_cursor,
+            Some(newer.to_string()),
+            "{href}"
+        );
+        assert!(pages <= 4, "the older links do not end");
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, (1..=VERSIONS).collect());
+    assert!(versions_shown(&at).starts_with(&[1]));
+    assert!(link(&at, "oldest").is_none());
+
+    // A page from a version on, and past the newest version: rows from there, or none with
+    // the way back.
+    let r = get(&format!("{url}/explore/tag?ref={REF}&cursor=7"));
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        versions_shown(&r.text()),
+        (7..7 + page_len).collect::<Vec<_>>()
+    );
+    let r = get(&format!(
+        "{url}/explore/tag?ref={REF}&cursor={}",
+        VERSIONS + 1
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(versions_shown(&text).is_empty());
+    assert!(text.contains("No versions."));
+    assert!(link(&text, "older").is_some(), "{text}");
+    // A tag of one version: no paging links.
+    let r = get(&format!("{url}/explore/tag?ref={OTHER}"));
+    let text = r.text();
+    assert_eq!(versions_shown(&text), vec![1]);
+    assert!(link(&text, "older").is_none() && link(&text, "newer").is_none());
 }

@@ -12,7 +12,7 @@ use taglog_proofs::hash::Hash;
 use taglog_server::store::memory::{Effect, Fault, Op, Schedule};
 use taglog_server::store::{
     Batch, CheckpointRow, Corruption, HistoryItem, LogStore, MemoryStore, NewEntry, PublisherRow,
-    RocksStore, StoreError,
+    RocksStore, StaleGroup, StoreError, MAX_MAP_PRUNE_PER_COMMIT,
 };
 use taglog_testkit::tempdir;
 
@@ -34,6 +34,8 @@ fn batch(old_size: u64, n: u64, tag: u8) -> Batch {
             .collect(),
         hashes: (old_size..size).map(|i| (i * 2, h(i as u8))).collect(),
         map_nodes: vec![(format!("node {size}").into_bytes(), vec![tag; 3])],
+        map_stale: Vec::new(),
+        map_prune_through: 0,
         history: vec![(
             h(0xAA),
             HistoryItem {
@@ -175,6 +177,113 @@ fn rocks_store_keeps_the_contract_across_a_reopen() {
     let store = RocksStore::open(&data).unwrap();
     assert_eq!(snapshot(&store), before);
     assert_eq!(store.cosignatures(5).unwrap(), b"cosig 5\n");
+}
+
+fn group(version: u64, i: usize) -> Vec<u8> {
+    format!("group {version} {i}").into_bytes()
+}
+
+fn stale(superseded_at: u64, key: Vec<u8>) -> StaleGroup {
+    StaleGroup { superseded_at, key }
+}
+
+/// Superseded map groups are deleted only by a commit that asks for them, only up to the
+/// version it names, at most `MAX_MAP_PRUNE_PER_COMMIT` per commit (the rest by the next), and
+/// never by a commit that is refused. Leaves the store at size 4 with `group 1 extra` pruned
+/// through version 3 and `group 2 0` still recorded as superseded at 4.
+fn pruning(store: &dyn LogStore) {
+    // Size 1 writes many groups; size 2 supersedes all but one of them and writes its own;
+    // size 3 supersedes one group of size 2.
+    let many = MAX_MAP_PRUNE_PER_COMMIT + 5;
+    let mut b = batch(0, 1, 1);
+    b.map_nodes = (0..many).map(|i| (group(1, i), vec![1])).collect();
+    b.map_nodes.push((group(1, usize::MAX), vec![1]));
+    store.commit(&b).unwrap();
+    let mut b = batch(1, 1, 2);
+    b.map_nodes = vec![(group(2, 0), vec![2]), (group(2, 1), vec![2])];
+    b.map_stale = (0..many).map(|i| stale(2, group(1, i))).collect();
+    store.commit(&b).unwrap();
+    let mut b = batch(2, 1, 3);
+    b.map_stale = vec![stale(3, group(2, 1))];
+    b.map_prune_through = 1; // nothing was superseded at or below 1
+    store.commit(&b).unwrap();
+    assert_eq!(store.map_node(&group(1, 0)).unwrap(), Some(vec![1]));
+    assert_eq!(store.map_node(&group(2, 1)).unwrap(), Some(vec![2]));
+
+    // A refused commit deletes nothing, whatever it asks.
+    let mut refused = batch(0, 1, 9);
+    refused.map_prune_through = 3;
+    assert!(matches!(
+        store.commit(&refused),
+        Err(StoreError::SizeMismatch { .. })
+    ));
+    assert_eq!(store.map_node(&group(1, 0)).unwrap(), Some(vec![1]));
+
+    // Through 2: the groups superseded at 2, at most the per-commit limit of them, oldest
+    // first; the one superseded at 3 stays.
+    let mut b = batch(3, 1, 4);
+    b.map_stale = vec![stale(4, group(2, 0))];
+    b.map_prune_through = 2;
+    store.commit(&b).unwrap();
+    let left: Vec<usize> = (0..many)
+        .filter(|&i| store.map_node(&group(1, i)).unwrap().is_some())
+        .collect();
+    assert_eq!(left.len(), many - MAX_MAP_PRUNE_PER_COMMIT, "{left:?}");
+    assert_eq!(store.map_node(&group(2, 1)).unwrap(), Some(vec![2]));
+    assert_eq!(
+        store.map_node(&group(1, usize::MAX)).unwrap(),
+        Some(vec![1])
+    );
+    assert_eq!(store.entry(3).unwrap().unwrap(), b"leaf 3 4");
+
+    // Through 3: the rest of version 2's and the one superseded at 3; never a group that was
+    // not recorded as superseded, nor one superseded later.
+    let mut b = batch(4, 1, 5);
+    b.map_prune_through = 3;
+    store.commit(&b).unwrap();
+    for i in 0..many {
+        assert_eq!(store.map_node(&group(1, i)).unwrap(), None, "group 1 {i}");
+    }
+    assert_eq!(store.map_node(&group(2, 1)).unwrap(), None);
+    assert_eq!(store.map_node(&group(2, 0)).unwrap(), Some(vec![2]));
+    assert_eq!(
+        store.map_node(&group(1, usize::MAX)).unwrap(),
+        Some(vec![1])
+    );
+    assert_eq!(store.map_node(b"node 5").unwrap(), Some(vec![5; 3]));
+}
+
+#[test]
+fn memory_store_prunes_only_what_a_commit_asks_for() {
+    let store = MemoryStore::new();
+    pruning(&store);
+    let state = store.state();
+    assert_eq!(state.map_pruned, 3);
+    assert_eq!(
+        state.map_stale.into_iter().collect::<Vec<_>>(),
+        vec![(4, group(2, 0))]
+    );
+}
+
+#[test]
+fn rocks_store_prunes_only_what_a_commit_asks_for_across_a_reopen() {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    {
+        let store = RocksStore::open(&data).unwrap();
+        pruning(&store);
+    }
+    // The record of `group 2 0` survived the reopen: pruning through 4 deletes it.
+    let store = RocksStore::open(&data).unwrap();
+    assert_eq!(store.map_node(&group(2, 0)).unwrap(), Some(vec![2]));
+    let mut b = batch(5, 1, 6);
+    b.map_prune_through = 4;
+    store.commit(&b).unwrap();
+    assert_eq!(store.map_node(&group(2, 0)).unwrap(), None);
+    assert_eq!(
+        store.map_node(&group(1, usize::MAX)).unwrap(),
+        Some(vec![1])
+    );
 }
 
 fn errno(e: &StoreError) -> Option<i32> {

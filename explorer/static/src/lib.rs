@@ -221,17 +221,19 @@ impl Mirror {
         let params = query::parse(raw, allowed)?;
         if let Page::Tag = page {
             let r = taglog_explorer::pages::parse_ref(params.required("ref")?)?;
-            let cursor = params.number("cursor")?.unwrap_or(0);
+            let cursor = params.number("cursor")?;
             let bundle = self.bundle(&r).await.map_err(|e| e.page())?;
             let cp = open(&bundle.checkpoint, &self.key).map_err(|e| e.page())?;
             let mut read = self.read.lock().await;
             self.catch_up(&mut read, &cp).await.map_err(|e| e.page())?;
-            let (indexes, next) = read.index.versions(
+            let timeline = read.index.timeline(
                 r.as_str(),
                 cursor,
                 cp.size,
                 taglog_explorer::limits::TIMELINE_PAGE,
             );
+            let indexes = timeline.indexes.clone();
+            let next = timeline.newer;
             let mut entries = Vec::with_capacity(indexes.len());
             for i in indexes {
                 let entry = usize::try_from(i)
@@ -265,6 +267,7 @@ impl Mirror {
                 &read.index,
                 &bundle,
                 &history,
+                &timeline,
             ));
         }
         let cp = self.checkpoint().await.map_err(|e| e.page())?;

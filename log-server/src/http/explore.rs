@@ -18,7 +18,7 @@ use taglog_explorer::{Head, Index, PageError, Site};
 use taglog_proofs::bundle::History;
 
 use super::{blocking, ApiError};
-use crate::log::heads::Head as LogHead;
+use crate::log::heads::PinnedHead;
 use crate::log::{now_unix, Log};
 use crate::store::LogStore;
 
@@ -173,7 +173,8 @@ fn render(x: &Explorer, page: Page, raw: Option<&str>, now: u64) -> Result<Strin
         ));
     }
     let params = query::parse(raw, allowed)?;
-    let head: LogHead = x.log.heads().published().ok_or_else(|| {
+    // Pinned: the tag page reads the map at this head's size.
+    let head: PinnedHead = x.log.heads().published_pinned().ok_or_else(|| {
         PageError::other(
             503,
             "Not available yet",
@@ -206,7 +207,8 @@ fn render(x: &Explorer, page: Page, raw: Option<&str>, now: u64) -> Result<Strin
         ),
         Page::Tag => {
             let r = taglog_explorer::pages::parse_ref(params.required("ref")?)?;
-            let cursor = params.number("cursor")?.unwrap_or(0);
+            let limit = taglog_explorer::limits::TIMELINE_PAGE;
+            let timeline = index.timeline(r.as_str(), params.number("cursor")?, head.size, limit);
             let bundle = crate::log::reads::lookup(store, x.log.state_proofs(), &head, &r, None)
                 .map_err(from_read)?;
             let mut history = History {
@@ -215,22 +217,23 @@ fn render(x: &Explorer, page: Page, raw: Option<&str>, now: u64) -> Result<Strin
                 entries: Vec::new(),
                 next_cursor: None,
             };
-            let mut from = cursor;
+            // The proofs of the page's versions: `/history` pages from the page's first
+            // version (one page when TIMELINE_PAGE ≤ HISTORY_PAGE).
+            let mut from = timeline.from;
             loop {
                 let page = crate::log::reads::history(store, &head, &r, from).map_err(from_read)?;
                 history.entries.extend(page.entries);
                 history.next_cursor = page.next_cursor;
                 match history.next_cursor.as_deref().and_then(|c| c.parse().ok()) {
-                    Some(next)
-                        if history.entries.len() < taglog_explorer::limits::TIMELINE_PAGE =>
-                    {
-                        from = next;
-                    }
+                    Some(next) if history.entries.len() < limit => from = next,
                     _ => break,
                 }
             }
+            // Versions are previous + 1, so the index's page and the store's agree.
+            history.entries.truncate(limit);
+            history.next_cursor = timeline.newer.map(|v| v.to_string());
             Ok(taglog_explorer::tag_page(
-                &site, &h, &index, &bundle, &history,
+                &site, &h, &index, &bundle, &history, &timeline,
             ))
         }
     }

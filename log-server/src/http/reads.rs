@@ -18,7 +18,7 @@ use taglog_proofs::num::parse_decimal;
 use taglog_proofs::refs::TagRef;
 
 use super::{blocking, json_response, typed_response, ApiError, AppState};
-use crate::log::heads::Head;
+use crate::log::heads::PinnedHead;
 use crate::log::now_unix;
 
 type Q = Query<HashMap<String, String>>;
@@ -54,13 +54,14 @@ fn committed_size(s: &AppState) -> u64 {
     s.log.heads().committed().map_or(0, |h| h.size)
 }
 
-/// The newest published checkpoint of size ≥ `since`.
+/// The newest published checkpoint of size ≥ `since`, pinned (its map version stays readable
+/// while the answer is built).
 ///
 /// # Errors
 /// [`ApiError::NoQuorumCheckpoint`] if there is none yet.
-pub fn pick(s: &AppState, since: Option<u64>) -> Result<Head, ApiError> {
+pub fn pick(s: &AppState, since: Option<u64>) -> Result<PinnedHead, ApiError> {
     let since = since.unwrap_or(0);
-    match s.log.heads().published() {
+    match s.log.heads().published_pinned() {
         Some(h) if h.size >= since => Ok(h),
         newest => Err(ApiError::NoQuorumCheckpoint {
             since,

@@ -27,7 +27,7 @@ use taglog_proofs::rules::SignatureCheck;
 use taglog_serve::BodyError;
 
 use super::{blocking, json_response, ApiError, AppState};
-use crate::log::heads::Head;
+use crate::log::heads::PinnedHead;
 use crate::log::sequencer::{Outcome, Submission};
 use crate::log::QueueError;
 use crate::store::HistoryItem;
@@ -271,13 +271,15 @@ async fn respond(
     Ok(json_response(StatusCode::OK, bundle.to_json(), "no-store"))
 }
 
-/// The first published head covering `index`, or `None` after the commit timeout.
-async fn wait_published(state: &AppState, index: u64) -> Option<Head> {
+/// The first published head covering `index`, pinned for reading the map at its size (or a
+/// newer one, should that map version be pruned already), or `None` after the commit timeout.
+async fn wait_published(state: &AppState, index: u64) -> Option<PinnedHead> {
     let mut rx = state.log.heads().watch_published();
     let wait = rx.wait_for(|h| h.as_ref().is_some_and(|h| h.size > index));
     let head = match tokio::time::timeout(state.commit_timeout, wait).await {
         Ok(Ok(h)) => h.clone(),
         _ => None,
-    };
-    head
+    }?;
+    let heads = state.log.heads();
+    heads.pin(head).or_else(|| heads.published_pinned())
 }

@@ -103,7 +103,9 @@ impl<'a> Integration<'a> {
     }
 
     /// Appends the state leaf that closes the batch, signs the checkpoint and commits
-    /// everything at once, with the map's node groups `map_nodes`.
+    /// everything at once, with the map's rows `map`, deleting in the same write the map groups
+    /// superseded at or below `prune_through` (no map version below it is read any more; 0:
+    /// none).
     ///
     /// # Errors
     /// [`IntegrateError`]; after [`IntegrateError::Store`] the batch may or may not be
@@ -111,7 +113,8 @@ impl<'a> Integration<'a> {
     pub fn finish(
         mut self,
         state: &StateLeaf,
-        map_nodes: MapWrites,
+        map: MapWrites,
+        prune_through: u64,
         key: &SignerKey,
     ) -> Result<Head, IntegrateError> {
         let planned = self.next_index();
@@ -146,7 +149,9 @@ impl<'a> Integration<'a> {
             old_size: self.start,
             entries,
             hashes: new_hashes,
-            map_nodes,
+            map_nodes: map.nodes,
+            map_stale: map.stale,
+            map_prune_through: prune_through,
             history: self.history,
             publishers: self.publishers,
             checkpoint: CheckpointRow {

@@ -334,11 +334,13 @@ impl Sequencer {
     }
 
     /// Closes a batch: the rule book appends the state leaf (and updates the map), then the
-    /// plan is signed and committed at once.
+    /// plan is signed and committed at once, with the map groups that no version still read
+    /// (below the published head and every pinned one) deleted in the same write.
     fn close(&mut self, plan: Integration<'_>, time: u64) -> Result<Head, IntegrateError> {
         let state = self.ledger.append_state(time)?;
-        let nodes = self.ledger.map_mut().take_writes();
-        plan.finish(&state, nodes, &self.log.config().key)
+        let map = self.ledger.map_mut().take_writes();
+        let prune_through = self.log.heads().prune_floor();
+        plan.finish(&state, map, prune_through, &self.log.config().key)
     }
 
     /// Appends the publisher leaves that turn the logged allowlist into `target`; returns

@@ -10,7 +10,9 @@
 //! checkpoint. The map objects are those reachable from the new head's map root that were
 //! written after the bucket's checkpoint ([`map_objects`]): the groups of map versions between
 //! the two that a later version replaced are never uploaded (a static reader proves only
-//! against the bucket's checkpoint).
+//! against the bucket's checkpoint). The map objects are read at the head being uploaded,
+//! pinned ([`crate::log::heads::PinnedHead`]) until they are up, so the log does not prune that
+//! map version meanwhile (an outage of the bucket delays pruning).
 //!
 //! Two checkpoint uploads are at least the publish interval apart (`--publish-interval`,
 //! [`crate::config::DEFAULT_PUBLISH_INTERVAL`]): heads that arrive within it are coalesced
@@ -432,6 +434,12 @@ impl Worker {
                     if due.is_some() {
                         wait_until = due;
                     } else {
+                        // The map of `head` is read while its objects go up: pinned, so that
+                        // the sequencer does not prune it meanwhile. A head that can no longer
+                        // be pinned has a newer published one: take that.
+                        let Some(pinned) = self.log.heads().pin(head.clone()) else {
+                            continue;
+                        };
                         last_upload = Some(Instant::now());
                         if head.size > bucket.size
                             && self
@@ -441,6 +449,7 @@ impl Worker {
                         {
                             return;
                         }
+                        drop(pinned);
                         bundles = bundles.max(head.size);
                         if self.upload_checkpoint(&head).await.is_err() {
                             return;

@@ -2,10 +2,13 @@
 //! stored under [`NodeKey::to_bytes`].
 //!
 //! Map version = checkpoint size: the map of version `s` is the map after all leaves before
-//! the state leaf `s−1`. Every version is kept (nothing is pruned), so proofs can be given
-//! against any checkpoint still served. [`StoreMap`] is this map as the rule book's
-//! [`MapState`], for the sequencer's [`taglog_proofs::rules::Ledger`]. Out of scope: the node
-//! layout (proofs `map`).
+//! the state leaf `s−1`. Each update records the groups its version supersedes
+//! ([`MapWrites::stale`]); a commit deletes those superseded at or below a version the `log`
+//! layer no longer serves ([`crate::store::Batch::map_prune_through`]), so proofs can be given
+//! against every version from that one on, and the map takes the space of its live versions
+//! only. [`StoreMap`] is this map as the rule book's [`MapState`], for the sequencer's
+//! [`taglog_proofs::rules::Ledger`]. Out of scope: the node layout (proofs `map`), and which
+//! versions are still served (the `log` layer).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -16,7 +19,7 @@ use taglog_proofs::map::{
 };
 use taglog_proofs::rules::MapState;
 
-use super::{LogStore, StoreError};
+use super::{LogStore, StaleGroup, StoreError};
 
 /// Why a map update or proof failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,11 +49,25 @@ impl MapStore for Groups<'_> {
     }
 }
 
-/// Node-group rows to write: (key bytes, group bytes).
-pub type MapWrites = Vec<(Vec<u8>, Vec<u8>)>;
+/// What map updates add to a commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapWrites {
+    /// Node-group rows to write: (key bytes, group bytes).
+    pub nodes: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Stored groups that the new versions no longer read.
+    pub stale: Vec<StaleGroup>,
+}
+
+impl MapWrites {
+    fn extend(&mut self, other: MapWrites) {
+        self.nodes.extend(other.nodes);
+        self.stale.extend(other.stale);
+    }
+}
 
 /// Applies `updates` on top of version `base` (`None`: the empty map) as `version`; returns
-/// the new root and the rows to commit with the batch.
+/// the new root and the rows to commit with the batch (new groups, and the base groups the
+/// new version supersedes).
 ///
 /// # Errors
 /// [`MapError::Store`] for missing or corrupt groups or a store failure.
@@ -61,12 +78,20 @@ pub fn update(
     updates: &[(Hash, MapValue)],
 ) -> Result<(Hash, MapWrites), MapError> {
     let u = map::update(&Groups(store), base, version, updates)?;
-    let writes = u
+    let nodes = u
         .writes
         .into_iter()
         .map(|(k, g)| (k.to_bytes(), g.to_bytes()))
         .collect();
-    Ok((u.root, writes))
+    let stale = u
+        .stale
+        .into_iter()
+        .map(|k| StaleGroup {
+            superseded_at: version,
+            key: k.to_bytes(),
+        })
+        .collect();
+    Ok((u.root, MapWrites { nodes, stale }))
 }
 
 /// The stored map root of `version`.
@@ -114,7 +139,7 @@ impl StoreMap {
         StoreMap {
             store,
             base: (size > 0).then_some(size),
-            staged: Vec::new(),
+            staged: MapWrites::default(),
         }
     }
 
@@ -137,7 +162,7 @@ impl MapState for StoreMap {
 
     fn apply(&mut self, version: u64, updates: &[(Hash, MapValue)]) -> Result<Hash, MapError> {
         // Every version gets its node groups, even without updates: proofs are served
-        // against every checkpoint's map version.
+        // against every checkpoint's map version still in use.
         let (root, writes) = update(self.store.as_ref(), self.base, version, updates)?;
         self.staged.extend(writes);
         self.base = Some(version);

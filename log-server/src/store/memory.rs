@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use taglog_proofs::hash::Hash;
 
-use super::{Batch, Corruption, HistoryItem, LogStore, StoreError};
+use super::{Batch, Corruption, HistoryItem, LogStore, StoreError, MAX_MAP_PRUNE_PER_COMMIT};
 
 /// `errno` for "No space left on device".
 const ENOSPC: i32 = 28;
@@ -89,6 +89,10 @@ pub struct State {
     pub hashes: BTreeMap<u64, Hash>,
     /// Map node groups.
     pub map: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Superseded map node groups not yet deleted: (superseding version, group key).
+    pub map_stale: BTreeSet<(u64, Vec<u8>)>,
+    /// The version through which superseded map groups are deleted.
+    pub map_pruned: u64,
     /// History rows by (ref key, version).
     pub history: BTreeMap<(Hash, u64), (u64, Hash)>,
     /// Dedup rows.
@@ -233,7 +237,14 @@ fn apply_batch(s: &mut State, batch: &Batch) -> Result<(), StoreError> {
         s.dedup.insert(e.leaf_hash, e.index);
     }
     s.hashes.extend(batch.hashes.iter().copied());
+    prune_map(s, batch.map_prune_through);
     s.map.extend(batch.map_nodes.iter().cloned());
+    s.map_stale.extend(
+        batch
+            .map_stale
+            .iter()
+            .map(|g| (g.superseded_at, g.key.clone())),
+    );
     for (k, item) in &batch.history {
         s.history
             .insert((*k, item.version), (item.index, item.leaf_hash));
@@ -251,6 +262,31 @@ fn apply_batch(s: &mut State, batch: &Batch) -> Result<(), StoreError> {
     s.time = c.time;
     s.checkpoints.insert(c.size, c.note.clone());
     Ok(())
+}
+
+/// Deletes the superseded map groups recorded with a superseding version ≤ `through`, as the
+/// RocksDB backend does (oldest first, at most [`MAX_MAP_PRUNE_PER_COMMIT`] per commit).
+fn prune_map(s: &mut State, through: u64) {
+    if through <= s.map_pruned {
+        return;
+    }
+    let due: Vec<(u64, Vec<u8>)> = s
+        .map_stale
+        .range((s.map_pruned + 1, Vec::new())..)
+        .take_while(|(v, _)| *v <= through)
+        .take(MAX_MAP_PRUNE_PER_COMMIT + 1)
+        .cloned()
+        .collect();
+    let mut reached = through;
+    for (i, row) in due.into_iter().enumerate() {
+        if i >= MAX_MAP_PRUNE_PER_COMMIT {
+            reached = row.0.saturating_sub(1).max(s.map_pruned);
+            break;
+        }
+        s.map.remove(&row.1);
+        s.map_stale.remove(&row);
+    }
+    s.map_pruned = reached;
 }
 
 fn item(key: &(Hash, u64), value: &(u64, Hash)) -> HistoryItem {

@@ -17,8 +17,14 @@
 //! - after an error from a write, the write may or may not have been persisted: callers stop
 //!   writing and re-read the store (a restart does) before deciding anything again.
 //!
-//! Out of scope: what to write (the `log` layer decides), formats (opaque bytes here, except
-//! the fixed-width index rows), and the tag map's node layout (proofs `map`, see [`map`]).
+//! - the tag map's superseded node groups are deleted only by a commit that asks for it
+//!   ([`Batch::map_prune_through`]), in the same atomic write as the rest of that commit, and
+//!   only those recorded as superseded ([`Batch::map_stale`]) by a version at most the one
+//!   asked for.
+//!
+//! Out of scope: what to write (the `log` layer decides, including which map versions must
+//! stay readable), formats (opaque bytes here, except the fixed-width index rows and the
+//! version of a [`StaleGroup`]), and the tag map's node layout (proofs `map`, see [`map`]).
 
 pub mod hashes;
 pub mod map;
@@ -77,6 +83,22 @@ pub struct CheckpointRow {
     pub note: Vec<u8>,
 }
 
+/// Most superseded map node groups one commit deletes ([`Batch::map_prune_through`]): a
+/// commit after a long wait for witnesses catches up over several commits instead of
+/// writing one huge batch.
+pub const MAX_MAP_PRUNE_PER_COMMIT: usize = 16_384;
+
+/// A tag-map node group that a newer map version no longer reads: the map of `superseded_at`
+/// and every later version is built without it, so once no version below `superseded_at` is
+/// read any more, it can be deleted.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StaleGroup {
+    /// The map version that replaced the group.
+    pub superseded_at: u64,
+    /// The group's key bytes (as in [`Batch::map_nodes`]).
+    pub key: Vec<u8>,
+}
+
 /// Everything one checkpoint adds, committed at once by [`LogStore::commit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Batch {
@@ -88,6 +110,14 @@ pub struct Batch {
     pub hashes: Vec<(u64, Hash)>,
     /// New tag-map node groups (key and value bytes from [`map`]).
     pub map_nodes: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Stored node groups that this batch's map version supersedes; recorded so that a
+    /// later commit can delete them.
+    pub map_stale: Vec<StaleGroup>,
+    /// Deletes the recorded superseded groups (and their records) with
+    /// [`StaleGroup::superseded_at`] ≤ this version, oldest first, at most
+    /// [`MAX_MAP_PRUNE_PER_COMMIT`] of them (the rest go with later commits); 0 deletes none.
+    /// The caller guarantees that no map version below it is read any more.
+    pub map_prune_through: u64,
     /// New history rows: `(SHA-256(ref), row)`.
     pub history: Vec<(Hash, HistoryItem)>,
     /// Allowlist changes, in log order.
@@ -209,7 +239,7 @@ pub trait LogStore: Send + Sync {
     /// [`StoreError`] on a read failure, [`Corruption::MissingHash`].
     fn hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError>;
 
-    /// A tag-map node group by its key bytes.
+    /// A tag-map node group by its key bytes (`None` also for a pruned group).
     ///
     /// # Errors
     /// [`StoreError`] on a read failure.
@@ -268,7 +298,8 @@ pub trait LogStore: Send + Sync {
     /// [`StoreError`] on a read failure.
     fn halt(&self) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Writes `batch` atomically and durably; see the module documentation.
+    /// Writes `batch` atomically and durably, deleting the superseded map groups it asks for
+    /// ([`Batch::map_prune_through`]) in the same write; see the module documentation.
     ///
     /// # Errors
     /// [`StoreError::SizeMismatch`] (nothing written); any other error: the batch may or may

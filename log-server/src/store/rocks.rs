@@ -1,12 +1,15 @@
 //! The RocksDB backend of [`LogStore`] (the server's storage).
 //!
 //! Column families: `entries` (index → leaf bytes), `hashes` (Go sumdb stored-hash index →
-//! 32 bytes), `map` (versioned tag-map node groups, opaque here), `history` (SHA-256(ref) ‖
-//! version → index ‖ leaf hash), `dedup` (leaf hash → index), `publishers` (the logged
-//! allowlist, keys `<prefix> <vkey>`), and `meta` (tree size, log time, signed checkpoints by
-//! size, cosignatures by size, the published size, the halt record). Integers are u64
-//! big-endian. This layout is the on-disk format: data directories of earlier versions open
-//! unchanged (the halt record is a new, optional `meta` row).
+//! 32 bytes), `map` (versioned tag-map node groups, opaque here), `map_stale` (superseding
+//! version ‖ group key → empty: the superseded groups not yet deleted), `history`
+//! (SHA-256(ref) ‖ version → index ‖ leaf hash), `dedup` (leaf hash → index), `publishers`
+//! (the logged allowlist, keys `<prefix> <vkey>`), and `meta` (tree size, log time, signed
+//! checkpoints by size, cosignatures by size, the published size, the halt record, the version
+//! through which superseded map groups are deleted). Integers are u64 big-endian. This layout
+//! is the on-disk format: data directories of earlier versions open unchanged (the halt
+//! record, `map_stale` and the pruned version are new and optional; groups superseded before
+//! `map_stale` existed are kept).
 //!
 //! Guarantees: each write is one `WriteBatch` with `sync = true`, so a crash leaves all or
 //! nothing of it; the size check of a commit and the regression check of a publish happen
@@ -24,17 +27,21 @@ use rocksdb::{
 };
 use taglog_proofs::hash::{Hash, HASH_LEN};
 
-use super::{read_hash, read_u64, Batch, Corruption, HistoryItem, LogStore, StoreError};
+use super::{
+    read_hash, read_u64, Batch, Corruption, HistoryItem, LogStore, StoreError,
+    MAX_MAP_PRUNE_PER_COMMIT,
+};
 
 const CF_ENTRIES: &str = "entries";
 const CF_HASHES: &str = "hashes";
 const CF_MAP: &str = "map";
+const CF_MAP_STALE: &str = "map_stale";
 const CF_HISTORY: &str = "history";
 const CF_DEDUP: &str = "dedup";
 const CF_PUBLISHERS: &str = "publishers";
 const CF_META: &str = "meta";
 /// Every column family, in creation order.
-pub const COLUMN_FAMILIES: [&str; 7] = [
+pub const COLUMN_FAMILIES: [&str; 8] = [
     CF_ENTRIES,
     CF_HASHES,
     CF_MAP,
@@ -42,6 +49,7 @@ pub const COLUMN_FAMILIES: [&str; 7] = [
     CF_DEDUP,
     CF_PUBLISHERS,
     CF_META,
+    CF_MAP_STALE,
 ];
 
 /// Shared block cache of all column families.
@@ -57,6 +65,7 @@ const META_CHECKPOINT: &[u8] = b"ckpt/";
 const META_COSIGS: &[u8] = b"cosig/";
 const META_PUBLISHED: &[u8] = b"published";
 const META_HALT: &[u8] = b"halt";
+const META_MAP_PRUNED: &[u8] = b"map_pruned";
 
 /// The open database plus the exclusive lock on its directory.
 pub struct RocksStore {
@@ -196,6 +205,10 @@ impl RocksStore {
         for (k, v) in &batch.map_nodes {
             wb.put_cf(map, k, v);
         }
+        let stale = self.cf(CF_MAP_STALE)?;
+        for g in &batch.map_stale {
+            wb.put_cf(stale, [&be(g.superseded_at)[..], &g.key].concat(), b"");
+        }
         let history = self.cf(CF_HISTORY)?;
         for (ref_key, item) in &batch.history {
             let value = [&be(item.index)[..], &item.leaf_hash.0].concat();
@@ -216,6 +229,38 @@ impl RocksStore {
         wb.put_cf(meta, META_TIME, be(c.time));
         wb.put_cf(meta, meta_key(META_CHECKPOINT, c.size), &c.note);
         Ok(wb)
+    }
+
+    /// Adds to `wb` the deletion of the recorded superseded map groups with a superseding
+    /// version ≤ `through` (oldest first, at most [`MAX_MAP_PRUNE_PER_COMMIT`]), and the new
+    /// pruned version. Call under the writer lock.
+    fn prune_map(&self, wb: &mut WriteBatch, through: u64) -> Result<(), StoreError> {
+        let done = self.meta_u64(META_MAP_PRUNED, "map pruned version")?;
+        if through <= done {
+            return Ok(());
+        }
+        let (map, stale) = (self.cf(CF_MAP)?, self.cf(CF_MAP_STALE)?);
+        let mut opts = ReadOptions::default();
+        // Rows at or below `done` are deleted: starting above them skips their tombstones.
+        opts.set_iterate_lower_bound(be(done + 1).to_vec());
+        if let Some(end) = through.checked_add(1) {
+            opts.set_iterate_upper_bound(be(end).to_vec());
+        }
+        let mut reached = through;
+        let rows = self.db.iterator_cf_opt(stale, opts, IteratorMode::Start);
+        for (deleted, row) in rows.enumerate() {
+            let (k, _) = row?;
+            let version = read_u64("stale map group version", k.get(..8).unwrap_or_default())?;
+            if deleted >= MAX_MAP_PRUNE_PER_COMMIT {
+                // Rows of `version` may remain: the next commit starts again at it.
+                reached = version.saturating_sub(1).max(done);
+                break;
+            }
+            wb.delete_cf(map, k.get(8..).unwrap_or_default());
+            wb.delete_cf(stale, &k);
+        }
+        wb.put_cf(self.cf(CF_META)?, META_MAP_PRUNED, be(reached));
+        Ok(())
     }
 }
 
@@ -347,7 +392,7 @@ impl LogStore for RocksStore {
     }
 
     fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
-        let wb = self.write_batch(batch)?;
+        let mut wb = self.write_batch(batch)?;
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let stored = self.size()?;
         if stored != batch.old_size {
@@ -356,6 +401,7 @@ impl LogStore for RocksStore {
                 stored,
             });
         }
+        self.prune_map(&mut wb, batch.map_prune_through)?;
         self.write_synced(wb)
     }
 
