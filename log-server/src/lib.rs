@@ -82,7 +82,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         }
     };
     let log = Arc::clone(running.log());
-    let publisher = bucket.map(|b| publish::Publisher::spawn(Arc::clone(&log), b));
+    let publisher =
+        bucket.map(|b| publish::Publisher::spawn(Arc::clone(&log), b, config.publish_interval));
     if let Some(list) = file_list {
         apply_at_start(&log, list).await;
     }

@@ -122,6 +122,13 @@ pub struct PublishStatus {
     pub failures: AtomicU64,
     /// Objects found missing from the bucket at start and uploaded again.
     pub repaired: AtomicU64,
+    /// Checkpoints uploaded to the bucket.
+    pub checkpoints: AtomicU64,
+    /// Objects uploaded (tiles, entry bundles, map objects, checkpoints), each counted once
+    /// however many attempts it took.
+    pub objects: AtomicU64,
+    /// Bytes of those objects.
+    pub bytes: AtomicU64,
     /// Seconds from a checkpoint's publication by the log to the upload of a bucket checkpoint
     /// covering it (one observation per log checkpoint).
     pub lag: Histogram,
@@ -137,6 +144,9 @@ impl Default for PublishStatus {
             target_size: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             repaired: AtomicU64::new(0),
+            checkpoints: AtomicU64::new(0),
+            objects: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
             lag: Histogram::new(&LATENCY_BUCKETS),
             last_error: Mutex::new(None),
         }
@@ -171,11 +181,14 @@ impl PublishStatus {
             "# TYPE taglog_publish_failures_total counter\ntaglog_publish_failures_total {}",
             self.failures.load(Relaxed)
         );
-        let _ = writeln!(
-            out,
-            "# TYPE taglog_publish_repaired_total counter\ntaglog_publish_repaired_total {}",
-            self.repaired.load(Relaxed)
-        );
+        for (name, v) in [
+            ("taglog_publish_repaired_total", &self.repaired),
+            ("taglog_publish_checkpoints_total", &self.checkpoints),
+            ("taglog_publish_objects_total", &self.objects),
+            ("taglog_publish_bytes_total", &self.bytes),
+        ] {
+            let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", v.load(Relaxed));
+        }
         out.push_str("# TYPE taglog_publish_lag_seconds histogram\n");
         self.lag.render(out, "taglog_publish_lag_seconds", "");
     }

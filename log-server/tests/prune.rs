@@ -8,7 +8,8 @@
 //!   with the first commit after the pin is dropped; a head below the floor cannot be pinned;
 //! - a commit that fails while pruning (not persisted, persisted but reported failed, ENOSPC,
 //!   EIO) deletes all or nothing of it, and a restart on the same store goes on pruning with
-//!   every lookup verifying.
+//!   every lookup verifying;
+//! - a cosigned checkpoint whose map a later run without witnesses pruned is not served again.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -27,11 +28,15 @@ use taglog_proofs::hash::Hash;
 use taglog_proofs::map::{Child, NodeGroup, NodeKey};
 use taglog_proofs::policy::Policy;
 use taglog_proofs::verify::{verify, VerifyRequest};
+use taglog_server::config::WitnessConfig;
+use taglog_server::log::allowlist::Allowlist;
 use taglog_server::log::heads::Head;
 use taglog_server::log::reads::lookup;
-use taglog_server::log::Running;
+use taglog_server::log::{Log, Running};
+use taglog_server::metrics::Metrics;
 use taglog_server::store::memory::{Effect, Fault, Op, Schedule};
 use taglog_server::store::MemoryStore;
+use taglog_testkit::witness::Witness;
 
 const REFS: u64 = 5;
 
@@ -289,4 +294,72 @@ async fn a_failed_commit_prunes_all_or_nothing_and_a_restart_goes_on() {
         running.stop().await.unwrap();
         check_log(store.as_ref());
     }
+}
+
+/// A log that published a cosigned checkpoint, then ran without witnesses (pruning the map of
+/// that checkpoint), then gets its witnesses back: it never serves the old checkpoint whose
+/// map is gone, and serves lookups again once the witness cosigns the committed head.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cosigned_checkpoint_whose_map_was_pruned_is_not_served_again() {
+    let witness = Witness::start(43, "witness.example/w1", &log_key().verifier().to_string());
+    let mut witnessed = config();
+    witnessed.witnesses = vec![WitnessConfig {
+        key: witness.verifier(),
+        url: witness.url.clone(),
+    }];
+    witnessed.witness_quorum = 1;
+    let store = Arc::new(MemoryStore::new());
+    let list = || {
+        Allowlist::parse(
+            &format!("publisher {PREFIX} {}\n", publisher().verifier()),
+            ORIGIN,
+        )
+        .unwrap()
+    };
+    let running = Log::start(
+        witnessed.clone(),
+        store.clone(),
+        Arc::new(Metrics::default()),
+    )
+    .unwrap();
+    running.log().apply_allowlist(list()).await.unwrap();
+    for r in 0..REFS {
+        submit(
+            running.log(),
+            submission(&format!("app:{r}"), 1, digest(r, 1)),
+        )
+        .await
+        .unwrap();
+    }
+    let size = store.state().size;
+    let mut heads = running.log().heads().watch_published();
+    heads
+        .wait_for(|h| h.as_ref().is_some_and(|h| h.size >= size))
+        .await
+        .unwrap();
+    running.stop().await.unwrap();
+    let cosigned = store.state().published;
+    assert!(cosigned > 0);
+
+    let running = start(&store).await;
+    rebind(&running, 2, 3).await;
+    running.stop().await.unwrap();
+    assert!(!root_versions(&store).contains(&cosigned));
+
+    let running = Log::start(witnessed, store.clone(), Arc::new(Metrics::default())).unwrap();
+    let heads = running.log().heads();
+    assert!(
+        heads.published().is_none_or(|h| h.size > cosigned),
+        "the checkpoint whose map was pruned is served"
+    );
+    let committed = store.state().size;
+    let mut watch = heads.watch_published();
+    let head = watch
+        .wait_for(|h| h.as_ref().is_some_and(|h| h.size >= committed))
+        .await
+        .unwrap()
+        .clone()
+        .unwrap();
+    assert_lookups_verify(&running, &head, 4);
+    running.stop().await.unwrap();
 }

@@ -1,7 +1,8 @@
 //! `--publish file:///dir` against the real server (issue 15): the directory holds, for every
 //! published checkpoint, the objects a verifier needs, and the bundle rebuilt from them equals
 //! the `/lookup` bundle field by field; a crash (kill -9, also while bindings arrive) or a run
-//! without `--publish` is caught up at the next start, with nothing missing.
+//! without `--publish` is caught up at the next start, with nothing missing; commits within
+//! `--publish-interval` go up as one set of objects, none of the versions between.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,6 +10,7 @@
     clippy::panic
 )]
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -23,7 +25,9 @@ use taglog_testkit::bindings::binding;
 use taglog_testkit::http::{blocking, get as http_get};
 use taglog_testkit::keys::publisher;
 use taglog_testkit::log_server::{submit_all, LogServer, PREFIX};
-use taglog_testkit::static_objects::{bundle_from, check_complete, dir_fetch, wait_for_dir};
+use taglog_testkit::static_objects::{
+    bundle_from, check_complete, checkpoint_size, dir_fetch, wait_for_dir,
+};
 use taglog_testkit::tempdir;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -262,4 +266,79 @@ fn tiles_deleted_from_the_bucket_by_hand_are_uploaded_again_at_start() {
         metrics.contains("taglog_publish_repaired_total 3\n"),
         "{metrics}"
     );
+}
+
+/// The paths `check_complete` reads for the bucket's checkpoint: every object a verifier of
+/// that checkpoint may need (its tiles, entry bundles and map objects, and the checkpoint).
+fn objects_of_checkpoint(bucket: &Path, key: &VerifierKey) -> (u64, BTreeSet<String>) {
+    let mut read = BTreeSet::new();
+    let mut fetch = dir_fetch(bucket);
+    let complete = check_complete(
+        |p: &str| {
+            read.insert(p.to_owned());
+            fetch(p)
+        },
+        key,
+    )
+    .unwrap();
+    (complete.size, read)
+}
+
+fn metric(server: &LogServer, name: &str) -> u64 {
+    let text = http_get(&format!("{}/metrics", server.url)).text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn commits_within_the_publish_interval_go_up_as_one_set_of_objects() {
+    let (dir, out) = (tempdir(), tempdir());
+    let bucket = out.path().join("bucket");
+    let flag = publish_flag(&bucket);
+    let server = LogServer::start(
+        dir.path(),
+        &["--publish", &flag, "--publish-interval", "1h"],
+    );
+    let key = server.log_key();
+    // The first head the publisher sees goes up at once (one of the start's commits, or a
+    // first binding); every later one waits for the interval, far longer than this test.
+    if served_size(&server) == 0 {
+        submit_all(&server.url, vec![(app(1000), 1, 1)], 1);
+    }
+    let first = wait_for_dir(&bucket, &key, 1, WAIT);
+    let (size, first_objects) = objects_of_checkpoint(&bucket, &key);
+    assert_eq!(size, first);
+
+    // 40 bindings one after the other: 40 commits, 40 log checkpoints, none uploaded yet.
+    let items: Vec<_> = (0..40).map(|i| (app(i), 1, i as u8 + 1)).collect();
+    submit_all(&server.url, items, 1);
+    let last = served_size(&server);
+    assert!(last >= first + 40, "{first} -> {last}");
+    assert_eq!(checkpoint_size(dir_fetch(&bucket), &key), Some(first));
+    assert_eq!(metric(&server, "taglog_publish_checkpoints_total"), 1);
+    assert!(metric(&server, "taglog_publish_lag_entries") > 0);
+
+    // A stopping server uploads the newest head at once: the bucket then holds the objects of
+    // its two checkpoints and nothing of the 39 log checkpoints between them (no map object of
+    // an intermediate map version, no partial tile or entry bundle of an intermediate size).
+    assert_eq!(server.terminate(), Some(0));
+    let (size, last_objects) = objects_of_checkpoint(&bucket, &key);
+    assert_eq!(size, last);
+    let expected: BTreeSet<String> = first_objects.union(&last_objects).cloned().collect();
+    let held: BTreeSet<String> = taglog_testkit::static_server::read_dir_files(&bucket)
+        .into_keys()
+        .collect();
+    assert_eq!(held, expected);
+
+    // Every binding verifies from the bucket, and the bundle equals the served one.
+    let server = LogServer::start(dir.path(), &["--publish", &flag]);
+    assert_eq!(served_size(&server), last);
+    for i in [0u64, 17, 39] {
+        let (bundle, _) = bundle_from(dir_fetch(&bucket), &key, &app(i), None).unwrap();
+        assert_eq!(bundle, lookup(&server, &app(i), None), "{}", app(i));
+        verify_static(&bundle, &key, &app(i), i as u8 + 1);
+    }
 }

@@ -16,7 +16,9 @@ use std::time::Duration;
 mod publish;
 mod witnesses;
 
-pub use publish::{PublishTarget, MAX_PUBLISH_URL_BYTES};
+pub use publish::{
+    PublishTarget, DEFAULT_PUBLISH_INTERVAL, MAX_PUBLISH_INTERVAL, MAX_PUBLISH_URL_BYTES,
+};
 
 pub use witnesses::{
     parse_witnesses, WitnessConfig, WitnessConfigError, MAX_NOTE_SIGNATURES, MAX_WITNESSES,
@@ -173,6 +175,10 @@ pub struct Settings {
     /// S3 region for --publish (overrides AWS_REGION).
     #[arg(long)]
     pub publish_region: Option<String>,
+    /// Shortest time between two checkpoint uploads of --publish: the commits within it go
+    /// up as one set of objects. Default 250ms; 0 uploads after every commit.
+    #[arg(long, value_name = "DURATION")]
+    pub publish_interval: Option<String>,
 }
 
 macro_rules! overlay {
@@ -314,6 +320,8 @@ pub struct Config {
     pub tls: Option<std::sync::Arc<taglog_serve::ServerConfig>>,
     /// Where static objects are published, if anywhere.
     pub publish: Option<PublishTarget>,
+    /// Shortest time between two checkpoint uploads to `publish`.
+    pub publish_interval: Duration,
 }
 
 /// Parses `90`, `90s`, `15m`, `1h`, `2d`, `250ms`.
@@ -415,7 +423,14 @@ impl Settings {
             tls_key,
             start_without_witness
         );
-        overlay!(base, top, publish, publish_endpoint, publish_region);
+        overlay!(
+            base,
+            top,
+            publish,
+            publish_endpoint,
+            publish_region,
+            publish_interval
+        );
         base.clear_halt = top.clear_halt;
         Ok(base)
     }
@@ -473,6 +488,17 @@ impl Settings {
             }
             None => None,
         };
+        let publish_interval = duration(
+            "publish-interval",
+            &self.publish_interval,
+            DEFAULT_PUBLISH_INTERVAL,
+        )?;
+        if publish_interval > MAX_PUBLISH_INTERVAL {
+            return Err(ConfigError::Invalid {
+                name: "publish-interval",
+                detail: format!("at most {MAX_PUBLISH_INTERVAL:?}"),
+            });
+        }
         let data_dir = self
             .data_dir
             .clone()
@@ -554,6 +580,7 @@ impl Settings {
             header_timeout,
             tls,
             publish,
+            publish_interval,
         })
     }
 }

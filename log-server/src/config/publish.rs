@@ -12,6 +12,13 @@ use std::path::PathBuf;
 
 /// Longest `--publish` URL accepted.
 pub const MAX_PUBLISH_URL_BYTES: usize = 1024;
+/// Default `--publish-interval`: the shortest time between two uploads of a bucket
+/// checkpoint. Commits within it are coalesced into one set of objects (the partial tiles and
+/// the top of the map are uploaded once instead of once per commit); chosen by measurement
+/// (BENCHMARKS.md section 8) to keep the publisher's lag well under a second.
+pub const DEFAULT_PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+/// Longest `--publish-interval` accepted (longer would leave readers a stale checkpoint).
+pub const MAX_PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Where static objects are published.
 #[derive(Debug, Clone, PartialEq, Eq)]

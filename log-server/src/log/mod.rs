@@ -37,6 +37,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::LogConfig;
 use crate::metrics::Metrics;
+use crate::store::map::MapError;
 use crate::store::{LogStore, StoreError};
 use allowlist::{Allowlist, GrantError};
 use check::Inconsistency;
@@ -44,6 +45,7 @@ use halt::{HaltReason, HaltRecord, HaltState};
 use heads::{Head, Heads};
 use reads::StateProofs;
 use sequencer::{Command, Outcome, Submission};
+use taglog_proofs::map::MapStoreError;
 
 /// Why a log could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -216,7 +218,22 @@ impl Log {
             if p > 0 {
                 let key = self.config.key.verifier();
                 let published = check::load_head(self.store.as_ref(), &key, p, true)?;
-                self.heads.publish(self.store.as_ref(), published, None)?;
+                // A log run without witnesses since it published `p` with them pruned the
+                // map of `p`: nothing could be looked up against it, so it waits for the
+                // witnesses to cosign the committed head instead.
+                match crate::store::map::root(self.store.as_ref(), p) {
+                    Ok(_) => {
+                        self.heads.publish(self.store.as_ref(), published, None)?;
+                    }
+                    Err(MapError::Store(MapStoreError::MissingNode(_))) => {
+                        tracing::warn!(
+                            published = p,
+                            committed = head.size,
+                            "the stored cosigned checkpoint is older than the tag map kept (the log ran without witnesses since); serving reads once the witnesses cosign the committed checkpoint"
+                        );
+                    }
+                    Err(source) => return Err(Inconsistency::Map { size: p, source }.into()),
+                }
             }
         }
         self.heads.set_committed(head);

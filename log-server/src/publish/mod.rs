@@ -7,14 +7,29 @@
 //! cosignatures), and the committed head (each synced commit). For each new published head, in
 //! this order: the hash tiles and entry bundles that grew (C2SP tlog-tiles paths), the map
 //! objects written since the bucket's checkpoint (addressed by their hash), then the
-//! checkpoint. The map objects are read at the head being uploaded, pinned
-//! ([`crate::log::heads::PinnedHead`]) until they are up, so the log does not prune that map
-//! version meanwhile (an outage of the bucket delays pruning). Between published heads, the entry bundles of durable commits go up as they
-//! come (the full ones, and the partial one at each commit), so a witness that audits from the
-//! bucket finds the entries of the checkpoint it is asked to cosign. Tiles and map objects are put with
-//! `PutMode::Create`: they never change, so an object already there (from an earlier attempt)
-//! counts as uploaded. The checkpoint goes last and is overwritten, so a reader never sees a
-//! checkpoint whose objects are missing, and never a smaller one than the bucket held.
+//! checkpoint. The map objects are those reachable from the new head's map root that were
+//! written after the bucket's checkpoint ([`map_objects`]): the groups of map versions between
+//! the two that a later version replaced are never uploaded (a static reader proves only
+//! against the bucket's checkpoint). The map objects are read at the head being uploaded,
+//! pinned ([`crate::log::heads::PinnedHead`]) until they are up, so the log does not prune that
+//! map version meanwhile (an outage of the bucket delays pruning).
+//!
+//! Two checkpoint uploads are at least the publish interval apart (`--publish-interval`,
+//! [`crate::config::DEFAULT_PUBLISH_INTERVAL`]): heads that arrive within it are coalesced
+//! into the newest, so the partial tiles, the partial entry bundle and the top of the map are
+//! uploaded once per interval rather than once per commit. A stopping publisher uploads the
+//! newest head at once.
+//!
+//! When the log has witnesses, the entry bundles of durable commits beyond the bucket go up
+//! as they come (the full ones, and the partial one at each commit), not held back by the
+//! interval, so a witness that audits from the bucket finds the entries of the checkpoint it
+//! is asked to cosign. Without witnesses they go up with the next checkpoint.
+//!
+//! Tiles and map objects are put with `PutMode::Create`: they never change, so an object
+//! already there (from an earlier attempt) counts as uploaded. The checkpoint goes last and is
+//! overwritten, so a reader never sees a checkpoint whose objects are missing, and never a
+//! smaller one than the bucket held. Uploads are counted in `taglog_publish_checkpoints_total`,
+//! `taglog_publish_objects_total` and `taglog_publish_bytes_total`.
 //!
 //! Guarantees: every upload is retried with backoff until it succeeds (a storage outage delays
 //! publication and loses nothing; heads that arrive meanwhile are coalesced into the newest);
@@ -257,14 +272,16 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Starts publishing `log`'s heads to `bucket` (inside a tokio runtime).
-    pub fn spawn(log: Arc<Log>, bucket: Bucket) -> Publisher {
+    /// Starts publishing `log`'s heads to `bucket` (inside a tokio runtime), checkpoint
+    /// uploads at least `interval` apart.
+    pub fn spawn(log: Arc<Log>, bucket: Bucket, interval: Duration) -> Publisher {
         let (stop, stopped) = watch::channel(false);
         log.metrics().publish.enabled.store(true, Ordering::Relaxed);
         let worker = Worker {
             log,
             bucket,
             stopped,
+            interval,
         };
         Publisher {
             stop,
@@ -353,6 +370,8 @@ struct Worker {
     log: Arc<Log>,
     bucket: Bucket,
     stopped: watch::Receiver<bool>,
+    /// Shortest time between the starts of two checkpoint uploads.
+    interval: Duration,
 }
 
 /// An upload that was given up because the publisher is stopping.
@@ -388,9 +407,13 @@ impl Worker {
         let mut commits = self.log.heads().watch_committed();
         // The size up to which the bucket holds the entry bundles (at least its checkpoint's).
         let mut bundles = bucket.size;
+        // When the last checkpoint upload started: the next starts `interval` later.
+        let mut last_upload: Option<Instant> = None;
         loop {
             let head = heads.borrow_and_update().clone();
             let committed = commits.borrow_and_update().as_ref().map(|h| h.size);
+            // The time the newest head has to wait before its upload (`None`: none waits).
+            let mut wait_until = None;
             if let Some(head) = head {
                 times.seen(head.size, Instant::now());
                 self.status()
@@ -404,39 +427,53 @@ impl Worker {
                     tracing::warn!(error = %e, "waiting for the log to reach the bucket's checkpoint");
                     self.set_error(Some(e.to_string()));
                 } else if head.size > bucket.size || *head.note != bucket.note {
-                    // The map of `head` is read while its objects go up: pinned, so that the
-                    // sequencer does not prune it meanwhile. A head that can no longer be
-                    // pinned has a newer published one: take that.
-                    let Some(pinned) = self.log.heads().pin(head.clone()) else {
+                    // A stopping publisher does not wait.
+                    let due = last_upload
+                        .map(|t| t + self.interval)
+                        .filter(|&d| d > Instant::now() && !*self.stopped.borrow());
+                    if due.is_some() {
+                        wait_until = due;
+                    } else {
+                        // The map of `head` is read while its objects go up: pinned, so that
+                        // the sequencer does not prune it meanwhile. A head that can no longer
+                        // be pinned has a newer published one: take that.
+                        let Some(pinned) = self.log.heads().pin(head.clone()) else {
+                            continue;
+                        };
+                        last_upload = Some(Instant::now());
+                        if head.size > bucket.size
+                            && self
+                                .upload_objects(bucket.size, head.size, bundles)
+                                .await
+                                .is_err()
+                        {
+                            return;
+                        }
+                        drop(pinned);
+                        bundles = bundles.max(head.size);
+                        if self.upload_checkpoint(&head).await.is_err() {
+                            return;
+                        }
+                        bucket = Published {
+                            size: head.size,
+                            note: head.note.to_vec(),
+                        };
+                        let s = self.status();
+                        s.bucket_size.store(head.size, Ordering::Relaxed);
+                        s.checkpoints.fetch_add(1, Ordering::Relaxed);
+                        times.uploaded(head.size, Instant::now(), Some(&s.lag));
                         continue;
-                    };
-                    if head.size > bucket.size
-                        && self
-                            .upload_objects(bucket.size, head.size, bundles)
-                            .await
-                            .is_err()
-                    {
-                        return;
                     }
-                    drop(pinned);
-                    bundles = bundles.max(head.size);
-                    if self.upload_checkpoint(&head).await.is_err() {
-                        return;
-                    }
-                    bucket = Published {
-                        size: head.size,
-                        note: head.note.to_vec(),
-                    };
-                    let s = self.status();
-                    s.bucket_size.store(head.size, Ordering::Relaxed);
-                    times.uploaded(head.size, Instant::now(), Some(&s.lag));
-                    continue;
                 }
             }
             // Durable commits that no checkpoint covers yet (witnesses have not cosigned): their
             // entry bundles go up now, so that a witness auditing from the bucket (`--audit`
             // with the bucket's URL) can read them before it cosigns.
-            if let Some(c) = committed.filter(|&c| c > bundles && c >= bucket.size) {
+            // Without witnesses nobody audits before publication: the bundles wait for the
+            // next head's upload (the interval coalesces them).
+            let audited = !self.log.config().witnesses.is_empty();
+            let uncovered = |c: &u64| audited && *c > bundles && *c >= bucket.size;
+            if let Some(c) = committed.filter(uncovered) {
                 if !*self.stopped.borrow() {
                     let end = c.min(bundles.saturating_add(MAX_COMMIT_BUNDLE_ENTRIES));
                     if self.upload_bundles(bundles, end).await.is_err() {
@@ -446,13 +483,23 @@ impl Worker {
                     continue;
                 }
             }
-            if *self.stopped.borrow() && !heads.has_changed().unwrap_or(false) {
+            if *self.stopped.borrow()
+                && !heads.has_changed().unwrap_or(false)
+                && wait_until.is_none()
+            {
                 return;
             }
+            let pause = async {
+                match wait_until {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 changed = heads.changed() => if changed.is_err() { return },
                 changed = commits.changed() => if changed.is_err() { return },
                 _ = self.stopped.changed() => {}
+                () = pause => {}
             }
         }
     }
@@ -693,6 +740,10 @@ impl Worker {
                 if let Err(e) = r {
                     failure = Some((path, e));
                     pending.push((path, bytes));
+                } else {
+                    let s = self.status();
+                    s.objects.fetch_add(1, Ordering::Relaxed);
+                    s.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                 }
             }
             if let Some((path, e)) = failure {
