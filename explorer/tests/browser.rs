@@ -14,6 +14,8 @@
 //! timeline, the current binding, the checkpoint and search still work; the verify form says it
 //! needs JavaScript and hides its controls), and on a phone's 390x844 screen (no page is wider
 //! than the screen, for a reference of the longest kind, before and after verifying).
+//! A third test pages a timeline longer than a page: the newest page and an older one, reached
+//! by its link, each verify for the rows they show.
 //! A missing `chromium` or `chromedriver` fails the tests.
 #![allow(
     clippy::unwrap_used,
@@ -107,6 +109,11 @@ async fn verify(c: &Client, url: &str, keys: &str) -> Value {
     c.goto(&format!("{url}/explore/tag?ref={REF}"))
         .await
         .unwrap();
+    verify_shown(c, keys).await
+}
+
+/// As [`verify`], on the tag page the browser shows.
+async fn verify_shown(c: &Client, keys: &str) -> Value {
     wait_for(
         c,
         "the verifier script ready",
@@ -597,6 +604,65 @@ fn explorer_without_javascript_and_on_a_phone() {
         )
         .await;
         assert!(cells.as_u64().unwrap() >= 4, "{cells}");
+        c.close().await.unwrap();
+    });
+}
+
+/// A tag with more versions than a page: the newest page and, by its "Older versions" link, an
+/// older one both verify in the browser, each for the rows it shows; the newest page's newest
+/// row is the current binding, no row of the older page is marked current.
+#[test]
+fn paged_timeline_verifies_page_by_page_in_chromium() {
+    let page_len = taglog_explorer::limits::TIMELINE_PAGE as u64;
+    let versions = page_len + 5;
+    let allow = [(PREFIX.to_owned(), publisher().verifier().to_string())];
+    let server = LogServer::seeded(SEED, &allow).start();
+    let url = server.url.clone();
+    let log_key = keys::log(SEED);
+    let origin = log_key.name().to_string();
+    for v in 1..=versions {
+        publish(&url, &origin, REF, v, filled(u8::try_from(v).unwrap()));
+    }
+    let keys = format!("{}\n", log_key.verifier());
+
+    let mut driver = Chromedriver::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = driver.session().await;
+        let version_of = |r: &Value| r["version"].as_str().unwrap().parse::<u64>().unwrap();
+
+        // The newest page: versions 6..=105, all verified, the newest the current binding.
+        let newest = verify(&c, &url, &keys).await;
+        assert_eq!(newest["result"], "ok", "{newest:#}");
+        let rows = newest["rows"].as_array().unwrap();
+        let shown: Vec<u64> = rows.iter().map(version_of).collect();
+        assert_eq!(shown, (versions - page_len + 1..=versions).collect::<Vec<_>>());
+        assert!(rows.iter().all(|r| r["verified"] == "ok"), "{newest:#}");
+        assert!(rows.last().unwrap()["text"].as_str().unwrap().contains("current"));
+        let timeline = newest["checks"].as_array().unwrap().iter().find(|c| c["what"] == "Timeline").unwrap();
+        assert!(timeline["text"].as_str().unwrap().contains("the newest is the current binding"), "{timeline}");
+
+        // The older page, reached by its link: versions 1..=100, all verified, none current.
+        c.find(Locator::Id("older")).await.unwrap().click().await.unwrap();
+        wait_for(
+            &c,
+            "the older page",
+            "return location.search.indexOf('cursor=') >= 0 && document.readyState === 'complete' ? true : null;",
+        )
+        .await;
+        let older = verify_shown(&c, &keys).await;
+        assert_eq!(older["result"], "ok", "{older:#}");
+        let rows = older["rows"].as_array().unwrap();
+        let shown: Vec<u64> = rows.iter().map(version_of).collect();
+        assert_eq!(shown, (1..=page_len).collect::<Vec<_>>());
+        assert!(rows.iter().all(|r| r["verified"] == "ok"), "{older:#}");
+        assert!(rows.iter().all(|r| !r["text"].as_str().unwrap().contains("current")), "{older:#}");
+        let timeline = older["checks"].as_array().unwrap().iter().find(|c| c["what"] == "Timeline").unwrap();
+        assert!(timeline["text"].as_str().unwrap().contains("on this page"), "{timeline}");
         c.close().await.unwrap();
     });
 }
