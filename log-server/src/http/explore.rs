@@ -209,6 +209,9 @@ fn render(x: &Explorer, page: Page, raw: Option<&str>, now: u64) -> Result<Strin
             let r = taglog_explorer::pages::parse_ref(params.required("ref")?)?;
             let limit = taglog_explorer::limits::TIMELINE_PAGE;
             let timeline = index.timeline(r.as_str(), params.number("cursor")?, head.size, limit);
+            // Other pages need not wait for this page's store reads: the index only grows, and
+            // what it says below this head's size does not change.
+            drop(index);
             let bundle = crate::log::reads::lookup(store, x.log.state_proofs(), &head, &r, None)
                 .map_err(from_read)?;
             let mut history = History {
@@ -232,6 +235,9 @@ fn render(x: &Explorer, page: Page, raw: Option<&str>, now: u64) -> Result<Strin
             // Versions are previous + 1, so the index's page and the store's agree.
             history.entries.truncate(limit);
             history.next_cursor = timeline.newer.map(|v| v.to_string());
+            let index = x.index.lock().map_err(|_| {
+                PageError::other(500, "Server error", "index lock poisoned".to_owned())
+            })?;
             Ok(taglog_explorer::tag_page(
                 &site, &h, &index, &bundle, &history, &timeline,
             ))
