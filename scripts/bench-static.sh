@@ -22,7 +22,9 @@
 # Env:   BENCH_FILL (default 1000000), BENCH_PEAK (default 30000), BENCH_ROUNDS (default 3),
 #        BENCH_RUNS (default 200), BENCH_MOVE (default 1000), BENCH_CLIENTS (default 64),
 #        BENCH_PORT (default 19080; uses 5 ports), CARGO_TARGET_DIR (default ./target),
-#        BENCH_OUT (default $CARGO_TARGET_DIR/bench-static), BENCH_NO_S3=1 to skip s3s-fs.
+#        BENCH_OUT (default $CARGO_TARGET_DIR/bench-static), BENCH_NO_S3=1 to skip s3s-fs,
+#        BENCH_PUBLISH_INTERVAL (--publish-interval of both publishing servers; default: the
+#        server's default), BENCH_FILL=0 to skip the fill (the reads then run on the rounds' log).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -57,7 +59,7 @@ trap 'exit 143' TERM INT
 log() { echo "$*" | tee -a "$out/summary.txt"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 : >"$out/summary.txt"
-log "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo ?); cpus: $(nproc); fill $fill, $rounds rounds of $peak_n, $clients clients; load $(load)"
+log "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo ?); cpus: $(nproc); fill $fill, $rounds rounds of $peak_n, $clients clients; --publish-interval ${BENCH_PUBLISH_INTERVAL:-default}; load $(load)"
 
 wait_port() {
     for _ in $(seq 1 300); do
@@ -85,7 +87,9 @@ server() { # NAME PORT ARGS...: starts a server, its output in $out/NAME.out
 names=(plain dir)
 server plain "$port"
 bucket="$work/bucket"
-server dir $((port + 1)) --publish "file://$bucket"
+interval=()
+[ -n "${BENCH_PUBLISH_INTERVAL:-}" ] && interval=(--publish-interval "$BENCH_PUBLISH_INTERVAL")
+server dir $((port + 1)) --publish "file://$bucket" "${interval[@]}"
 if [ -n "$s3s" ]; then
     names+=(s3)
     mkdir -p "$work/s3root/taglog"
@@ -95,7 +99,7 @@ if [ -n "$s3s" ]; then
     wait_port $((port + 3))
     AWS_ACCESS_KEY_ID=bench-access AWS_SECRET_ACCESS_KEY=bench-secret-key \
         server s3 $((port + 4)) --publish s3://taglog/log \
-        --publish-endpoint "http://127.0.0.1:$((port + 3))" --publish-region us-east-1
+        --publish-endpoint "http://127.0.0.1:$((port + 3))" --publish-region us-east-1 "${interval[@]}"
 fi
 port_of() { case $1 in plain) echo "$port" ;; dir) echo $((port + 1)) ;; s3) echo $((port + 4)) ;; esac; }
 
@@ -136,11 +140,13 @@ quantile() { # PORT Q
         END { for (i = 0; i < n; i++) if (c[i] >= q * total) { print "<= " le[i] " s"; exit } }'
 }
 lag_count() { curl -s "http://127.0.0.1:$1/metrics" | sed -n 's/^taglog_publish_lag_seconds_count //p'; }
+counter() { curl -s "http://127.0.0.1:$1/metrics" | sed -n "s/^$2 //p"; }
 lag_mean() { curl -s "http://127.0.0.1:$1/metrics" | awk '/^taglog_publish_lag_seconds_sum/ {s = $2} /^taglog_publish_lag_seconds_count/ {c = $2} END {if (c) printf "%.3f s", s / c}'; }
 for n in "${names[@]:1}"; do
     p=$(port_of "$n")
     wait_bucket "$p"
     log "$n: publisher lag over the rounds: p50 $(quantile "$p" 0.5), p99 $(quantile "$p" 0.99), mean $(lag_mean "$p") ($(lag_count "$p") log checkpoints)"
+    log "$n: uploaded $(counter "$p" taglog_publish_checkpoints_total) bucket checkpoints, $(counter "$p" taglog_publish_objects_total) objects, $(counter "$p" taglog_publish_bytes_total) bytes"
 done
 
 # Only the directory-publishing log goes on: the others' data is removed.
