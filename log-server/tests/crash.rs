@@ -197,20 +197,13 @@ async fn verified_lookup(
     assert_eq!(s, 200, "/lookup {r}: {}", String::from_utf8_lossy(&b));
     let bundle = Bundle::parse(&b).unwrap_or_else(|e| panic!("/lookup {r}: {e}"));
     let reference = r.parse().unwrap();
-    let verdict = verify(&VerifyRequest {
+    let verdict = verify(&VerifyRequest::stateless(
         policy,
-        bundle: &bundle,
-        signed_ref: &reference,
-        registry_digest: None,
-        now: taglog_testkit::now(),
-        accept_stale: 0,
-        offline: false,
-        cached: None,
-        high_water: None,
-        newest_cosignature: None,
-        pin: None,
-        history: None,
-    });
+        &bundle,
+        &reference,
+        None,
+        taglog_testkit::now(),
+    ));
     match verdict {
         Ok(v) => {
             let cur = v

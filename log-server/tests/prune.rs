@@ -157,20 +157,13 @@ fn assert_lookups_verify(running: &Running, head: &Head, newest: u64) {
         )
         .unwrap();
         let want = DigestValue::Sha256([digest(r, newest); 32]);
-        let req = VerifyRequest {
-            policy: &policy,
-            bundle: &bundle,
-            signed_ref: &reference,
-            registry_digest: Some(&want),
-            now: taglog_server::log::now_unix(),
-            accept_stale: 0,
-            offline: false,
-            cached: None,
-            high_water: None,
-            newest_cosignature: None,
-            pin: None,
-            history: None,
-        };
+        let req = VerifyRequest::stateless(
+            &policy,
+            &bundle,
+            &reference,
+            Some(&want),
+            taglog_server::log::now_unix(),
+        );
         let verdict = verify(&req).unwrap_or_else(|e| panic!("app:{r} at {}: {e}", head.size));
         assert_eq!(verdict.digest, want);
     }

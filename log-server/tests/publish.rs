@@ -63,20 +63,7 @@ fn verify_static(bundle: &Bundle, log_key: &VerifierKey, reference: &str, digest
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let req = VerifyRequest {
-        policy: &policy,
-        bundle,
-        signed_ref: &r,
-        registry_digest: Some(&digest),
-        now,
-        accept_stale: 0,
-        offline: false,
-        cached: None,
-        high_water: None,
-        newest_cosignature: None,
-        pin: None,
-        history: None,
-    };
+    let req = VerifyRequest::stateless(&policy, bundle, &r, Some(&digest), now);
     let verdict = verify(&req).unwrap_or_else(|e| panic!("static bundle for {reference}: {e}"));
     assert_eq!(verdict.digest, digest);
 }

@@ -148,20 +148,13 @@ async fn assert_current(
     let bundle = Bundle::parse(&b).unwrap();
     let policy = policy(&server.log_key());
     let reference = r.parse().unwrap();
-    let verdict = verify(&VerifyRequest {
-        policy: &policy,
-        bundle: &bundle,
-        signed_ref: &reference,
-        registry_digest: Some(d),
-        now: taglog_testkit::now(),
-        accept_stale: 0,
-        offline: false,
-        cached: None,
-        high_water: None,
-        newest_cosignature: None,
-        pin: None,
-        history: None,
-    })
+    let verdict = verify(&VerifyRequest::stateless(
+        &policy,
+        &bundle,
+        &reference,
+        Some(d),
+        taglog_testkit::now(),
+    ))
     .unwrap_or_else(|e| panic!("/lookup {r} does not verify: {e}"));
     assert_eq!(verdict.current.unwrap().version, version, "{r}");
 }

@@ -58,20 +58,13 @@ fn bench_bundle(c: &mut Criterion) {
 
     let parse_verify = |policy: &Policy, bytes: &[u8]| {
         let bundle = Bundle::parse(bytes).unwrap();
-        let verdict = verify(&VerifyRequest {
+        let verdict = verify(&VerifyRequest::stateless(
             policy,
-            bundle: &bundle,
-            signed_ref: &bundle.reference,
-            registry_digest: None,
+            &bundle,
+            &bundle.reference,
+            None,
             now,
-            accept_stale: 0,
-            offline: false,
-            cached: None,
-            high_water: None,
-            newest_cosignature: None,
-            pin: None,
-            history: None,
-        })
+        ))
         .unwrap();
         assert_eq!(verdict.kind, VerdictKind::Current);
         verdict

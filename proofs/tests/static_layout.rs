@@ -351,20 +351,7 @@ fn the_built_bundle_passes_the_one_verifier() {
         let reference = reference(r);
         let (bundle, _) = build(&log, &log.bucket, &reference, None);
         let bundle = bundle.unwrap();
-        let req = VerifyRequest {
-            policy: &policy,
-            bundle: &bundle,
-            signed_ref: &reference,
-            registry_digest: digest.as_ref(),
-            now: NOW + 10,
-            accept_stale: 0,
-            offline: false,
-            cached: None,
-            high_water: None,
-            newest_cosignature: None,
-            pin: None,
-            history: None,
-        };
+        let req = VerifyRequest::stateless(&policy, &bundle, &reference, digest.as_ref(), NOW + 10);
         verify(&req)
             .map(|v| v.digest.to_string())
             .map_err(|e| e.code())

@@ -55,20 +55,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let f = fixture();
-    let req = VerifyRequest {
-        policy: &f.policy,
-        bundle: &bundle,
-        signed_ref: &bundle.reference,
-        registry_digest: None,
-        now: f.now,
-        accept_stale: 0,
-        offline: false,
-        cached: None,
-        high_water: None,
-        newest_cosignature: None,
-        pin: None,
-        history: None,
-    };
+    let req = VerifyRequest::stateless(&f.policy, &bundle, &bundle.reference, None, f.now);
     let Ok(verdict) = verify(&req) else {
         return;
     };

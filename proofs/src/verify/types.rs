@@ -62,6 +62,33 @@ pub struct VerifyRequest<'a> {
     pub history: Option<&'a History>,
 }
 
+impl<'a> VerifyRequest<'a> {
+    /// The request of a client with no local state: online, nothing cached, no high-water
+    /// mark, pin or history, no stale grace. Set the other fields with struct update syntax.
+    pub fn stateless(
+        policy: &'a Policy,
+        bundle: &'a Bundle,
+        signed_ref: &'a TagRef,
+        registry_digest: Option<&'a DigestValue>,
+        now: u64,
+    ) -> VerifyRequest<'a> {
+        VerifyRequest {
+            policy,
+            bundle,
+            signed_ref,
+            registry_digest,
+            now,
+            accept_stale: 0,
+            offline: false,
+            cached: None,
+            high_water: None,
+            newest_cosignature: None,
+            pin: None,
+            history: None,
+        }
+    }
+}
+
 /// A verified checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointInfo {
