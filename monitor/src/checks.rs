@@ -24,7 +24,7 @@ use taglog_proofs::hash::{empty_root, sha256, Hash};
 use taglog_proofs::inclusion::inclusion_proof;
 use taglog_proofs::note::VerifierKey;
 use taglog_proofs::refs::RefPrefix;
-use taglog_proofs::tree::MemoryTree;
+use taglog_proofs::tree::{stored_hash_index, HashReader};
 
 use crate::alerts::{Alert, AlertKind};
 use crate::replay::Violation;
@@ -47,7 +47,7 @@ fn hashes_b64(hashes: &[Hash]) -> Vec<String> {
 }
 
 /// Entry evidence: index, base64 entry, leaf hash and inclusion proof in the tree of `size`.
-pub fn entry_evidence(index: u64, entry: &[u8], tree: &MemoryTree, size: u64) -> Value {
+pub fn entry_evidence(index: u64, entry: &[u8], tree: &impl HashReader, size: u64) -> Value {
     let proof = inclusion_proof(index, size, tree)
         .map(|p| hashes_b64(&p))
         .unwrap_or_default();
@@ -64,7 +64,12 @@ pub fn entry_evidence(index: u64, entry: &[u8], tree: &MemoryTree, size: u64) ->
 /// what the monitor's verified tree holds (index, leaf hash, inclusion proof in the tree of
 /// `size`), `"entry": null`, and why the bytes are missing. The alert it supports was decided
 /// from entries checked earlier, so it is raised all the same (DESIGN §6: never drop an alert).
-pub fn unavailable_entry_evidence(index: u64, reason: &str, tree: &MemoryTree, size: u64) -> Value {
+pub fn unavailable_entry_evidence(
+    index: u64,
+    reason: &str,
+    tree: &impl HashReader,
+    size: u64,
+) -> Value {
     let proof = inclusion_proof(index, size, tree)
         .map(|p| hashes_b64(&p))
         .unwrap_or_default();
@@ -72,7 +77,10 @@ pub fn unavailable_entry_evidence(index: u64, reason: &str, tree: &MemoryTree, s
         "index": index,
         "entry": Value::Null,
         "entry_unavailable": reason,
-        "leaf_hash": tree.leaf_hash(index).map(|h| h.to_base64()),
+        "leaf_hash": (index < size)
+            .then(|| tree.read_hashes(&[stored_hash_index(0, index)]).ok())
+            .flatten()
+            .and_then(|h| h.first().map(Hash::to_base64)),
         "size": size,
         "inclusion": proof,
     })
@@ -89,16 +97,17 @@ pub struct SeenCheckpoint {
     pub source: String,
 }
 
-/// Compares a log-signed checkpoint no larger than the verified tree with that tree.
+/// Compares a log-signed checkpoint no larger than the verified tree (of `n` leaves, read
+/// through `tree`) with that tree.
 /// Returns a `fork` alert if the log signed a root that its verified history does not have.
 pub fn check_against_tree(
     origin: &str,
     verified_note: &[u8],
-    tree: &MemoryTree,
+    tree: &impl HashReader,
+    n: u64,
     other: &SeenCheckpoint,
     now: u64,
 ) -> Option<Alert> {
-    let n = tree.size();
     let m = other.checkpoint.size();
     if m > n {
         return None;
@@ -106,7 +115,7 @@ pub fn check_against_tree(
     let expected = if m == 0 {
         empty_root()
     } else {
-        tree.root_at(m).ok()?
+        taglog_proofs::tree::tree_root(m, tree).ok()?
     };
     let claimed = other.checkpoint.root();
     if expected == claimed {
@@ -511,6 +520,7 @@ mod tests {
     use taglog_proofs::checkpoint::{sign_checkpoint, SignedCheckpoint};
     use taglog_proofs::consistency::verify_consistency;
     use taglog_proofs::note::{KeyType, SignerKey};
+    use taglog_proofs::tree::MemoryTree;
 
     fn key() -> SignerKey {
         SignerKey::from_seed("log.test/x".parse().unwrap(), KeyType::Ed25519, [7; 32])
@@ -535,12 +545,17 @@ mod tests {
             t.append(&[i]).unwrap();
         }
         let verified = seen(10, t.root());
-        assert!(
-            check_against_tree("o", &verified.note, &t, &seen(4, t.root_at(4).unwrap()), 0)
-                .is_none()
-        );
+        assert!(check_against_tree(
+            "o",
+            &verified.note,
+            &t,
+            10,
+            &seen(4, t.root_at(4).unwrap()),
+            0
+        )
+        .is_none());
         let bad = seen(4, sha256(b"other"));
-        let a = check_against_tree("o", &verified.note, &t, &bad, 0).unwrap();
+        let a = check_against_tree("o", &verified.note, &t, 10, &bad, 0).unwrap();
         assert_eq!(a.kind, AlertKind::Fork);
         let c = &a.evidence["consistency"];
         let proof: Vec<Hash> = c["proof"]
@@ -555,7 +570,7 @@ mod tests {
         // Same size, other root.
         let same = seen(10, sha256(b"x"));
         assert_eq!(
-            check_against_tree("o", &verified.note, &t, &same, 0)
+            check_against_tree("o", &verified.note, &t, 10, &same, 0)
                 .unwrap()
                 .kind,
             AlertKind::Fork

@@ -15,6 +15,7 @@ pub mod replay;
 pub mod serve;
 pub mod state;
 pub mod store;
+pub mod treefile;
 pub mod witness;
 
 pub use monitor::{Config, Monitor, MonitorError, PollReport};

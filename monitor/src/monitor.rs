@@ -484,6 +484,7 @@ impl Monitor {
                 &self.origin,
                 verified.note.as_bytes(),
                 &self.dir.tree,
+                self.dir.tree.size(),
                 cp,
                 now,
             ) {

@@ -1,11 +1,15 @@
 //! The monitor's persistent state in `--state-dir` (DESIGN.md §6).
 //!
 //! Two files and a lock:
-//! - `leaves.bin`: the RFC 6962 leaf hash of every entry of the last verified checkpoint, 32
-//!   bytes each, in index order. Appended (and synced) only after the appended range rebuilt
-//!   the root of a log-signed checkpoint, and truncated on load to the verified size. From it
-//!   the monitor rebuilds the whole tree in memory, so it can compute the root at any earlier
-//!   size and build consistency and inclusion proofs for evidence without trusting the log.
+//! - `tree.bin`: every stored hash of the tree of the last verified checkpoint, 32 bytes each,
+//!   in stored hash order ([`crate::treefile`]). Appended while a range is checked, synced
+//!   only after the range rebuilt the root of a log-signed checkpoint (and truncated if it did
+//!   not), and truncated on load to the verified size after every hash was checked. The
+//!   monitor reads it with positioned reads to compute the root at any earlier size and build
+//!   consistency and inclusion proofs for evidence without trusting the log, and without
+//!   holding the tree in memory. A state directory of an earlier monitor has `leaves.bin`
+//!   instead (the leaf hashes only): `tree.bin` is built from it once on open, then
+//!   `leaves.bin` is removed.
 //! - `state.json`: the last verified checkpoint, how many of its entries have been replayed
 //!   (checked), the replay checker's state at that point (its map version on disk and the
 //!   bindings since the last state leaf), the alert outbox and the ids of
@@ -26,17 +30,18 @@
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 use taglog_proofs::hash::{Hash, HASH_LEN};
-use taglog_proofs::tree::{MemoryTree, TreeError};
+use taglog_proofs::tree::TreeError;
 
 use crate::alerts::Alert;
 use crate::checks::NoticeState;
 use crate::replay::ReplayState;
+use crate::treefile::{TreeFile, TreeFileError};
 
 /// The state file format version this code writes (and reads).
 ///
@@ -58,6 +63,8 @@ pub const MAX_STATE_BYTES: u64 = 4 << 30;
 
 const STATE_FILE: &str = "state.json";
 const LEAVES_FILE: &str = "leaves.bin";
+const TREE_FILE: &str = "tree.bin";
+const TREE_TMP_FILE: &str = "tree.bin.tmp";
 const LOCK_FILE: &str = "lock";
 
 /// Why the state could not be loaded or saved.
@@ -96,7 +103,10 @@ pub enum StateError {
         /// Origin configured.
         expected: String,
     },
-    /// `leaves.bin` does not rebuild the verified checkpoint.
+    /// `tree.bin` does not hold the verified tree, or cannot be read or extended.
+    #[error(transparent)]
+    Tree(#[from] TreeFileError),
+    /// `leaves.bin` (of an earlier monitor) does not rebuild the verified checkpoint.
     #[error("leaves.bin holds {have} leaf hashes whose tree does not match the verified checkpoint of size {size}; the state directory is damaged")]
     LeavesMismatch {
         /// Leaf hashes found.
@@ -129,6 +139,9 @@ pub enum StateDefect {
     /// The leaf hashes do not form a tree.
     #[error("{0}")]
     Tree(#[from] TreeError),
+    /// The verified root is not a base64 hash.
+    #[error("verified root {0:?} is not a base64 SHA-256 hash")]
+    Root(String),
     /// Entries were replayed, but the replay database they wrote is gone.
     #[error("{replayed} entries replayed, but the replay database {db} that holds their tag map and notice history is missing")]
     MissingReplayDb {
@@ -281,8 +294,8 @@ pub struct StateDir {
     _lock: File,
     /// The state as last loaded or saved (callers mutate it, then [`StateDir::save`]).
     pub state: MonitorState,
-    /// The tree of the verified checkpoint, rebuilt from `leaves.bin`.
-    pub tree: MemoryTree,
+    /// The tree of the verified checkpoint, in `tree.bin`.
+    pub tree: TreeFile,
 }
 
 impl StateDir {
@@ -313,38 +326,18 @@ impl StateDir {
         })
     }
 
-    /// Appends leaf hashes (already checked against a signed root) to `leaves.bin` and the
-    /// in-memory tree, durably, before the state that refers to them is saved.
+    /// Appends leaf hashes (already checked against a signed root) to `tree.bin`, durably,
+    /// before the state that refers to them is saved. (The monitor appends a range leaf by
+    /// leaf and checks its root before committing: [`TreeFile::push`].)
     ///
     /// # Errors
-    /// [`StateError::Io`].
+    /// [`StateError::Tree`].
     pub fn append_leaves(&mut self, leaves: &[Hash]) -> Result<(), StateError> {
-        let path = self.dir.join(LEAVES_FILE);
-        let mut f = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        let keep = self.tree.size().saturating_mul(HASH_LEN as u64);
-        f.set_len(keep).map_err(io_err(&path))?;
-        let mut buf = Vec::with_capacity(leaves.len().saturating_mul(HASH_LEN));
+        self.tree.begin()?;
         for h in leaves {
-            buf.extend_from_slice(&h.0);
+            self.tree.push(*h)?;
         }
-        use std::io::Seek;
-        f.seek(std::io::SeekFrom::Start(keep))
-            .map_err(io_err(&path))?;
-        f.write_all(&buf).map_err(io_err(&path))?;
-        f.sync_data().map_err(io_err(&path))?;
-        for h in leaves {
-            self.tree
-                .append_leaf_hash(*h)
-                .map_err(|e| StateError::Corrupt {
-                    path: path.clone(),
-                    defect: e.into(),
-                })?;
-        }
+        self.tree.commit()?;
         Ok(())
     }
 
@@ -424,36 +417,72 @@ fn load_state(dir: &Path, origin: &str, now: u64) -> Result<MonitorState, StateE
     Ok(state)
 }
 
-fn load_tree(dir: &Path, state: &MonitorState) -> Result<MemoryTree, StateError> {
-    let size = state.verified_size();
-    let mut tree = MemoryTree::new();
+fn load_tree(dir: &Path, state: &MonitorState) -> Result<TreeFile, StateError> {
+    let path = dir.join(TREE_FILE);
     let Some(verified) = &state.verified else {
-        return Ok(tree);
+        return Ok(TreeFile::create(&path)?);
     };
-    let path = dir.join(LEAVES_FILE);
-    let mut bytes = Vec::new();
-    match File::open(&path) {
+    let root = Hash::from_base64(&verified.root).ok_or_else(|| StateError::Corrupt {
+        path: dir.join(STATE_FILE),
+        defect: StateDefect::Root(verified.root.clone()),
+    })?;
+    let exists = match std::fs::metadata(&path) {
+        Ok(_) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    if !exists {
+        migrate_leaves(dir, verified.size, root)?;
+    }
+    Ok(TreeFile::open(&path, verified.size, root)?)
+}
+
+/// Builds `tree.bin` from the `leaves.bin` of an earlier monitor (through a temporary file,
+/// so a crash leaves `leaves.bin` to build from again), then removes `leaves.bin`.
+fn migrate_leaves(dir: &Path, size: u64, root: Hash) -> Result<(), StateError> {
+    let leaves_path = dir.join(LEAVES_FILE);
+    let tmp = dir.join(TREE_TMP_FILE);
+    let mut have = 0u64;
+    let mut tree = TreeFile::create(&tmp)?;
+    match File::open(&leaves_path) {
         Ok(f) => {
-            f.take(size.saturating_mul(HASH_LEN as u64))
-                .read_to_end(&mut bytes)
-                .map_err(io_err(&path))?;
+            let mut r = BufReader::with_capacity(1 << 20, f);
+            let mut b = [0u8; HASH_LEN];
+            while have < size {
+                match r.read_exact(&mut b) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => return Err(io_err(&leaves_path)(e)),
+                }
+                tree.push(Hash(b))?;
+                have += 1;
+            }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_err(&path)(e)),
+        Err(e) => return Err(io_err(&leaves_path)(e)),
     }
-    let have = (bytes.len() / HASH_LEN) as u64;
-    if have != size {
+    if have != size || tree.pending_root().ok() != Some(root) {
+        drop(tree);
+        let _ = std::fs::remove_file(&tmp);
         return Err(StateError::LeavesMismatch { have, size });
     }
-    for chunk in bytes.chunks_exact(HASH_LEN) {
-        let h = Hash::from_slice(chunk).ok_or(StateError::LeavesMismatch { have, size })?;
-        tree.append_leaf_hash(h)
-            .map_err(|_| StateError::LeavesMismatch { have, size })?;
+    tree.commit()?;
+    drop(tree);
+    let path = dir.join(TREE_FILE);
+    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    sync_dir(dir)?;
+    match std::fs::remove_file(&leaves_path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&leaves_path)(e)),
     }
-    if Some(tree.root()) != Hash::from_base64(&verified.root) {
-        return Err(StateError::LeavesMismatch { have, size });
-    }
-    Ok(tree)
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StateError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
 }
 
 #[cfg(test)]
@@ -474,15 +503,15 @@ mod tests {
         sd.state.verified = Some(Verified {
             note: "n".into(),
             size: 5,
-            root: sd.tree.root().to_base64(),
+            root: sd.tree.root().unwrap().to_base64(),
         });
         sd.state.replayed = 3;
         sd.save().unwrap();
-        let root = sd.tree.root();
+        let root = sd.tree.root().unwrap();
         drop(sd);
         let sd = StateDir::open(dir.path(), "o", 5).unwrap();
         assert_eq!(sd.state.replayed, 3);
-        assert_eq!(sd.tree.root(), root);
+        assert_eq!(sd.tree.root().unwrap(), root);
         drop(sd);
         assert!(matches!(
             StateDir::open(dir.path(), "other", 5),
@@ -498,7 +527,7 @@ mod tests {
         sd.state.verified = Some(Verified {
             note: String::new(),
             size: 1,
-            root: sd.tree.root().to_base64(),
+            root: sd.tree.root().unwrap().to_base64(),
         });
         sd.save().unwrap();
         // Leaves of a range that was never verified (crash before the state save).
@@ -507,6 +536,113 @@ mod tests {
         let mut sd = StateDir::open(dir.path(), "o", 0).unwrap();
         assert_eq!(sd.tree.size(), 1);
         sd.append_leaves(&[leaf_hash(b"c")]).unwrap();
-        assert_eq!(sd.tree.leaf_hash(1), Some(leaf_hash(b"c")));
+        assert_eq!(sd.tree.leaf_hash(1).unwrap(), leaf_hash(b"c"));
+    }
+
+    /// A state directory of an earlier monitor (`leaves.bin`, no `tree.bin`).
+    fn earlier_dir(leaves: &[Hash], size: u64) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = taglog_proofs::tree::root_of_leaves(&leaves[..size as usize]);
+        let mut state = MonitorState::new("o", 0);
+        state.verified = Some(Verified {
+            note: String::new(),
+            size,
+            root: root.to_base64(),
+        });
+        std::fs::write(
+            dir.path().join(STATE_FILE),
+            serde_json::to_vec(&state).unwrap(),
+        )
+        .unwrap();
+        let bytes: Vec<u8> = leaves.iter().flat_map(|h| h.0).collect();
+        std::fs::write(dir.path().join(LEAVES_FILE), bytes).unwrap();
+        (dir, root.to_base64())
+    }
+
+    #[test]
+    fn leaves_of_an_earlier_monitor_become_tree_bin() {
+        let leaves: Vec<Hash> = (0..1000u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        // One leaf hash past the verified size: a range whose state was never saved.
+        let (dir, root) = earlier_dir(&leaves, 999);
+        let sd = StateDir::open(dir.path(), "o", 0).unwrap();
+        assert_eq!(sd.tree.size(), 999);
+        assert_eq!(sd.tree.root().unwrap().to_base64(), root);
+        assert_eq!(sd.tree.leaf_hash(500).unwrap(), leaves[500]);
+        drop(sd);
+        assert!(!dir.path().join(LEAVES_FILE).exists());
+        assert!(!dir.path().join(TREE_TMP_FILE).exists());
+        let sd = StateDir::open(dir.path(), "o", 0).unwrap();
+        assert_eq!(sd.tree.root().unwrap().to_base64(), root);
+    }
+
+    #[test]
+    fn damaged_leaves_of_an_earlier_monitor_are_reported_and_kept() {
+        let leaves: Vec<Hash> = (0..100u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let (dir, _) = earlier_dir(&leaves, 100);
+        let path = dir.path().join(LEAVES_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[40 * 32 + 3] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let e = StateDir::open(dir.path(), "o", 0).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StateError::LeavesMismatch {
+                    have: 100,
+                    size: 100
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+        assert!(!dir.path().join(TREE_FILE).exists());
+        std::fs::write(&path, &bytes[..99 * 32]).unwrap();
+        let e = StateDir::open(dir.path(), "o", 0).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StateError::LeavesMismatch {
+                    have: 99,
+                    size: 100
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn damaged_tree_bin_is_reported_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sd = StateDir::open(dir.path(), "o", 0).unwrap();
+        let leaves: Vec<Hash> = (0..300u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        sd.append_leaves(&leaves).unwrap();
+        sd.state.verified = Some(Verified {
+            note: String::new(),
+            size: 300,
+            root: sd.tree.root().unwrap().to_base64(),
+        });
+        sd.save().unwrap();
+        drop(sd);
+        let path = dir.path().join(TREE_FILE);
+        let good = std::fs::read(&path).unwrap();
+        let state = std::fs::read(dir.path().join(STATE_FILE)).unwrap();
+        let mut flipped = good.clone();
+        flipped[100 * 32] ^= 0x80;
+        for bad in [flipped, good[..good.len() - 32].to_vec()] {
+            std::fs::write(&path, &bad).unwrap();
+            let e = StateDir::open(dir.path(), "o", 0).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    StateError::Tree(TreeFileError::Mismatch { size: 300, .. })
+                ),
+                "{e}"
+            );
+            assert!(e.to_string().contains("damaged"), "{e}");
+            assert_eq!(std::fs::read(&path).unwrap(), bad);
+            assert_eq!(std::fs::read(dir.path().join(STATE_FILE)).unwrap(), state);
+        }
+        std::fs::write(&path, &good).unwrap();
+        assert!(StateDir::open(dir.path(), "o", 0).is_ok());
     }
 }

@@ -9,25 +9,45 @@ use super::{Monitor, MonitorError};
 use crate::alerts::Alert;
 use crate::checks::{self, SeenCheckpoint};
 use crate::follow::{self, FetchError};
-use crate::state::Verified;
+use crate::state::{StateError, Verified};
+use crate::treefile::TreeFile;
+
+/// The scratch file in the state directory that holds a tree rebuilt from entry 0 while a
+/// fork is diagnosed.
+const FORK_CHECK_FILE: &str = "fork-check.bin";
+
+/// A scratch file, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Best effort: a leftover is replaced by the next diagnosis.
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
 
 /// The most entry bytes read while verifying a checkpoint that are kept for the replay
-/// (beyond it, the replay reads the entries again).
-pub const MAX_PREFETCH_BYTES: usize = 256 << 20;
+/// (beyond it, the replay reads the entries again). Bounded so that the monitor's memory does
+/// not grow with the range verified in one step.
+pub const MAX_PREFETCH_BYTES: usize = 64 << 20;
 
 impl Monitor {
     /// Tries to verify `target` from the tiles. `Err(reason, computed root)` if it fails.
+    ///
+    /// The entries' leaf hashes are appended to the verified tree's file chunk by chunk as
+    /// they arrive (nothing of the range but the kept entries stays in memory), and the
+    /// append is committed only if the new root is the checkpoint's; otherwise it is
+    /// truncated away.
     async fn try_advance(
         &mut self,
         target: &SeenCheckpoint,
     ) -> Result<Result<(), (String, Option<Hash>)>, MonitorError> {
         let from = self.dir.tree.size();
         let to = target.checkpoint.size();
-        // Only leaf hashes are kept (32 bytes per entry); entries are read a range at a
-        // time, and the first missing or malformed bundle stops the attempt.
-        // When the replay is caught up, the entries read (up to MAX_PREFETCH_BYTES) are kept
-        // for it, so each entry is fetched once.
-        let mut leaves = Vec::new();
+        self.dir.tree.begin().map_err(StateError::from)?;
+        // Entries are read a range at a time, and the first missing or malformed bundle stops
+        // the attempt. When the replay is caught up, the entries read (up to
+        // MAX_PREFETCH_BYTES) are kept for it, so each entry is fetched once.
         let mut keep: Vec<Vec<u8>> = Vec::new();
         let mut keeping = from == self.dir.state.replayed;
         let mut kept_bytes = 0usize;
@@ -36,22 +56,32 @@ impl Monitor {
             let end = to.min(start.saturating_add(self.config.chunk.max(256)));
             match self.client.entries(start, end, to).await {
                 Ok(e) => {
-                    leaves.extend(follow::leaf_hashes(&e));
+                    for h in follow::leaf_hashes(&e) {
+                        self.dir.tree.push(h).map_err(StateError::from)?;
+                    }
                     kept_bytes = kept_bytes.saturating_add(e.iter().map(Vec::len).sum());
                     keeping &= kept_bytes <= MAX_PREFETCH_BYTES;
                     if keeping {
                         keep.extend(e);
+                    } else {
+                        keep = Vec::new();
                     }
                 }
                 Err(e) if e.is_bad_content() || matches!(e, FetchError::NotFound { .. }) => {
-                    return Ok(Err((e.to_string(), None)))
+                    self.dir.tree.begin().map_err(StateError::from)?;
+                    return Ok(Err((e.to_string(), None)));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    self.dir.tree.begin().map_err(StateError::from)?;
+                    return Err(e.into());
+                }
             }
             start = end;
         }
-        let root = follow::extend_root(&self.dir.tree, &leaves).map_err(MonitorError::Tree)?;
-        if root != target.checkpoint.root() {
+        let got = self.dir.tree.pending_size();
+        let root = self.dir.tree.pending_root().map_err(MonitorError::Tree)?;
+        if got != to || root != target.checkpoint.root() {
+            self.dir.tree.begin().map_err(StateError::from)?;
             return Ok(Err((
                 format!(
                     "entries {from}..{to} rebuild root {}, not the checkpoint's {}",
@@ -61,7 +91,7 @@ impl Monitor {
                 Some(root),
             )));
         }
-        self.dir.append_leaves(&leaves)?;
+        self.dir.tree.commit().map_err(StateError::from)?;
         self.prefetched = (!keep.is_empty()).then_some((from, keep));
         if to > self.dir.state.replayed {
             self.dir.state.boundaries.insert(to);
@@ -148,23 +178,14 @@ impl Monitor {
             return Ok(None);
         }
         let size = target.checkpoint.size();
-        let mut tree = taglog_proofs::tree::MemoryTree::new();
-        let mut start = 0;
-        while start < size {
-            let end = size.min(start.saturating_add(self.config.chunk.max(256)));
-            let entries = match self.client.entries(start, end, size).await {
-                Ok(e) => e,
-                Err(e) if e.is_bad_content() || matches!(e, FetchError::NotFound { .. }) => {
-                    return Ok(None)
-                }
-                Err(e) => return Err(e.into()),
-            };
-            for e in &entries {
-                tree.append(e).map_err(MonitorError::Tree)?;
-            }
-            start = end;
-        }
-        if tree.size() != size || tree.root() != target.checkpoint.root() {
+        // The rebuilt tree goes to a scratch file beside the verified one (removed after), so
+        // memory does not grow with the log here either.
+        let scratch = Scratch(self.dir.path().join(FORK_CHECK_FILE));
+        let mut tree = TreeFile::create(&scratch.0).map_err(StateError::from)?;
+        if !self.rebuild_from_zero(&mut tree, size).await?
+            || tree.pending_size() != size
+            || tree.pending_root().map_err(MonitorError::Tree)? != target.checkpoint.root()
+        {
             return Ok(None);
         }
         let ours = self
@@ -174,8 +195,34 @@ impl Monitor {
             &self.origin,
             &target.note,
             &tree,
+            size,
             &ours,
             now,
         ))
+    }
+
+    /// Appends the leaf hashes of entries `0..size` to `tree` (uncommitted). `Ok(false)` if
+    /// the log does not serve them.
+    async fn rebuild_from_zero(
+        &self,
+        tree: &mut TreeFile,
+        size: u64,
+    ) -> Result<bool, MonitorError> {
+        let mut start = 0;
+        while start < size {
+            let end = size.min(start.saturating_add(self.config.chunk.max(256)));
+            let entries = match self.client.entries(start, end, size).await {
+                Ok(e) => e,
+                Err(e) if e.is_bad_content() || matches!(e, FetchError::NotFound { .. }) => {
+                    return Ok(false)
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for h in follow::leaf_hashes(&entries) {
+                tree.push(h).map_err(StateError::from)?;
+            }
+            start = end;
+        }
+        Ok(true)
     }
 }

@@ -11,6 +11,7 @@
 use serde_json::Value;
 use taglog_proofs::hash::leaf_hash;
 use taglog_proofs::leaves::Leaf;
+use taglog_proofs::tree::TreeError;
 
 use super::{Monitor, MonitorError, PollReport};
 use crate::alerts::Alert;
@@ -44,7 +45,12 @@ impl Monitor {
             Err(e) => return Err(e.into()),
         };
         for (i, e) in (start..end).zip(&entries) {
-            if self.dir.tree.leaf_hash(i) != Some(leaf_hash(e)) {
+            let ours = match self.dir.tree.leaf_hash(i) {
+                Ok(h) => Some(h),
+                Err(TreeError::IndexOutOfRange { .. }) => None,
+                Err(e) => return Err(MonitorError::Tree(e)),
+            };
+            if ours != Some(leaf_hash(e)) {
                 return Ok(Err((i, format!("entry {i} differs from the verified one"))));
             }
         }
