@@ -1,14 +1,17 @@
 //! A log read from its static objects (issue 15): a `log` line or `--log` naming
 //! `static+https://host/prefix` (or `static+http://`) makes the client fetch the checkpoint,
-//! tiles, entry bundles and map objects from that base URL (a bucket, CDN or mirror) instead
-//! of asking the server's `/lookup`.
+//! the edge object of its size, tiles, entry bundles and map objects from that base URL (a
+//! bucket, CDN or mirror) instead of asking the server's `/lookup`. A bucket without edge
+//! objects (HTTP 404 for `edge/<N>`: written before they existed) is read from its tiles and
+//! entry bundles instead.
 //!
 //! The bundle is rebuilt by proofs' [`BundleBuilder`], which checks every object before using
 //! it (the checkpoint by the log key, tiles against its root, map objects against their
 //! address), and then goes through the same verifier as a `/lookup` bundle: it is handed over
 //! as bundle bytes, exactly what `/lookup` would have answered for the same checkpoint.
 //!
-//! Cache: tiles, entry bundles and map objects never change, so they are kept on disk by path
+//! Cache: tiles, entry bundles, map objects and edge objects never change, so they are kept
+//! on disk by path
 //! under `<cache>/static/<hex sha256(origin)>/` (`TAGLOG_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/taglog`, else `~/.cache/taglog`); the checkpoint is always fetched. A
 //! cached object is checked like a fetched one; if a build fails with cached objects in it,
@@ -22,7 +25,9 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 use taglog_proofs::note::{VerifierKey, MAX_NOTE_BYTES};
 use taglog_proofs::refs::TagRef;
-use taglog_proofs::static_layout::{BundleBuilder, ObjectPath, MAX_MAP_OBJECT_BYTES};
+use taglog_proofs::static_layout::{
+    BundleBuilder, ObjectPath, MAX_EDGE_OBJECT_BYTES, MAX_MAP_OBJECT_BYTES,
+};
 use taglog_proofs::tiles::{TileKind, MAX_BUNDLE_BYTES as MAX_ENTRY_BUNDLE_BYTES, TILE_WIDTH};
 
 use crate::body::{error_chain, read_limited};
@@ -75,6 +80,7 @@ fn limit_for(path: &ObjectPath) -> u64 {
     let n = match path {
         ObjectPath::Checkpoint => MAX_NOTE_BYTES,
         ObjectPath::Map(_) => MAX_MAP_OBJECT_BYTES,
+        ObjectPath::Edge(_) => MAX_EDGE_OBJECT_BYTES,
         ObjectPath::Tile(t) if t.kind() == TileKind::Entries => MAX_ENTRY_BUNDLE_BYTES,
         ObjectPath::Tile(_) => 32 * usize::from(TILE_WIDTH),
     };
@@ -180,10 +186,15 @@ impl StaticLog {
                     None => to_fetch.push(p),
                 }
             }
-            let got = futures_util::future::join_all(to_fetch.iter().map(|p| self.fetch(p))).await;
+            let got =
+                futures_util::future::join_all(to_fetch.iter().map(|p| self.fetch_opt(p))).await;
             for (p, bytes) in to_fetch.into_iter().zip(got) {
-                let bytes = bytes.map_err(Failure::Error)?;
                 stats.fetched += 1;
+                // Only an edge object may be absent (a bucket written before edge objects):
+                // the builder then asks for the tiles instead.
+                let Some(bytes) = bytes.map_err(Failure::Error)? else {
+                    continue;
+                };
                 stats.bytes += bytes.len();
                 self.store(&p, &bytes);
                 round.push((p, bytes));
@@ -241,6 +252,15 @@ impl StaticLog {
 
     async fn fetch(&self, p: &ObjectPath) -> Result<Vec<u8>, RemoteError> {
         let url = format!("{}/{}", self.base, p.to_path());
+        self.fetch_opt(p).await?.ok_or(RemoteError::Unavailable {
+            url,
+            reason: "HTTP 404 for a static object".into(),
+        })
+    }
+
+    /// The object, or `None` for an edge object the base URL answers 404 for.
+    async fn fetch_opt(&self, p: &ObjectPath) -> Result<Option<Vec<u8>>, RemoteError> {
+        let url = format!("{}/{}", self.base, p.to_path());
         let resp = self
             .http
             .get(&url)
@@ -251,6 +271,9 @@ impl StaticLog {
                 reason: error_chain(&e),
             })?;
         let status = resp.status().as_u16();
+        if status == 404 && matches!(p, ObjectPath::Edge(_)) {
+            return Ok(None);
+        }
         if status != 200 {
             return Err(RemoteError::Unavailable {
                 url,
@@ -259,7 +282,7 @@ impl StaticLog {
         }
         read_limited(resp, limit_for(p))
             .await
-            .map(|b| b.to_vec())
+            .map(|b| Some(b.to_vec()))
             .map_err(|e| RemoteError::BadAnswer {
                 url,
                 reason: e.to_string(),

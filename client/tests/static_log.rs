@@ -8,7 +8,11 @@
 //!   newer checkpoint) and S5 (a withdrawn tag) are rejected from the objects;
 //! - with the server stopped, verification from the objects still works, and a warm client
 //!   fetches only the checkpoint and what changed;
-//! - a tampered checkpoint, tile or map object is refused, and the client's state is unchanged.
+//! - after the log moved past a tile, a warm client fetches at most 3 objects (the checkpoint,
+//!   the edge object of its size and a map object that changed); a bucket without edge
+//!   objects is still read (from its tiles);
+//! - a tampered checkpoint, tile, entry bundle, map object or edge object is refused, and the
+//!   client's state is unchanged.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -210,24 +214,32 @@ fn tampered_objects_are_refused_and_change_nothing() {
     submit_all(&e.server().url, items, 6);
     let files = e.synced();
     let key = e.server().log_key();
-    let (_, fetched) =
-        bundle_from(dir_fetch(&e.bucket), &key, &format!("{PREFIX}/app:5"), None).unwrap();
-    let map = fetched.iter().find(|p| p.starts_with("map/")).unwrap();
-    let tile = fetched
+    let app5 = format!("{PREFIX}/app:5");
+    let (_, fetched) = bundle_from(dir_fetch(&e.bucket), &key, &app5, None).unwrap();
+    let edge = fetched.iter().find(|p| p.starts_with("edge/")).unwrap();
+    // The same bucket without edge objects (as written before they existed): the reader then
+    // reads the right-edge tiles and the top map object themselves.
+    let without: Files = files
+        .iter()
+        .filter(|(p, _)| !p.starts_with("edge/"))
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .collect();
+    let from = |p: &str| without.get(p).cloned().ok_or_else(|| format!("no {p}"));
+    let (_, old) = bundle_from(from, &key, &app5, None).unwrap();
+    let map = old.iter().find(|p| p.starts_with("map/")).unwrap();
+    let tile = old
         .iter()
         .find(|p| p.starts_with("tile/") && !p.starts_with("tile/entries"))
         .unwrap();
-    let entries = fetched
-        .iter()
-        .find(|p| p.starts_with("tile/entries"))
-        .unwrap();
-    for (what, path) in [
-        ("checkpoint", "checkpoint"),
-        ("map object", map.as_str()),
-        ("hash tile", tile.as_str()),
-        ("entry bundle", entries.as_str()),
+    let entries = old.iter().find(|p| p.starts_with("tile/entries")).unwrap();
+    for (what, path, bucket) in [
+        ("checkpoint", "checkpoint", &files),
+        ("edge object", edge.as_str(), &files),
+        ("map object", map.as_str(), &without),
+        ("hash tile", tile.as_str(), &without),
+        ("entry bundle", entries.as_str(), &without),
     ] {
-        e.files.set_all(tamper(&files, path));
+        e.files.set_all(tamper(bucket, path));
         let c = e.client(&e.files.url);
         let r = Env::verify(&c, "app:5", 0x35);
         r.code(1);
@@ -237,4 +249,66 @@ fn tampered_objects_are_refused_and_change_nothing() {
     // The honest objects verify.
     e.files.set_all(files);
     Env::verify(&e.client(&e.files.url), "app:5", 0x35).ok();
+}
+
+#[test]
+fn a_warm_check_after_the_log_moved_fetches_at_most_three_objects() {
+    let e = Env::start();
+    let batch = |from: u64, to: u64| -> Vec<(String, u64, u8)> {
+        (from..to)
+            .map(|i| (format!("{PREFIX}/app:{i}"), 1, (i % 200) as u8 + 0x30))
+            .collect()
+    };
+    submit_all(&e.server().url, batch(0, 300), 6);
+    e.files.set_all(e.synced());
+    let proxy = RecordingProxy::start(&e.files.url);
+    let c = e.client(&proxy.url);
+    Env::verify(&c, "app:5", 0x35).ok();
+    let cold = proxy.paths();
+    assert!(cold.len() <= 12, "{cold:?}");
+    assert!(cold.iter().any(|p| p.starts_with("edge/")), "{cold:?}");
+
+    // The log moves past a level-0 tile: the cached checkpoint's tile is now full, and the
+    // right edge (partial tiles, state leaf, top of the map) changed.
+    let before = e.synced();
+    submit_all(&e.server().url, batch(300, 600), 6);
+    let moved = e.synced();
+    let size = |f: &Files| {
+        let key = e.server().log_key();
+        SignedCheckpoint::open(&f["checkpoint"], &key)
+            .unwrap()
+            .checkpoint()
+            .size()
+    };
+    assert!(
+        size(&moved) / 256 > size(&before) / 256,
+        "no tile boundary crossed"
+    );
+    e.files.set_all(moved.clone());
+    proxy.clear();
+    Env::verify(&c, "app:5", 0x35).ok();
+    let warm = proxy.paths();
+    assert!(
+        warm.len() <= 3,
+        "warm check after the log moved fetched {warm:?}"
+    );
+    assert_eq!(warm[0], "checkpoint", "{warm:?}");
+    assert!(warm[1].starts_with("edge/"), "{warm:?}");
+    assert!(warm[2..].iter().all(|p| p.starts_with("map/")), "{warm:?}");
+
+    // A bucket written before edge objects existed: the client falls back to the tiles.
+    let old: Files = moved
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("edge/"))
+        .collect();
+    e.files.set_all(old);
+    let fresh = e.client(&proxy.url);
+    proxy.clear();
+    Env::verify(&fresh, "app:5", 0x35).ok();
+    let paths = proxy.paths();
+    assert!(paths.iter().any(|p| p.starts_with("edge/")), "{paths:?}");
+    assert!(
+        paths.iter().any(|p| p.starts_with("tile/entries/")),
+        "{paths:?}"
+    );
 }

@@ -2,7 +2,8 @@
 //! published checkpoint, the objects a verifier needs, and the bundle rebuilt from them equals
 //! the `/lookup` bundle field by field; a crash (kill -9, also while bindings arrive) or a run
 //! without `--publish` is caught up at the next start, with nothing missing; commits within
-//! `--publish-interval` go up as one set of objects, none of the versions between.
+//! `--publish-interval` go up as one set of objects, none of the versions between; objects
+//! deleted by hand (tiles, entry bundles, the edge object) are uploaded again at start.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -207,7 +208,7 @@ fn a_start_catches_up_after_a_run_without_publishing_and_after_kill_9() {
 }
 
 #[test]
-fn tiles_deleted_from_the_bucket_by_hand_are_uploaded_again_at_start() {
+fn objects_deleted_from_the_bucket_by_hand_are_uploaded_again_at_start() {
     let (dir, out) = (tempdir(), tempdir());
     let bucket = out.path().join("bucket");
     let flag = publish_flag(&bucket);
@@ -220,7 +221,8 @@ fn tiles_deleted_from_the_bucket_by_hand_are_uploaded_again_at_start() {
     assert_eq!(server.terminate(), Some(0));
     let before = taglog_testkit::static_server::read_dir_files(&bucket);
 
-    // A full and a partial entry bundle and a hash tile of the checkpoint, deleted by hand.
+    // A full and a partial entry bundle, a hash tile and the edge object of the checkpoint,
+    // deleted by hand.
     let partial = taglog_proofs::tiles::entry_bundle_for(size - 1, size)
         .unwrap()
         .to_path();
@@ -229,6 +231,7 @@ fn tiles_deleted_from_the_bucket_by_hand_are_uploaded_again_at_start() {
         "tile/entries/000".to_owned(),
         partial,
         "tile/0/000".to_owned(),
+        ObjectPath::Edge(size).to_path(),
     ];
     for path in &deleted {
         std::fs::remove_file(bucket.join(path)).unwrap();
@@ -250,13 +253,14 @@ fn tiles_deleted_from_the_bucket_by_hand_are_uploaded_again_at_start() {
     );
     let metrics = http_get(&format!("{}/metrics", server.url)).text();
     assert!(
-        metrics.contains("taglog_publish_repaired_total 3\n"),
+        metrics.contains("taglog_publish_repaired_total 4\n"),
         "{metrics}"
     );
 }
 
 /// The paths `check_complete` reads for the bucket's checkpoint: every object a verifier of
-/// that checkpoint may need (its tiles, entry bundles and map objects, and the checkpoint).
+/// that checkpoint may need (its tiles, entry bundles, edge object and map objects, and the
+/// checkpoint).
 fn objects_of_checkpoint(bucket: &Path, key: &VerifierKey) -> (u64, BTreeSet<String>) {
     let mut read = BTreeSet::new();
     let mut fetch = dir_fetch(bucket);

@@ -7,8 +7,8 @@
 //! - the bucket unreachable for a while: the log keeps sequencing, `/healthz` reports the lag
 //!   and the error, and once the bucket is back it catches up with nothing missing;
 //! - kill -9 of the server while it uploads, then a start: the bucket catches up.
-//! - tiles deleted from the bucket by hand: the next start lists the bucket and uploads them
-//!   again.
+//! - tiles and the edge object deleted from the bucket by hand: the next start finds them
+//!   missing and uploads them again.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -180,10 +180,11 @@ fn an_unreachable_bucket_catches_up_in_order_and_kill_9_loses_nothing() {
     assert_eq!(complete.size, size);
     assert!(complete.map_keys >= 360, "{complete:?}");
 
-    // An entry bundle and a hash tile deleted from the bucket by hand: the next start lists
-    // the bucket, finds them missing and uploads them again.
+    // An entry bundle, a hash tile and the edge object deleted from the bucket by hand: the
+    // next start finds them missing and uploads them again.
     assert_eq!(server.terminate(), Some(0));
-    let deleted = ["tile/entries/000", "tile/0/000"];
+    let edge = taglog_proofs::static_layout::ObjectPath::Edge(size).to_path();
+    let deleted = ["tile/entries/000", "tile/0/000", edge.as_str()];
     for path in deleted {
         std::fs::remove_file(objects.join(path)).unwrap();
     }

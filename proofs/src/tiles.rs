@@ -224,16 +224,8 @@ impl TilePath {
             TileKind::Hash { level } => s.push_str(&level.to_string()),
             TileKind::Entries => s.push_str("entries"),
         }
-        let digits = self.index.to_string();
-        let padded = format!("{:0>width$}", digits, width = digits.len().div_ceil(3) * 3);
-        let groups = padded.len() / 3;
-        for (i, chunk) in padded.as_bytes().chunks(3).enumerate() {
-            s.push('/');
-            if i + 1 < groups {
-                s.push('x');
-            }
-            s.push_str(std::str::from_utf8(chunk).unwrap_or("000"));
-        }
+        s.push('/');
+        s.push_str(&index_path(self.index));
         if !self.is_full() {
             s.push_str(".p/");
             s.push_str(&self.width.to_string());
@@ -290,8 +282,27 @@ impl TilePath {
     }
 }
 
+/// `index` in zero-padded 3-digit groups, all but the last prefixed with `x`
+/// (`x001/x234/067`), as tlog-tiles paths spell it.
+pub(crate) fn index_path(index: u64) -> String {
+    let digits = index.to_string();
+    let padded = format!("{:0>width$}", digits, width = digits.len().div_ceil(3) * 3);
+    let groups = padded.len() / 3;
+    let mut s = String::with_capacity(padded.len() + 2 * groups);
+    for (i, chunk) in padded.as_bytes().chunks(3).enumerate() {
+        if i > 0 {
+            s.push('/');
+        }
+        if i + 1 < groups {
+            s.push('x');
+        }
+        s.push_str(std::str::from_utf8(chunk).unwrap_or("000"));
+    }
+    s
+}
+
 /// Parses `x001/x234/067`; canonicality (no leading `x000`) is checked by the round trip.
-fn parse_index(s: &str) -> Option<u64> {
+pub(crate) fn parse_index(s: &str) -> Option<u64> {
     let mut groups = s.split('/').peekable();
     let mut n: u64 = 0;
     while let Some(g) = groups.next() {

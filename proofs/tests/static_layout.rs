@@ -1,7 +1,8 @@
 //! Static objects (issue 15): a bundle rebuilt from a bucket of tiles, entry bundles, map
-//! objects and a checkpoint equals, field by field, the bundle `/lookup` builds from storage
-//! for the same checkpoint; the one verifier accepts it; and every altered object is
-//! rejected before anything is read from it.
+//! objects, edge objects and a checkpoint equals, field by field, the bundle `/lookup` builds
+//! from storage for the same checkpoint (also from a bucket without edge objects); the one
+//! verifier accepts it; every altered object is rejected before anything is read from it;
+//! and with the edge object a reader that is warm at an earlier size fetches no tile.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -24,8 +25,8 @@ use taglog_proofs::note::{KeyName, KeyType, SignerKey};
 use taglog_proofs::policy::Policy;
 use taglog_proofs::refs::TagRef;
 use taglog_proofs::static_layout::{
-    map_objects, BundleBuilder, MapObject, MapObjectError, ObjectPath, StaticError,
-    MAX_MAP_OBJECT_BYTES,
+    edge_path, map_objects, top_map_object, BundleBuilder, EdgeObject, MapObject, MapObjectError,
+    ObjectPath, StaticError, EDGE_WINDOW_LEAVES, MAX_MAP_OBJECT_BYTES,
 };
 use taglog_proofs::tiles::{encode_entry_bundle, new_entry_bundles, new_tiles, tile_data};
 use taglog_proofs::tree::MemoryTree;
@@ -126,7 +127,8 @@ impl TestLog {
     }
 
     /// Uploads what the newest checkpoint adds, as the publisher does: tiles and bundles,
-    /// map objects newer than the last published version, then the checkpoint.
+    /// map objects newer than the last published version, the edge object, then the
+    /// checkpoint.
     fn publish(&mut self) {
         let (size, note) = self.checkpoints.last().cloned().unwrap();
         let old = self.published.unwrap_or(0);
@@ -145,6 +147,11 @@ impl TestLog {
             self.bucket
                 .insert(ObjectPath::Map(object.address).to_path(), object.bytes);
         }
+        let entry = self.entries.last().unwrap().clone();
+        let top = top_map_object(&self.map, size).unwrap();
+        let edge = EdgeObject::new(size, entry, &self.tree, top).unwrap();
+        self.bucket
+            .insert(edge_path(size), edge.to_bytes().unwrap());
         self.bucket.insert("checkpoint".into(), note);
         self.published = Some(size);
     }
@@ -184,7 +191,17 @@ impl TestLog {
     }
 }
 
-/// Drives a builder over `bucket`; returns the bundle and the objects of every round fetched.
+/// `bucket` as one written before edge objects existed.
+fn without_edges(bucket: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    bucket
+        .iter()
+        .filter(|(p, _)| !p.starts_with("edge/"))
+        .map(|(p, b)| (p.clone(), b.clone()))
+        .collect()
+}
+
+/// Drives a builder over `bucket` (an object it lacks is left out of its round, as a 404);
+/// returns the bundle and the objects of every round fetched.
 fn build(
     log: &TestLog,
     bucket: &BTreeMap<String, Vec<u8>>,
@@ -197,7 +214,7 @@ fn build(
         let round: Vec<(ObjectPath, Vec<u8>)> = b
             .wanted()
             .iter()
-            .map(|p| (*p, bucket.get(&p.to_path()).cloned().unwrap_or_default()))
+            .filter_map(|p| Some((*p, bucket.get(&p.to_path()).cloned()?)))
             .collect();
         rounds.push(round.iter().map(|(p, _)| *p).collect());
         b = match b.supply(round) {
@@ -239,8 +256,15 @@ proptest! {
         let log = log_from(&batches, every);
         let reference = reference(probe);
         let sizes: Vec<u64> = log.checkpoints.iter().map(|(s, _)| *s).collect();
-        for since in [None, Some(0), Some(*since_pick.get(&sizes))] {
-            let (built, _) = build(&log, &log.bucket, &reference, since);
+        let old = without_edges(&log.bucket);
+        for (bucket, since) in [
+            (&log.bucket, None),
+            (&log.bucket, Some(0)),
+            (&log.bucket, Some(*since_pick.get(&sizes))),
+            (&old, None),
+            (&old, Some(*since_pick.get(&sizes))),
+        ] {
+            let (built, _) = build(&log, bucket, &reference, since);
             let built = built.unwrap();
             let expected = log.lookup(&reference, since);
             prop_assert_eq!(&built.checkpoint, &expected.checkpoint);
@@ -285,6 +309,13 @@ proptest! {
             (ObjectPath::Checkpoint, StaticError::Checkpoint(_)) => true,
             (ObjectPath::Map(a), StaticError::MapObject { address, .. }) => a == *address,
             (ObjectPath::Tile(_), StaticError::Tiles { .. } | StaticError::Object { .. }) => true,
+            (
+                ObjectPath::Edge(_),
+                StaticError::Edge { .. }
+                | StaticError::Tiles { .. }
+                | StaticError::EdgeEntry { .. }
+                | StaticError::MapObject { .. },
+            ) => true,
             _ => false,
         };
         prop_assert!(named, "altered {} gave {}", target, err);
@@ -528,4 +559,111 @@ fn only_new_map_objects_are_published_again() {
     log.publish();
     let (b, _) = build(&log, &log.bucket, &reference(5), None);
     assert_eq!(b.unwrap(), log.lookup(&reference(5), None));
+}
+
+/// A reader warm at an earlier size (its tiles and map objects cached) fetches, once the log
+/// has grown by up to the edge window, only the checkpoint, the edge object and the map
+/// objects below the top that changed; further behind, the one level-0 tile its consistency
+/// proof reads besides. The edge object's parts are each checked: a wrong entry, tile or map
+/// object in it is refused.
+#[test]
+fn a_warm_reader_needs_no_tile_within_the_edge_window() {
+    let mut log = TestLog::new();
+    let mut n = 0u16;
+    let mut batch = |k: u16| {
+        let b: Vec<(u16, u8)> = (0..k).map(|i| (n.wrapping_add(i), 5)).collect();
+        n = n.wrapping_add(k);
+        b
+    };
+    for _ in 0..30 {
+        log.commit(&batch(100));
+    }
+    log.publish();
+    let probe = reference(3);
+    let since = log.published.unwrap();
+    let (cold, rounds) = build(&log, &log.bucket, &probe, None);
+    cold.unwrap();
+    let cached: BTreeSet<ObjectPath> = rounds.concat().into_iter().collect();
+    let warm = |log: &TestLog, bucket: &BTreeMap<String, Vec<u8>>| {
+        let held: BTreeMap<String, Vec<u8>> = bucket
+            .iter()
+            .filter(|(p, _)| {
+                let p = ObjectPath::parse(p).unwrap();
+                p == ObjectPath::Checkpoint || !cached.contains(&p)
+            })
+            .map(|(p, b)| (p.clone(), b.clone()))
+            .collect();
+        // Cached objects are supplied from the cache; only the others count as fetched.
+        let mut all = held.clone();
+        for p in &cached {
+            if let Some(b) = bucket.get(&p.to_path()) {
+                all.insert(p.to_path(), b.clone());
+            }
+        }
+        let (b, rounds) = build(log, &all, &probe, Some(since));
+        let fetched: Vec<ObjectPath> = rounds
+            .concat()
+            .into_iter()
+            .filter(|p| held.contains_key(&p.to_path()))
+            .collect();
+        (b, fetched)
+    };
+    // Grown by less than the window: no tile.
+    log.commit(&batch(40));
+    log.commit(&batch(40));
+    log.publish();
+    assert!(log.published.unwrap() - since <= EDGE_WINDOW_LEAVES);
+    let (b, fetched) = warm(&log, &log.bucket);
+    assert_eq!(b.unwrap(), log.lookup(&probe, Some(since)));
+    assert!(
+        fetched.iter().all(|p| matches!(
+            p,
+            ObjectPath::Checkpoint | ObjectPath::Edge(_) | ObjectPath::Map(_)
+        )),
+        "{fetched:?}"
+    );
+    assert!(fetched.len() <= 3, "{fetched:?}");
+
+    // A lying edge object: its entry, a tile of it, its map object.
+    let size = log.published.unwrap();
+    let good = EdgeObject::parse(&log.bucket[&edge_path(size)], size).unwrap();
+    let mut entry = good.clone();
+    entry.entry[0] ^= 1;
+    let mut tile = good.clone();
+    tile.tiles[0].1[5] ^= 1;
+    let mut map = good.clone();
+    map.map.as_mut().unwrap()[7] ^= 1;
+    for (what, bad) in [("entry", entry), ("tile", tile), ("map", map)] {
+        let mut bucket = log.bucket.clone();
+        bucket.insert(edge_path(size), bad.to_bytes().unwrap());
+        let (b, _) = build(&log, &bucket, &probe, Some(since));
+        let err = b.unwrap_err();
+        let refused = matches!(
+            (what, &err),
+            ("entry", StaticError::EdgeEntry { .. })
+                | ("tile", StaticError::Tiles { .. })
+                | ("map", StaticError::MapObject { .. })
+        );
+        assert!(refused, "{what}: {err}");
+    }
+    // One of another size is refused as misfiled.
+    let mut bucket = log.bucket.clone();
+    bucket.insert(edge_path(size), log.bucket[&edge_path(since)].clone());
+    assert!(matches!(
+        build(&log, &bucket, &probe, Some(since)).0,
+        Err(StaticError::Edge { .. })
+    ));
+
+    // Further behind than the window: the level-0 tile of the cached size comes too.
+    for _ in 0..25 {
+        log.commit(&batch(100));
+    }
+    log.publish();
+    assert!(log.published.unwrap() - since > EDGE_WINDOW_LEAVES);
+    let (b, fetched) = warm(&log, &log.bucket);
+    assert_eq!(b.unwrap(), log.lookup(&probe, Some(since)));
+    assert!(
+        fetched.iter().any(|p| matches!(p, ObjectPath::Tile(_))),
+        "{fetched:?}"
+    );
 }

@@ -14,7 +14,8 @@ use taglog_proofs::note::VerifierKey;
 use taglog_proofs::static_layout::{BundleBuilder, ObjectPath};
 
 /// Rebuilds the bundle for `reference` from objects given by `fetch` (path relative to the
-/// static prefix → bytes). Returns it and the paths fetched, in order.
+/// static prefix → bytes; an edge object it fails to give is left out, as by a bucket written
+/// before edge objects). Returns it and the paths fetched (or tried), in order.
 ///
 /// # Errors
 /// The fetch error, or the builder's rejection of an object, as text.
@@ -33,8 +34,14 @@ pub fn bundle_from(
         let mut round = Vec::new();
         for p in b.wanted().to_vec() {
             let path = p.to_path();
-            round.push((p, fetch(&path)?));
+            let got = fetch(&path);
             fetched.push(path);
+            match got {
+                // A bucket without edge objects: the builder asks for the tiles instead, as
+                // the client does after a 404.
+                Err(_) if matches!(p, ObjectPath::Edge(_)) => {}
+                got => round.push((p, got?)),
+            }
         }
         b = b.supply(round).map_err(|e| e.to_string())?;
     }
@@ -106,8 +113,9 @@ pub struct Complete {
 
 /// Checks that the objects `fetch` gives hold the whole log of their checkpoint: every hash
 /// tile of its size verifies against its root, every entry bundle hashes to its level-0 tile,
-/// the last entry is the state leaf, and every map object under its map root is there and
-/// opens at its address.
+/// the last entry is the state leaf, the edge object of its size holds the bucket's tiles
+/// of its edge, the last entry and the top map object (if any), and every map object under
+/// its map root is there and opens at its address.
 ///
 /// # Errors
 /// What is missing or does not verify, as text.
@@ -117,7 +125,7 @@ pub fn check_complete(
 ) -> Result<Complete, String> {
     use taglog_proofs::hash::Hash;
     use taglog_proofs::leaves::StateLeaf;
-    use taglog_proofs::static_layout::MapObject;
+    use taglog_proofs::static_layout::{EdgeObject, MapObject};
     use taglog_proofs::tiles::{
         decode_entry_bundle, entry_leaf_hashes, new_entry_bundles, tiles_for_size, TileHashReader,
         TileKind, TilePath,
@@ -156,8 +164,28 @@ pub fn check_complete(
         }
         last = entries.last().cloned();
     }
-    let state = last.ok_or("the log has no entries")?;
-    let state = StateLeaf::parse(&state).map_err(|e| format!("the last entry: {e}"))?;
+    let last = last.ok_or("the log has no entries")?;
+    let state = StateLeaf::parse(&last).map_err(|e| format!("the last entry: {e}"))?;
+    let edge_path = ObjectPath::Edge(size).to_path();
+    let edge =
+        EdgeObject::parse(&fetch(&edge_path)?, size).map_err(|e| format!("{edge_path}: {e}"))?;
+    if edge.entry != last {
+        return Err(format!("{edge_path}: its entry is not the last entry"));
+    }
+    for (t, data) in &edge.tiles {
+        if !hash_tiles.iter().any(|(p, d)| p == t && d == data) {
+            return Err(format!("{edge_path}: its {t} is not the bucket's"));
+        }
+    }
+    match &edge.map {
+        Some(m) if *m != fetch(&ObjectPath::Map(state.map_root).to_path())? => {
+            return Err(format!("{edge_path}: its map object is not the top one"));
+        }
+        None if state.map_root != Hash::ZERO => {
+            return Err(format!("{edge_path}: no map object"));
+        }
+        _ => {}
+    }
     let (mut map_objects, mut map_keys) = (0, 0);
     let mut queue = Vec::new();
     if state.map_root != Hash::ZERO {

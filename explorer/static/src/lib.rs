@@ -38,7 +38,7 @@ use taglog_proofs::inclusion::inclusion_proof;
 use taglog_proofs::leaves::StateLeaf;
 use taglog_proofs::note::VerifierKey;
 use taglog_proofs::refs::TagRef;
-use taglog_proofs::static_layout::{BundleBuilder, StaticError};
+use taglog_proofs::static_layout::{BundleBuilder, ObjectPath, StaticError};
 use taglog_proofs::tree::{MemoryTree, TreeError};
 use tokio::sync::Mutex;
 
@@ -190,10 +190,13 @@ impl Mirror {
             let mut got = Vec::new();
             for p in b.wanted().to_vec() {
                 let url = format!("{}/{}", self.log.base(), p.to_path());
-                let bytes = get_limited(&self.http, &url, MAX_OBJECT_BYTES)
-                    .await?
-                    .ok_or_else(|| MirrorError::Missing(p.to_path()))?;
-                got.push((p, bytes));
+                let bytes = get_limited(&self.http, &url, MAX_OBJECT_BYTES).await?;
+                // A mirror of a bucket written before edge objects has none: the builder
+                // asks for the tiles instead.
+                if bytes.is_none() && matches!(p, ObjectPath::Edge(_)) {
+                    continue;
+                }
+                got.push((p, bytes.ok_or_else(|| MirrorError::Missing(p.to_path()))?));
             }
             b = b.supply(got)?;
         }

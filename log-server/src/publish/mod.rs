@@ -6,7 +6,9 @@
 //! after each synced commit (no quorum) or once a checkpoint meets the quorum (with its
 //! cosignatures), and the committed head (each synced commit). For each new published head, in
 //! this order: the hash tiles and entry bundles that grew (C2SP tlog-tiles paths), the map
-//! objects written since the bucket's checkpoint (addressed by their hash), then the
+//! objects written since the bucket's checkpoint (addressed by their hash), the edge object
+//! of the new size (`edge/<N>`: the state leaf's entry, the right-edge hash tiles and the top
+//! map object in one object, see proofs' `static_layout::EdgeObject`), then the
 //! checkpoint. The map objects are those reachable from the new head's map root that were
 //! written after the bucket's checkpoint ([`map_objects`]): the groups of map versions between
 //! the two that a later version replaced are never uploaded (a static reader proves only
@@ -39,9 +41,12 @@
 //! log). Progress is in `/metrics` (`taglog_publish_*`) and `/healthz` (`bucket`).
 //!
 //! At start, the hash tiles and entry bundles of the bucket's checkpoint that the bucket lacks
-//! (deleted by hand) are uploaded again and counted (`taglog_publish_repaired_total`).
+//! (deleted by hand), and its edge object (also absent from a bucket written before edge
+//! objects existed), are uploaded again and counted (`taglog_publish_repaired_total`). An
+//! edge object rebuilt for a map version the log has pruned carries no map object (readers
+//! then fetch the top map object by its address).
 //!
-//! Out of scope: deleting superseded partial tiles; re-checking map objects below the bucket's
+//! Out of scope: deleting superseded partial tiles and edge objects; re-checking map objects below the bucket's
 //! checkpoint (one deleted by hand is re-uploaded only if a later checkpoint needs it again, as
 //! the map root path does).
 
@@ -61,7 +66,7 @@ use object_store::{
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::leaves::STATE_HEADER;
 use taglog_proofs::map::{MapStore, MapStoreError, NodeGroup, NodeKey};
-use taglog_proofs::static_layout::{map_objects, ObjectPath};
+use taglog_proofs::static_layout::{map_objects, top_map_object, EdgeObject, ObjectPath};
 use taglog_proofs::tiles::{
     encode_entry_bundle, entry_bundle_for, new_entry_bundles, new_tiles, tile_data, tiles_for_size,
     TileKind, TilePath, TILE_WIDTH,
@@ -221,6 +226,28 @@ fn read_tile(store: &dyn LogStore, tile: &TilePath) -> Result<Vec<u8>, String> {
             encode_entry_bundle(&refs).map_err(|e| format!("bundle {tile}: {e}"))
         }
     }
+}
+
+/// The edge object of the durable tree of `size` (see proofs' `static_layout::EdgeObject`).
+/// Its top map object is left out when map version `size` is no longer stored (pruned).
+fn edge_object(store: &dyn LogStore, size: u64) -> Result<(ObjectPath, Vec<u8>), String> {
+    let entry = store
+        .entries(size - 1, 1)
+        .map_err(|e| format!("entry {}: {e}", size - 1))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("entry {} is not stored", size - 1))?;
+    let map = match top_map_object(&Groups(store), size) {
+        Ok(m) => m,
+        Err(MapStoreError::MissingNode(_)) => None,
+        Err(e) => return Err(format!("top map object of version {size}: {e}")),
+    };
+    let edge = EdgeObject::new(size, entry, &StoredHashes::new(store), map)
+        .map_err(|e| format!("edge object of size {size}: {e}"))?;
+    let bytes = edge
+        .to_bytes()
+        .map_err(|e| format!("edge object of size {size}: {e}"))?;
+    Ok((ObjectPath::Edge(size), bytes))
 }
 
 /// The entry bundles a log that grew from `old` to `new` entries has beyond `old`: each full
@@ -401,7 +428,10 @@ impl Worker {
         };
         tracing::info!(bucket = %self.bucket.name, size = bucket.size, "publishing static objects");
         times.uploaded(bucket.size, Instant::now(), None);
-        if bucket.size > 0 && self.repair_tiles(bucket.size).await.is_err() {
+        if bucket.size > 0
+            && (self.repair_tiles(bucket.size).await.is_err()
+                || self.repair_edge(bucket.size).await.is_err())
+        {
             return;
         }
         let mut commits = self.log.heads().watch_committed();
@@ -624,6 +654,27 @@ impl Worker {
         Ok(())
     }
 
+    /// At start: uploads the edge object of the bucket's checkpoint (size `size`) if the
+    /// bucket lacks it, and reports it.
+    async fn repair_edge(&mut self, size: u64) -> Result<(), Stopping> {
+        let key = ObjectKey::from(ObjectPath::Edge(size).to_path());
+        match self.bucket.store.head(&key).await {
+            Ok(_) => return Ok(()),
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check the bucket's edge object; not repaired");
+                return Ok(());
+            }
+        }
+        tracing::warn!(object = %key, "the edge object of the bucket's checkpoint was missing; uploading it");
+        let edge = self
+            .read(move |store| edge_object(store, size).map(|e| vec![e]))
+            .await?;
+        self.upload_all(edge).await?;
+        self.status().repaired.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Uploads the entry bundles of the commits from size `old` to `new`
     /// ([`commit_bundles`]).
     async fn upload_bundles(&mut self, old: u64, new: u64) -> Result<(), Stopping> {
@@ -637,8 +688,9 @@ impl Worker {
     }
 
     /// Uploads the tiles, entry bundles and map objects that a log of size `new` has beyond
-    /// one of size `old` (both committed sizes); the entry bundles up to size `bundles` are in
-    /// the bucket already, except perhaps the partial one at `new`.
+    /// one of size `old` (both committed sizes), then the edge object of `new`; the entry
+    /// bundles up to size `bundles` are in the bucket already, except perhaps the partial one
+    /// at `new`.
     async fn upload_objects(&mut self, old: u64, new: u64, bundles: u64) -> Result<(), Stopping> {
         let mut tiles = new_tiles(old, new);
         if new > bundles {
@@ -678,6 +730,10 @@ impl Worker {
         for chunk in objects.chunks(PUBLISH_CONCURRENCY) {
             self.upload_all(chunk.to_vec()).await?;
         }
+        let edge = self
+            .read(move |store| edge_object(store, new).map(|e| vec![e]))
+            .await?;
+        self.upload_all(edge).await?;
         tracing::debug!(size = new, "objects uploaded to the bucket");
         Ok(())
     }

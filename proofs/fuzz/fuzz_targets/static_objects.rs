@@ -1,18 +1,29 @@
 //! Static objects (issue 15): `ObjectPath::parse` accepts only canonical paths (round trip);
 //! `MapObject::open` never panics, and an object that opens (at the address it hashes to, at
 //! the depth the first input byte picks) re-encodes to exactly its bytes and opens nowhere
-//! else.
+//! else; `EdgeObject::parse` never panics, and an edge object that parses (for the size its
+//! bytes name) re-encodes to exactly its bytes and parses for no other size.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use taglog_proofs::hash::Hash;
-use taglog_proofs::static_layout::{MapObject, MapObjectError, ObjectPath};
+use taglog_proofs::static_layout::{EdgeObject, MapObject, MapObjectError, ObjectPath};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
         if let Ok(p) = ObjectPath::parse(s) {
             assert_eq!(p.to_path(), s, "object path does not re-encode");
         }
+    }
+    // The size the edge object is fetched for: the one its bytes name, so that the fuzzer
+    // reaches past the size check.
+    let size = data
+        .get(1..9)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_be_bytes);
+    if let Ok(edge) = EdgeObject::parse(data, size) {
+        assert_eq!(edge.to_bytes().ok().as_deref(), Some(data), "edge object does not re-encode");
+        assert!(EdgeObject::parse(data, size.wrapping_add(1)).is_err());
     }
     let Some((&depth, bytes)) = data.split_first() else {
         return;

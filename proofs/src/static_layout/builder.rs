@@ -3,11 +3,18 @@
 //! The builder does no I/O: it says which objects it needs next ([`BundleBuilder::wanted`]),
 //! the caller fetches them (all of one round may be fetched in parallel) and hands them back
 //! ([`BundleBuilder::supply`]), and after the last round [`BundleBuilder::finish`] returns
-//! the bundle. Rounds: the checkpoint; the state leaf's entry bundle and the tiles for its
-//! inclusion proof (and for the consistency proof from `since`); one map object per 8 key
-//! bits from the state leaf's map root down to the ref's key; the binding's entry bundle and
-//! tiles. Each object is checked when supplied, before anything is read from it (see the
-//! parent module); objects already held are not asked for again.
+//! the bundle. Rounds: the checkpoint; the edge object of its size (the state leaf's entry,
+//! the right-edge tiles and the top map object, see [`super::EdgeObject`]); the tiles its
+//! inclusion proof and the consistency proof from `since` need beyond the edge object (none
+//! when `since` is within [`super::EDGE_WINDOW_LEAVES`] of the size and no tile on the path
+//! was cached); one map object per 8 key bits from the state leaf's map root down to the
+//! ref's key (the top one from the edge object); the binding's entry bundle and tiles. Each
+//! object is checked when supplied, before anything is read from it (see the parent
+//! module); objects already held are not asked for again.
+//!
+//! A bucket written before edge objects existed has none: the caller leaves the edge object
+//! out of its round (it could not fetch it, e.g. HTTP 404), and the builder asks for the
+//! state leaf's entry bundle and the right-edge tiles instead.
 //!
 //! The bundle equals, field by field, the one the log server's `/lookup` answers for the
 //! same checkpoint and `since`: the same proof functions build it ([`inclusion_proof`],
@@ -17,13 +24,14 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use super::edge::{EdgeObject, EdgeObjectError};
 use super::map_object::{MapObject, MapObjectError};
 use super::ObjectPath;
 use crate::binding::SignedBinding;
 use crate::bundle::{Bundle, ConsistencyMember, LeafProof, MapMember, Status};
 use crate::checkpoint::{CheckpointError, SignedCheckpoint};
 use crate::consistency::{consistency_proof, consistency_proof_indexes};
-use crate::hash::Hash;
+use crate::hash::{leaf_hash, Hash};
 use crate::inclusion::{inclusion_proof, inclusion_proof_indexes};
 use crate::leaves::{LeafError, StateLeaf};
 use crate::map::{
@@ -35,7 +43,7 @@ use crate::tiles::{
     decode_entry_bundle, entry_bundle_for, entry_leaf_hashes, TileError, TileHashReader, TileKind,
     TilePath,
 };
-use crate::tree::{stored_hash_index, TreeError};
+use crate::tree::{stored_hash_index, HashReader, TreeError};
 
 /// Why a bundle could not be built from static objects.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +85,21 @@ pub enum StaticError {
         #[source]
         source: LeafError,
     },
+    /// The edge object does not decode as the edge of the checkpoint's size.
+    #[error("edge object of size {size}: {source}")]
+    Edge {
+        /// The checkpoint's size.
+        size: u64,
+        /// What is wrong with it.
+        #[source]
+        source: EdgeObjectError,
+    },
+    /// The edge object's entry does not hash to the leaf hash its verified tile records.
+    #[error("the edge object's entry for leaf {index} does not hash to the leaf hash of the verified tiles")]
+    EdgeEntry {
+        /// The leaf index (the checkpoint's size − 1).
+        index: u64,
+    },
     /// A map object that does not open at its address.
     #[error("map object {address}: {source}")]
     MapObject {
@@ -117,6 +140,7 @@ pub enum StaticError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Checkpoint,
+    Edge,
     State,
     Map { address: Hash, nibbles: u8 },
     Binding { index: u64 },
@@ -144,6 +168,11 @@ pub struct BundleBuilder {
     tiles: BTreeMap<TilePath, Vec<u8>>,
     /// Decoded entry bundles by bundle index (checked through their level-0 tiles).
     bundles: BTreeMap<u64, Vec<Vec<u8>>>,
+    /// Single entries by leaf index (from the edge object; checked against their leaf hash
+    /// in the verified level-0 tile when read).
+    entries: BTreeMap<u64, Vec<u8>>,
+    /// The edge object's top map object (opened against the state leaf's map root).
+    edge_map: Option<Vec<u8>>,
     state: Option<LeafProof>,
     consistency: Option<ConsistencyMember>,
     map_root: Hash,
@@ -180,6 +209,8 @@ impl BundleBuilder {
             head: None,
             tiles: BTreeMap::new(),
             bundles: BTreeMap::new(),
+            entries: BTreeMap::new(),
+            edge_map: None,
             state: None,
             consistency: None,
             map_root: Hash::ZERO,
@@ -201,7 +232,8 @@ impl BundleBuilder {
     }
 
     /// Hands over this round's objects (exactly those [`BundleBuilder::wanted`] listed), checks
-    /// each, and moves to the next round.
+    /// each, and moves to the next round. The edge object alone may be left out (a bucket
+    /// without edge objects): the next round then asks for the tiles it would have held.
     ///
     /// # Errors
     /// [`StaticError::Unexpected`], [`StaticError::Duplicate`], [`StaticError::Missing`] if the
@@ -223,7 +255,12 @@ impl BundleBuilder {
                 return Err(StaticError::Duplicate(path.to_path()));
             }
         }
-        if let Some(missing) = self.pending.iter().find(|p| !got.contains_key(p)) {
+        let optional = |p: &ObjectPath| matches!(p, ObjectPath::Edge(_));
+        if let Some(missing) = self
+            .pending
+            .iter()
+            .find(|p| !got.contains_key(p) && !optional(p))
+        {
             return Err(StaticError::Missing(missing.to_path()));
         }
         match self.stage {
@@ -231,6 +268,7 @@ impl BundleBuilder {
                 let note = got.remove(&ObjectPath::Checkpoint).unwrap_or_default();
                 self.open_checkpoint(note)?;
             }
+            Stage::Edge => self.edge_round(got)?,
             Stage::State => self.state_round(got)?,
             Stage::Map { address, nibbles } => {
                 let bytes = got.remove(&ObjectPath::Map(address)).unwrap_or_default();
@@ -286,12 +324,32 @@ impl BundleBuilder {
             return Err(StaticError::EmptyLog);
         }
         self.head = Some(Head { note, size, root });
+        self.pending = vec![ObjectPath::Edge(size)];
+        self.stage = Stage::Edge;
+        Ok(())
+    }
+
+    /// Takes the edge object (if the caller had one) and asks for what the state leaf's
+    /// inclusion proof and the consistency proof still need; with nothing left to fetch, goes
+    /// on to the map at once.
+    fn edge_round(&mut self, mut got: BTreeMap<ObjectPath, Vec<u8>>) -> Result<(), StaticError> {
+        let size = self.head()?.size;
+        if let Some(bytes) = got.remove(&ObjectPath::Edge(size)) {
+            let edge = EdgeObject::parse(&bytes, size)
+                .map_err(|source| StaticError::Edge { size, source })?;
+            self.tiles.extend(edge.tiles);
+            self.entries.insert(size - 1, edge.entry);
+            self.edge_map = edge.map;
+        }
         let extra = match self.since {
             Some(s) if s > 0 && s < size => consistency_proof_indexes(s, size)?,
             _ => Vec::new(),
         };
         self.pending = self.leaf_objects(size - 1, &extra)?;
         self.stage = Stage::State;
+        if self.pending.is_empty() {
+            return self.state_round(BTreeMap::new());
+        }
         Ok(())
     }
 
@@ -306,12 +364,15 @@ impl BundleBuilder {
         indexes.push(stored_hash_index(0, index));
         indexes.extend_from_slice(extra);
         let mut out = Vec::new();
-        if !self.bundles.contains_key(&bundle.index()) {
+        let have_entry =
+            self.bundles.contains_key(&bundle.index()) || self.entries.contains_key(&index);
+        if !have_entry {
             out.push(ObjectPath::Tile(bundle));
         }
         for tile in TileHashReader::tiles_needed(size, &indexes)? {
-            let from_bundle =
-                tile.kind() == TileKind::Hash { level: 0 } && tile.index() == bundle.index();
+            let from_bundle = !have_entry
+                && tile.kind() == TileKind::Hash { level: 0 }
+                && tile.index() == bundle.index();
             if !from_bundle && !self.tiles.contains_key(&tile) {
                 out.push(ObjectPath::Tile(tile));
             }
@@ -359,12 +420,22 @@ impl BundleBuilder {
         let size = reader.size();
         let tile =
             entry_bundle_for(index, size).map_err(|source| StaticError::Tiles { size, source })?;
-        let entry = self
+        let from_bundle = self
             .bundles
             .get(&tile.index())
-            .and_then(|b| b.get(usize::try_from(index % 256).unwrap_or(usize::MAX)))
-            .ok_or_else(|| StaticError::Missing(tile.to_path()))?
-            .clone();
+            .and_then(|b| b.get(usize::try_from(index % 256).unwrap_or(usize::MAX)));
+        let entry = match (from_bundle, self.entries.get(&index)) {
+            // A bundle's entries made its level-0 tile: they are checked with it.
+            (Some(e), _) => e.clone(),
+            (None, Some(e)) => {
+                let recorded = reader.read_hashes(&[stored_hash_index(0, index)])?;
+                if recorded.first() != Some(&leaf_hash(e)) {
+                    return Err(StaticError::EdgeEntry { index });
+                }
+                e.clone()
+            }
+            (None, None) => return Err(StaticError::Missing(tile.to_path())),
+        };
         Ok(LeafProof {
             index,
             entry,
@@ -392,6 +463,9 @@ impl BundleBuilder {
         if leaf.map_root == Hash::ZERO {
             self.path = vec![(0, NodeGroup::default())];
             return self.after_map();
+        }
+        if let Some(top) = self.edge_map.take() {
+            return self.map_round(leaf.map_root, 0, &top);
         }
         self.stage = Stage::Map {
             address: leaf.map_root,

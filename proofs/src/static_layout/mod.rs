@@ -9,13 +9,16 @@
 //! | `tile/<L>/<N>[.p/<W>]` | C2SP tlog-tiles hash tile | never |
 //! | `tile/entries/<N>[.p/<W>]` | C2SP tlog-tiles entry bundle | never |
 //! | `map/<h0h1>/<h2…h63>` | map object ([`MapObject`]) whose address is the hex hash `h` | never |
+//! | `edge/<N>` | edge object ([`EdgeObject`]) of the tree of size `N` (a tlog-tiles index) | never |
 //!
 //! How a reader checks each object before using it: the checkpoint by the log key's
 //! signature ([`crate::checkpoint::SignedCheckpoint::open`]); hash tiles against the
 //! checkpoint's root ([`crate::tiles::TileHashReader`]); an entry bundle by hashing its
 //! entries into the level-0 tile they stand for, which is then checked like any tile; a map
 //! object by recomputing its root hash and comparing it with its address, which the reader
-//! took from the verified state leaf or from a verified object above it ([`MapObject::open`]).
+//! took from the verified state leaf or from a verified object above it ([`MapObject::open`]);
+//! an edge object's parts like the objects they stand for (its tiles against the root, its
+//! entry against its leaf hash, its map object against the state leaf's map root).
 //!
 //! [`BundleBuilder`] rebuilds from these objects the DESIGN §3.10 bundle that `/lookup`
 //! answers for the same checkpoint, field by field, so that the one verifier
@@ -26,9 +29,14 @@
 //! uploads tiles, bundles and map objects before the checkpoint that needs them).
 
 mod builder;
+mod edge;
 mod map_object;
 
 pub use builder::{BundleBuilder, StaticError};
+pub use edge::{
+    edge_path, edge_tiles, top_map_object, EdgeObject, EdgeObjectError, EDGE_DIR,
+    EDGE_OBJECT_FORMAT, EDGE_WINDOW_LEAVES, MAX_EDGE_OBJECT_BYTES, MAX_EDGE_TILES,
+};
 pub use map_object::{
     encode_map_object, map_objects, EncodedMapObject, MapObject, MapObjectError, MAP_OBJECT_FORMAT,
     MAX_MAP_OBJECT_BYTES, MAX_OBJECT_NIBBLES, OBJECT_NIBBLES,
@@ -53,6 +61,8 @@ pub enum ObjectPath {
     Tile(TilePath),
     /// A map object by its address.
     Map(Hash),
+    /// The edge object of the tree of this size.
+    Edge(u64),
 }
 
 /// Why an object path was rejected.
@@ -69,13 +79,16 @@ pub enum ObjectPathError {
     /// A tile path that is not canonical.
     #[error(transparent)]
     Tile(#[from] TileError),
-    /// Neither `checkpoint`, a tile nor a canonical map path.
-    #[error("{0:?} is not a static object path (checkpoint, tile/..., map/<2 hex>/<62 hex>)")]
+    /// Neither `checkpoint`, a tile, a canonical map path nor an edge path.
+    #[error(
+        "{0:?} is not a static object path (checkpoint, tile/..., map/<2 hex>/<62 hex>, edge/<N>)"
+    )]
     Unknown(String),
 }
 
 impl ObjectPath {
-    /// The canonical path, e.g. `checkpoint`, `tile/0/x001/234.p/7`, `map/ab/cdef…`.
+    /// The canonical path, e.g. `checkpoint`, `tile/0/x001/234.p/7`, `map/ab/cdef…`,
+    /// `edge/x001/234`.
     pub fn to_path(&self) -> String {
         match self {
             ObjectPath::Checkpoint => CHECKPOINT_PATH.to_owned(),
@@ -85,6 +98,7 @@ impl ObjectPath {
                 let (a, b) = hex.split_at(2);
                 format!("{MAP_DIR}/{a}/{b}")
             }
+            ObjectPath::Edge(n) => edge_path(*n),
         }
     }
 
@@ -107,6 +121,14 @@ impl ObjectPath {
             return Ok(ObjectPath::Tile(TilePath::parse(path)?));
         }
         let unknown = || ObjectPathError::Unknown(path.to_owned());
+        if let Some(rest) = path
+            .strip_prefix(EDGE_DIR)
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            return edge::parse_edge_index(rest)
+                .map(ObjectPath::Edge)
+                .ok_or_else(unknown);
+        }
         let rest = path
             .strip_prefix(MAP_DIR)
             .and_then(|r| r.strip_prefix('/'))
@@ -150,6 +172,8 @@ mod tests {
             ObjectPath::Map(h),
             ObjectPath::Tile(tile),
             ObjectPath::Tile(TilePath::new(TileKind::Entries, 0, 256).unwrap()),
+            ObjectPath::Edge(1),
+            ObjectPath::Edge(1_234_567),
         ] {
             assert_eq!(ObjectPath::parse(&p.to_path()).unwrap(), p);
         }
@@ -168,6 +192,10 @@ mod tests {
             &format!("map//{}", "ab".repeat(32)),
             "tile/0/01",
             "map/../checkpoint",
+            "edge/",
+            "edge/5",
+            "edge/x000/005",
+            "edge/005/",
         ] {
             assert!(ObjectPath::parse(bad).is_err(), "{bad}");
         }
