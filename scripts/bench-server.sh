@@ -16,7 +16,7 @@
 # A submission counts only when answered 200: sequenced, integrated, in a synced write with its
 # checkpoint, and with witnesses covered by a checkpoint cosigned by both.
 #
-# Usage: scripts/bench-server.sh                  # fill to 10^6 (~15 min per build)
+# Usage: scripts/bench-server.sh                  # fill to 10^6
 #        BENCH_LONG=1 scripts/bench-server.sh     # fill to 10^7
 # Env:   BENCH_FILL, BENCH_STEPS (default 10), BENCH_PEAK (submissions per peak run, default
 #        50000), BENCH_CLIENTS (default 64), BENCH_PORT (default 18080; uses 4 ports),
