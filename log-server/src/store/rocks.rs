@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use fs2::FileExt as _;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode,
-    Options, ReadOptions, SliceTransform, WriteBatch, WriteOptions, DB,
+    Options, ReadOptions, SliceTransform, WriteBatch, WriteBufferManager, WriteOptions, DB,
 };
 use taglog_proofs::hash::{Hash, HASH_LEN};
 
@@ -52,8 +52,13 @@ pub const COLUMN_FAMILIES: [&str; 8] = [
     CF_MAP_STALE,
 ];
 
-/// Shared block cache of all column families.
+/// The one memory budget of the store: the block cache of all column families, which the
+/// memtables are charged to as well (a write buffer manager), so RocksDB's memory stays
+/// within it however large the log grows.
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
+/// Of [`BLOCK_CACHE_BYTES`], what the memtables of all column families may take before the
+/// largest is flushed.
+const MEMTABLE_BYTES: usize = 128 << 20;
 /// Bloom filter bits per key (≈1 % false positives).
 const BLOOM_BITS_PER_KEY: f64 = 10.0;
 /// Write-ahead log kept before RocksDB flushes the column families that pin it.
@@ -113,23 +118,37 @@ fn one_ref(ref_key: &Hash) -> ReadOptions {
     opts
 }
 
-fn options() -> (Options, BlockBasedOptions) {
+fn options() -> (Options, Cache) {
     let mut opts = Options::default();
     opts.create_if_missing(true);
     opts.create_missing_column_families(true);
     // Rarely written column families (publishers, meta) would otherwise pin every WAL file
     // until their own memtable fills: cap the WAL so RocksDB flushes them.
     opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
-    // Every read is a point lookup (or a short prefix scan of one ref's history): bloom
-    // filters let a lookup skip table files that cannot hold the key, and one shared block
-    // cache keeps the hot tree hashes and upper map groups in memory.
+    // One shared block cache keeps the hot tree hashes and upper map groups in memory; the
+    // memtables are charged to it, so it is the store's whole memory budget.
     let cache = Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+    opts.set_write_buffer_manager(&WriteBufferManager::new_write_buffer_manager_with_cache(
+        MEMTABLE_BYTES,
+        false,
+        cache.clone(),
+    ));
+    (opts, cache)
+}
+
+/// Table options of one column family. Every read is a point lookup or a short prefix scan
+/// of one ref's history. Bloom filters only pay where a lookup may miss (`bloom`): a ref or a
+/// binding never seen before, which is most submissions. Entries, tree hashes and map groups
+/// are read by keys that exist, so a filter there is memory and cache churn for nothing.
+fn table(cache: &Cache, bloom: bool) -> BlockBasedOptions {
     let mut table = BlockBasedOptions::default();
-    table.set_block_cache(&cache);
-    table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
+    table.set_block_cache(cache);
+    if bloom {
+        table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
+    }
     table.set_cache_index_and_filter_blocks(true);
     table.set_pin_l0_filter_and_index_blocks_in_cache(true);
-    (opts, table)
+    table
 }
 
 impl RocksStore {
@@ -147,10 +166,10 @@ impl RocksStore {
         let lock = File::create(dir.join("LOCK.taglog")).map_err(io)?;
         lock.try_lock_exclusive()
             .map_err(|_| StoreError::Locked(dir.to_path_buf()))?;
-        let (opts, table) = options();
+        let (opts, cache) = options();
         let cfs = COLUMN_FAMILIES.iter().map(|n| {
             let mut cf = Options::default();
-            cf.set_block_based_table_factory(&table);
+            cf.set_block_based_table_factory(&table(&cache, [CF_HISTORY, CF_DEDUP].contains(n)));
             if *n == CF_HISTORY {
                 // Rows are ref key (32 bytes) ‖ version: filter on the ref key, so looking up
                 // a ref that was never bound (most submissions) skips every table file.
