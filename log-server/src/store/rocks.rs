@@ -53,8 +53,9 @@ pub const COLUMN_FAMILIES: [&str; 8] = [
 ];
 
 /// The one memory budget of the store: the block cache of all column families, which the
-/// memtables are charged to as well (a write buffer manager), so RocksDB's memory stays
-/// within it however large the log grows.
+/// memtables are charged to as well (a write buffer manager), so cache and memtables together
+/// stay within it however large the log grows (table readers' index blocks outside L0 are
+/// charged to it too; the process's own memory is not).
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
 /// Of [`BLOCK_CACHE_BYTES`], what the memtables of all column families may take before the
 /// largest is flushed.
