@@ -54,7 +54,7 @@ pub const COLUMN_FAMILIES: [&str; 8] = [
 
 /// The one memory budget of the store: the block cache of all column families, which the
 /// memtables are charged to as well (a write buffer manager), so cache and memtables together
-/// stay within it however large the log grows (table readers' index blocks outside L0 are
+/// stay within it however large the log grows (index and filter blocks are cached, so
 /// charged to it too; the process's own memory is not).
 const BLOCK_CACHE_BYTES: usize = 256 << 20;
 /// Of [`BLOCK_CACHE_BYTES`], what the memtables of all column families may take before the
