@@ -57,6 +57,10 @@ fn batch(old_size: u64, n: u64, tag: u8) -> Batch {
     }
 }
 
+/// Stored index of the first hash at level 8 (the subtree of leaves 0..256), a level the
+/// RocksDB backend also keeps in memory.
+const UPPER: u64 = 510;
+
 fn contract(store: &dyn LogStore) {
     assert_eq!(store.size().unwrap(), 0);
     assert_eq!(store.last_time().unwrap(), 0);
@@ -95,6 +99,15 @@ fn contract(store: &dyn LogStore) {
         );
     }
     assert_eq!(snapshot(store), before);
+    // Nor does one carrying a hash of the tree's upper levels (which RocksDB keeps in memory
+    // too): it is not readable afterwards.
+    let mut refused = batch(2, 1, 9);
+    refused.hashes.push((UPPER, h(0x51)));
+    assert!(store.commit(&refused).is_err());
+    assert!(matches!(
+        store.hashes(&[UPPER]),
+        Err(StoreError::Corrupt(Corruption::MissingHash(UPPER)))
+    ));
 
     // History: newest first for latest, oldest first (from a version) for pages.
     let mut b = batch(3, 2, 2);
@@ -105,7 +118,12 @@ fn contract(store: &dyn LogStore) {
         vkey: "key2".into(),
         add: true,
     });
+    b.hashes.push((UPPER, h(0x52)));
     store.commit(&b).unwrap();
+    assert_eq!(
+        store.hashes(&[4, UPPER, 0]).unwrap(),
+        vec![h(2), h(0x52), h(0)]
+    );
     let latest = store.ref_latest(&h(0xAA)).unwrap().unwrap();
     assert_eq!((latest.version, latest.index), (5, 4));
     assert_eq!(store.ref_latest(&h(0xAB)).unwrap(), None);
@@ -177,6 +195,7 @@ fn rocks_store_keeps_the_contract_across_a_reopen() {
     let store = RocksStore::open(&data).unwrap();
     assert_eq!(snapshot(&store), before);
     assert_eq!(store.cosignatures(5).unwrap(), b"cosig 5\n");
+    assert_eq!(store.hashes(&[UPPER, 4]).unwrap(), vec![h(0x52), h(2)]);
 }
 
 fn group(version: u64, i: usize) -> Vec<u8> {

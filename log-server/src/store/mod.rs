@@ -30,6 +30,7 @@ pub mod hashes;
 pub mod map;
 pub mod memory;
 pub mod rocks;
+pub mod upper;
 
 use std::path::PathBuf;
 

@@ -27,6 +27,7 @@ use rocksdb::{
 };
 use taglog_proofs::hash::{Hash, HASH_LEN};
 
+use super::upper::UpperHashes;
 use super::{
     read_hash, read_u64, Batch, Corruption, HistoryItem, LogStore, StoreError,
     MAX_MAP_PRUNE_PER_COMMIT,
@@ -78,6 +79,8 @@ pub struct RocksStore {
     db: DB,
     /// Serialises the read-check-write of commits and publishes.
     writer: Mutex<()>,
+    /// The tree's upper levels, read by every proof.
+    upper: UpperHashes,
     _lock: File,
 }
 
@@ -185,6 +188,7 @@ impl RocksStore {
         Ok(RocksStore {
             db,
             writer: Mutex::new(()),
+            upper: UpperHashes::default(),
             _lock: lock,
         })
     }
@@ -308,17 +312,32 @@ impl LogStore for RocksStore {
     }
 
     fn hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        let mut out = vec![Hash::ZERO; indexes.len()];
+        let missing = self.upper.lookup(indexes, &mut out);
+        if missing.is_empty() {
+            return Ok(out);
+        }
         let cf = self.cf(CF_HASHES)?;
-        let keys = indexes.iter().map(|i| (cf, be(*i)));
-        self.db
-            .multi_get_cf(keys)
-            .into_iter()
-            .zip(indexes)
-            .map(|(r, i)| match r? {
-                Some(b) => read_hash("stored hash", &b),
-                None => Err(StoreError::Corrupt(Corruption::MissingHash(*i))),
-            })
-            .collect()
+        let keys = missing
+            .iter()
+            .filter_map(|k| indexes.get(*k))
+            .map(|i| (cf, be(*i)));
+        for (r, k) in self.db.multi_get_cf(keys).into_iter().zip(&missing) {
+            let i = indexes.get(*k).copied().unwrap_or_default();
+            let h = match r? {
+                Some(b) => read_hash("stored hash", &b)?,
+                None => return Err(StoreError::Corrupt(Corruption::MissingHash(i))),
+            };
+            if let Some(slot) = out.get_mut(*k) {
+                *slot = h;
+            }
+        }
+        self.upper.insert(
+            missing
+                .iter()
+                .filter_map(|k| Some((*indexes.get(*k)?, *out.get(*k)?))),
+        );
+        Ok(out)
     }
 
     fn map_node(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -422,7 +441,9 @@ impl LogStore for RocksStore {
             });
         }
         self.prune_map(&mut wb, batch.map_prune_through)?;
-        self.write_synced(wb)
+        self.write_synced(wb)?;
+        self.upper.insert(batch.hashes.iter().copied());
+        Ok(())
     }
 
     fn publish(&self, size: u64, cosignatures: &[u8]) -> Result<(), StoreError> {
