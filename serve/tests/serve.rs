@@ -9,7 +9,7 @@
 )]
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,12 +28,17 @@ use taglog_testkit::tls;
 
 const BODY_LIMIT: usize = 1024;
 
+/// `/slow` handlers started so far: a request is in flight only once its handler runs (an
+/// accepted connection whose request hyper has not parsed yet is closed by a drain, rightly).
+static SLOW_STARTED: AtomicUsize = AtomicUsize::new(0);
+
 fn app() -> Router {
     let router = Router::new()
         .route("/hello", get(|| async { "hello" }))
         .route(
             "/slow",
             get(|| async {
+                SLOW_STARTED.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(600)).await;
                 "slow"
             }),
@@ -256,7 +261,11 @@ fn tls_configuration_errors_name_the_file_and_the_problem() {
 async fn shutdown_stops_accepting_and_drains_requests_in_flight() {
     let server = Running::start(limits(8, MARGIN), None).await;
     let slow = tokio::spawn(unpooled(MARGIN).get(server.url("/slow")).send());
-    wait_for("the slow request to be in flight", || server.open() == 1).await;
+    wait_for("the slow request to be in flight", || {
+        SLOW_STARTED.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert_eq!(server.open(), 1);
     // An idle keep-alive connection, closed at once by the drain.
     let mut idle = TcpStream::connect(server.addr).await.unwrap();
     idle.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
