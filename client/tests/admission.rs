@@ -481,7 +481,7 @@ fn malformed_oversized_and_wrong_kind_reviews_change_nothing() {
 fn an_unavailable_or_silent_log_denies() {
     let env = Env::new();
     publish_fixture_images(&env);
-    let dead = taglog_testkit::free_port();
+    let dead = taglog_testkit::closed_port();
     let hook = Webhook::start(&env, &["--log", &format!("http://127.0.0.1:{dead}")]);
     let pod = fixture(&env, "pod.json", &[]);
     let resp = hook.review(&pod);

@@ -12,8 +12,8 @@
 
 use taglog_proofs::note::{KeyType, SignerKey};
 use taglog_testkit::cli::Cli;
+use taglog_testkit::closed_port;
 use taglog_testkit::fake_http::{fake_http, fake_http_with};
-use taglog_testkit::free_port;
 use taglog_testkit::keys;
 use taglog_testkit::log_server::LogServer;
 use taglog_testkit::registry::{sha256_digest, Registry};
@@ -147,7 +147,7 @@ fn keygen_writes_a_private_key_file() {
 
 #[test]
 fn unavailable_services_exit_3() {
-    let closed = free_port();
+    let closed = closed_port();
     let host = format!("127.0.0.1:{closed}");
     let c = Cli::new(&policy(
         &dummy_log().verifier().to_string(),
@@ -173,7 +173,7 @@ fn unavailable_services_exit_3() {
 fn fake_registry_client(response: &str) -> (Cli, String) {
     let port = fake_http(response.as_bytes().to_vec());
     let host = format!("127.0.0.1:{port}");
-    let closed = free_port();
+    let closed = closed_port();
     let c = Cli::new(&policy(
         &dummy_log().verifier().to_string(),
         &format!("http://127.0.0.1:{closed}"),
@@ -213,7 +213,7 @@ fn registry_misbehaviour_is_reported() {
     c.run(&["verify", &r]).code(3);
     // A real registry without the tag: 404.
     let reg = Registry::start(None);
-    let closed = free_port();
+    let closed = closed_port();
     let c = Cli::new(&policy(
         &dummy_log().verifier().to_string(),
         &format!("http://127.0.0.1:{closed}"),
@@ -299,7 +299,7 @@ fn anonymous_bearer_token_flow() {
         }
     });
     let host = format!("127.0.0.1:{reg_port}");
-    let closed = free_port();
+    let closed = closed_port();
     // The token endpoint is plain HTTP: its host must be marked insecure too.
     let c = Cli::new(&format!(
         "{}insecure-registry 127.0.0.1:{token_port}\n",

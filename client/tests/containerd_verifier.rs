@@ -310,7 +310,7 @@ fn an_unavailable_or_silent_log_blocks_the_pull() {
     let env = Env::new();
     let a = env.push_and_publish("app", "u", "ua");
     let before = env.state();
-    let dead = taglog_testkit::free_port();
+    let dead = taglog_testkit::closed_port();
     let (_d1, down) = install(&env, &["-log", &format!("http://127.0.0.1:{dead}")]);
     containerd(&down, &env, &env.r("app:u"), &a).refused(3, "log");
     // A log that accepts the connection and never answers: the verifier's own deadline.

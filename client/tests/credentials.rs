@@ -16,8 +16,8 @@
 use base64::Engine as _;
 use taglog_proofs::note::{KeyType, SignerKey};
 use taglog_testkit::cli::{Cli, Run};
+use taglog_testkit::closed_port;
 use taglog_testkit::fake_http::{http_response, Recorded, Recorder};
-use taglog_testkit::free_port;
 
 const MANIFEST: &str =
     "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"}";
@@ -82,7 +82,7 @@ fn token_endpoint(token: &'static str) -> Recorder {
 /// A client whose policy covers `<host>/acme` for every registry host and marks every listed
 /// host (registries and realms) insecure; its log is down.
 fn client(registries: &[&str], insecure: &[&str]) -> Cli {
-    let closed = free_port();
+    let closed = closed_port();
     let mut p = format!(
         "log {} http://127.0.0.1:{closed}\nquorum none\n",
         log_key().verifier()

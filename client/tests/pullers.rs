@@ -15,8 +15,8 @@
 
 use taglog_proofs::note::{KeyType, SignerKey};
 use taglog_testkit::cli::{Cli, Run};
+use taglog_testkit::closed_port;
 use taglog_testkit::fake_http::{http_response, Recorder};
-use taglog_testkit::free_port;
 use taglog_testkit::keys;
 use taglog_testkit::log_server::LogServer;
 use taglog_testkit::pull::{push_tar_image, registries_conf, skopeo, Containerd, Mirror};
@@ -149,7 +149,7 @@ fn skopeo_pulls_through_the_mirror_and_every_refusal_fails_the_pull() {
     let state = e.consumer();
     let m = e.mirror(&state, None, &[]);
     let tmp = tempfile::tempdir().unwrap();
-    let dead = format!("127.0.0.1:{}", free_port());
+    let dead = format!("127.0.0.1:{}", closed_port());
     let conf = registries_conf(tmp.path(), &e.reg.host(), &m.host(), &dead);
     let src = format!("docker://{}", e.r("app:1"));
 
@@ -229,7 +229,7 @@ fn skopeo_pulls_through_the_mirror_and_every_refusal_fails_the_pull() {
     );
 
     // The log is unavailable: the pull fails, it does not pass.
-    let down = format!("http://127.0.0.1:{}", free_port());
+    let down = format!("http://127.0.0.1:{}", closed_port());
     let m = e.mirror(&e.consumer(), Some(&down), &[]);
     let conf = registries_conf(tmp.path(), &e.reg.host(), &m.host(), &dead);
     e.reg.put_manifest("acme/app", "1", &new_manifest);
@@ -280,7 +280,7 @@ fn containerd_pulls_through_the_mirror_and_every_refusal_fails_the_pull() {
     let state = e.consumer();
     let m = e.mirror(&state, None, &[]);
     let ctd = Containerd::start();
-    let dead = format!("127.0.0.1:{}", free_port());
+    let dead = format!("127.0.0.1:{}", closed_port());
     let pull_via = |mirror: &Mirror, r: &str| {
         let hosts = ctd.hosts_dir(&e.reg.host(), &mirror.host(), &dead);
         ctd.ctr(&[
@@ -349,7 +349,7 @@ fn containerd_pulls_through_the_mirror_and_every_refusal_fails_the_pull() {
     pull(&e.r("app:never")).code(1).stderr_has("403 Forbidden");
 
     // The log is unavailable: 503, the pull fails.
-    let down = format!("http://127.0.0.1:{}", free_port());
+    let down = format!("http://127.0.0.1:{}", closed_port());
     let m2 = e.mirror(&e.consumer(), Some(&down), &[]);
     pull_via(&m2, &e.r("app:w")).code(1).stderr_has("503");
 

@@ -15,7 +15,7 @@ use taglog_testkit::keys;
 use taglog_testkit::log_server::{LogServer, Ready};
 use taglog_testkit::registry::{image_blobs, Registry};
 use taglog_testkit::witness::Witness;
-use taglog_testkit::{free_port, now};
+use taglog_testkit::{closed_port, now};
 
 /// A registry, a log admitting one publisher for `<registry>/acme`, and a client whose policy
 /// trusts that log (`quorum none`: no witnesses) and that publisher.
@@ -574,7 +574,7 @@ fn publish_waits_after_202_and_fails_with_evidence_past_the_mmd() {
         KeyType::Cosignature,
         [6; 32],
     );
-    let down = format!("http://127.0.0.1:{}", free_port());
+    let down = format!("http://127.0.0.1:{}", closed_port());
     let stuck = LogServer::seeded(6, &allow)
         .witness(&w.verifier().to_string(), &down)
         .commit_timeout("1s")

@@ -248,7 +248,7 @@ async fn an_operator_may_start_without_a_silent_witness() {
     let args: Vec<String> = vec![
         "--witness".into(),
         silent.verifier().to_string(),
-        format!("http://127.0.0.1:{}", free_port()),
+        format!("http://127.0.0.1:{}", taglog_testkit::closed_port()),
         "--witness-quorum".into(),
         "0".into(),
     ];

@@ -94,6 +94,35 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A loopback port that refuses every connection, for the whole life of the process.
+///
+/// Use it for a service a test means to be down. The port is bound once but never listened
+/// on, so a connection is refused at once, and no other socket can take the port meanwhile.
+/// A port from [`free_port`] is not dead: once released, a server started by another test in
+/// the same process can be given it and would answer in the dead service's place.
+///
+/// # Panics
+/// When no loopback port can be bound.
+#[must_use]
+pub fn closed_port() -> u16 {
+    static CLOSED: std::sync::OnceLock<(socket2::Socket, u16)> = std::sync::OnceLock::new();
+    CLOSED
+        .get_or_init(|| {
+            let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+                .expect("create a TCP socket");
+            let loopback: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+            socket.bind(&loopback.into()).expect("bind a loopback port");
+            let port = socket
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .expect("the bound socket's address")
+                .port();
+            (socket, port)
+        })
+        .1
+}
+
 /// Seconds since the Unix epoch.
 ///
 /// # Panics
