@@ -216,6 +216,26 @@ impl TilePath {
         self.width == TILE_WIDTH
     }
 
+    /// The full tile at the same place (itself if full).
+    pub fn full(&self) -> TilePath {
+        TilePath {
+            width: TILE_WIDTH,
+            ..*self
+        }
+    }
+
+    /// The tile's width in the tree of `size` leaves: 0 if the tree does not reach it yet,
+    /// 256 once it is full. A partial tile whose width at `size` is 256 is superseded: C2SP
+    /// tlog-tiles lets a log delete it then, and a reader finds its hashes (or entries) at the
+    /// start of the full tile ([`partial_from_full`]).
+    pub fn width_at(&self, size: u64) -> u16 {
+        let level = match self.kind {
+            TileKind::Hash { level } => level,
+            TileKind::Entries => 0,
+        };
+        width_for(nodes_at(level, size), self.index)
+    }
+
     /// The canonical path, e.g. `tile/0/x001/234.p/7` or `tile/entries/000`.
     pub fn to_path(&self) -> String {
         let mut s = String::with_capacity(32);
@@ -533,6 +553,36 @@ pub fn decode_entry_bundle(bytes: &[u8], expected_count: usize) -> Result<Vec<Ve
         });
     }
     Ok(entries)
+}
+
+/// The bytes of the partial tile `partial` cut from `full`, the bytes of the full tile at the
+/// same place: its first `width` hashes, or its first `width` entries re-encoded. Both are
+/// canonical, so the result equals the partial tile a log served. Nothing is verified here:
+/// the reader checks the result against its checkpoint like a fetched partial tile.
+///
+/// # Errors
+/// [`TileError::WrongDataLength`] for a hash tile that is not 256 hashes; the errors of
+/// [`decode_entry_bundle`] for an entry bundle that is not 256 entries.
+pub fn partial_from_full(partial: &TilePath, full: &[u8]) -> Result<Vec<u8>, TileError> {
+    let width = usize::from(partial.width);
+    match partial.kind {
+        TileKind::Hash { .. } => {
+            let expected = usize::from(TILE_WIDTH) * HASH_LEN;
+            if full.len() != expected {
+                return Err(TileError::WrongDataLength {
+                    tile: partial.full().to_path(),
+                    expected,
+                    got: full.len(),
+                });
+            }
+            Ok(full.get(..width * HASH_LEN).unwrap_or_default().to_vec())
+        }
+        TileKind::Entries => {
+            let entries = decode_entry_bundle(full, MAX_BUNDLE_ENTRIES)?;
+            let kept: Vec<&[u8]> = entries.iter().take(width).map(Vec::as_slice).collect();
+            encode_entry_bundle(&kept)
+        }
+    }
 }
 
 /// The leaf hashes of a decoded entry bundle, to compare with its level-0 tile.

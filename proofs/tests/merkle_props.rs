@@ -13,8 +13,8 @@ use taglog_proofs::consistency::{consistency_proof, verify_consistency};
 use taglog_proofs::hash::{empty_root, leaf_hash, node_hash, sha256, Hash};
 use taglog_proofs::inclusion::{inclusion_proof, inclusion_proof_indexes, verify_inclusion};
 use taglog_proofs::tiles::{
-    decode_entry_bundle, encode_entry_bundle, new_tiles, tile_data, tiles_for_size, TileError,
-    TileHashReader, TileKind, TilePath, MAX_ENTRY_BYTES,
+    decode_entry_bundle, encode_entry_bundle, new_entry_bundles, new_tiles, partial_from_full,
+    tile_data, tiles_for_size, TileError, TileHashReader, TileKind, TilePath, MAX_ENTRY_BYTES,
 };
 use taglog_proofs::tree::{root_of_leaves, tree_root, HashReader, MemoryTree};
 
@@ -508,4 +508,62 @@ fn tile_hash_reader_rejects_bad_tiles() {
     let reader = TileHashReader::new(size, root, good).unwrap();
     let outside = taglog_proofs::tree::stored_hash_index(0, size);
     assert!(reader.read_hashes(&[outside]).is_err());
+}
+
+#[test]
+fn a_superseded_partial_tile_is_the_start_of_its_full_tile() {
+    // A log may delete a partial tile once its full tile exists (C2SP tlog-tiles); a reader
+    // then cuts the partial tile from the full one and must get the bytes the log served.
+    const FINAL: u64 = 65_800;
+    let (tree, _) = build(7, FINAL);
+    let entries: Vec<Vec<u8>> = (0..FINAL).map(|i| entry(7, i)).collect();
+    let bundle = |t: &TilePath| -> Vec<u8> {
+        let start = (t.index() * 256) as usize;
+        let refs: Vec<&[u8]> = entries[start..start + usize::from(t.width())]
+            .iter()
+            .map(Vec::as_slice)
+            .collect();
+        encode_entry_bundle(&refs).unwrap()
+    };
+    let mut checked = 0;
+    for size in [1, 2, 255, 257, 300, 511, 1_000, 40_000, 65_535, 65_537] {
+        let mut partials: Vec<TilePath> = tiles_for_size(size);
+        partials.extend(new_entry_bundles(0, size));
+        partials.retain(|t| !t.is_full());
+        for p in partials {
+            assert_eq!(p.width_at(size), p.width(), "{p} at {size}");
+            assert!(p.width_at(FINAL) >= p.width());
+            if p.width_at(FINAL) != 256 {
+                continue;
+            }
+            let (served, full) = match p.kind() {
+                TileKind::Entries => (bundle(&p), bundle(&p.full())),
+                TileKind::Hash { .. } => (
+                    tile_data(&p, &tree).unwrap(),
+                    tile_data(&p.full(), &tree).unwrap(),
+                ),
+            };
+            assert_eq!(partial_from_full(&p, &full).unwrap(), served, "{p}");
+            checked += 1;
+            // Anything but a full tile is refused.
+            assert!(partial_from_full(&p, &served).is_err());
+            assert!(partial_from_full(&p, &full[..full.len() - 1]).is_err());
+        }
+    }
+    // Level-0 and level-1 hash tiles and entry bundles were all exercised.
+    assert!(checked >= 20, "{checked}");
+    assert_eq!(
+        TilePath::parse("tile/1/000.p/3").unwrap().width_at(65_535),
+        255
+    );
+    assert_eq!(
+        TilePath::parse("tile/1/000.p/3").unwrap().width_at(65_536),
+        256
+    );
+    assert_eq!(
+        TilePath::parse("tile/entries/001.p/3")
+            .unwrap()
+            .width_at(100),
+        0
+    );
 }
