@@ -2,8 +2,9 @@
 //! `static+https://host/prefix` (or `static+http://`) makes the client fetch the checkpoint,
 //! the edge object of its size, tiles, entry bundles and map objects from that base URL (a
 //! bucket, CDN or mirror) instead of asking the server's `/lookup`. A bucket without edge
-//! objects (HTTP 404 for `edge/<N>`: written before they existed) is read from its tiles and
-//! entry bundles instead.
+//! objects (HTTP 404 for `edge/<N>`: written before they existed, or deleted once superseded)
+//! is read from its tiles and entry bundles instead; a partial tile or entry bundle answered
+//! 404 (deleted once its full tile exists) is cut from the full one.
 //!
 //! The bundle is rebuilt by proofs' [`BundleBuilder`], which checks every object before using
 //! it (the checkpoint by the log key, tiles against its root, map objects against their
@@ -28,7 +29,9 @@ use taglog_proofs::refs::TagRef;
 use taglog_proofs::static_layout::{
     BundleBuilder, ObjectPath, MAX_EDGE_OBJECT_BYTES, MAX_MAP_OBJECT_BYTES,
 };
-use taglog_proofs::tiles::{TileKind, MAX_BUNDLE_BYTES as MAX_ENTRY_BUNDLE_BYTES, TILE_WIDTH};
+use taglog_proofs::tiles::{
+    partial_from_full, TileKind, MAX_BUNDLE_BYTES as MAX_ENTRY_BUNDLE_BYTES, TILE_WIDTH,
+};
 
 use crate::body::{error_chain, read_limited};
 use crate::remote::RemoteError;
@@ -258,33 +261,64 @@ impl StaticLog {
         })
     }
 
-    /// The object, or `None` for an edge object the base URL answers 404 for.
+    /// The object, or `None` for an edge object the base URL answers 404 for. A partial tile
+    /// or entry bundle answered 404 was superseded and deleted (C2SP tlog-tiles allows it once
+    /// the full tile exists): it is cut from the full tile, and checked like any other.
     async fn fetch_opt(&self, p: &ObjectPath) -> Result<Option<Vec<u8>>, RemoteError> {
         let url = format!("{}/{}", self.base, p.to_path());
+        if let Some(bytes) = self.get(&url, limit_for(p)).await? {
+            return Ok(Some(bytes));
+        }
+        let gone = || RemoteError::Unavailable {
+            url: url.clone(),
+            reason: "HTTP 404 for a static object".into(),
+        };
+        match p {
+            ObjectPath::Edge(_) => Ok(None),
+            ObjectPath::Tile(t) if !t.is_full() => {
+                let full = ObjectPath::Tile(t.full());
+                let full_url = format!("{}/{}", self.base, full.to_path());
+                let bytes = self
+                    .get(&full_url, limit_for(&full))
+                    .await?
+                    .ok_or_else(gone)?;
+                partial_from_full(t, &bytes)
+                    .map(Some)
+                    .map_err(|e| RemoteError::BadAnswer {
+                        url: full_url,
+                        reason: e.to_string(),
+                    })
+            }
+            _ => Err(gone()),
+        }
+    }
+
+    /// `GET url`, at most `limit` bytes; `None` for 404.
+    async fn get(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, RemoteError> {
         let resp = self
             .http
-            .get(&url)
+            .get(url)
             .send()
             .await
             .map_err(|e| RemoteError::Unavailable {
-                url: url.clone(),
+                url: url.to_string(),
                 reason: error_chain(&e),
             })?;
         let status = resp.status().as_u16();
-        if status == 404 && matches!(p, ObjectPath::Edge(_)) {
+        if status == 404 {
             return Ok(None);
         }
         if status != 200 {
             return Err(RemoteError::Unavailable {
-                url,
+                url: url.to_string(),
                 reason: format!("HTTP {status} for a static object"),
             });
         }
-        read_limited(resp, limit_for(p))
+        read_limited(resp, limit)
             .await
             .map(|b| Some(b.to_vec()))
             .map_err(|e| RemoteError::BadAnswer {
-                url,
+                url: url.to_string(),
                 reason: e.to_string(),
             })
     }

@@ -10,7 +10,8 @@
 //!   fetches only the checkpoint and what changed;
 //! - after the log moved past a tile, a warm client fetches at most 3 objects (the checkpoint,
 //!   the edge object of its size and a map object that changed); a bucket without edge
-//!   objects is still read (from its tiles);
+//!   objects is still read (from its tiles), and a reader of an older checkpoint whose
+//!   partial tiles were deleted once superseded cuts them from the full tiles;
 //! - a tampered checkpoint, tile, entry bundle, map object or edge object is refused, and the
 //!   client's state is unchanged.
 #![allow(
@@ -298,6 +299,7 @@ fn a_warm_check_after_the_log_moved_fetches_at_most_three_objects() {
 
     // A bucket written before edge objects existed: the client falls back to the tiles.
     let old: Files = moved
+        .clone()
         .into_iter()
         .filter(|(p, _)| !p.starts_with("edge/"))
         .collect();
@@ -311,4 +313,44 @@ fn a_warm_check_after_the_log_moved_fetches_at_most_three_objects() {
         paths.iter().any(|p| p.starts_with("tile/entries/")),
         "{paths:?}"
     );
+
+    // A reader of the older checkpoint after the log deleted what the newer one superseded
+    // (its edge object, and its partial tiles and bundle, whose full tiles now exist): the
+    // partial tiles are cut from the full ones, and the verdict is the same.
+    let moved_size = size(&moved);
+    let mut pruned: Files = before.clone();
+    pruned.extend(moved.clone());
+    pruned.insert("checkpoint".into(), before["checkpoint"].clone());
+    let superseded = |p: &str| {
+        p.starts_with("edge/")
+            || taglog_proofs::tiles::TilePath::parse(p)
+                .is_ok_and(|t| !t.is_full() && t.width_at(moved_size) == 256)
+    };
+    let deleted: Vec<String> = pruned.keys().filter(|p| superseded(p)).cloned().collect();
+    assert!(
+        deleted.iter().any(|p| p.starts_with("tile/entries/")),
+        "{deleted:?}"
+    );
+    pruned.retain(|p, _| !superseded(p));
+    e.files.set_all(pruned);
+    let older = e.client(&proxy.url);
+    proxy.clear();
+    Env::verify(&older, "app:5", 0x35).ok();
+    let paths = proxy.paths();
+    let cut = deleted
+        .iter()
+        .filter(|d| d.starts_with("tile/") && paths.contains(d))
+        .collect::<Vec<_>>();
+    assert!(
+        !cut.is_empty(),
+        "no deleted partial tile was asked for: {paths:?}"
+    );
+    for d in cut {
+        let full = d.split(".p/").next().unwrap();
+        assert!(
+            paths.iter().any(|p| p == full),
+            "{d} was not cut from {full}: {paths:?}"
+        );
+    }
+    Env::verify(&older, "app:5", 0x36).code(1);
 }
