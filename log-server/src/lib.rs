@@ -82,8 +82,14 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         }
     };
     let log = Arc::clone(running.log());
-    let publisher =
-        bucket.map(|b| publish::Publisher::spawn(Arc::clone(&log), b, config.publish_interval));
+    let publisher = bucket.map(|b| {
+        publish::Publisher::spawn(
+            Arc::clone(&log),
+            b,
+            config.publish_interval,
+            config.publish_grace,
+        )
+    });
     if let Some(list) = file_list {
         apply_at_start(&log, list).await;
     }

@@ -129,6 +129,13 @@ pub struct PublishStatus {
     pub objects: AtomicU64,
     /// Bytes of those objects.
     pub bytes: AtomicU64,
+    /// Superseded objects deleted (partial tiles whose full tile is published, edge objects
+    /// of smaller checkpoints).
+    pub deleted: AtomicU64,
+    /// Failed deletions (each is tried again later).
+    pub delete_failures: AtomicU64,
+    /// Superseded objects waiting out the grace period before deletion.
+    pub superseded: AtomicU64,
     /// Seconds from a checkpoint's publication by the log to the upload of a bucket checkpoint
     /// covering it (one observation per log checkpoint).
     pub lag: Histogram,
@@ -147,6 +154,9 @@ impl Default for PublishStatus {
             checkpoints: AtomicU64::new(0),
             objects: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            deleted: AtomicU64::new(0),
+            delete_failures: AtomicU64::new(0),
+            superseded: AtomicU64::new(0),
             lag: Histogram::new(&LATENCY_BUCKETS),
             last_error: Mutex::new(None),
         }
@@ -173,6 +183,7 @@ impl PublishStatus {
         for (name, v) in [
             ("taglog_publish_bucket_size", self.bucket_size.load(Relaxed)),
             ("taglog_publish_lag_entries", self.lag_entries()),
+            ("taglog_publish_superseded", self.superseded.load(Relaxed)),
         ] {
             let _ = writeln!(out, "# TYPE {name} gauge\n{name} {v}");
         }
@@ -186,6 +197,11 @@ impl PublishStatus {
             ("taglog_publish_checkpoints_total", &self.checkpoints),
             ("taglog_publish_objects_total", &self.objects),
             ("taglog_publish_bytes_total", &self.bytes),
+            ("taglog_publish_deleted_total", &self.deleted),
+            (
+                "taglog_publish_delete_failures_total",
+                &self.delete_failures,
+            ),
         ] {
             let _ = writeln!(out, "# TYPE {name} counter\n{name} {}", v.load(Relaxed));
         }

@@ -3,7 +3,9 @@
 //! the `/lookup` bundle field by field; a crash (kill -9, also while bindings arrive) or a run
 //! without `--publish` is caught up at the next start, with nothing missing; commits within
 //! `--publish-interval` go up as one set of objects, none of the versions between; objects
-//! deleted by hand (tiles, entry bundles, the edge object) are uploaded again at start.
+//! deleted by hand (tiles, entry bundles, the edge object) are uploaded again at start;
+//! superseded partial tiles and edge objects are deleted after `--publish-grace`, also those a
+//! run with a longer grace left behind, and the bucket still verifies.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -27,8 +29,10 @@ use taglog_testkit::http::{blocking, get as http_get};
 use taglog_testkit::keys::publisher;
 use taglog_testkit::log_server::{submit_all, LogServer, PREFIX};
 use taglog_testkit::static_objects::{
-    bundle_from, check_complete, checkpoint_size, dir_fetch, wait_for_dir,
+    bundle_from, check_complete, checkpoint_size, dir_fetch, superseded_objects, wait_for_dir,
+    wait_until_superseded_deleted,
 };
+use taglog_testkit::static_server::list_dir_paths;
 use taglog_testkit::tempdir;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -332,4 +336,109 @@ fn commits_within_the_publish_interval_go_up_as_one_set_of_objects() {
         assert_eq!(bundle, lookup(&server, &app(i), None), "{}", app(i));
         verify_static(&bundle, &key, &app(i), i as u8 + 1);
     }
+}
+
+/// Waits until the metric `name` of `server` is `value`.
+fn wait_for_metric(server: &LogServer, name: &str, value: u64) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let got = metric(server, name);
+        if got == value {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} is {got}, not {value}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Checks that `bucket` verifies: complete for its checkpoint, and the bundles rebuilt from
+/// it equal the served ones.
+fn check_bucket(server: &LogServer, bucket: &Path, size: u64, refs: &[u64]) {
+    let key = server.log_key();
+    assert_eq!(check_complete(dir_fetch(bucket), &key).unwrap().size, size);
+    for &i in refs {
+        let (bundle, _) = bundle_from(dir_fetch(bucket), &key, &app(i), None).unwrap();
+        assert_eq!(bundle, lookup(server, &app(i), None), "{}", app(i));
+        verify_static(&bundle, &key, &app(i), (i % 200) as u8 + 1);
+    }
+}
+
+#[test]
+fn superseded_partial_tiles_and_edge_objects_are_deleted_after_the_grace() {
+    let (dir, out) = (tempdir(), tempdir());
+    let bucket = out.path().join("bucket");
+    let flag = publish_flag(&bucket);
+    let items = |from: u64, to: u64| -> Vec<_> {
+        (from..to)
+            .map(|i| (app(i), 1, (i % 200) as u8 + 1))
+            .collect()
+    };
+
+    // A long grace: the objects that later checkpoints supersede stay.
+    let server = LogServer::start(
+        dir.path(),
+        &[
+            "--publish",
+            &flag,
+            "--publish-interval",
+            "0",
+            "--publish-grace",
+            "1h",
+        ],
+    );
+    let key = server.log_key();
+    for (from, to) in [(0, 100), (100, 200), (200, 300)] {
+        submit_all(&server.url, items(from, to), 4);
+        wait_for_dir(&bucket, &key, served_size(&server), WAIT);
+    }
+    let size = served_size(&server);
+    assert!(size > 256, "{size}");
+    let left = superseded_objects(&bucket, size);
+    assert!(
+        left.iter().any(|p| p.starts_with("tile/entries/000.p/"))
+            && left.iter().any(|p| p.starts_with("tile/0/000.p/"))
+            && left.iter().any(|p| p.starts_with("edge/")),
+        "{left:?}"
+    );
+    wait_for_metric(&server, "taglog_publish_superseded", left.len() as u64);
+    assert_eq!(metric(&server, "taglog_publish_deleted_total"), 0);
+    assert_eq!(server.terminate(), Some(0));
+
+    // A start with no grace finds them by listing the bucket and deletes them, and nothing
+    // else: the bucket's checkpoint still verifies.
+    let before = list_dir_paths(&bucket);
+    let grace0 = ["--publish", &flag, "--publish-grace", "0s"];
+    let server = LogServer::start(dir.path(), &grace0);
+    assert_eq!(served_size(&server), size);
+    wait_until_superseded_deleted(&bucket, size, WAIT);
+    let after = list_dir_paths(&bucket);
+    let gone: Vec<&String> = before.difference(&after).collect();
+    assert_eq!(gone, left.iter().collect::<Vec<_>>());
+    assert!(after.is_subset(&before), "{after:?}");
+    check_bucket(&server, &bucket, size, &[0, 150, 299]);
+    wait_for_metric(&server, "taglog_publish_deleted_total", left.len() as u64);
+    wait_for_metric(&server, "taglog_publish_superseded", 0);
+    assert_eq!(metric(&server, "taglog_publish_delete_failures_total"), 0);
+    // No directory is left empty behind them.
+    assert!(!bucket.join("tile/entries/000.p").exists());
+
+    // While it runs, what each new checkpoint supersedes goes as the log crosses the next tile.
+    let before_second = metric(&server, "taglog_publish_deleted_total");
+    for (from, to) in [(300, 400), (400, 500), (500, 600)] {
+        submit_all(&server.url, items(from, to), 4);
+        wait_for_dir(&bucket, &key, served_size(&server), WAIT);
+    }
+    let size = served_size(&server);
+    assert!(size > 512, "{size}");
+    wait_until_superseded_deleted(&bucket, size, WAIT);
+    let edges: Vec<String> = list_dir_paths(&bucket)
+        .into_iter()
+        .filter(|p| p.starts_with("edge/"))
+        .collect();
+    assert_eq!(edges, [ObjectPath::Edge(size).to_path()]);
+    assert!(metric(&server, "taglog_publish_deleted_total") > before_second);
+    check_bucket(&server, &bucket, size, &[0, 299, 450, 599]);
 }

@@ -8,7 +8,9 @@
 //!   and the error, and once the bucket is back it catches up with nothing missing;
 //! - kill -9 of the server while it uploads, then a start: the bucket catches up.
 //! - tiles and the edge object deleted from the bucket by hand: the next start finds them
-//!   missing and uploads them again.
+//!   missing and uploads them again;
+//! - with `--publish-grace 0s`, the superseded partial tiles and edge objects are deleted
+//!   from the bucket, and it still verifies.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -24,14 +26,19 @@ use taglog_proofs::note::VerifierKey;
 use taglog_testkit::http::get as http_get;
 use taglog_testkit::log_server::{submit_all, LogServer, PREFIX};
 use taglog_testkit::s3::{S3Server, REGION};
-use taglog_testkit::static_objects::{bundle_from, check_complete, checkpoint_size, dir_fetch};
+use taglog_testkit::static_objects::{
+    bundle_from, check_complete, checkpoint_size, dir_fetch, superseded_objects,
+    wait_until_superseded_deleted,
+};
 use taglog_testkit::tempdir;
 
 const BUCKET: &str = "taglog-objects";
 const KEY_PREFIX: &str = "logs/one";
 const WAIT: Duration = Duration::from_secs(90);
+/// Superseded objects stay until the last part of the test, which deletes them.
+const KEEP: &[&str] = &["--publish-grace", "1h"];
 
-fn start_server(dir: &Path, s3: &S3Server) -> LogServer {
+fn start_server(dir: &Path, s3: &S3Server, extra: &[&str]) -> LogServer {
     let mut b = LogServer::in_dir(dir)
         .commit_timeout("5s")
         .args(&["--witness-refresh", "1h"])
@@ -42,7 +49,8 @@ fn start_server(dir: &Path, s3: &S3Server) -> LogServer {
             &s3.endpoint(),
             "--publish-region",
             REGION,
-        ]);
+        ])
+        .args(extra);
     for (k, v) in s3.client_env() {
         b = b.env(k, &v);
     }
@@ -100,7 +108,7 @@ fn an_unreachable_bucket_catches_up_in_order_and_kill_9_loses_nothing() {
     let mut s3 = S3Server::start(&[BUCKET]);
     let objects = s3.bucket_dir(BUCKET).join(KEY_PREFIX);
     let dir = tempdir();
-    let server = start_server(dir.path(), &s3);
+    let server = start_server(dir.path(), &s3, KEEP);
     let key = server.log_key();
 
     // Publishing while the log grows past one full tile.
@@ -173,7 +181,7 @@ fn an_unreachable_bucket_catches_up_in_order_and_kill_9_loses_nothing() {
     std::thread::sleep(Duration::from_millis(300));
     server.kill();
     load.join().unwrap();
-    let server = start_server(dir.path(), &s3);
+    let server = start_server(dir.path(), &s3, KEEP);
     let size = served_size(&server);
     watch_until(&objects, &key, size);
     let complete = check_complete(dir_fetch(&objects), &key).unwrap();
@@ -189,7 +197,7 @@ fn an_unreachable_bucket_catches_up_in_order_and_kill_9_loses_nothing() {
         std::fs::remove_file(objects.join(path)).unwrap();
     }
     assert!(check_complete(dir_fetch(&objects), &key).is_err());
-    let server = start_server(dir.path(), &s3);
+    let server = start_server(dir.path(), &s3, KEEP);
     let deadline = Instant::now() + WAIT;
     while deleted.iter().any(|p| !objects.join(p).exists()) {
         assert!(
@@ -203,4 +211,19 @@ fn an_unreachable_bucket_catches_up_in_order_and_kill_9_loses_nothing() {
         check_complete(dir_fetch(&objects), &key).unwrap().size,
         size
     );
+
+    // With no grace the superseded partial tiles and edge objects go (found by listing the
+    // bucket at start), nothing the bucket's checkpoint needs does.
+    assert_eq!(server.terminate(), Some(0));
+    let left = superseded_objects(&objects, size);
+    assert!(left.iter().any(|p| p.starts_with("edge/")), "{left:?}");
+    let server = start_server(dir.path(), &s3, &["--publish-grace", "0s"]);
+    wait_until_superseded_deleted(&objects, size, WAIT);
+    assert_eq!(
+        check_complete(dir_fetch(&objects), &key).unwrap().size,
+        size
+    );
+    let (rebuilt, _) = bundle_from(dir_fetch(&objects), &key, &app(7), None).unwrap();
+    let served = http_get(&format!("{}/lookup?ref={}", server.url, app(7)));
+    assert_eq!(rebuilt.to_json().as_bytes(), served.body.as_slice());
 }

@@ -78,6 +78,41 @@ pub fn checkpoint_size(
         .map(|c| c.checkpoint().size())
 }
 
+/// The objects under `dir` that a bucket checkpoint of `size` superseded (a publisher may
+/// delete them): partial tiles and entry bundles whose full tile the tree of `size` has, and
+/// edge objects of smaller sizes. Read while a server may be deleting them.
+#[must_use]
+pub fn superseded_objects(dir: &Path, size: u64) -> Vec<String> {
+    crate::static_server::list_dir_paths(dir)
+        .into_iter()
+        .filter(|p| match ObjectPath::parse(p) {
+            Ok(ObjectPath::Tile(t)) => !t.is_full() && t.width_at(size) == t.full().width(),
+            Ok(ObjectPath::Edge(n)) => n < size,
+            _ => false,
+        })
+        .collect()
+}
+
+/// Waits until `dir` holds nothing that a bucket checkpoint of `size` superseded.
+///
+/// # Panics
+/// When some are still there after `wait`.
+pub fn wait_until_superseded_deleted(dir: &Path, size: u64, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = superseded_objects(dir, size);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "superseded objects under {} not deleted within {wait:?}: {left:?}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits until the checkpoint under `dir` has at least `size` leaves.
 ///
 /// # Panics

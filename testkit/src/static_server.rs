@@ -247,6 +247,31 @@ pub fn read_dir_files(dir: &Path) -> Files {
     out
 }
 
+/// The paths of the files under `dir` (relative, with `/`), read while a server may be
+/// deleting some: a file or directory that vanishes during the walk is left out.
+///
+/// # Panics
+/// When `dir` itself cannot be read.
+#[must_use]
+pub fn list_dir_paths(dir: &Path) -> std::collections::BTreeSet<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut std::collections::BTreeSet<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for p in entries.filter_map(Result::ok).map(|e| e.path()) {
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else if let Ok(rel) = p.strip_prefix(base) {
+                out.insert(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    assert!(dir.is_dir(), "{} is not a directory", dir.display());
+    let mut out = std::collections::BTreeSet::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,8 @@ mod publish;
 mod witnesses;
 
 pub use publish::{
-    PublishTarget, DEFAULT_PUBLISH_INTERVAL, MAX_PUBLISH_INTERVAL, MAX_PUBLISH_URL_BYTES,
+    PublishTarget, DEFAULT_PUBLISH_GRACE, DEFAULT_PUBLISH_INTERVAL, MAX_PUBLISH_GRACE,
+    MAX_PUBLISH_INTERVAL, MAX_PUBLISH_URL_BYTES,
 };
 
 pub use witnesses::{
@@ -179,6 +180,11 @@ pub struct Settings {
     /// up as one set of objects. Default 250ms; 0 uploads after every commit.
     #[arg(long, value_name = "DURATION")]
     pub publish_interval: Option<String>,
+    /// How long a superseded object (a partial tile whose full tile is published, an edge
+    /// object of a smaller checkpoint) stays in the --publish bucket before it is deleted.
+    /// Default 60s: longer than any cache may serve the checkpoint that names it.
+    #[arg(long, value_name = "DURATION")]
+    pub publish_grace: Option<String>,
 }
 
 macro_rules! overlay {
@@ -322,6 +328,8 @@ pub struct Config {
     pub publish: Option<PublishTarget>,
     /// Shortest time between two checkpoint uploads to `publish`.
     pub publish_interval: Duration,
+    /// How long superseded objects stay in `publish` before they are deleted.
+    pub publish_grace: Duration,
 }
 
 /// Parses `90`, `90s`, `15m`, `1h`, `2d`, `250ms`.
@@ -429,7 +437,8 @@ impl Settings {
             publish,
             publish_endpoint,
             publish_region,
-            publish_interval
+            publish_interval,
+            publish_grace
         );
         base.clear_halt = top.clear_halt;
         Ok(base)
@@ -497,6 +506,13 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 name: "publish-interval",
                 detail: format!("at most {MAX_PUBLISH_INTERVAL:?}"),
+            });
+        }
+        let publish_grace = duration("publish-grace", &self.publish_grace, DEFAULT_PUBLISH_GRACE)?;
+        if publish_grace > MAX_PUBLISH_GRACE {
+            return Err(ConfigError::Invalid {
+                name: "publish-grace",
+                detail: format!("at most {MAX_PUBLISH_GRACE:?}"),
             });
         }
         let data_dir = self
@@ -581,6 +597,7 @@ impl Settings {
             tls,
             publish,
             publish_interval,
+            publish_grace,
         })
     }
 }

@@ -19,6 +19,14 @@ pub const MAX_PUBLISH_URL_BYTES: usize = 1024;
 pub const DEFAULT_PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 /// Longest `--publish-interval` accepted (longer would leave readers a stale checkpoint).
 pub const MAX_PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+/// Default `--publish-grace`: how long a superseded partial tile or edge object stays in the
+/// bucket. Well above the checkpoint's `max-age` (5 s), so a reader that fetched an older
+/// checkpoint from a cache finds the objects it names; a reader slower than that still
+/// verifies, through the fallbacks (a partial tile cut from its full tile, the tiles instead
+/// of the edge object).
+pub const DEFAULT_PUBLISH_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+/// Longest `--publish-grace` accepted (the bookkeeping is in memory until then).
+pub const MAX_PUBLISH_GRACE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// Where static objects are published.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -46,9 +46,19 @@
 //! edge object rebuilt for a map version the log has pruned carries no map object (readers
 //! then fetch the top map object by its address).
 //!
-//! Out of scope: deleting superseded partial tiles and edge objects; re-checking map objects below the bucket's
-//! checkpoint (one deleted by hand is re-uploaded only if a later checkpoint needs it again, as
-//! the map root path does).
+//! Superseded objects are deleted (`--publish-grace`, [`crate::config::DEFAULT_PUBLISH_GRACE`]):
+//! a partial hash tile or entry bundle once the bucket's checkpoint covers its full tile, an
+//! edge object once the bucket's checkpoint is larger, each a grace period after it was
+//! superseded (see the `retire` module). Readers of an older checkpoint fall back: a missing partial
+//! tile is cut from its full tile, a missing edge object read from the tiles. Deletions are
+//! counted in `taglog_publish_deleted_total` and `taglog_publish_delete_failures_total`;
+//! `taglog_publish_superseded` is how many wait. Map objects are never deleted (an older map
+//! version's objects are what a reader of an older checkpoint proves against).
+//!
+//! Out of scope: re-checking map objects below the bucket's checkpoint (one deleted by hand is
+//! re-uploaded only if a later checkpoint needs it again, as the map root path does).
+
+mod retire;
 
 use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
@@ -66,7 +76,7 @@ use object_store::{
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::leaves::STATE_HEADER;
 use taglog_proofs::map::{MapStore, MapStoreError, NodeGroup, NodeKey};
-use taglog_proofs::static_layout::{map_objects, top_map_object, EdgeObject, ObjectPath};
+use taglog_proofs::static_layout::{map_objects, top_map_object, EdgeObject, ObjectPath, EDGE_DIR};
 use taglog_proofs::tiles::{
     encode_entry_bundle, entry_bundle_for, new_entry_bundles, new_tiles, tile_data, tiles_for_size,
     TileKind, TilePath, TILE_WIDTH,
@@ -78,6 +88,7 @@ use crate::log::heads::Head;
 use crate::log::Log;
 use crate::metrics::{Histogram, PublishStatus};
 use crate::store::{LogStore, StoredHashes};
+use retire::Retired;
 
 /// `Cache-Control` of the objects that never change.
 pub const IMMUTABLE_CACHE: &str = "public, max-age=31536000, immutable";
@@ -93,6 +104,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 pub const MAX_CHECKPOINT_BYTES: usize = 64 * 1024;
 /// Most entries read at once to upload the entry bundles of durable commits.
 pub const MAX_COMMIT_BUNDLE_ENTRIES: u64 = 8 * 1024;
+/// Most superseded objects deleted in one round (concurrently, [`PUBLISH_CONCURRENCY`] at a
+/// time) before the publisher looks at the log's heads again.
+pub const MAX_DELETIONS_PER_ROUND: usize = 256;
 /// Log checkpoints awaiting upload whose publication time is kept for the lag histogram;
 /// beyond this many (a long outage) newer ones are not timed.
 pub const MAX_TIMED_HEADS: usize = 65_536;
@@ -151,7 +165,11 @@ impl Bucket {
                     path: dir.display().to_string(),
                     source,
                 })?;
-                let fs = LocalFileSystem::new_with_prefix(dir).map_err(PublishError::Open)?;
+                // Directories emptied by deleting superseded objects go too. Deletions and
+                // uploads happen in turn in one task, so none races a put into that directory.
+                let fs = LocalFileSystem::new_with_prefix(dir)
+                    .map_err(PublishError::Open)?
+                    .with_automatic_cleanup(true);
                 Ok(Bucket {
                     store: Arc::new(fs),
                     attributes: false,
@@ -300,8 +318,9 @@ pub struct Publisher {
 
 impl Publisher {
     /// Starts publishing `log`'s heads to `bucket` (inside a tokio runtime), checkpoint
-    /// uploads at least `interval` apart.
-    pub fn spawn(log: Arc<Log>, bucket: Bucket, interval: Duration) -> Publisher {
+    /// uploads at least `interval` apart, superseded objects deleted `grace` after they were
+    /// superseded.
+    pub fn spawn(log: Arc<Log>, bucket: Bucket, interval: Duration, grace: Duration) -> Publisher {
         let (stop, stopped) = watch::channel(false);
         log.metrics().publish.enabled.store(true, Ordering::Relaxed);
         let worker = Worker {
@@ -309,6 +328,8 @@ impl Publisher {
             bucket,
             stopped,
             interval,
+            grace,
+            retired: Retired::default(),
         };
         Publisher {
             stop,
@@ -399,6 +420,10 @@ struct Worker {
     stopped: watch::Receiver<bool>,
     /// Shortest time between the starts of two checkpoint uploads.
     interval: Duration,
+    /// How long a superseded object stays in the bucket.
+    grace: Duration,
+    /// The superseded objects and those that will be.
+    retired: Retired,
 }
 
 /// An upload that was given up because the publisher is stopping.
@@ -428,11 +453,21 @@ impl Worker {
         };
         tracing::info!(bucket = %self.bucket.name, size = bucket.size, "publishing static objects");
         times.uploaded(bucket.size, Instant::now(), None);
-        if bucket.size > 0
-            && (self.repair_tiles(bucket.size).await.is_err()
-                || self.repair_edge(bucket.size).await.is_err())
-        {
-            return;
+        if bucket.size > 0 {
+            let listed = self.list_objects().await;
+            if self
+                .repair_tiles(bucket.size, listed.as_ref())
+                .await
+                .is_err()
+                || self.repair_edge(bucket.size).await.is_err()
+            {
+                return;
+            }
+            // Objects a crash or an earlier version left behind are found again here.
+            for p in listed.iter().flatten() {
+                self.retired.known(p);
+            }
+            self.supersede(bucket.size);
         }
         let mut commits = self.log.heads().watch_committed();
         // The size up to which the bucket holds the entry bundles (at least its checkpoint's).
@@ -492,6 +527,7 @@ impl Worker {
                         s.bucket_size.store(head.size, Ordering::Relaxed);
                         s.checkpoints.fetch_add(1, Ordering::Relaxed);
                         times.uploaded(head.size, Instant::now(), Some(&s.lag));
+                        self.supersede(head.size);
                         continue;
                     }
                 }
@@ -519,8 +555,20 @@ impl Worker {
             {
                 return;
             }
+            // Nothing to upload: superseded objects whose grace is over go now (a stopping
+            // publisher leaves them to the next start).
+            if !*self.stopped.borrow() && self.delete_due().await {
+                continue;
+            }
             let pause = async {
                 match wait_until {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let next_deletion = self.retired.next_due(self.grace);
+            let deletions = async {
+                match next_deletion {
                     Some(t) => tokio::time::sleep_until(t.into()).await,
                     None => std::future::pending().await,
                 }
@@ -530,6 +578,7 @@ impl Worker {
                 changed = commits.changed() => if changed.is_err() { return },
                 _ = self.stopped.changed() => {}
                 () = pause => {}
+                () = deletions => {}
             }
         }
     }
@@ -599,30 +648,48 @@ impl Worker {
         }
     }
 
-    /// At start: uploads again the hash tiles and entry bundles of the bucket's checkpoint
-    /// (size `size`) that the bucket lacks (deleted by hand, or lost), and reports them. The
-    /// bucket's `tile/` objects are listed once. Map objects are not checked.
-    async fn repair_tiles(&mut self, size: u64) -> Result<(), Stopping> {
+    /// At start: the bucket's tiles and edge objects (`None` if they cannot be listed). Keys
+    /// that are not canonical object paths are left out (and left alone).
+    async fn list_objects(&self) -> Option<HashSet<ObjectPath>> {
         let mut present = HashSet::new();
-        let mut prefixes = vec![ObjectKey::from("tile")];
+        let mut prefixes = vec![ObjectKey::from("tile"), ObjectKey::from(EDGE_DIR)];
         while let Some(prefix) = prefixes.pop() {
             match self.bucket.store.list_with_delimiter(Some(&prefix)).await {
                 Ok(listed) => {
-                    present.extend(listed.objects.into_iter().map(|o| o.location.to_string()));
+                    present.extend(
+                        listed
+                            .objects
+                            .iter()
+                            .filter_map(|o| ObjectPath::parse(o.location.as_ref()).ok()),
+                    );
                     prefixes.extend(listed.common_prefixes);
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot list the bucket's tiles; missing tiles are not checked");
-                    return Ok(());
+                    tracing::warn!(error = %e, "cannot list the bucket; missing tiles are not checked, superseded objects not deleted");
+                    return None;
                 }
             }
         }
+        Some(present)
+    }
+
+    /// At start: uploads again the hash tiles and entry bundles of the bucket's checkpoint
+    /// (size `size`) that the bucket lacks (deleted by hand, or lost), and reports them;
+    /// `present` is the bucket's listing (`None`: not checked). Map objects are not checked.
+    async fn repair_tiles(
+        &mut self,
+        size: u64,
+        present: Option<&HashSet<ObjectPath>>,
+    ) -> Result<(), Stopping> {
+        let Some(present) = present else {
+            return Ok(());
+        };
         let mut expected = tiles_for_size(size);
         expected.extend(new_entry_bundles(0, size));
         let missing: Vec<ObjectPath> = expected
             .into_iter()
             .map(ObjectPath::Tile)
-            .filter(|p| !present.contains(&p.to_path()))
+            .filter(|p| !present.contains(p))
             .collect();
         if missing.is_empty() {
             return Ok(());
@@ -800,6 +867,7 @@ impl Worker {
                     let s = self.status();
                     s.objects.fetch_add(1, Ordering::Relaxed);
                     s.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                    self.retired.known(&path);
                 }
             }
             if let Some((path, e)) = failure {
@@ -808,6 +876,58 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// The bucket's checkpoint is now of `size`: what it supersedes starts its grace period.
+    fn supersede(&mut self, size: u64) {
+        self.retired.supersede(size, Instant::now());
+        self.status()
+            .superseded
+            .store(self.retired.pending() as u64, Ordering::Relaxed);
+    }
+
+    /// Deletes up to [`MAX_DELETIONS_PER_ROUND`] superseded objects whose grace is over
+    /// (an object already gone counts as deleted); a failed deletion is tried again a grace
+    /// period later. Returns whether more are due.
+    async fn delete_due(&mut self) -> bool {
+        let due = self
+            .retired
+            .due(Instant::now(), self.grace, MAX_DELETIONS_PER_ROUND);
+        let mut failed = Vec::new();
+        for chunk in due.chunks(PUBLISH_CONCURRENCY) {
+            let mut set = tokio::task::JoinSet::new();
+            for &path in chunk {
+                let store = Arc::clone(&self.bucket.store);
+                set.spawn(async move {
+                    let key = ObjectKey::from(path.to_path());
+                    match store.delete(&key).await {
+                        Ok(()) | Err(object_store::Error::NotFound { .. }) => (path, None),
+                        Err(e) => (path, Some(e)),
+                    }
+                });
+            }
+            while let Some(done) = set.join_next().await {
+                let Ok((path, r)) = done else { continue };
+                let s = self.status();
+                match r {
+                    None => {
+                        s.deleted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(e) => {
+                        s.delete_failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(object = %path, error = %e, "cannot delete a superseded object; trying again later");
+                        failed.push(path);
+                    }
+                }
+            }
+        }
+        self.retired.retry(failed, Instant::now());
+        self.status()
+            .superseded
+            .store(self.retired.pending() as u64, Ordering::Relaxed);
+        self.retired
+            .next_due(self.grace)
+            .is_some_and(|t| t <= Instant::now())
     }
 
     /// Uploads one object, retrying until it succeeds.
