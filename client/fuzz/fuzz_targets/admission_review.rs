@@ -63,7 +63,10 @@ fuzz_target!(|data: &[u8]| {
         let mut patched = object.clone();
         json_patch::patch(&mut patched, &wire).expect("the patch applies to its object");
         for r in &rewrites {
-            assert_eq!(patched.pointer(&r.pointer), Some(&Value::String(r.to.clone())));
+            assert_eq!(
+                patched.pointer(&r.pointer),
+                Some(&Value::String(r.to.clone()))
+            );
         }
     }
 });

@@ -13,10 +13,16 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(i) = ImageRef::parse(s) {
         let canonical = i.canonical();
         let again = ImageRef::parse(&canonical).expect("canonical text parses");
-        assert_eq!(again, i, "canonical text {canonical:?} parses to another image");
+        assert_eq!(
+            again, i,
+            "canonical text {canonical:?} parses to another image"
+        );
         assert_eq!(again.canonical(), canonical);
         if let Some(d) = i.digest() {
-            assert!(s.ends_with(&d.to_string()), "digest {d} is not the text after '@'");
+            assert!(
+                s.ends_with(&d.to_string()),
+                "digest {d} is not the text after '@'"
+            );
         }
     }
 });

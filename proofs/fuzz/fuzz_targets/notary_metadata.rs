@@ -39,7 +39,9 @@ fn check(data: &[u8], now: u64) {
         let _ = root.signed_version(role, data);
     }
     if let Ok(ts) = root.timestamp(data, now, 0) {
-        let again = root.timestamp(data, now, ts.version()).expect("its own version is a floor it meets");
+        let again = root
+            .timestamp(data, now, ts.version())
+            .expect("its own version is a floor it meets");
         assert_eq!(again.version(), ts.version());
     }
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
@@ -50,7 +52,11 @@ fn check(data: &[u8], now: u64) {
     }
     if let Ok(c) = canonical_json(&value) {
         if let Ok(v2) = serde_json::from_slice::<serde_json::Value>(&c) {
-            assert_eq!(canonical_json(&v2).expect("canonical again"), c, "canonical JSON is not idempotent");
+            assert_eq!(
+                canonical_json(&v2).expect("canonical again"),
+                c,
+                "canonical JSON is not idempotent"
+            );
         }
     }
 }

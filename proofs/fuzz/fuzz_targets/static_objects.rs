@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
         .map_or(0, u64::from_be_bytes);
     if let Ok(edge) = EdgeObject::parse(data, size) {
-        assert_eq!(edge.to_bytes().ok().as_deref(), Some(data), "edge object does not re-encode");
+        assert_eq!(
+            edge.to_bytes().ok().as_deref(),
+            Some(data),
+            "edge object does not re-encode"
+        );
         assert!(EdgeObject::parse(data, size.wrapping_add(1)).is_err());
     }
     let Some((&depth, bytes)) = data.split_first() else {
@@ -30,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let nibbles = (depth % 32) * 2;
     // The path the object is checked against: the first key found in it, or zeros.
-    let path = bytes.get(5..37).and_then(Hash::from_slice).unwrap_or(Hash::ZERO);
+    let path = bytes
+        .get(5..37)
+        .and_then(Hash::from_slice)
+        .unwrap_or(Hash::ZERO);
     match MapObject::open(&Hash::ZERO, nibbles, &path, bytes) {
         Err(MapObjectError::AddressMismatch { computed, .. }) => {
             let o = MapObject::open(&computed, nibbles, &path, bytes)
