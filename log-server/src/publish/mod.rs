@@ -49,8 +49,8 @@
 //! Superseded objects are deleted (`--publish-grace`, [`crate::config::DEFAULT_PUBLISH_GRACE`]):
 //! a partial hash tile or entry bundle once the bucket's checkpoint covers its full tile, an
 //! edge object once the bucket's checkpoint is larger, each a grace period after it was
-//! superseded (see the `retire` module). Readers of an older checkpoint fall back: a missing partial
-//! tile is cut from its full tile, a missing edge object read from the tiles. Deletions are
+//! superseded (see the `retire` module). Readers of an older checkpoint fall back: a missing
+//! partial tile is cut from its full tile, a missing edge object read from the tiles. Deletions are
 //! counted in `taglog_publish_deleted_total` and `taglog_publish_delete_failures_total`;
 //! `taglog_publish_superseded` is how many wait. Map objects are never deleted (an older map
 //! version's objects are what a reader of an older checkpoint proves against).
@@ -887,8 +887,8 @@ impl Worker {
     }
 
     /// Deletes up to [`MAX_DELETIONS_PER_ROUND`] superseded objects whose grace is over
-    /// (an object already gone counts as deleted); a failed deletion is tried again a grace
-    /// period later. Returns whether more are due.
+    /// (an object already gone counts as deleted); a failed deletion is tried again
+    /// [`MAX_BACKOFF`] plus a grace period later. Returns whether more are due.
     async fn delete_due(&mut self) -> bool {
         let due = self
             .retired
@@ -921,7 +921,7 @@ impl Worker {
                 }
             }
         }
-        self.retired.retry(failed, Instant::now());
+        self.retired.retry(failed, Instant::now(), MAX_BACKOFF);
         self.status()
             .superseded
             .store(self.retired.pending() as u64, Ordering::Relaxed);

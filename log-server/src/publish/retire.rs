@@ -95,10 +95,17 @@ impl Retired {
         out
     }
 
-    /// Puts back objects whose deletion failed, to be tried again one grace period later.
-    pub(super) fn retry(&mut self, paths: impl IntoIterator<Item = ObjectPath>, now: Instant) {
+    /// Puts back objects whose deletion failed, to be tried again `delay` plus one grace
+    /// period after `now` (so that a failing store is not retried in a tight loop when the
+    /// grace is zero). Objects superseded meanwhile queue behind them.
+    pub(super) fn retry(
+        &mut self,
+        paths: impl IntoIterator<Item = ObjectPath>,
+        now: Instant,
+        delay: Duration,
+    ) {
         for p in paths {
-            self.push(now, p);
+            self.push(now + delay, p);
         }
     }
 
@@ -182,7 +189,7 @@ mod tests {
         let first = r.due(t0, Duration::ZERO, 2);
         assert_eq!(paths(&first), ["edge/001", "edge/002"]);
         let later = t0 + Duration::from_secs(1);
-        r.retry(first, later);
+        r.retry(first, t0, Duration::from_secs(1));
         assert_eq!(
             paths(&r.due(t0, Duration::ZERO, 100)),
             ["edge/003", "edge/004", "edge/005"]
