@@ -25,8 +25,9 @@ use taglog_proofs::note::{KeyName, KeyType, SignerKey};
 use taglog_proofs::policy::Policy;
 use taglog_proofs::refs::TagRef;
 use taglog_proofs::static_layout::{
-    edge_path, map_objects, top_map_object, BundleBuilder, EdgeObject, MapObject, MapObjectError,
-    ObjectPath, StaticError, EDGE_WINDOW_LEAVES, MAX_MAP_OBJECT_BYTES,
+    edge_path, map_objects, top_map_object, BundleBuilder, EdgeObject, Locator, MapObject,
+    MapObjectError, ObjectPath, PackId, StaticError, EDGE_WINDOW_LEAVES, MAX_MAP_OBJECT_BYTES,
+    PACK_ID_BYTES,
 };
 use taglog_proofs::tiles::{encode_entry_bundle, new_entry_bundles, new_tiles, tile_data};
 use taglog_proofs::tree::MemoryTree;
@@ -57,6 +58,11 @@ struct TestLog {
     checkpoints: Vec<(u64, Vec<u8>)>,
     bucket: BTreeMap<String, Vec<u8>>,
     published: Option<u64>,
+    /// Publish map objects in packs, with locators (format 2), as taglog's publisher does.
+    packed: bool,
+    /// Where each published map object is (packed mode).
+    locations: BTreeMap<Hash, Locator>,
+    packs: u8,
 }
 
 impl TestLog {
@@ -71,7 +77,45 @@ impl TestLog {
             checkpoints: Vec::new(),
             bucket: BTreeMap::new(),
             published: None,
+            packed: false,
+            locations: BTreeMap::new(),
+            packs: 0,
         }
+    }
+
+    /// Uploads the map objects of `size` newer than the last published version as one pack
+    /// with locators, and the top one at its own address; returns the top one's bytes.
+    fn publish_packed(&mut self, size: u64) -> Option<Vec<u8>> {
+        let objects = map_objects(&self.map, size, self.published).unwrap();
+        self.packs += 1;
+        let pack = PackId([self.packs; PACK_ID_BYTES]);
+        let mut offset = 0u32;
+        for o in objects.iter().filter(|o| o.nibbles > 0) {
+            let len = u32::try_from(o.located_len()).unwrap();
+            self.locations
+                .insert(o.address, Locator::Packed { pack, offset, len });
+            offset += len;
+        }
+        let (mut bytes, mut top) = (Vec::new(), None);
+        for o in &objects {
+            let locators: Vec<Locator> = o
+                .children
+                .iter()
+                .map(|(a, _, _)| self.locations[a])
+                .collect();
+            let located = o.located(&locators).unwrap();
+            if o.nibbles == 0 {
+                self.bucket
+                    .insert(ObjectPath::Map(o.address).to_path(), located.clone());
+                top = Some(located);
+            } else {
+                bytes.extend(located);
+            }
+        }
+        if !bytes.is_empty() {
+            self.bucket.insert(ObjectPath::Pack(pack).to_path(), bytes);
+        }
+        top
     }
 
     fn append(&mut self, entry: Vec<u8>) -> u64 {
@@ -143,12 +187,16 @@ impl TestLog {
             self.bucket
                 .insert(tile.to_path(), encode_entry_bundle(&entries).unwrap());
         }
-        for object in map_objects(&self.map, size, self.published).unwrap() {
-            self.bucket
-                .insert(ObjectPath::Map(object.address).to_path(), object.bytes);
-        }
+        let top = if self.packed {
+            self.publish_packed(size)
+        } else {
+            for object in map_objects(&self.map, size, self.published).unwrap() {
+                self.bucket
+                    .insert(ObjectPath::Map(object.address).to_path(), object.bytes);
+            }
+            top_map_object(&self.map, size).unwrap()
+        };
         let entry = self.entries.last().unwrap().clone();
-        let top = top_map_object(&self.map, size).unwrap();
         let edge = EdgeObject::new(size, entry, &self.tree, top).unwrap();
         self.bucket
             .insert(edge_path(size), edge.to_bytes().unwrap());
@@ -214,7 +262,17 @@ fn build(
         let round: Vec<(ObjectPath, Vec<u8>)> = b
             .wanted()
             .iter()
-            .filter_map(|p| Some((*p, bucket.get(&p.to_path()).cloned()?)))
+            .filter_map(|p| {
+                let bytes = match b.locator(p).range() {
+                    None => bucket.get(&p.to_path())?.clone(),
+                    Some((pack, r)) => {
+                        let pack = bucket.get(&ObjectPath::Pack(pack).to_path())?;
+                        let r = usize::try_from(r.start).unwrap()..usize::try_from(r.end).unwrap();
+                        pack.get(r)?.to_vec()
+                    }
+                };
+                Some((*p, bytes))
+            })
             .collect();
         rounds.push(round.iter().map(|(p, _)| *p).collect());
         b = match b.supply(round) {
@@ -231,7 +289,12 @@ fn batches() -> impl Strategy<Value = Vec<Vec<(u16, u8)>>> {
 }
 
 fn log_from(batches: &[Vec<(u16, u8)>], publish_every: usize) -> TestLog {
+    log_with(batches, publish_every, false)
+}
+
+fn log_with(batches: &[Vec<(u16, u8)>], publish_every: usize, packed: bool) -> TestLog {
     let mut log = TestLog::new();
+    log.packed = packed;
     for (i, batch) in batches.iter().enumerate() {
         log.commit(batch);
         if i % publish_every == 0 || i + 1 == batches.len() {
@@ -252,8 +315,9 @@ proptest! {
         every in 1usize..4,
         probe in 0u16..420,
         since_pick in any::<proptest::sample::Index>(),
+        packed in any::<bool>(),
     ) {
-        let log = log_from(&batches, every);
+        let log = log_with(&batches, every, packed);
         let reference = reference(probe);
         let sizes: Vec<u64> = log.checkpoints.iter().map(|(s, _)| *s).collect();
         let old = without_edges(&log.bucket);
@@ -319,6 +383,70 @@ proptest! {
             _ => false,
         };
         prop_assert!(named, "altered {} gave {}", target, err);
+    }
+
+    /// With packs: any change to any object or pack a build reads (a locator included: it
+    /// is a hint outside the hash) makes the build fail, or gives exactly the bundle of the
+    /// unaltered bucket; never another bundle.
+    #[test]
+    fn altered_packs_and_locators_never_give_another_bundle(
+        batches in batches(),
+        probe in 0u16..420,
+        pick in any::<proptest::sample::Index>(),
+        at in any::<proptest::sample::Index>(),
+        how in 0u8..4,
+    ) {
+        let log = log_with(&batches, 1, true);
+        let reference = reference(probe);
+        let (ok, _) = build(&log, &log.bucket, &reference, None);
+        let expected = ok.unwrap();
+        let paths: Vec<&String> = log.bucket.keys().collect();
+        let target = *pick.get(&paths);
+        let mut bucket = log.bucket.clone();
+        let object = bucket.get_mut(target).unwrap();
+        match how {
+            0 => { let i = at.index(object.len()); object[i] ^= 0x01; }
+            1 => { let i = at.index(object.len()); object.truncate(i); }
+            2 => object.push(0),
+            _ => { let i = at.index(object.len()); object[i] = object[i].wrapping_add(0x80); }
+        }
+        if let (Ok(b), _) = build(&log, &bucket, &reference, None) {
+            prop_assert_eq!(b, expected, "altered {} gave another bundle", target);
+        }
+    }
+
+    /// A packed bucket holds per publication one pack and the top map object at its own
+    /// address, and nothing else under `map/`; every map object of the newest version is
+    /// found by following locators from the top one.
+    #[test]
+    fn packed_publication_makes_one_pack_per_publication(batches in batches()) {
+        let log = log_with(&batches, 1, true);
+        let packs = log.bucket.keys().filter(|p| p.starts_with("map/pack/")).count();
+        let own = log.bucket.keys().filter(|p| p.starts_with("map/") && !p.starts_with("map/pack/")).count();
+        prop_assert!(packs <= log.checkpoints.len());
+        prop_assert!(own <= log.checkpoints.len());
+        let size = log.published.unwrap();
+        let all = map_objects(&log.map, size, None).unwrap();
+        let Some(root) = all.iter().find(|o| o.nibbles == 0) else { return Ok(()); };
+        let mut queue = vec![(root.address, Hash::ZERO, 0u8, Locator::Own)];
+        let mut found = 0;
+        while let Some((address, path, nibbles, at)) = queue.pop() {
+            let bytes = match at.range() {
+                None => log.bucket[&ObjectPath::Map(address).to_path()].clone(),
+                Some((pack, r)) => log.bucket[&ObjectPath::Pack(pack).to_path()]
+                    [usize::try_from(r.start).unwrap()..usize::try_from(r.end).unwrap()]
+                    .to_vec(),
+            };
+            let o = MapObject::open(&address, nibbles, &path, &bytes).unwrap();
+            prop_assert_eq!(o.to_bytes(), bytes);
+            found += 1;
+            for (a, p, n) in o.children() {
+                let l = o.locator(&a).unwrap();
+                prop_assert!(l != Locator::Own, "a packed object below the top is at its own address");
+                queue.push((a, p, n, l));
+            }
+        }
+        prop_assert_eq!(found, all.len());
     }
 
     /// Every map object of every published version opens at its address, round-trips byte
@@ -480,8 +608,62 @@ fn map_objects_reject_non_canonical_forms() {
     // The root object opened as if it lay deeper: its leaves do not lead there.
     assert!(open(&root.bytes, 2).is_err());
     let mut v = root.bytes.clone();
+    v[0] = 3;
+    assert!(matches!(open(&v, 0), Err(MapObjectError::UnknownFormat(3))));
+    // Format 2: exactly one canonical locator per object below, and nothing after them.
+    let below = root.children.len();
+    assert!(below > 1, "the test needs objects below the root");
     v[0] = 2;
-    assert!(matches!(open(&v, 0), Err(MapObjectError::UnknownFormat(2))));
+    assert!(matches!(open(&v, 0), Err(MapObjectError::Truncated)));
+    let own = vec![Locator::Own; below];
+    assert!(root.located(&own[1..]).is_err());
+    let located = root.located(&own).unwrap();
+    assert_eq!(located.len(), root.located_len());
+    let opened = open(&located, 0).unwrap();
+    assert_eq!(opened.to_bytes(), located);
+    assert_eq!(opened.locator(&root.children[0].0), Some(Locator::Own));
+    assert_eq!(opened.locator(&Hash([7; 32])), None);
+    let pack = PackId([9; PACK_ID_BYTES]);
+    let mut packed = own.clone();
+    packed[below - 1] = Locator::Packed {
+        pack,
+        offset: 5,
+        len: 100,
+    };
+    let o = open(&root.located(&packed).unwrap(), 0).unwrap();
+    assert_eq!(
+        o.locator(&root.children[below - 1].0),
+        Some(packed[below - 1])
+    );
+    assert_eq!(packed[below - 1].range(), Some((pack, 5..105)));
+    let mut extra = located.clone();
+    extra.push(0);
+    assert!(matches!(
+        open(&extra, 0),
+        Err(MapObjectError::TrailingBytes(1))
+    ));
+    for (offset, len) in [(0, 0), (0, 20_550), (16 << 20, 1), ((16 << 20) - 10, 11)] {
+        packed[0] = Locator::Packed { pack, offset, len };
+        assert!(
+            matches!(
+                open(&root.located(&packed).unwrap(), 0),
+                Err(MapObjectError::BadLocator { index: 0, .. })
+            ),
+            "{offset}+{len}"
+        );
+    }
+    // A zero pack id means "at its own address": with an offset or a length it is refused.
+    let mut zero_id = located.clone();
+    let at = located.len() - 24 * below + 16;
+    zero_id[at + 3] = 1;
+    assert!(matches!(
+        open(&zero_id, 0),
+        Err(MapObjectError::BadLocator {
+            index: 0,
+            offset: 1,
+            len: 0
+        })
+    ));
     assert!(matches!(
         open(&[1, 0, 0, 0, 0], 0),
         Err(MapObjectError::Empty)

@@ -25,7 +25,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::edge::{EdgeObject, EdgeObjectError};
-use super::map_object::{MapObject, MapObjectError};
+use super::map_object::{Locator, MapObject, MapObjectError};
 use super::ObjectPath;
 use crate::binding::SignedBinding;
 use crate::bundle::{Bundle, ConsistencyMember, LeafProof, MapMember, Status};
@@ -177,6 +177,8 @@ pub struct BundleBuilder {
     consistency: Option<ConsistencyMember>,
     map_root: Hash,
     path: Vec<(u8, NodeGroup)>,
+    /// Where the pending map object is, as the verified object above it says.
+    located: Locator,
     map_proof: Option<MapProof>,
     binding: Option<LeafProof>,
 }
@@ -215,6 +217,7 @@ impl BundleBuilder {
             consistency: None,
             map_root: Hash::ZERO,
             path: Vec::new(),
+            located: Locator::Own,
             map_proof: None,
             binding: None,
         }
@@ -224,6 +227,17 @@ impl BundleBuilder {
     /// depend on each other and may be fetched in parallel.
     pub fn wanted(&self) -> &[ObjectPath] {
         &self.pending
+    }
+
+    /// Where to fetch `path`, one of [`BundleBuilder::wanted`]: a map object below the top
+    /// one may be a range of a pack ([`Locator::Packed`], as the object above it says); every
+    /// other object is at its own path ([`Locator::Own`]). Whatever is fetched is handed to
+    /// [`BundleBuilder::supply`] as `path`'s bytes and checked against its address.
+    pub fn locator(&self, path: &ObjectPath) -> Locator {
+        match (self.stage, path) {
+            (Stage::Map { address, .. }, ObjectPath::Map(a)) if *a == address => self.located,
+            _ => Locator::Own,
+        }
     }
 
     /// Whether every round is done and [`BundleBuilder::finish`] will return the bundle.
@@ -481,6 +495,7 @@ impl BundleBuilder {
         self.path.extend(object.groups_on_path(&self.key));
         match object.next_for(&self.key) {
             Some((next, depth)) => {
+                self.located = object.locator(&next).unwrap_or(Locator::Own);
                 self.stage = Stage::Map {
                     address: next,
                     nibbles: depth,

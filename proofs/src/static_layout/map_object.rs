@@ -8,12 +8,20 @@
 //! of a subtree child of an inner group of the object above. Byte form:
 //!
 //! ```text
-//! object  = format (0x01) ‖ group(top)
+//! object  = 0x01 ‖ group(top)                    each object below is at map/<its address>
+//!         | 0x02 ‖ group(top) ‖ locator*         one locator per subtree hash, in order
 //! group   = child mask (u16 BE) ‖ leaf mask (u16 BE) ‖ one child per set bit, slot 0 first:
 //!           leaf     key (32) ‖ value (48)
 //!           subtree  in the top group:   group(inner) (inline, its hash is computed)
 //!                    in an inner group:  hash (32)    (the address of the object below)
+//! locator = pack id (16) ‖ offset (u32 BE) ‖ length (u32 BE)
 //! ```
+//!
+//! A [`Locator`] says where the object below is: `length` bytes at `offset` of the pack
+//! `map/pack/<hex pack id>` (a publisher uploads the objects of one publication as one pack,
+//! so it creates one object where it would create hundreds), or, all 24 bytes zero, at its
+//! own address. Locators are hints, outside the hash: what is fetched by one is opened at the
+//! address its parent names, like any object, so a wrong locator can only make a read fail.
 //!
 //! Guarantees of [`MapObject::open`]: the bytes decode exactly (no trailing bytes, at most
 //! [`MAX_MAP_OBJECT_BYTES`], checked first); every leaf's key leads to the slot it sits in
@@ -36,15 +44,25 @@ use crate::map::{
     GROUP_WIDTH, MAP_VALUE_LEN, MAX_GROUP_NIBBLES,
 };
 
-/// Format byte that opens every map object.
+/// Format byte of a map object whose objects below are at their own address.
 pub const MAP_OBJECT_FORMAT: u8 = 1;
+/// Format byte of a map object that ends with a [`Locator`] per object below.
+pub const MAP_OBJECT_FORMAT_LOCATED: u8 = 2;
+/// Bytes of a pack id.
+pub const PACK_ID_BYTES: usize = 16;
+/// Bytes of one encoded [`Locator`].
+pub const LOCATOR_BYTES: usize = PACK_ID_BYTES + 8;
+/// Largest pack: a locator never points past it, and a reader that gets a whole pack (a
+/// server that ignores `Range`) reads at most this much.
+pub const MAX_PACK_BYTES: usize = 16 << 20;
 /// Nibbles (node groups) spanned by one object: 8 key bits.
 pub const OBJECT_NIBBLES: u8 = 2;
 /// Deepest nibble depth at which an object starts (its inner groups are then at 63).
 pub const MAX_OBJECT_NIBBLES: u8 = MAX_GROUP_NIBBLES - 1;
 const LEAF_BYTES: usize = 32 + MAP_VALUE_LEN;
 const MAX_INNER_BYTES: usize = 4 + GROUP_WIDTH * LEAF_BYTES;
-/// Largest map object: sixteen inline groups of sixteen leaves each.
+/// Largest map object: sixteen inline groups of sixteen leaves each (a subtree hash and its
+/// locator, 56 bytes, are smaller than a leaf).
 pub const MAX_MAP_OBJECT_BYTES: usize = 1 + 4 + GROUP_WIDTH * MAX_INNER_BYTES;
 
 /// Why a map object was rejected.
@@ -58,9 +76,20 @@ pub enum MapObjectError {
         /// [`MAX_MAP_OBJECT_BYTES`].
         max: usize,
     },
-    /// The first byte is not [`MAP_OBJECT_FORMAT`].
-    #[error("map object has format byte {0}, expected 1")]
+    /// The first byte is neither [`MAP_OBJECT_FORMAT`] nor [`MAP_OBJECT_FORMAT_LOCATED`].
+    #[error("map object has format byte {0}, expected 1 or 2")]
     UnknownFormat(u8),
+    /// A locator that is not canonical: a zero pack id with a non-zero offset or length, or
+    /// a pack range that is empty, longer than an object or past [`MAX_PACK_BYTES`].
+    #[error("map object locator {index} is not canonical (pack range {offset}+{len})")]
+    BadLocator {
+        /// Its position among the object's locators.
+        index: usize,
+        /// Its offset.
+        offset: u32,
+        /// Its length.
+        len: u32,
+    },
     /// The bytes end inside a group.
     #[error("map object is truncated")]
     Truncated,
@@ -124,6 +153,71 @@ pub enum MapObjectError {
     Inconsistent(String),
 }
 
+/// The name of a pack of map objects: `map/pack/<32 lowercase hex digits>`. Chosen by the
+/// publisher, unique per pack; it is not a hash (the objects in it are checked by address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PackId(pub [u8; PACK_ID_BYTES]);
+
+/// Where the map object below another one is found (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Locator {
+    /// At its own address, `map/<address>`.
+    Own,
+    /// `len` bytes at `offset` of pack `pack`.
+    Packed {
+        /// The pack.
+        pack: PackId,
+        /// Where the object starts.
+        offset: u32,
+        /// Its length.
+        len: u32,
+    },
+}
+
+impl Locator {
+    fn to_bytes(self) -> [u8; LOCATOR_BYTES] {
+        let mut out = [0u8; LOCATOR_BYTES];
+        if let Locator::Packed { pack, offset, len } = self {
+            out[..PACK_ID_BYTES].copy_from_slice(&pack.0);
+            out[PACK_ID_BYTES..PACK_ID_BYTES + 4].copy_from_slice(&offset.to_be_bytes());
+            out[PACK_ID_BYTES + 4..].copy_from_slice(&len.to_be_bytes());
+        }
+        out
+    }
+
+    fn parse(b: &[u8; LOCATOR_BYTES], index: usize) -> Result<Locator, MapObjectError> {
+        let [id @ .., o0, o1, o2, o3, l0, l1, l2, l3] = *b;
+        let (offset, len) = (
+            u32::from_be_bytes([o0, o1, o2, o3]),
+            u32::from_be_bytes([l0, l1, l2, l3]),
+        );
+        let bad = MapObjectError::BadLocator { index, offset, len };
+        let pack = PackId(id);
+        if pack.0 == [0; PACK_ID_BYTES] {
+            return if offset == 0 && len == 0 {
+                Ok(Locator::Own)
+            } else {
+                Err(bad)
+            };
+        }
+        let end = u64::from(offset) + u64::from(len);
+        if len == 0 || len as usize > MAX_MAP_OBJECT_BYTES || end > MAX_PACK_BYTES as u64 {
+            return Err(bad);
+        }
+        Ok(Locator::Packed { pack, offset, len })
+    }
+
+    /// The pack and byte range, or `None` for [`Locator::Own`].
+    pub fn range(&self) -> Option<(PackId, std::ops::Range<u64>)> {
+        match *self {
+            Locator::Own => None,
+            Locator::Packed { pack, offset, len } => {
+                Some((pack, u64::from(offset)..u64::from(offset) + u64::from(len)))
+            }
+        }
+    }
+}
+
 /// A map object that opened: its address verified against its contents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapObject {
@@ -132,6 +226,8 @@ pub struct MapObject {
     path: Hash,
     top: NodeGroup,
     inner: Vec<(u8, NodeGroup)>,
+    /// One per object below, in [`MapObject::children`] order; `None` for format 1.
+    locators: Option<Vec<Locator>>,
 }
 
 /// `path` with nibble `n` set to `v` (nibbles past `n` are left as they are).
@@ -257,7 +353,7 @@ impl MapObject {
         let path = NodeKey::new(0, path, nibbles).path().to_owned();
         let mut r = Reader(bytes);
         let format = r.take(1)?.first().copied().unwrap_or(0);
-        if format != MAP_OBJECT_FORMAT {
+        if format != MAP_OBJECT_FORMAT && format != MAP_OBJECT_FORMAT_LOCATED {
             return Err(MapObjectError::UnknownFormat(format));
         }
         let (children, leaves) = r.masks()?;
@@ -277,6 +373,22 @@ impl MapObject {
             top.set_child(slot, Child::Subtree { hash, version: 0 });
             inner.push((slot, group));
         }
+        let locators = if format == MAP_OBJECT_FORMAT_LOCATED {
+            let below = inner
+                .iter()
+                .flat_map(|(_, g)| g.children())
+                .filter(|(_, c)| matches!(c, Child::Subtree { .. }))
+                .count();
+            let mut out = Vec::with_capacity(below);
+            for index in 0..below {
+                let b = r.take(LOCATOR_BYTES)?;
+                let b = b.try_into().map_err(|_| MapObjectError::Truncated)?;
+                out.push(Locator::parse(b, index)?);
+            }
+            Some(out)
+        } else {
+            None
+        };
         if !r.0.is_empty() {
             return Err(MapObjectError::TrailingBytes(r.0.len()));
         }
@@ -299,7 +411,18 @@ impl MapObject {
             path,
             top,
             inner,
+            locators,
         })
+    }
+
+    /// Where the object below this one at `address` is found: `None` if no subtree child of
+    /// this object has that address; [`Locator::Own`] for every child of a format-1 object.
+    pub fn locator(&self, address: &Hash) -> Option<Locator> {
+        let i = self.children().iter().position(|(a, _, _)| a == address)?;
+        match &self.locators {
+            None => Some(Locator::Own),
+            Some(l) => l.get(i).copied(),
+        }
     }
 
     /// The object's address: the root hash of the subtree it holds.
@@ -373,10 +496,15 @@ impl MapObject {
         out
     }
 
-    /// The object's canonical bytes (what [`MapObject::open`] accepts).
+    /// The object's canonical bytes (what [`MapObject::open`] accepts), in the format it was
+    /// opened in.
     pub fn to_bytes(&self) -> Vec<u8> {
         // Built from groups this module decoded and checked: encoding cannot fail.
-        encode_map_object(&self.top, &self.inner).unwrap_or_default()
+        let plain = encode_map_object(&self.top, &self.inner).unwrap_or_default();
+        match &self.locators {
+            None => plain,
+            Some(l) => with_locators(plain, l),
+        }
     }
 }
 
@@ -433,6 +561,18 @@ pub fn encode_map_object(
     Ok(out)
 }
 
+/// Format-1 bytes `plain` turned into format 2 with `locators`.
+fn with_locators(mut plain: Vec<u8>, locators: &[Locator]) -> Vec<u8> {
+    if let Some(f) = plain.first_mut() {
+        *f = MAP_OBJECT_FORMAT_LOCATED;
+    }
+    plain.reserve(locators.len() * LOCATOR_BYTES);
+    for l in locators {
+        plain.extend_from_slice(&l.to_bytes());
+    }
+    plain
+}
+
 /// A map object as a publisher uploads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedMapObject {
@@ -440,8 +580,35 @@ pub struct EncodedMapObject {
     pub address: Hash,
     /// Nibble depth of its top group.
     pub nibbles: u8,
-    /// Its bytes.
+    /// A key path leading to it (its first `nibbles` nibbles matter).
+    pub path: Hash,
+    /// Its bytes in format 1 (objects below at their own address).
     pub bytes: Vec<u8>,
+    /// The objects directly below it, as [`MapObject::children`] lists them.
+    pub children: Vec<(Hash, Hash, u8)>,
+}
+
+impl EncodedMapObject {
+    /// Its bytes in format 2, with one locator per child (in [`Self::children`] order).
+    ///
+    /// # Errors
+    /// [`MapStoreError::Corrupt`] if `locators` does not have one locator per child.
+    pub fn located(&self, locators: &[Locator]) -> Result<Vec<u8>, MapStoreError> {
+        if locators.len() != self.children.len() {
+            return Err(MapStoreError::Corrupt(format!(
+                "{} locators for the {} objects below map object {}",
+                locators.len(),
+                self.children.len(),
+                self.address
+            )));
+        }
+        Ok(with_locators(self.bytes.clone(), locators))
+    }
+
+    /// The length of [`Self::located`]'s bytes.
+    pub fn located_len(&self) -> usize {
+        self.bytes.len() + self.children.len() * LOCATOR_BYTES
+    }
 }
 
 /// The map objects of map `version` in `store`: all of them (`newer_than` = `None`), or only
@@ -474,6 +641,7 @@ pub fn map_objects<S: MapStore + ?Sized>(
         }
         let (nibbles, path) = (key.nibbles(), *key.path());
         let mut inner = Vec::new();
+        let mut children = Vec::new();
         for (s, c) in top.children() {
             let Child::Subtree { version: v, .. } = c else {
                 continue;
@@ -481,9 +649,10 @@ pub fn map_objects<S: MapStore + ?Sized>(
             let p = with_nibble(&path, nibbles, *s);
             let g = load(NodeKey::new(*v, &p, nibbles + 1))?;
             for (t, c) in g.children() {
-                if let Child::Subtree { version: w, .. } = c {
+                if let Child::Subtree { version: w, hash } = c {
+                    let below = with_nibble(&p, nibbles + 1, *t);
+                    children.push((*hash, below, nibbles + OBJECT_NIBBLES));
                     if fresh(*w) {
-                        let below = with_nibble(&p, nibbles + 1, *t);
                         queue.push_back(NodeKey::new(*w, &below, nibbles + OBJECT_NIBBLES));
                     }
                 }
@@ -493,7 +662,9 @@ pub fn map_objects<S: MapStore + ?Sized>(
         out.push(EncodedMapObject {
             address,
             nibbles,
+            path,
             bytes: encode_map_object(&top, &inner)?,
+            children,
         });
     }
     Ok(out)

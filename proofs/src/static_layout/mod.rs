@@ -9,6 +9,7 @@
 //! | `tile/<L>/<N>[.p/<W>]` | C2SP tlog-tiles hash tile | never |
 //! | `tile/entries/<N>[.p/<W>]` | C2SP tlog-tiles entry bundle | never |
 //! | `map/<h0h1>/<h2…h63>` | map object ([`MapObject`]) whose address is the hex hash `h` | never |
+//! | `map/pack/<p>` | pack of map objects ([`PackId`] `p`, 32 hex digits), read by [`Locator`] | never |
 //! | `edge/<N>` | edge object ([`EdgeObject`]) of the tree of size `N` (a tlog-tiles index) | never |
 //!
 //! How a reader checks each object before using it: the checkpoint by the log key's
@@ -38,8 +39,9 @@ pub use edge::{
     EDGE_OBJECT_FORMAT, EDGE_WINDOW_LEAVES, MAX_EDGE_OBJECT_BYTES, MAX_EDGE_TILES,
 };
 pub use map_object::{
-    encode_map_object, map_objects, EncodedMapObject, MapObject, MapObjectError, MAP_OBJECT_FORMAT,
-    MAX_MAP_OBJECT_BYTES, MAX_OBJECT_NIBBLES, OBJECT_NIBBLES,
+    encode_map_object, map_objects, EncodedMapObject, Locator, MapObject, MapObjectError, PackId,
+    LOCATOR_BYTES, MAP_OBJECT_FORMAT, MAP_OBJECT_FORMAT_LOCATED, MAX_MAP_OBJECT_BYTES,
+    MAX_OBJECT_NIBBLES, MAX_PACK_BYTES, OBJECT_NIBBLES, PACK_ID_BYTES,
 };
 
 use crate::hash::Hash;
@@ -49,6 +51,8 @@ use crate::tiles::{TileError, TilePath};
 pub const CHECKPOINT_PATH: &str = "checkpoint";
 /// Directory of the map objects.
 pub const MAP_DIR: &str = "map";
+/// Directory of the packs of map objects.
+pub const PACK_DIR: &str = "map/pack";
 /// Longest object path accepted by [`ObjectPath::parse`] (map paths are 69 bytes).
 pub const MAX_OBJECT_PATH_BYTES: usize = 80;
 
@@ -61,6 +65,8 @@ pub enum ObjectPath {
     Tile(TilePath),
     /// A map object by its address.
     Map(Hash),
+    /// A pack of map objects (read in parts, by [`Locator`]).
+    Pack(PackId),
     /// The edge object of the tree of this size.
     Edge(u64),
 }
@@ -81,7 +87,7 @@ pub enum ObjectPathError {
     Tile(#[from] TileError),
     /// Neither `checkpoint`, a tile, a canonical map path nor an edge path.
     #[error(
-        "{0:?} is not a static object path (checkpoint, tile/..., map/<2 hex>/<62 hex>, edge/<N>)"
+        "{0:?} is not a static object path (checkpoint, tile/..., map/<2 hex>/<62 hex>, map/pack/<32 hex>, edge/<N>)"
     )]
     Unknown(String),
 }
@@ -99,6 +105,7 @@ impl ObjectPath {
                 format!("{MAP_DIR}/{a}/{b}")
             }
             ObjectPath::Edge(n) => edge_path(*n),
+            ObjectPath::Pack(p) => format!("{PACK_DIR}/{}", hex::encode(p.0)),
         }
     }
 
@@ -129,12 +136,25 @@ impl ObjectPath {
                 .map(ObjectPath::Edge)
                 .ok_or_else(unknown);
         }
+        let lower = |s: &str| s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+        if let Some(rest) = path
+            .strip_prefix(PACK_DIR)
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            if rest.len() != 2 * PACK_ID_BYTES || !lower(rest) {
+                return Err(unknown());
+            }
+            let bytes = hex::decode(rest).map_err(|_| unknown())?;
+            return bytes
+                .try_into()
+                .map(|b| ObjectPath::Pack(PackId(b)))
+                .map_err(|_| unknown());
+        }
         let rest = path
             .strip_prefix(MAP_DIR)
             .and_then(|r| r.strip_prefix('/'))
             .ok_or_else(unknown)?;
         let (a, b) = rest.split_once('/').ok_or_else(unknown)?;
-        let lower = |s: &str| s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
         if a.len() != 2 || b.len() != 62 || !lower(a) || !lower(b) {
             return Err(unknown());
         }
@@ -174,6 +194,7 @@ mod tests {
             ObjectPath::Tile(TilePath::new(TileKind::Entries, 0, 256).unwrap()),
             ObjectPath::Edge(1),
             ObjectPath::Edge(1_234_567),
+            ObjectPath::Pack(PackId([0x5a; PACK_ID_BYTES])),
         ] {
             assert_eq!(ObjectPath::parse(&p.to_path()).unwrap(), p);
         }
@@ -196,6 +217,10 @@ mod tests {
             "edge/5",
             "edge/x000/005",
             "edge/005/",
+            &format!("map/pack/{}", "5A".repeat(16)),
+            &format!("map/pack/{}", "5a".repeat(15)),
+            &format!("map/pack/{}/", "5a".repeat(16)),
+            "map/pack/",
         ] {
             assert!(ObjectPath::parse(bad).is_err(), "{bad}");
         }
