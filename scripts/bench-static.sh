@@ -10,8 +10,10 @@
 #     checkpoint covering it), p50 and p99 as the bucket bound holding them;
 #   - after a fill of the directory-publishing log to BENCH_FILL bindings: the bucket's objects
 #     and bytes, then objects and bytes fetched by `taglog lookup` from the directory served
-#     by a plain HTTP file server (python3 http.server), counted from that server's request
-#     log (every GET; bytes are the sizes of the files it answered 200 for): cold
+#     by a plain HTTP file server (python3's http.server, answering single `Range` requests
+#     with 206 as S3 and CDNs do, for map objects in packs), counted from that server's request
+#     log (every GET; bytes are the sizes of the files it answered 200 for and the ranges it
+#     answered 206 for): cold
 #     (empty cache) for a ref in the first and in the middle entry bundle, warm with the log
 #     unchanged, and warm after BENCH_MOVE more bindings;
 #   - `taglog lookup` runs per second (a process per verification, warm cache, one at a time)
@@ -172,7 +174,29 @@ size=$(sed -n 2p "$bucket/checkpoint")
 log "bucket at tree size $size: $(find "$bucket" -type f | wc -l) objects ($(find "$bucket/tile" -type f | wc -l) tiles and entry bundles), $(du -sb "$bucket" | cut -f1) bytes; log data directory $(du -sb "$work/dir" | cut -f1) bytes; df: $(df -h / | awk 'NR == 2 {print $4 " free"}')"
 
 # --- reading the objects ------------------------------------------------------------------------
-(cd "$bucket" && exec python3 -m http.server --bind 127.0.0.1 $((port + 2)) >/dev/null 2>"$work/files.log") &
+# python3's file server, plus single byte ranges (206), as S3 and CDNs answer them.
+range_server='
+import http.server, os, re, sys
+class Files(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        m = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range", ""))
+        path = self.translate_path(self.path)
+        if not m or not os.path.isfile(path):
+            return super().do_GET()
+        first, last = int(m[1]), int(m[2])
+        with open(path, "rb") as f:
+            f.seek(first)
+            data = f.read(last - first + 1)
+        self.send_response_only(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Range", f"bytes {first}-{first + len(data) - 1}/{os.path.getsize(path)}")
+        self.end_headers()
+        self.wfile.write(data)
+        self.log_request(206, len(data))
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Files).serve_forever()
+'
+(cd "$bucket" && exec python3 -c "$range_server" $((port + 2)) >/dev/null 2>"$work/files.log") &
 pids+=("$!")
 wait_port $((port + 2))
 vkey=$(grep -a -m1 '^localhost/taglog+' "$out/dir.out")
@@ -200,11 +224,14 @@ static_run() { # STATE REF LABEL: one verification, with the requests it made
     tail -n +$((before + 1)) "$work/files.log" | grep '"GET ' >"$work/requests" || true
     local n ok bytes paths
     n=$(wc -l <"$work/requests")
-    ok=$(grep -c '" 200 ' "$work/requests" || true)
+    ok=$(grep -c '" 20[06] ' "$work/requests" || true)
     bytes=0
     paths=$(sed -n 's/.*"GET \/\([^ ]*\) HTTP[^"]*" 200 .*/\1/p' "$work/requests")
     for f in $paths; do bytes=$((bytes + $(stat -c %s "$bucket/$f"))); done
-    log "$3: $n requests ($ok answered 200), $bytes bytes: $(sed -n 's/.*"GET \/\([^ ]*\) HTTP[^"]*" \([0-9]*\) .*/\1 \2/p' "$work/requests" | sed 's/ 200$//' | sed 's/^map\/\(.\{8\}\).*/map\/\1.../' | tr '\n' ' ')"
+    for r in $(sed -n 's/.*"GET \/[^ ]* HTTP[^"]*" 206 \([0-9]*\).*/\1/p' "$work/requests"); do
+        bytes=$((bytes + r))
+    done
+    log "$3: $n requests ($ok answered 200 or 206), $bytes bytes: $(sed -n 's/.*"GET \/\([^ ]*\) HTTP[^"]*" \([0-9]*\) .*/\1 \2/p' "$work/requests" | sed 's/ 200$//; s/ 206$/ (range)/' | sed 's/^map\/\(.\{8\}\).*/map\/\1.../' | tr '\n' ' ')"
 }
 static_run "$work/c1" "$ref_first" "cold static verification, ref of entry bundle 000 ($ref_first)"
 static_run "$work/c2" "$ref_mid" "cold static verification, ref of entry bundle $mid_path ($ref_mid)"

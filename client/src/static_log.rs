@@ -4,7 +4,10 @@
 //! bucket, CDN or mirror) instead of asking the server's `/lookup`. A bucket without edge
 //! objects (HTTP 404 for `edge/<N>`: written before they existed, or deleted once superseded)
 //! is read from its tiles and entry bundles instead; a partial tile or entry bundle answered
-//! 404 (deleted once its full tile exists) is cut from the full one.
+//! 404 (deleted once its full tile exists) is cut from the full one. A map object that the
+//! object above it locates in a pack (`map/pack/<id>`) is read with an HTTP `Range` request;
+//! a server that ignores `Range` answers the whole pack (at most `MAX_PACK_BYTES`), and the
+//! object is cut from it.
 //!
 //! The bundle is rebuilt by proofs' [`BundleBuilder`], which checks every object before using
 //! it (the checkpoint by the log key, tiles against its root, map objects against their
@@ -27,7 +30,7 @@ use sha2::{Digest as _, Sha256};
 use taglog_proofs::note::{VerifierKey, MAX_NOTE_BYTES};
 use taglog_proofs::refs::TagRef;
 use taglog_proofs::static_layout::{
-    BundleBuilder, ObjectPath, MAX_EDGE_OBJECT_BYTES, MAX_MAP_OBJECT_BYTES,
+    BundleBuilder, Locator, ObjectPath, MAX_EDGE_OBJECT_BYTES, MAX_MAP_OBJECT_BYTES, MAX_PACK_BYTES,
 };
 use taglog_proofs::tiles::{
     partial_from_full, TileKind, MAX_BUNDLE_BYTES as MAX_ENTRY_BUNDLE_BYTES, TILE_WIDTH,
@@ -83,6 +86,7 @@ fn limit_for(path: &ObjectPath) -> u64 {
     let n = match path {
         ObjectPath::Checkpoint => MAX_NOTE_BYTES,
         ObjectPath::Map(_) => MAX_MAP_OBJECT_BYTES,
+        ObjectPath::Pack(_) => MAX_PACK_BYTES,
         ObjectPath::Edge(_) => MAX_EDGE_OBJECT_BYTES,
         ObjectPath::Tile(t) if t.kind() == TileKind::Entries => MAX_ENTRY_BUNDLE_BYTES,
         ObjectPath::Tile(_) => 32 * usize::from(TILE_WIDTH),
@@ -137,6 +141,13 @@ impl StaticLog {
         since: Option<u64>,
     ) -> Result<(Vec<u8>, FetchStats), RemoteError> {
         match self.build(r, since, true).await {
+            // A pack deleted after our checkpoint was superseded (we read it more than the
+            // log's grace period ago, or from a stale cache): once more, from the newest
+            // checkpoint.
+            Err(Failure::PackGone(_)) => self
+                .build(r, since, true)
+                .await
+                .map_err(Failure::into_error),
             Err(Failure::WithCache(paths)) => {
                 for p in paths {
                     if let Some(f) = self.cache_file(&p) {
@@ -186,16 +197,22 @@ impl StaticLog {
                         from_cache.push(p);
                         round.push((p, bytes));
                     }
-                    None => to_fetch.push(p),
+                    None => to_fetch.push((p, b.locator(&p))),
                 }
             }
-            let got =
-                futures_util::future::join_all(to_fetch.iter().map(|p| self.fetch_opt(p))).await;
-            for (p, bytes) in to_fetch.into_iter().zip(got) {
+            let got = futures_util::future::join_all(
+                to_fetch.iter().map(|(p, at)| self.fetch_located(p, *at)),
+            )
+            .await;
+            let to_fetch = to_fetch.into_iter().map(|(p, _)| p);
+            for (p, bytes) in to_fetch.zip(got) {
                 stats.fetched += 1;
                 // Only an edge object may be absent (a bucket written before edge objects):
                 // the builder then asks for the tiles instead.
                 let Some(bytes) = bytes.map_err(Failure::Error)? else {
+                    if let ObjectPath::Map(_) = p {
+                        return Err(Failure::PackGone(p));
+                    }
                     continue;
                 };
                 stats.bytes += bytes.len();
@@ -261,6 +278,63 @@ impl StaticLog {
         })
     }
 
+    /// `p` where `at` says it is: a range of a pack (`None` for a 404: the pack was deleted
+    /// once superseded), or (for [`Locator::Own`]) at its path ([`StaticLog::fetch_opt`]).
+    async fn fetch_located(
+        &self,
+        p: &ObjectPath,
+        at: Locator,
+    ) -> Result<Option<Vec<u8>>, RemoteError> {
+        let (Some((pack, range)), Some(header)) = (at.range(), at.range_header()) else {
+            return self.fetch_opt(p).await;
+        };
+        let url = format!("{}/{}", self.base, ObjectPath::Pack(pack).to_path());
+        let resp = self
+            .http
+            .get(&url)
+            .header(reqwest::header::RANGE, header)
+            .send()
+            .await
+            .map_err(|e| RemoteError::Unavailable {
+                url: url.clone(),
+                reason: error_chain(&e),
+            })?;
+        let partial = match resp.status().as_u16() {
+            404 => return Ok(None),
+            206 => true,
+            // A server that ignores Range answers the whole pack.
+            200 => false,
+            status => {
+                return Err(RemoteError::Unavailable {
+                    url,
+                    reason: format!("HTTP {status} for a range of a static pack"),
+                })
+            }
+        };
+        let limit = if partial {
+            range.end - range.start
+        } else {
+            MAX_PACK_BYTES as u64
+        };
+        let bad = |reason: String| RemoteError::BadAnswer {
+            url: url.clone(),
+            reason,
+        };
+        let body = read_limited(resp, limit)
+            .await
+            .map_err(|e| bad(e.to_string()))?;
+        at.cut(partial, &body)
+            .map(|b| Some(b.to_vec()))
+            .ok_or_else(|| {
+                bad(format!(
+                    "the answer for bytes {}-{} of the pack does not hold them ({} bytes)",
+                    range.start,
+                    range.end - 1,
+                    body.len()
+                ))
+            })
+    }
+
     /// The object, or `None` for an edge object the base URL answers 404 for. A partial tile
     /// or entry bundle answered 404 was superseded and deleted (C2SP tlog-tiles allows it once
     /// the full tile exists): it is cut from the full tile, and checked like any other.
@@ -324,16 +398,24 @@ impl StaticLog {
     }
 }
 
-/// Why a build failed: an error, or a refusal with cached objects in it (retried fresh).
+/// Why a build failed: an error, a refusal with cached objects in it (retried fresh), or a
+/// pack that is gone (retried from the newest checkpoint).
 enum Failure {
     Error(RemoteError),
     WithCache(Vec<ObjectPath>),
+    PackGone(ObjectPath),
 }
 
 impl Failure {
     fn into_error(self) -> RemoteError {
         match self {
             Failure::Error(e) => e,
+            Failure::PackGone(p) => RemoteError::Unavailable {
+                url: p.to_path(),
+                reason: "HTTP 404 for the pack that holds this map object, twice: the bucket \
+                         lacks an object its newest checkpoint needs"
+                    .into(),
+            },
             Failure::WithCache(_) => RemoteError::BadAnswer {
                 url: String::new(),
                 reason: "static objects refused".into(),

@@ -12,8 +12,10 @@
 //!   the edge object of its size and a map object that changed); a bucket without edge
 //!   objects is still read (from its tiles), and a reader of an older checkpoint whose
 //!   partial tiles were deleted once superseded cuts them from the full tiles;
-//! - a tampered checkpoint, tile, entry bundle, map object or edge object is refused, and the
-//!   client's state is unchanged.
+//! - a map object in a pack is read with a `Range` request, or cut from the whole pack when the
+//!   file server ignores `Range`;
+//! - a tampered checkpoint, tile, entry bundle, map object, pack of map objects or edge
+//!   object is refused, and the client's state is unchanged.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -114,17 +116,27 @@ impl Env {
     }
 }
 
-/// `files` with one byte of `path` changed: for the checkpoint, the first character of its
-/// root hash line (the note stays well formed, its signature no longer verifies); for any
-/// other object, its last byte.
+/// `files` with `path` changed: for the checkpoint, the first character of its root hash
+/// line (the note stays well formed, its signature no longer verifies); for a top map object,
+/// a byte of its first child, and for an edge object a byte of its entry (both end with
+/// locators, hints outside the hash); for a pack, every byte (whichever object is read from
+/// it); for any other object, its last byte.
 fn tamper(files: &Files, path: &str) -> Files {
     let mut out = files.clone();
     let f = out
         .get_mut(path)
         .unwrap_or_else(|| panic!("no {path} in the bucket"));
+    if path.starts_with("map/pack/") {
+        f.iter_mut().for_each(|b| *b ^= 0x01);
+        return out;
+    }
     let at = if path == "checkpoint" {
         let lines: Vec<usize> = (0..f.len()).filter(|&i| f[i] == b'\n').collect();
         lines[1] + 1
+    } else if path.starts_with("map/") {
+        10
+    } else if path.starts_with("edge/") {
+        12
     } else {
         f.len() - 1
     };
@@ -215,8 +227,27 @@ fn tampered_objects_are_refused_and_change_nothing() {
     submit_all(&e.server().url, items, 6);
     let files = e.synced();
     let key = e.server().log_key();
-    let app5 = format!("{PREFIX}/app:5");
-    let (_, fetched) = bundle_from(dir_fetch(&e.bucket), &key, &app5, None).unwrap();
+    // A ref whose map path goes below the top object, into a pack.
+    let (app, fetched) = (0..300u64)
+        .map(|i| {
+            let r = format!("{PREFIX}/app:{i}");
+            (
+                i,
+                bundle_from(dir_fetch(&e.bucket), &key, &r, None).unwrap().1,
+            )
+        })
+        .find(|(_, f)| f.iter().any(|p| p.starts_with("map/pack/")))
+        .expect("a ref read from a pack");
+    let (tag, digest) = (format!("app:{app}"), (app % 200) as u8 + 0x30);
+    let reference = format!("{PREFIX}/{tag}");
+
+    // A file server that ignores Range answers whole packs: the object is cut from them.
+    e.files.set_all(files.clone());
+    Env::verify(&e.client(&e.files.url), &tag, digest).ok();
+    e.files.set_ranges(false);
+    Env::verify(&e.client(&e.files.url), &tag, digest).ok();
+    Env::verify(&e.client(&e.files.url), &tag, digest ^ 1).code(1);
+    e.files.set_ranges(true);
     let edge = fetched.iter().find(|p| p.starts_with("edge/")).unwrap();
     // The same bucket without edge objects (as written before they existed): the reader then
     // reads the right-edge tiles and the top map object themselves.
@@ -226,8 +257,12 @@ fn tampered_objects_are_refused_and_change_nothing() {
         .map(|(p, b)| (p.clone(), b.clone()))
         .collect();
     let from = |p: &str| without.get(p).cloned().ok_or_else(|| format!("no {p}"));
-    let (_, old) = bundle_from(from, &key, &app5, None).unwrap();
+    let (_, old) = bundle_from(from, &key, &reference, None).unwrap();
     let map = old.iter().find(|p| p.starts_with("map/")).unwrap();
+    let pack = fetched
+        .iter()
+        .find(|p| p.starts_with("map/pack/"))
+        .unwrap_or_else(|| panic!("no map object read from a pack: {fetched:?}"));
     let tile = old
         .iter()
         .find(|p| p.starts_with("tile/") && !p.starts_with("tile/entries"))
@@ -237,19 +272,20 @@ fn tampered_objects_are_refused_and_change_nothing() {
         ("checkpoint", "checkpoint", &files),
         ("edge object", edge.as_str(), &files),
         ("map object", map.as_str(), &without),
+        ("pack of map objects", pack.as_str(), &files),
         ("hash tile", tile.as_str(), &without),
         ("entry bundle", entries.as_str(), &without),
     ] {
         e.files.set_all(tamper(bucket, path));
         let c = e.client(&e.files.url);
-        let r = Env::verify(&c, "app:5", 0x35);
+        let r = Env::verify(&c, &tag, digest);
         r.code(1);
         r.stderr_has("static objects refused");
         assert!(c.state_bytes().is_empty(), "{what}: the state was written");
     }
     // The honest objects verify.
     e.files.set_all(files);
-    Env::verify(&e.client(&e.files.url), "app:5", 0x35).ok();
+    Env::verify(&e.client(&e.files.url), &tag, digest).ok();
 }
 
 #[test]
@@ -353,4 +389,58 @@ fn a_warm_check_after_the_log_moved_fetches_at_most_three_objects() {
         );
     }
     Env::verify(&older, "app:5", 0x36).code(1);
+
+    // A reader that got the older checkpoint (a stale cache) after the log deleted a pack
+    // that only the older map used: the pack is 404, and the client starts once more from
+    // the newest checkpoint.
+    let key = e.server().log_key();
+    let packs_read = |cp: &[u8], r: &str| -> Vec<String> {
+        let fetch = |p: &str| match p {
+            "checkpoint" => Ok(cp.to_vec()),
+            _ => moved.get(p).cloned().ok_or_else(|| format!("no {p}")),
+        };
+        let (_, paths) = bundle_from(fetch, &key, r, None).unwrap();
+        paths
+            .into_iter()
+            .filter(|p| p.starts_with("map/pack/"))
+            .collect()
+    };
+    // A ref whose older map path reads a pack that its newer one does not.
+    let (app, gone) = (0..300u64)
+        .map(|i| {
+            let r = format!("{PREFIX}/app:{i}");
+            let new = packs_read(&moved["checkpoint"], &r);
+            let old = packs_read(&before["checkpoint"], &r);
+            (
+                i,
+                old.into_iter()
+                    .filter(|p| !new.contains(p))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .find(|(_, gone)| !gone.is_empty())
+        .expect("a ref whose older path reads a pack the newer one does not");
+    let (tag, digest) = (format!("app:{app}"), (app % 200) as u8 + 0x30);
+    let mut files = moved.clone();
+    files.retain(|p, _| !gone.contains(p));
+    e.files.set_all(files);
+    let stale = before["checkpoint"].clone();
+    let served = std::sync::atomic::AtomicBool::new(false);
+    proxy.set_rewrite(move |path, body| {
+        if path == "/checkpoint" && !served.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            stale.clone()
+        } else {
+            body
+        }
+    });
+    let late = e.client(&proxy.url);
+    proxy.clear();
+    Env::verify(&late, &tag, digest).ok();
+    let paths = proxy.paths();
+    assert_eq!(
+        paths.iter().filter(|p| *p == "checkpoint").count(),
+        2,
+        "{paths:?}"
+    );
+    assert!(paths.iter().any(|p| gone.contains(p)), "{paths:?}");
 }

@@ -5,7 +5,10 @@
 //! `--publish-interval` go up as one set of objects, none of the versions between; objects
 //! deleted by hand (tiles, entry bundles, the edge object) are uploaded again at start;
 //! superseded partial tiles and edge objects are deleted after `--publish-grace`, also those a
-//! run with a longer grace left behind, and the bucket still verifies.
+//! run with a longer grace left behind, and the bucket still verifies; map objects go up in
+//! one pack per publication, a restart reads the locators it needs back from the bucket, a
+//! pack none of whose objects is in the bucket's map any more is deleted after the grace, and
+//! packs deleted by hand make the whole map go up again.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -403,12 +406,25 @@ fn superseded_partial_tiles_and_edge_objects_are_deleted_after_the_grace() {
             && left.iter().any(|p| p.starts_with("edge/")),
         "{left:?}"
     );
-    wait_for_metric(&server, "taglog_publish_superseded", left.len() as u64);
+    // So are the packs of map objects none of which is in the map any more.
+    let read = check_complete(dir_fetch(&bucket), &key).unwrap().packs;
+    let dead = map_files(&bucket)
+        .0
+        .into_iter()
+        .filter(|p| !read.contains(p))
+        .count();
+    assert!(dead > 0, "no pack was superseded");
+    wait_for_metric(
+        &server,
+        "taglog_publish_superseded",
+        (left.len() + dead) as u64,
+    );
     assert_eq!(metric(&server, "taglog_publish_deleted_total"), 0);
     assert_eq!(server.terminate(), Some(0));
 
     // A start with no grace finds them by listing the bucket and deletes them, and nothing
-    // else: the bucket's checkpoint still verifies.
+    // else (the packs of the earlier process are not known whole, so they stay): the
+    // bucket's checkpoint still verifies.
     let before = list_dir_paths(&bucket);
     let grace0 = ["--publish", &flag, "--publish-grace", "0s"];
     let server = LogServer::start(dir.path(), &grace0);
@@ -441,4 +457,89 @@ fn superseded_partial_tiles_and_edge_objects_are_deleted_after_the_grace() {
     assert_eq!(edges, [ObjectPath::Edge(size).to_path()]);
     assert!(metric(&server, "taglog_publish_deleted_total") > before_second);
     check_bucket(&server, &bucket, size, &[0, 299, 450, 599]);
+}
+
+/// The bucket's map files: packs and objects at their own address.
+fn map_files(bucket: &Path) -> (Vec<String>, Vec<String>) {
+    list_dir_paths(bucket)
+        .into_iter()
+        .filter(|p| p.starts_with("map/"))
+        .partition(|p| p.starts_with("map/pack/"))
+}
+
+#[test]
+fn map_objects_go_up_in_packs_and_a_restart_reads_their_locators_back() {
+    let (dir, out) = (tempdir(), tempdir());
+    let bucket = out.path().join("bucket");
+    let flag = publish_flag(&bucket);
+    let server = LogServer::start(dir.path(), &["--publish", &flag]);
+    let key = server.log_key();
+    let items = |r: std::ops::Range<u64>| -> Vec<_> {
+        r.map(|i| (app(i), 1, (i % 200) as u8 + 1)).collect()
+    };
+    submit_all(&server.url, items(0..400), 6);
+    let size = served_size(&server);
+    wait_for_dir(&bucket, &key, size, WAIT);
+    let complete = check_complete(dir_fetch(&bucket), &key).unwrap();
+    let (packs, own) = map_files(&bucket);
+    let uploads = metric(&server, "taglog_publish_checkpoints_total");
+    // One pack and one top object per publication, however many map objects changed.
+    assert!(
+        !packs.is_empty() && packs.len() as u64 <= uploads,
+        "{packs:?}"
+    );
+    assert!(own.len() as u64 <= uploads, "{own:?}");
+    assert!(complete.map_objects > packs.len() + 1, "{complete:?}");
+    assert_eq!(server.terminate(), Some(0));
+
+    // A new process knows no locator: it reads those it needs from the bucket, and uploads
+    // only what changed (nothing repaired).
+    let server = LogServer::start(dir.path(), &["--publish", &flag, "--publish-grace", "0s"]);
+    submit_all(&server.url, items(400..460), 6);
+    let size = served_size(&server);
+    wait_for_dir(&bucket, &key, size, WAIT);
+    check_bucket(&server, &bucket, size, &[0, 5, 399, 401, 459]);
+    assert_eq!(metric(&server, "taglog_publish_repaired_total"), 0);
+    let (made, _) = map_files(&bucket);
+    let made: Vec<String> = made.into_iter().filter(|p| !packs.contains(p)).collect();
+    assert!(!made.is_empty());
+
+    // The same refs bound again: every object in the packs just made is replaced, so those
+    // packs are superseded and deleted (grace 0); the packs of the earlier process stay (not
+    // known whole), and the bucket verifies.
+    let again: Vec<_> = (400..460u64)
+        .map(|i| (app(i), 2, (i % 200) as u8 + 2))
+        .collect();
+    submit_all(&server.url, again, 6);
+    let size = served_size(&server);
+    wait_for_dir(&bucket, &key, size, WAIT);
+    let deadline = std::time::Instant::now() + WAIT;
+    while made.iter().any(|p| bucket.join(p).exists()) {
+        assert!(std::time::Instant::now() < deadline, "{made:?} not deleted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(packs.iter().all(|p| bucket.join(p).exists()));
+    check_bucket(&server, &bucket, size, &[0, 5, 399]);
+    for i in [401, 459] {
+        let (bundle, _) = bundle_from(dir_fetch(&bucket), &key, &app(i), None).unwrap();
+        assert_eq!(bundle, lookup(&server, &app(i), None), "{}", app(i));
+    }
+    assert!(metric(&server, "taglog_publish_deleted_total") >= made.len() as u64);
+    let (after, _) = map_files(&bucket);
+    assert_eq!(server.terminate(), Some(0));
+
+    // Packs deleted by hand: the next publication cannot locate what it needs, so the whole
+    // map goes up again (counted as repaired), and the bucket verifies again.
+    for p in &after {
+        std::fs::remove_file(bucket.join(p)).unwrap();
+    }
+    assert!(check_complete(dir_fetch(&bucket), &key).is_err());
+    let server = LogServer::start(dir.path(), &["--publish", &flag]);
+    submit_all(&server.url, items(460..470), 2);
+    let size = served_size(&server);
+    wait_for_dir(&bucket, &key, size, WAIT);
+    check_bucket(&server, &bucket, size, &[0, 5, 399, 465]);
+    assert_eq!(metric(&server, "taglog_publish_repaired_total"), 1);
+    let complete = check_complete(dir_fetch(&bucket), &key).unwrap();
+    assert_eq!(complete.map_keys, 470);
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use taglog_proofs::hash::{sha256, Hash};
 use taglog_proofs::note::MAX_NOTE_BYTES;
+use taglog_proofs::static_layout::Locator;
 use taglog_proofs::tiles::{
     decode_entry_bundle, entry_leaf_hashes, TileError, TileKind, TilePath, MAX_BUNDLE_BYTES,
     TILE_WIDTH,
@@ -124,7 +125,7 @@ pub async fn get_limited(
         url: url.to_owned(),
         source,
     };
-    let mut resp = http.get(url).send().await.map_err(http_err)?;
+    let resp = http.get(url).send().await.map_err(http_err)?;
     let status = resp.status();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
@@ -135,6 +136,19 @@ pub async fn get_limited(
             status: status.as_u16(),
         });
     }
+    read_body(resp, url, max).await.map(Some)
+}
+
+/// The body of `resp` (an answer for `url`), at most `max` bytes.
+async fn read_body(
+    mut resp: reqwest::Response,
+    url: &str,
+    max: usize,
+) -> Result<Vec<u8>, FetchError> {
+    let http_err = |source: reqwest::Error| FetchError::Http {
+        url: url.to_owned(),
+        source,
+    };
     let too_large = || FetchError::TooLarge {
         url: url.to_owned(),
         max,
@@ -149,7 +163,48 @@ pub async fn get_limited(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Some(body))
+    Ok(body)
+}
+
+/// The map object `at` locates in a pack, fetched with a `Range` request for its bytes from
+/// the pack at `url` (a server that ignores `Range` answers the whole pack, at most `max`
+/// bytes, and the object is cut from it). `None` for 404.
+///
+/// # Errors
+/// As [`get_limited`]; [`FetchError::TooLarge`] also when the answer does not hold the range.
+pub async fn get_located(
+    http: &reqwest::Client,
+    url: &str,
+    at: Locator,
+    max: usize,
+) -> Result<Option<Vec<u8>>, FetchError> {
+    let http_err = |source: reqwest::Error| FetchError::Http {
+        url: url.to_owned(),
+        source,
+    };
+    let mut req = http.get(url);
+    if let Some(range) = at.range_header() {
+        req = req.header(reqwest::header::RANGE, range);
+    }
+    let resp = req.send().await.map_err(http_err)?;
+    let status = resp.status();
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    if !status.is_success() {
+        return Err(FetchError::Status {
+            url: url.to_owned(),
+            status: status.as_u16(),
+        });
+    }
+    let partial = status == reqwest::StatusCode::PARTIAL_CONTENT;
+    let body = read_body(resp, url, max).await?;
+    at.cut(partial, &body)
+        .map(|b| Some(b.to_vec()))
+        .ok_or(FetchError::TooLarge {
+            url: url.to_owned(),
+            max,
+        })
 }
 
 /// A log (or a mirror of its tiles) at a base URL.

@@ -2,8 +2,8 @@
 //! records every path it was asked for: put it between a reader (monitor, auditing witness,
 //! client) and a log server to see which tiles the reader fetched.
 //!
-//! The upstream's status, `Content-Type` and body are passed back unchanged (the body is
-//! buffered). Paths are recorded without the leading `/`, with their query string. It runs on
+//! A `Range` header goes upstream; the upstream's status, `Content-Type` and body are passed
+//! back unchanged (the body is buffered). Paths are recorded without the leading `/`, with their query string. It runs on
 //! its own thread and runtime, so it works from `#[test]` and `#[tokio::test]` alike, and stops
 //! when the handle drops. Built on axum and reqwest (what the workspace already uses). Out of
 //! A test may also make it lie: [`RecordingProxy::set_rewrite`] passes every answer's body
@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::sync::oneshot;
@@ -40,7 +40,7 @@ pub struct RecordingProxy {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-async fn forward(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
+async fn forward(State(s): State<Arc<Shared>>, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
@@ -48,7 +48,11 @@ async fn forward(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
         .lock()
         .expect("paths lock")
         .push(path.trim_start_matches('/').to_owned());
-    let answer = match s.http.get(format!("{}{path}", s.upstream)).send().await {
+    let mut request = s.http.get(format!("{}{path}", s.upstream));
+    if let Some(range) = headers.get(header::RANGE) {
+        request = request.header(reqwest::header::RANGE, range.as_bytes());
+    }
+    let answer = match request.send().await {
         Ok(r) => r,
         Err(e) => return (StatusCode::BAD_GATEWAY, format!("upstream: {e}")).into_response(),
     };

@@ -8,14 +8,34 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
 use taglog_proofs::bundle::Bundle;
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::note::VerifierKey;
-use taglog_proofs::static_layout::{BundleBuilder, ObjectPath};
+
+use taglog_proofs::static_layout::{BundleBuilder, Locator, ObjectPath, PackId};
+
+/// The bytes `at` names in the pack `fetch` gives (whole: a test bucket's packs are small).
+fn from_pack(
+    fetch: &mut impl FnMut(&str) -> Result<Vec<u8>, String>,
+    at: Locator,
+) -> Result<Vec<u8>, String> {
+    let Some((pack, range)) = at.range() else {
+        return Err(format!("{at:?} names no pack"));
+    };
+    let bytes = fetch(&ObjectPath::Pack(pack).to_path())?;
+    let r = usize::try_from(range.start).unwrap_or(usize::MAX)
+        ..usize::try_from(range.end).unwrap_or(usize::MAX);
+    bytes
+        .get(r)
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| format!("{at:?} is past its pack"))
+}
 
 /// Rebuilds the bundle for `reference` from objects given by `fetch` (path relative to the
 /// static prefix → bytes; an edge object it fails to give is left out, as by a bucket written
-/// before edge objects). Returns it and the paths fetched (or tried), in order.
+/// before edge objects; a map object in a pack is cut from the pack). Returns it and the
+/// paths fetched (or tried), in order.
 ///
 /// # Errors
 /// The fetch error, or the builder's rejection of an object, as text.
@@ -33,8 +53,11 @@ pub fn bundle_from(
     while !b.is_done() {
         let mut round = Vec::new();
         for p in b.wanted().to_vec() {
-            let path = p.to_path();
-            let got = fetch(&path);
+            let at = b.locator(&p);
+            let (path, got) = match at.range() {
+                None => (p.to_path(), fetch(&p.to_path())),
+                Some((pack, _)) => (ObjectPath::Pack(pack).to_path(), from_pack(&mut fetch, at)),
+            };
             fetched.push(path);
             match got {
                 // A bucket without edge objects: the builder asks for the tiles instead, as
@@ -144,6 +167,8 @@ pub struct Complete {
     pub map_objects: usize,
     /// Keys in the map.
     pub map_keys: usize,
+    /// The packs the map objects were read from (their paths).
+    pub packs: std::collections::BTreeSet<String>,
 }
 
 /// Checks that the objects `fetch` gives hold the whole log of their checkpoint: every hash
@@ -224,20 +249,37 @@ pub fn check_complete(
     let (mut map_objects, mut map_keys) = (0, 0);
     let mut queue = Vec::new();
     if state.map_root != Hash::ZERO {
-        queue.push((state.map_root, Hash::ZERO, 0u8));
+        queue.push((state.map_root, Hash::ZERO, 0u8, Locator::Own));
     }
-    while let Some((address, path, nibbles)) = queue.pop() {
-        let bytes = fetch(&ObjectPath::Map(address).to_path())?;
+    // Each pack is read once, however many objects it holds.
+    let mut packs: BTreeMap<PackId, Vec<u8>> = BTreeMap::new();
+    while let Some((address, path, nibbles, at)) = queue.pop() {
+        let bytes = match at.range() {
+            None => fetch(&ObjectPath::Map(address).to_path())?,
+            Some((pack, _)) => {
+                if let std::collections::btree_map::Entry::Vacant(e) = packs.entry(pack) {
+                    e.insert(fetch(&ObjectPath::Pack(pack).to_path())?);
+                }
+                let mut cached = |_: &str| Ok(packs.get(&pack).cloned().unwrap_or_default());
+                from_pack(&mut cached, at).map_err(|e| format!("map object {address}: {e}"))?
+            }
+        };
         let o = MapObject::open(&address, nibbles, &path, &bytes)
             .map_err(|e| format!("map object {address}: {e}"))?;
         map_objects += 1;
         map_keys += o.leaves().len();
-        queue.extend(o.children());
+        for (a, p, n) in o.children() {
+            queue.push((a, p, n, o.locator(&a).unwrap_or(Locator::Own)));
+        }
     }
     Ok(Complete {
         size,
         tiles: hash_tiles.len() + bundles.len(),
         map_objects,
         map_keys,
+        packs: packs
+            .keys()
+            .map(|p| ObjectPath::Pack(*p).to_path())
+            .collect(),
     })
 }

@@ -4,20 +4,22 @@
 //! serves a directory as it is at each request instead (a bucket that a server publishes to).
 //!
 //! Paths are kept without the leading `/`; a query string is ignored (`/lookup?ref=...` is the
-//! file `lookup`). A missing file is a 404 with a JSON error body. It runs on its own thread
+//! file `lookup`). A GET with one `Range: bytes=<first>-<last>` gets that part (206), as from
+//! S3 or a CDN, unless [`StaticServer::set_ranges`] turned ranges off (then the whole file,
+//! as from a server that ignores `Range`). A missing file is a 404 with a JSON error body. It runs on its own thread
 //! and runtime, so it works from `#[test]` and `#[tokio::test]` alike, and stops when the
 //! handle drops. Built on axum (the HTTP server the workspace already uses).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::sync::oneshot;
@@ -30,6 +32,8 @@ struct Shared {
     files: RwLock<Files>,
     posts: RwLock<Vec<(String, Vec<u8>)>>,
     delay_ms: AtomicU64,
+    /// Whether `Range` requests are ignored.
+    no_ranges: AtomicBool,
     /// A directory read at each request for a path not in `files`.
     dir: Option<PathBuf>,
 }
@@ -54,13 +58,41 @@ pub struct StaticServer {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-async fn serve_file(State(s): State<Arc<Shared>>, UrlPath(path): UrlPath<String>) -> Response {
+/// The one range of a `Range: bytes=<first>-<last>` header, if that is what it is.
+fn byte_range(headers: &HeaderMap) -> Option<(usize, usize)> {
+    let v = headers.get(header::RANGE)?.to_str().ok()?;
+    let (first, last) = v.strip_prefix("bytes=")?.split_once('-')?;
+    Some((first.parse().ok()?, last.parse().ok()?))
+}
+
+async fn serve_file(
+    State(s): State<Arc<Shared>>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
     let delay = s.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     let body = s.files.read().expect("files lock").get(&path).cloned();
     let body = body.or_else(|| s.dir.as_deref().and_then(|d| read_under(d, &path)));
+    let range = byte_range(&headers).filter(|_| !s.no_ranges.load(Ordering::SeqCst));
+    if let (Some(b), Some((first, last))) = (&body, range) {
+        let Some(part) = b.get(first..=last.min(b.len().saturating_sub(1))) else {
+            return StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+        };
+        let end = first + part.len() - 1;
+        let content_range = format!("bytes {first}-{end}/{}", b.len());
+        return (
+            StatusCode::PARTIAL_CONTENT,
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (header::CONTENT_RANGE, content_range),
+            ],
+            part.to_vec(),
+        )
+            .into_response();
+    }
     match body {
         Some(b) => (
             StatusCode::OK,
@@ -192,6 +224,12 @@ impl StaticServer {
         for (path, bytes) in read_dir_files(dir) {
             self.put(&path, bytes);
         }
+    }
+
+    /// Answers `Range` requests with the part asked for (`true`, the default) or with the whole
+    /// file (`false`, as a server that ignores `Range`).
+    pub fn set_ranges(&self, on: bool) {
+        self.shared.no_ranges.store(!on, Ordering::SeqCst);
     }
 
     /// Delays every later answer to a GET by `ms` milliseconds.

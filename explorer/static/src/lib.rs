@@ -11,7 +11,8 @@
 //!   size; otherwise the page says the mirror does not match its checkpoint and everything
 //!   read is dropped (read again on the next page);
 //! - a tag page's current binding: the `/lookup` bundle rebuilt by proofs' `BundleBuilder`
-//!   from the checkpoint, hash tiles and map objects (each checked as it arrives), also
+//!   from the checkpoint, hash tiles and map objects (each checked as it arrives; one in a
+//!   pack is read with a `Range` request), also
 //!   served at `/lookup?ref=` for `taglog verify --bundle`; its timeline: the tag's entries
 //!   with inclusion proofs computed from the rebuilt tree, against the bundle's checkpoint.
 //!
@@ -31,7 +32,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use taglog_explorer::{query, Head, Index, PageError, Site};
-use taglog_monitor::follow::{get_limited, FetchError, LogClient};
+use taglog_monitor::follow::{get_limited, get_located, FetchError, LogClient};
 use taglog_proofs::bundle::{Bundle, History, LeafProof};
 use taglog_proofs::checkpoint::{CheckpointError, SignedCheckpoint};
 use taglog_proofs::inclusion::inclusion_proof;
@@ -189,8 +190,19 @@ impl Mirror {
         while !b.is_done() {
             let mut got = Vec::new();
             for p in b.wanted().to_vec() {
-                let url = format!("{}/{}", self.log.base(), p.to_path());
-                let bytes = get_limited(&self.http, &url, MAX_OBJECT_BYTES).await?;
+                // A map object below the top one may be a range of a pack.
+                let at = b.locator(&p);
+                let bytes = match at.range() {
+                    None => {
+                        let url = format!("{}/{}", self.log.base(), p.to_path());
+                        get_limited(&self.http, &url, MAX_OBJECT_BYTES).await?
+                    }
+                    Some((pack, _)) => {
+                        let path = ObjectPath::Pack(pack).to_path();
+                        let url = format!("{}/{path}", self.log.base());
+                        get_located(&self.http, &url, at, MAX_OBJECT_BYTES).await?
+                    }
+                };
                 // A mirror of a bucket written before edge objects has none: the builder
                 // asks for the tiles instead.
                 if bytes.is_none() && matches!(p, ObjectPath::Edge(_)) {

@@ -6,7 +6,8 @@
 //! after each synced commit (no quorum) or once a checkpoint meets the quorum (with its
 //! cosignatures), and the committed head (each synced commit). For each new published head, in
 //! this order: the hash tiles and entry bundles that grew (C2SP tlog-tiles paths), the map
-//! objects written since the bucket's checkpoint (addressed by their hash), the edge object
+//! objects written since the bucket's checkpoint (as one pack with locators, and the top one
+//! at its address; see the `packs` module), the edge object
 //! of the new size (`edge/<N>`: the state leaf's entry, the right-edge hash tiles and the top
 //! map object in one object, see proofs' `static_layout::EdgeObject`), then the
 //! checkpoint. The map objects are those reachable from the new head's map root that were
@@ -27,8 +28,9 @@
 //! interval, so a witness that audits from the bucket finds the entries of the checkpoint it
 //! is asked to cosign. Without witnesses they go up with the next checkpoint.
 //!
-//! Tiles and map objects are put with `PutMode::Create`: they never change, so an object
-//! already there (from an earlier attempt) counts as uploaded. The checkpoint goes last and is
+//! Tiles, packs and map objects are put with `PutMode::Create`: they never change, so an
+//! object already there (from an earlier attempt) counts as uploaded (a pack id is random, so
+//! a new pack never meets another's name). The checkpoint goes last and is
 //! overwritten, so a reader never sees a checkpoint whose objects are missing, and never a
 //! smaller one than the bucket held. Uploads are counted in `taglog_publish_checkpoints_total`,
 //! `taglog_publish_objects_total` and `taglog_publish_bytes_total`.
@@ -50,14 +52,19 @@
 //! a partial hash tile or entry bundle once the bucket's checkpoint covers its full tile, an
 //! edge object once the bucket's checkpoint is larger, each a grace period after it was
 //! superseded (see the `retire` module). Readers of an older checkpoint fall back: a missing
-//! partial tile is cut from its full tile, a missing edge object read from the tiles. Deletions are
+//! partial tile is cut from its full tile, a missing edge object read from the tiles. A pack of
+//! map objects goes the same way once no object of the bucket's map is in it (counted for the
+//! packs this process made, see the `packs` module; a reader proves against the newest
+//! checkpoint it fetched, so only one older than the grace would miss it). Deletions are
 //! counted in `taglog_publish_deleted_total` and `taglog_publish_delete_failures_total`;
-//! `taglog_publish_superseded` is how many wait. Map objects are never deleted (an older map
-//! version's objects are what a reader of an older checkpoint proves against).
+//! `taglog_publish_superseded` is how many wait. Top map objects at their own address are
+//! never deleted.
 //!
-//! Out of scope: re-checking map objects below the bucket's checkpoint (one deleted by hand is
-//! re-uploaded only if a later checkpoint needs it again, as the map root path does).
+//! Out of scope: re-checking map objects below the bucket's checkpoint at start (a pack
+//! deleted by hand is found when a publication needs the locator of an object in it, and the
+//! whole map then goes up again, see [`Worker::upload_map`]).
 
+mod packs;
 mod retire;
 
 use std::borrow::Cow;
@@ -73,10 +80,15 @@ use object_store::prefix::PrefixStore;
 use object_store::{
     Attribute, Attributes, ObjectStore, PutMode, PutOptions, PutPayload, RetryConfig,
 };
+use rand_core::{OsRng, RngCore as _};
 use taglog_proofs::checkpoint::SignedCheckpoint;
-use taglog_proofs::leaves::STATE_HEADER;
+use taglog_proofs::hash::Hash;
+use taglog_proofs::leaves::{StateLeaf, STATE_HEADER};
 use taglog_proofs::map::{MapStore, MapStoreError, NodeGroup, NodeKey};
-use taglog_proofs::static_layout::{map_objects, top_map_object, EdgeObject, ObjectPath, EDGE_DIR};
+use taglog_proofs::static_layout::{
+    map_objects, EdgeObject, Locator, MapObject, ObjectPath, PackId, EDGE_DIR,
+    MAX_MAP_OBJECT_BYTES, OBJECT_NIBBLES, PACK_ID_BYTES,
+};
 use taglog_proofs::tiles::{
     encode_entry_bundle, entry_bundle_for, new_entry_bundles, new_tiles, tile_data, tiles_for_size,
     TileKind, TilePath, TILE_WIDTH,
@@ -100,6 +112,9 @@ pub const PUBLISH_CONCURRENCY: usize = 16;
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest delay between two attempts of one upload.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Tries to read one map object back from the bucket (with backoff, ~3 s in all) before the
+/// publisher gives up on locating it and uploads the whole map again.
+pub const MAX_MAP_READ_TRIES: usize = 5;
 /// Largest checkpoint object read back from the bucket.
 pub const MAX_CHECKPOINT_BYTES: usize = 64 * 1024;
 /// Most entries read at once to upload the entry bundles of durable commits.
@@ -246,26 +261,48 @@ fn read_tile(store: &dyn LogStore, tile: &TilePath) -> Result<Vec<u8>, String> {
     }
 }
 
-/// The edge object of the durable tree of `size` (see proofs' `static_layout::EdgeObject`).
-/// Its top map object is left out when map version `size` is no longer stored (pruned).
-fn edge_object(store: &dyn LogStore, size: u64) -> Result<(ObjectPath, Vec<u8>), String> {
+/// The edge object of the durable tree of `size` (see proofs' `static_layout::EdgeObject`),
+/// with `map`, the top map object as the bucket holds it (`None` for the empty map, or when
+/// the bucket lacks it).
+fn edge_object(
+    store: &dyn LogStore,
+    size: u64,
+    map: Option<Vec<u8>>,
+) -> Result<(ObjectPath, Vec<u8>), String> {
     let entry = store
         .entries(size - 1, 1)
         .map_err(|e| format!("entry {}: {e}", size - 1))?
         .into_iter()
         .next()
         .ok_or_else(|| format!("entry {} is not stored", size - 1))?;
-    let map = match top_map_object(&Groups(store), size) {
-        Ok(m) => m,
-        Err(MapStoreError::MissingNode(_)) => None,
-        Err(e) => return Err(format!("top map object of version {size}: {e}")),
-    };
     let edge = EdgeObject::new(size, entry, &StoredHashes::new(store), map)
         .map_err(|e| format!("edge object of size {size}: {e}"))?;
     let bytes = edge
         .to_bytes()
         .map_err(|e| format!("edge object of size {size}: {e}"))?;
     Ok((ObjectPath::Edge(size), bytes))
+}
+
+/// The map root of the log of `size` (its state leaf's).
+fn map_root(store: &dyn LogStore, size: u64) -> Result<Hash, String> {
+    let entry = store
+        .entries(size - 1, 1)
+        .map_err(|e| format!("entry {}: {e}", size - 1))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("entry {} is not stored", size - 1))?;
+    StateLeaf::parse(&entry)
+        .map(|l| l.map_root)
+        .map_err(|e| format!("entry {}: {e}", size - 1))
+}
+
+/// A new pack id: 128 random bits, so a pack never takes the name of another (one left by a
+/// crash included). Never all zero (that locator means "at its own address").
+fn fresh_pack_id() -> PackId {
+    let mut id = [0u8; PACK_ID_BYTES];
+    OsRng.fill_bytes(&mut id);
+    id[0] |= u8::from(id == [0; PACK_ID_BYTES]);
+    PackId(id)
 }
 
 /// The entry bundles a log that grew from `old` to `new` entries has beyond `old`: each full
@@ -330,6 +367,7 @@ impl Publisher {
             interval,
             grace,
             retired: Retired::default(),
+            locations: packs::Locations::default(),
         };
         Publisher {
             stop,
@@ -424,6 +462,8 @@ struct Worker {
     grace: Duration,
     /// The superseded objects and those that will be.
     retired: Retired,
+    /// Where the bucket's newest map version keeps its map objects.
+    locations: packs::Locations,
 }
 
 /// An upload that was given up because the publisher is stopping.
@@ -734,8 +774,14 @@ impl Worker {
             }
         }
         tracing::warn!(object = %key, "the edge object of the bucket's checkpoint was missing; uploading it");
+        let root = self.read(move |store| map_root(store, size)).await?;
+        let top = if root == Hash::ZERO {
+            None
+        } else {
+            self.fetch_map_object(&root, Locator::Own).await?
+        };
         let edge = self
-            .read(move |store| edge_object(store, size).map(|e| vec![e]))
+            .read(move |store| edge_object(store, size, top.clone()).map(|e| vec![e]))
             .await?;
         self.upload_all(edge).await?;
         self.status().repaired.fetch_add(1, Ordering::Relaxed);
@@ -783,26 +829,163 @@ impl Worker {
                 .await?;
             self.upload_all(objects).await?;
         }
-        let since = (old > 0).then_some(old);
-        let objects = self
-            .read(move |store| {
-                let objects = map_objects(&Groups(store), new, since)
-                    .map_err(|e| format!("map objects of version {new}: {e}"))?;
-                Ok(objects
-                    .into_iter()
-                    .map(|o| (ObjectPath::Map(o.address), o.bytes))
-                    .collect())
-            })
-            .await?;
-        for chunk in objects.chunks(PUBLISH_CONCURRENCY) {
-            self.upload_all(chunk.to_vec()).await?;
-        }
+        let top = self.upload_map(old, new).await?;
         let edge = self
-            .read(move |store| edge_object(store, new).map(|e| vec![e]))
+            .read(move |store| edge_object(store, new, top.clone()).map(|e| vec![e]))
             .await?;
         self.upload_all(edge).await?;
         tracing::debug!(size = new, "objects uploaded to the bucket");
         Ok(())
+    }
+
+    /// Uploads the map objects of version `new` written after the bucket's version `old`
+    /// (0: none) as packs, then the top one at its own address (see the `packs` module);
+    /// returns the top one's bytes for the edge object. Objects below them that an earlier
+    /// publication uploaded are located first; one the bucket does not give back (deleted by
+    /// hand, or a bucket of another layout gone wrong) makes the whole map of `new` go up
+    /// again.
+    async fn upload_map(&mut self, old: u64, new: u64) -> Result<Option<Vec<u8>>, Stopping> {
+        let objects = |since: Option<u64>| {
+            move |store: &dyn LogStore| {
+                map_objects(&Groups(store), new, since)
+                    .map_err(|e| format!("map objects of version {new}: {e}"))
+            }
+        };
+        let mut fresh = self.read(objects((old > 0).then_some(old))).await?;
+        let unknown = self.locations.unknown(&fresh);
+        let mut layout = None;
+        if unknown.is_empty() || self.locate(old, &unknown).await? {
+            layout = packs::lay_out(&fresh, &mut self.locations, fresh_pack_id).ok();
+        }
+        let layout = match layout {
+            Some(l) => l,
+            None => {
+                tracing::warn!(
+                    version = old,
+                    "the bucket does not give back the map objects of its checkpoint; uploading the whole map again"
+                );
+                self.status().repaired.fetch_add(1, Ordering::Relaxed);
+                self.locations.clear();
+                fresh = self.read(objects(None)).await?;
+                match packs::lay_out(&fresh, &mut self.locations, fresh_pack_id) {
+                    Ok(l) => l,
+                    Err(address) => {
+                        let e = format!("map object {address} of version {new} is not stored");
+                        tracing::error!(error = %e, "publishing stopped");
+                        self.set_error(Some(e));
+                        return Err(Stopping);
+                    }
+                }
+            }
+        };
+        for chunk in layout.packs.chunks(PUBLISH_CONCURRENCY) {
+            self.upload_all(chunk.to_vec()).await?;
+        }
+        let Some((path, bytes)) = layout.top else {
+            return Ok(None);
+        };
+        self.upload_all(vec![(path, bytes.clone())]).await?;
+        Ok(Some(bytes))
+    }
+
+    /// Learns from the bucket where its map version `old` keeps the objects `unknown` (each
+    /// `(address, key path, depth)`): walks from its top object down to each, opening every
+    /// object on the way at the address its parent names, and checks that the packs their
+    /// locators point into are there (one `HEAD` per pack, once). `false` if the bucket does
+    /// not give one back.
+    async fn locate(&mut self, old: u64, unknown: &[(Hash, Hash, u8)]) -> Result<bool, Stopping> {
+        if old == 0 {
+            return Ok(false);
+        }
+        let root = self.read(move |store| map_root(store, old)).await?;
+        let mut opened = HashSet::new();
+        for (address, path, nibbles) in unknown {
+            let mut depth = 0;
+            while depth < *nibbles && self.locations.get(address, path, *nibbles).is_none() {
+                let (at_address, at) = if depth == 0 {
+                    (root, Locator::Own)
+                } else {
+                    match self.locations.at(path, depth) {
+                        Some(found) => found,
+                        None => return Ok(false),
+                    }
+                };
+                if opened.insert(at_address) {
+                    let Some(bytes) = self.fetch_map_object(&at_address, at).await? else {
+                        return Ok(false);
+                    };
+                    let Ok(object) = MapObject::open(&at_address, depth, path, &bytes) else {
+                        return Ok(false);
+                    };
+                    for (a, p, n) in object.children() {
+                        let l = object.locator(&a).unwrap_or(Locator::Own);
+                        self.locations.set(a, &p, n, l);
+                    }
+                }
+                depth += OBJECT_NIBBLES;
+            }
+            if self.locations.get(address, path, *nibbles).is_none() {
+                return Ok(false);
+            }
+        }
+        // The packs those locators point into must still be there.
+        for pack in self.locations.missing_packs(unknown) {
+            if !self.pack_exists(pack).await? {
+                return Ok(false);
+            }
+            self.locations.seen(pack);
+        }
+        tracing::info!(
+            objects = opened.len(),
+            "located the bucket's map objects below this publication"
+        );
+        Ok(true)
+    }
+
+    /// Whether the bucket has `pack` (a failing read is tried [`MAX_MAP_READ_TRIES`] times,
+    /// then counts as no).
+    async fn pack_exists(&mut self, pack: PackId) -> Result<bool, Stopping> {
+        let key = ObjectKey::from(ObjectPath::Pack(pack).to_path());
+        let mut backoff = FIRST_BACKOFF;
+        for _ in 0..MAX_MAP_READ_TRIES {
+            match self.bucket.store.head(&key).await {
+                Ok(_) => return Ok(true),
+                Err(object_store::Error::NotFound { .. }) => return Ok(false),
+                Err(e) => self.failed(&key, &e, &mut backoff).await?,
+            }
+        }
+        Ok(false)
+    }
+
+    /// The bytes of the map object at `address` as the bucket holds it (`at` says where);
+    /// `None` if the bucket does not have it, or still fails to read it after
+    /// [`MAX_MAP_READ_TRIES`] tries (a range past the end of a pack fails, not only a network):
+    /// the caller then uploads the whole map again, which is always right.
+    async fn fetch_map_object(
+        &mut self,
+        address: &Hash,
+        at: Locator,
+    ) -> Result<Option<Vec<u8>>, Stopping> {
+        let (key, range) = match at.range() {
+            None => (ObjectKey::from(ObjectPath::Map(*address).to_path()), None),
+            Some((pack, r)) => (ObjectKey::from(ObjectPath::Pack(pack).to_path()), Some(r)),
+        };
+        let mut backoff = FIRST_BACKOFF;
+        for _ in 0..MAX_MAP_READ_TRIES {
+            let got = match &range {
+                Some(r) => self.bucket.store.get_range(&key, r.clone()).await,
+                None => match self.bucket.store.get(&key).await {
+                    Ok(r) => r.bytes().await,
+                    Err(e) => Err(e),
+                },
+            };
+            match got {
+                Ok(b) if b.len() <= MAX_MAP_OBJECT_BYTES => return Ok(Some(b.to_vec())),
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                Err(e) => self.failed(&key, &e, &mut backoff).await?,
+            }
+        }
+        Ok(None)
     }
 
     /// Uploads `head`'s checkpoint (its objects are in the bucket already).
@@ -815,10 +998,10 @@ impl Worker {
     }
 
     /// Reads from the store off the runtime, retrying a failed read like an upload.
-    async fn read(
+    async fn read<T: Send + 'static>(
         &mut self,
-        f: impl Fn(&dyn LogStore) -> Result<Vec<(ObjectPath, Vec<u8>)>, String> + Send + Sync + 'static,
-    ) -> Result<Vec<(ObjectPath, Vec<u8>)>, Stopping> {
+        f: impl Fn(&dyn LogStore) -> Result<T, String> + Send + Sync + 'static,
+    ) -> Result<T, Stopping> {
         let f = Arc::new(f);
         let mut backoff = FIRST_BACKOFF;
         loop {
@@ -880,7 +1063,11 @@ impl Worker {
 
     /// The bucket's checkpoint is now of `size`: what it supersedes starts its grace period.
     fn supersede(&mut self, size: u64) {
-        self.retired.supersede(size, Instant::now());
+        let now = Instant::now();
+        self.retired.supersede(size, now);
+        for pack in self.locations.take_dead() {
+            self.retired.superseded(ObjectPath::Pack(pack), now);
+        }
         self.status()
             .superseded
             .store(self.retired.pending() as u64, Ordering::Relaxed);

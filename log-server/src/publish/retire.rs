@@ -6,7 +6,10 @@
 //!   at the start of the full tile (proofs' `tiles::partial_from_full`). Here a partial tile
 //!   is superseded once the bucket's checkpoint covers its full tile;
 //! - an edge object `edge/<N>`, superseded once the bucket's checkpoint is larger than `N`:
-//!   a reader that fetched checkpoint `N` and then finds no `edge/<N>` reads the tiles instead.
+//!   a reader that fetched checkpoint `N` and then finds no `edge/<N>` reads the tiles instead;
+//! - a pack of map objects none of which is in the map of the bucket's checkpoint (the
+//!   `packs` module says which, [`Retired::superseded`]): a reader proves against the newest
+//!   checkpoint it fetched, so only one older by less than the grace reads it.
 //!
 //! A superseded object is deleted only after a grace period, so that a reader that fetched an
 //! older checkpoint a moment ago (a CDN may serve one a few seconds old) finds everything it
@@ -71,6 +74,11 @@ impl Retired {
                 }
             }
         }
+    }
+
+    /// `path` was superseded at `now` (a pack no map object of the bucket's checkpoint is in).
+    pub(super) fn superseded(&mut self, path: ObjectPath, now: Instant) {
+        self.push(now, path);
     }
 
     fn push(&mut self, at: Instant, path: ObjectPath) {

@@ -1,7 +1,8 @@
 //! Static objects (issue 15): `ObjectPath::parse` accepts only canonical paths (round trip);
 //! `MapObject::open` never panics, and an object that opens (at the address it hashes to, at
-//! the depth the first input byte picks) re-encodes to exactly its bytes and opens nowhere
-//! else; `EdgeObject::parse` never panics, and an edge object that parses (for the size its
+//! the depth the first input byte picks) re-encodes to exactly its bytes (format 1 or 2, with
+//! locators) and opens nowhere else, and every object below it has a locator whose cut of
+//! any body never panics; `EdgeObject::parse` never panics, and an edge object that parses (for the size its
 //! bytes name) re-encodes to exactly its bytes and parses for no other size.
 #![no_main]
 
@@ -44,7 +45,12 @@ fuzz_target!(|data: &[u8]| {
                 .expect("an object opens at the address it hashes to");
             assert_eq!(o.to_bytes(), bytes, "map object does not re-encode");
             assert_eq!(o.address(), computed);
-            let _ = o.children();
+            for (a, _, _) in o.children() {
+                let at = o.locator(&a).expect("every object below has a locator");
+                let _ = at.cut(true, bytes);
+                let _ = at.cut(false, bytes);
+                let _ = at.range_header();
+            }
             let _ = o.leaves();
             let _ = o.next_for(&path);
         }

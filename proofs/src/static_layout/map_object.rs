@@ -207,6 +207,24 @@ impl Locator {
         Ok(Locator::Packed { pack, offset, len })
     }
 
+    /// The object's bytes in the answer to an HTTP request for its range of the pack:
+    /// `partial` for a 206 answer (the body must be exactly the range), otherwise the whole
+    /// pack (a server that ignores `Range`), which must hold the range. `None` if the body
+    /// does not fit, or for [`Locator::Own`].
+    pub fn cut<'a>(&self, partial: bool, body: &'a [u8]) -> Option<&'a [u8]> {
+        let (_, r) = self.range()?;
+        if partial {
+            return (body.len() as u64 == r.end - r.start).then_some(body);
+        }
+        body.get(usize::try_from(r.start).ok()?..usize::try_from(r.end).ok()?)
+    }
+
+    /// The `Range` header value that asks for the object's bytes of its pack.
+    pub fn range_header(&self) -> Option<String> {
+        let (_, r) = self.range()?;
+        Some(format!("bytes={}-{}", r.start, r.end.saturating_sub(1)))
+    }
+
     /// The pack and byte range, or `None` for [`Locator::Own`].
     pub fn range(&self) -> Option<(PackId, std::ops::Range<u64>)> {
         match *self {
