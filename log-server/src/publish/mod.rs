@@ -6,7 +6,7 @@
 //! after each synced commit (no quorum) or once a checkpoint meets the quorum (with its
 //! cosignatures), and the committed head (each synced commit). For each new published head, in
 //! this order: the hash tiles and entry bundles that grew (C2SP tlog-tiles paths), the map
-//! objects written since the bucket's checkpoint (as one pack with locators, and the top one
+//! objects written since the bucket's checkpoint (one pack per depth, with locators, and the top one
 //! at its address; see the `packs` module), the edge object
 //! of the new size (`edge/<N>`: the state leaf's entry, the right-edge hash tiles and the top
 //! map object in one object, see proofs' `static_layout::EdgeObject`), then the

@@ -1,5 +1,5 @@
-//! Map objects laid out in packs: one publication's new map objects go up as one object (or
-//! a few, each at most [`MAX_PACK_BYTES`]) instead of one object each, and every object
+//! Map objects laid out in packs: one publication's new map objects go up as one object per
+//! depth (more past [`MAX_PACK_BYTES`]) instead of one object each, and every object
 //! carries a locator for each object below it (proofs' `static_layout::Locator`, map object
 //! format 2). The top object also goes up at its own address, where a reader without an
 //! edge object starts.
@@ -166,9 +166,10 @@ pub struct Layout {
     pub top: Option<(ObjectPath, Vec<u8>)>,
 }
 
-/// Lays out `objects` (one publication's, root first, as proofs' `map_objects` lists them):
-/// every object below the top into packs named by `fresh_id`, each object with its
-/// locators, and records where they went in `locations`.
+/// Lays out `objects` (one publication's, root first, breadth first, as proofs'
+/// `map_objects` lists them): every object below the top into packs named by `fresh_id`, one
+/// per depth (more past [`MAX_PACK_BYTES`]), each object with its locators, and records
+/// where they went in `locations`.
 ///
 /// # Errors
 /// The first object below one of `objects` whose locator is neither among `objects` nor in
@@ -180,6 +181,7 @@ pub fn lay_out(
 ) -> Result<Layout, Hash> {
     let mut placed = Vec::with_capacity(objects.len());
     let (mut pack, mut offset) = (fresh_id(), 0usize);
+    let mut depth = None;
     for o in objects {
         if o.nibbles == 0 {
             locations.set(o.address, &o.path, 0, Locator::Own);
@@ -187,9 +189,12 @@ pub fn lay_out(
             continue;
         }
         let len = o.located_len();
-        if offset > 0 && offset + len > MAX_PACK_BYTES {
+        // One pack per depth: the objects near the top are replaced by nearly every
+        // publication, those at the bottom live long, so their packs die at different times.
+        if offset > 0 && (offset + len > MAX_PACK_BYTES || depth != Some(o.nibbles)) {
             (pack, offset) = (fresh_id(), 0);
         }
+        depth = Some(o.nibbles);
         // Both fit in u32: a pack is at most MAX_PACK_BYTES (16 MiB).
         let at = Locator::Packed {
             pack,
@@ -294,7 +299,9 @@ mod tests {
                 assert!(locations.unknown(&objects).is_empty());
             }
             let layout = lay_out(&objects, &mut locations, &mut id).unwrap();
-            assert_eq!(layout.packs.len(), 1, "one pack per publication");
+            let mut depths: Vec<u8> = objects.iter().skip(1).map(|o| o.nibbles).collect();
+            depths.dedup();
+            assert_eq!(layout.packs.len(), depths.len(), "one pack per depth");
             for (p, b) in layout.packs.into_iter().chain(layout.top) {
                 bucket.insert(p.to_path(), b);
             }
@@ -380,7 +387,10 @@ mod tests {
             layout.packs.iter().map(|(_, b)| b.len()).sum::<usize>(),
             total
         );
-        assert_eq!(layout.packs.len(), total.div_ceil(MAX_PACK_BYTES).max(1));
+        let mut depths: Vec<u8> = objects.iter().skip(1).map(|o| o.nibbles).collect();
+        depths.dedup();
+        assert!(layout.packs.len() >= total.div_ceil(MAX_PACK_BYTES).max(depths.len()));
+        assert!(layout.packs.len() <= total.div_ceil(MAX_PACK_BYTES) + depths.len());
         let bucket: HashMap<_, _> = layout
             .packs
             .into_iter()
