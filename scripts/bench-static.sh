@@ -15,7 +15,8 @@
 #     log (every GET; bytes are the sizes of the files it answered 200 for and the ranges it
 #     answered 206 for): cold
 #     (empty cache) for a ref in the first and in the middle entry bundle, warm with the log
-#     unchanged, and warm after BENCH_MOVE more bindings;
+#     unchanged, and warm after BENCH_MOVE more bindings; then the bucket again once the
+#     grace for deleting superseded objects (60 s) has passed;
 #   - `taglog lookup` runs per second (a process per verification, warm cache, one at a time)
 #     from the static objects and from the server's /lookup, BENCH_RUNS each.
 # Everything it writes (logs, bucket, S3 root) is in a temp directory removed at exit.
@@ -241,6 +242,10 @@ loadgen "$dport" --count "$move" >/dev/null
 wait_bucket "$dport"
 static_run "$work/c1" "$ref_first" "warm after $move more bindings (tree size $(sed -n 2p "$bucket/checkpoint"))"
 static_run "$work/c2" "$ref_mid" "warm after $move more bindings"
+# What the bucket keeps: superseded objects (partial tiles, edge objects, unused packs) go a
+# grace period (the server's default, 60 s) after the checkpoint that superseded them.
+sleep 65
+log "bucket after the grace: $(find "$bucket" -type f | wc -l) objects ($(find "$bucket/map/pack" -type f | wc -l) packs), $(du -sb "$bucket" | cut -f1) bytes ($(du -sb "$bucket/map/pack" | cut -f1) in packs)"
 
 per_second() { # POLICY STATE
     local t0 t1
