@@ -121,11 +121,26 @@ pub async fn get_limited(
     url: &str,
     max: usize,
 ) -> Result<Option<Vec<u8>>, FetchError> {
-    let http_err = |source: reqwest::Error| FetchError::Http {
+    match send(http, url, None).await? {
+        Some(resp) => read_body(resp, url, max).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// `GET url`, with `Range: range` if given: the answer (2xx), `None` for 404.
+async fn send(
+    http: &reqwest::Client,
+    url: &str,
+    range: Option<String>,
+) -> Result<Option<reqwest::Response>, FetchError> {
+    let mut req = http.get(url);
+    if let Some(range) = range {
+        req = req.header(reqwest::header::RANGE, range);
+    }
+    let resp = req.send().await.map_err(|source| FetchError::Http {
         url: url.to_owned(),
         source,
-    };
-    let resp = http.get(url).send().await.map_err(http_err)?;
+    })?;
     let status = resp.status();
     if status == reqwest::StatusCode::NOT_FOUND {
         return Ok(None);
@@ -136,7 +151,7 @@ pub async fn get_limited(
             status: status.as_u16(),
         });
     }
-    read_body(resp, url, max).await.map(Some)
+    Ok(Some(resp))
 }
 
 /// The body of `resp` (an answer for `url`), at most `max` bytes.
@@ -178,25 +193,10 @@ pub async fn get_located(
     at: Locator,
     max: usize,
 ) -> Result<Option<Vec<u8>>, FetchError> {
-    let http_err = |source: reqwest::Error| FetchError::Http {
-        url: url.to_owned(),
-        source,
-    };
-    let mut req = http.get(url);
-    if let Some(range) = at.range_header() {
-        req = req.header(reqwest::header::RANGE, range);
-    }
-    let resp = req.send().await.map_err(http_err)?;
-    let status = resp.status();
-    if status == reqwest::StatusCode::NOT_FOUND {
+    let Some(resp) = send(http, url, at.range_header()).await? else {
         return Ok(None);
-    }
-    if !status.is_success() {
-        return Err(FetchError::Status {
-            url: url.to_owned(),
-            status: status.as_u16(),
-        });
-    }
+    };
+    let status = resp.status();
     let partial = status == reqwest::StatusCode::PARTIAL_CONTENT;
     let body = read_body(resp, url, max).await?;
     at.cut(partial, &body)

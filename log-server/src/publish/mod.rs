@@ -269,12 +269,7 @@ fn edge_object(
     size: u64,
     map: Option<Vec<u8>>,
 ) -> Result<(ObjectPath, Vec<u8>), String> {
-    let entry = store
-        .entries(size - 1, 1)
-        .map_err(|e| format!("entry {}: {e}", size - 1))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| format!("entry {} is not stored", size - 1))?;
+    let entry = last_entry(store, size)?;
     let edge = EdgeObject::new(size, entry, &StoredHashes::new(store), map)
         .map_err(|e| format!("edge object of size {size}: {e}"))?;
     let bytes = edge
@@ -283,14 +278,19 @@ fn edge_object(
     Ok((ObjectPath::Edge(size), bytes))
 }
 
-/// The map root of the log of `size` (its state leaf's).
-fn map_root(store: &dyn LogStore, size: u64) -> Result<Hash, String> {
-    let entry = store
+/// The last entry of the log of `size` (its state leaf).
+fn last_entry(store: &dyn LogStore, size: u64) -> Result<Vec<u8>, String> {
+    store
         .entries(size - 1, 1)
         .map_err(|e| format!("entry {}: {e}", size - 1))?
         .into_iter()
         .next()
-        .ok_or_else(|| format!("entry {} is not stored", size - 1))?;
+        .ok_or_else(|| format!("entry {} is not stored", size - 1))
+}
+
+/// The map root of the log of `size` (its state leaf's).
+fn map_root(store: &dyn LogStore, size: u64) -> Result<Hash, String> {
+    let entry = last_entry(store, size)?;
     StateLeaf::parse(&entry)
         .map(|l| l.map_root)
         .map_err(|e| format!("entry {}: {e}", size - 1))
