@@ -64,10 +64,10 @@
 //! deleted by hand is found when a publication needs the locator of an object in it, and the
 //! whole map then goes up again, see [`Worker::upload_map`]).
 
+mod groups;
 mod packs;
 mod retire;
 
-use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -84,7 +84,6 @@ use rand_core::{OsRng, RngCore as _};
 use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::hash::Hash;
 use taglog_proofs::leaves::{StateLeaf, STATE_HEADER};
-use taglog_proofs::map::{MapStore, MapStoreError, NodeGroup, NodeKey};
 use taglog_proofs::static_layout::{
     map_objects, EdgeObject, Locator, MapObject, ObjectPath, PackId, EDGE_DIR,
     MAX_MAP_OBJECT_BYTES, OBJECT_NIBBLES, PACK_ID_BYTES,
@@ -229,21 +228,6 @@ impl Bucket {
     }
 }
 
-/// The log's versioned map as proofs' [`MapStore`] (map version = checkpoint size).
-struct Groups<'a>(&'a dyn LogStore);
-
-impl MapStore for Groups<'_> {
-    fn get_group(&self, key: &NodeKey) -> Result<Option<Cow<'_, NodeGroup>>, MapStoreError> {
-        let bytes = self
-            .0
-            .map_node(&key.to_bytes())
-            .map_err(|e| MapStoreError::Backend(Box::new(e)))?;
-        bytes
-            .map(|b| NodeGroup::from_bytes(&b).map(Cow::Owned))
-            .transpose()
-    }
-}
-
 /// The bytes of a hash tile or entry bundle of the durable tree.
 fn read_tile(store: &dyn LogStore, tile: &TilePath) -> Result<Vec<u8>, String> {
     match tile.kind() {
@@ -368,6 +352,7 @@ impl Publisher {
             grace,
             retired: Retired::default(),
             locations: packs::Locations::default(),
+            groups: groups::GroupCache::default(),
         };
         Publisher {
             stop,
@@ -464,6 +449,8 @@ struct Worker {
     retired: Retired,
     /// Where the bucket's newest map version keeps its map objects.
     locations: packs::Locations,
+    /// The map's groups near the top, read once rather than once per publication.
+    groups: groups::GroupCache,
 }
 
 /// An upload that was given up because the publisher is stopping.
@@ -845,9 +832,15 @@ impl Worker {
     /// hand, or a bucket of another layout gone wrong) makes the whole map of `new` go up
     /// again.
     async fn upload_map(&mut self, old: u64, new: u64) -> Result<Option<Vec<u8>>, Stopping> {
+        let cache = self.groups.clone();
         let objects = |since: Option<u64>| {
+            let cache = cache.clone();
             move |store: &dyn LogStore| {
-                map_objects(&Groups(store), new, since)
+                let groups = groups::Groups {
+                    store,
+                    cache: &cache,
+                };
+                map_objects(&groups, new, since)
                     .map_err(|e| format!("map objects of version {new}: {e}"))
             }
         };
