@@ -23,13 +23,14 @@
 //! passes a source of fresh ones).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use taglog_proofs::hash::Hash;
 use taglog_proofs::map::NodeKey;
 use taglog_proofs::static_layout::{EncodedMapObject, Locator, ObjectPath, PackId, MAX_PACK_BYTES};
 
-/// Most positions [`Locations`] keeps (~100 bytes each); a log of 10⁶ keys has ~66,000 map
-/// objects.
+/// Most positions [`Locations`] keeps (~160 bytes each with the locators below them); a log
+/// of 10⁶ keys has ~66,000 map objects.
 pub const MAX_LOCATIONS: usize = 1 << 20;
 
 /// A map object's position: its nibble depth and its key prefix (zero past the depth).
@@ -39,10 +40,22 @@ fn position(path: &Hash, nibbles: u8) -> Position {
     (nibbles, *NodeKey::new(0, path, nibbles).path())
 }
 
+/// What [`Locations`] knows of the object at a position.
+#[derive(Debug, Clone)]
+struct Known {
+    address: Hash,
+    locator: Locator,
+    /// The objects directly below it and their locators, in [`EncodedMapObject::children`]
+    /// order, once this table laid it out. The object that replaces it has most of them
+    /// below it too: its locators are found here in one pass, not one table lookup each
+    /// (a publication's new objects near the top have ~65,000 children in all).
+    below: Option<Arc<[(Hash, Locator)]>>,
+}
+
 /// Where the objects of the bucket's newest map version are (see the module docs).
 #[derive(Debug, Default)]
 pub struct Locations {
-    at: HashMap<Position, (Hash, Locator)>,
+    at: HashMap<Position, Known>,
     /// Objects of the newest map version in each pack laid out since the table was last
     /// emptied.
     live: HashMap<PackId, u32>,
@@ -56,14 +69,50 @@ impl Locations {
     /// The locator of the object at `address`, on `path` at depth `nibbles`, if known.
     pub fn get(&self, address: &Hash, path: &Hash, nibbles: u8) -> Option<Locator> {
         match self.at.get(&position(path, nibbles)) {
-            Some((a, l)) if a == address => Some(*l),
+            Some(k) if k.address == *address => Some(k.locator),
             _ => None,
         }
     }
 
+    /// What is below the object at depth `nibbles` on `path` (see [`Known::below`]).
+    fn below(&self, path: &Hash, nibbles: u8) -> Option<Arc<[(Hash, Locator)]>> {
+        self.at
+            .get(&position(path, nibbles))
+            .and_then(|k| k.below.clone())
+    }
+
+    /// The locator of each object below `o`, in order (`None` where unknown): one of this
+    /// publication's from `fresh`, one that `o` shares with the object it replaces from
+    /// `replaced` (what was below that one, in order), any other from the table.
+    fn below_of(
+        &self,
+        o: &EncodedMapObject,
+        fresh: &HashMap<Hash, Locator>,
+        replaced: Option<&[(Hash, Locator)]>,
+    ) -> Vec<Option<Locator>> {
+        let mut from = 0;
+        o.children
+            .iter()
+            .map(|(a, p, n)| {
+                if let Some(l) = fresh.get(a) {
+                    return Some(*l);
+                }
+                // Both lists are in key order, so a shared object is found past the last.
+                let rest = replaced.and_then(|r| r.get(from..)).unwrap_or_default();
+                if let Some(i) = rest.iter().position(|(b, _)| b == a) {
+                    from += i + 1;
+                    return rest.get(i).map(|(_, l)| *l);
+                }
+                self.get(a, p, *n)
+            })
+            .collect()
+    }
+
     /// The address and locator of the object at depth `nibbles` on `path`, if known.
     pub fn at(&self, path: &Hash, nibbles: u8) -> Option<(Hash, Locator)> {
-        self.at.get(&position(path, nibbles)).copied()
+        self.at
+            .get(&position(path, nibbles))
+            .map(|k| (k.address, k.locator))
     }
 
     /// Records that the object at `address` (on `path` at depth `nibbles`) is at `locator`.
@@ -71,14 +120,32 @@ impl Locations {
         if self.at.len() >= MAX_LOCATIONS {
             self.clear();
         }
-        let old = self.at.insert(position(path, nibbles), (address, locator));
-        if let Some((_, Locator::Packed { pack, .. })) = old {
+        let known = Known {
+            address,
+            locator,
+            below: None,
+        };
+        let old = self.at.insert(position(path, nibbles), known);
+        if let Some(Known {
+            locator: Locator::Packed { pack, .. },
+            ..
+        }) = old
+        {
             if let Some(n) = self.live.get_mut(&pack) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
                     self.live.remove(&pack);
                     self.dead.push(pack);
                 }
+            }
+        }
+    }
+
+    /// Records what is below `o`, which this table has just laid out.
+    fn set_below(&mut self, o: &EncodedMapObject, below: Arc<[(Hash, Locator)]>) {
+        if let Some(k) = self.at.get_mut(&position(&o.path, o.nibbles)) {
+            if k.address == o.address {
+                k.below = Some(below);
             }
         }
     }
@@ -137,6 +204,22 @@ impl Locations {
         std::mem::take(&mut self.dead)
     }
 
+    /// The same table without what is below each object (as after a start, learned from the
+    /// bucket): every locator then comes from a lookup of its own.
+    #[cfg(test)]
+    fn without_below(&self) -> Locations {
+        let mut at = self.at.clone();
+        for k in at.values_mut() {
+            k.below = None;
+        }
+        Locations {
+            at,
+            live: self.live.clone(),
+            dead: self.dead.clone(),
+            seen: self.seen.clone(),
+        }
+    }
+
     /// How many positions are known.
     #[cfg(test)]
     pub fn len(&self) -> usize {
@@ -146,13 +229,20 @@ impl Locations {
     /// The objects below `objects` (one publication's) whose locator is not known: those of
     /// earlier publications this process has not seen.
     pub fn unknown(&self, objects: &[EncodedMapObject]) -> Vec<(Hash, Hash, u8)> {
-        let fresh: std::collections::HashSet<Hash> = objects.iter().map(|o| o.address).collect();
-        objects
-            .iter()
-            .flat_map(|o| o.children.iter())
-            .filter(|(a, p, n)| !fresh.contains(a) && self.get(a, p, *n).is_none())
-            .copied()
-            .collect()
+        // Only whether an object is fresh matters here, not where it goes.
+        let fresh: HashMap<Hash, Locator> =
+            objects.iter().map(|o| (o.address, Locator::Own)).collect();
+        let mut out = Vec::new();
+        for o in objects {
+            let replaced = self.below(&o.path, o.nibbles);
+            let found = self.below_of(o, &fresh, replaced.as_deref());
+            for (l, c) in found.iter().zip(&o.children) {
+                if l.is_none() {
+                    out.push(*c);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -180,9 +270,12 @@ pub fn lay_out(
     mut fresh_id: impl FnMut() -> PackId,
 ) -> Result<Layout, Hash> {
     let mut placed = Vec::with_capacity(objects.len());
+    let mut replaced = Vec::with_capacity(objects.len());
+    let mut fresh = HashMap::with_capacity(objects.len());
     let (mut pack, mut offset) = (fresh_id(), 0usize);
     let mut depth = None;
     for o in objects {
+        replaced.push(locations.below(&o.path, o.nibbles));
         if o.nibbles == 0 {
             locations.set(o.address, &o.path, 0, Locator::Own);
             placed.push(None);
@@ -202,17 +295,25 @@ pub fn lay_out(
             len: u32::try_from(len).unwrap_or(u32::MAX),
         };
         locations.place(o.address, &o.path, o.nibbles, at);
+        fresh.insert(o.address, at);
         placed.push(Some(pack));
         offset += len;
     }
     let mut layout = Layout::default();
     let mut current: Option<(PackId, Vec<u8>)> = None;
-    for (o, pack) in objects.iter().zip(placed) {
-        let locators = o
+    for ((o, pack), replaced) in objects.iter().zip(placed).zip(replaced) {
+        let found = locations.below_of(o, &fresh, replaced.as_deref());
+        let locators = found
+            .iter()
+            .zip(&o.children)
+            .map(|(l, (a, _, _))| l.ok_or(*a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let below = o
             .children
             .iter()
-            .map(|(a, p, n)| locations.get(a, p, *n).ok_or(*a))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|(a, _, _)| *a)
+            .zip(locators.iter().copied());
+        locations.set_below(o, below.collect());
         let bytes = o.located(&locators).map_err(|_| o.address)?;
         let Some(pack) = pack else {
             layout.top = Some((ObjectPath::Map(o.address), bytes));
@@ -287,18 +388,33 @@ mod tests {
         let s = store(3000, 3);
         let mut locations = Locations::default();
         let mut bucket = HashMap::new();
-        let mut next = 0u8;
-        let mut id = || {
-            next += 1;
-            PackId([next; 16])
+        let next = std::cell::Cell::new(0u8);
+        let id = || {
+            next.set(next.get() + 1);
+            PackId([next.get(); 16])
         };
         let mut published = None;
         for v in 1..=3 {
             let objects = map_objects(&s, v, published).unwrap();
             if v > 1 {
                 assert!(locations.unknown(&objects).is_empty());
+                assert!(locations.without_below().unknown(&objects).is_empty());
             }
-            let layout = lay_out(&objects, &mut locations, &mut id).unwrap();
+            // What is below each replaced object only saves lookups: the layout is the one
+            // every locator looked up on its own gives.
+            let mut slow = locations.without_below();
+            let before = next.get();
+            let same_ids = {
+                let mut n = before;
+                move || {
+                    n += 1;
+                    PackId([n; 16])
+                }
+            };
+            let expected = lay_out(&objects, &mut slow, same_ids).unwrap();
+            let layout = lay_out(&objects, &mut locations, id).unwrap();
+            assert_eq!(layout.packs, expected.packs, "version {v}");
+            assert_eq!(layout.top, expected.top, "version {v}");
             let mut depths: Vec<u8> = objects.iter().skip(1).map(|o| o.nibbles).collect();
             depths.dedup();
             assert_eq!(layout.packs.len(), depths.len(), "one pack per depth");
