@@ -27,7 +27,9 @@
 #        BENCH_PORT (default 19080; uses 5 ports), CARGO_TARGET_DIR (default ./target),
 #        BENCH_OUT (default $CARGO_TARGET_DIR/bench-static), BENCH_NO_S3=1 to skip s3s-fs,
 #        BENCH_PUBLISH_INTERVAL (--publish-interval of both publishing servers; default: the
-#        server's default), BENCH_FILL=0 to skip the fill (the reads then run on the rounds' log).
+#        server's default), BENCH_FILL=0 to skip the fill (the reads then run on the rounds' log),
+#        BENCH_BIN (a directory holding release binaries of taglog-server, taglog-loadgen and
+#        taglog to run instead of building this checkout: for runs of two builds in turn).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -42,8 +44,12 @@ clients="${BENCH_CLIENTS:-64}"
 port="${BENCH_PORT:-19080}"
 mkdir -p "$out"
 
-cargo build --release --locked -p taglog-server --bins -p taglog
-bin="$target/release"
+if [ -n "${BENCH_BIN:-}" ]; then
+    bin="$BENCH_BIN"
+else
+    cargo build --release --locked -p taglog-server --bins -p taglog
+    bin="$target/release"
+fi
 s3s=""
 if [ -z "${BENCH_NO_S3:-}" ]; then
     s3s="$(command -v s3s-fs || true)"
@@ -62,7 +68,7 @@ trap 'exit 143' TERM INT
 log() { echo "$*" | tee -a "$out/summary.txt"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 : >"$out/summary.txt"
-log "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo ?); cpus: $(nproc); fill $fill, $rounds rounds of $peak_n, $clients clients; --publish-interval ${BENCH_PUBLISH_INTERVAL:-default}; load $(load)"
+log "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo ?)${BENCH_BIN:+, binaries of $BENCH_BIN}; cpus: $(nproc); fill $fill, $rounds rounds of $peak_n, $clients clients; --publish-interval ${BENCH_PUBLISH_INTERVAL:-default}; load $(load)"
 
 wait_port() {
     for _ in $(seq 1 300); do
@@ -99,6 +105,7 @@ if [ -n "$s3s" ]; then
     RUST_LOG=warn "$s3s" --host 127.0.0.1 --port $((port + 3)) --access-key bench-access \
         --secret-key bench-secret-key "$work/s3root" >"$out/s3s-fs.out" 2>&1 &
     pids+=("$!")
+    pid_s3s=$!
     wait_port $((port + 3))
     AWS_ACCESS_KEY_ID=bench-access AWS_SECRET_ACCESS_KEY=bench-secret-key \
         server s3 $((port + 4)) --publish s3://taglog/log \
@@ -114,17 +121,28 @@ wait_bucket() { # PORT: until the bucket holds the log's newest checkpoint
     echo "the bucket of port $1 did not catch up" >&2
     return 1
 }
-declare -A sum
-for n in "${names[@]}"; do sum[$n]=0; done
+# CPU time (user + system) a process has used, in clock ticks.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+micros() { awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN {printf "%.0f", t * 1e6 / hz / n}'; }
+declare -A sum cpu
+for n in "${names[@]}"; do sum[$n]=0; cpu[$n]=0; done
+cpu[s3s]=0
 for r in $(seq 1 "$rounds"); do
     line="round $r (load $(load)):"
     declare -A rate
     for n in "${names[@]}"; do
+        pid_var="pid_$n"
+        c0=$(ticks "${!pid_var}")
+        [ -n "$s3s" ] && b0=$(ticks "$pid_s3s")
         res=$(loadgen "$(port_of "$n")" --count "$peak_n")
         echo "round $r $n: $res" >>"$out/runs.txt"
         rate[$n]=$(echo "$res" | rate_of)
-        # The next run starts once this log's bucket has caught up (no upload left behind).
+        # The next run starts once this log's bucket has caught up (no upload left behind);
+        # the server's CPU time is counted until then.
         [ "$n" = plain ] || wait_bucket "$(port_of "$n")"
+        cpu[$n]=$((cpu[$n] + $(ticks "${!pid_var}") - c0))
+        [ "$n" = s3 ] && cpu[s3s]=$((cpu[s3s] + $(ticks "$pid_s3s") - b0))
         sum[$n]=$((sum[$n] + rate[$n]))
         line="$line $n ${rate[$n]}/s"
     done
@@ -134,6 +152,13 @@ done
 for n in "${names[@]:1}"; do
     log "$n: mean of $rounds rounds $((sum[$n] / rounds))/s vs plain $((sum[plain] / rounds))/s: ratio $(ratio "${sum[$n]}" "${sum[plain]}")"
 done
+# CPU per submission is steadier than a rate on shared cores: the publishing cost as the
+# server's extra CPU time, with the S3 server's own (elsewhere in a deployment) apart.
+line="server CPU per submission over the rounds (until the bucket caught up):"
+for n in "${names[@]}"; do line="$line $n $(micros "${cpu[$n]}" $((rounds * peak_n))) µs"; done
+for n in "${names[@]:1}"; do line="$line, $n/plain $(ratio "${cpu[$n]}" "${cpu[plain]}")"; done
+[ -n "$s3s" ] && line="$line; s3s-fs $(micros "${cpu[s3s]}" $((rounds * peak_n))) µs"
+log "$line"
 
 # p50/p99 from the cumulative histogram: the first bucket bound holding the quantile.
 quantile() { # PORT Q

@@ -13,11 +13,13 @@
 //! of at most 16 children each (~4 MiB at most).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use taglog_proofs::hash::Hash;
 use taglog_proofs::map::{MapStore, MapStoreError, NodeGroup, NodeKey};
+use taglog_proofs::static_layout::{map_objects, EncodedMapObject};
 
 use crate::store::LogStore;
 
@@ -28,58 +30,69 @@ pub const CACHED_NIBBLES: u8 = 4;
 /// A group's position: its nibble depth and its key prefix.
 type Position = (u8, Hash);
 
-/// The newest group read at each position above [`CACHED_NIBBLES`], with its version.
+/// The newest group read at each position, with its version.
+type Cached = HashMap<Position, (u64, NodeGroup)>;
+
+/// The newest group read at each position above [`CACHED_NIBBLES`] (shared by the
+/// publisher's reads, which run one at a time).
 #[derive(Debug, Default, Clone)]
-pub struct GroupCache(Arc<Mutex<HashMap<Position, (u64, NodeGroup)>>>);
+pub struct GroupCache(Arc<Mutex<Cached>>);
 
 impl GroupCache {
-    fn get(&self, key: &NodeKey) -> Option<NodeGroup> {
-        let cache = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match cache.get(&(key.nibbles(), *key.path())) {
-            Some((version, group)) if *version == key.version() => Some(group.clone()),
-            _ => None,
+    /// proofs' [`map_objects`] of map `version` in `store` (see there), reading the groups
+    /// near the top from this cache and keeping those it had to read from `store`.
+    ///
+    /// # Errors
+    /// As [`map_objects`].
+    pub fn map_objects(
+        &self,
+        store: &dyn LogStore,
+        version: u64,
+        newer_than: Option<u64>,
+    ) -> Result<Vec<EncodedMapObject>, MapStoreError> {
+        let mut cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let groups = Groups {
+            store,
+            cached: &cached,
+            read: RefCell::default(),
+        };
+        let objects = map_objects(&groups, version, newer_than);
+        for (key, group) in groups.read.into_inner() {
+            let slot = cached
+                .entry((key.nibbles(), *key.path()))
+                .or_insert((0, NodeGroup::default()));
+            // Keep the newest version: an older one is not asked for again.
+            if slot.0 < key.version() {
+                *slot = (key.version(), group);
+            }
         }
-    }
-
-    fn put(&self, key: &NodeKey, group: &NodeGroup) {
-        let mut cache = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let slot = cache
-            .entry((key.nibbles(), *key.path()))
-            .or_insert_with(|| (key.version(), group.clone()));
-        // Keep the newest version: an older one is never asked for again.
-        if slot.0 < key.version() {
-            *slot = (key.version(), group.clone());
-        }
+        objects
     }
 
     /// How many groups are cached.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 
-/// The log's versioned map (map version = checkpoint size), through `cache`.
-pub struct Groups<'a> {
-    pub store: &'a dyn LogStore,
-    pub cache: &'a GroupCache,
+/// The log's versioned map (map version = checkpoint size) with the cached groups lent, not
+/// copied; the groups near the top it reads from the store are kept in `read`.
+struct Groups<'a> {
+    store: &'a dyn LogStore,
+    cached: &'a Cached,
+    read: RefCell<Vec<(NodeKey, NodeGroup)>>,
 }
 
 impl MapStore for Groups<'_> {
     fn get_group(&self, key: &NodeKey) -> Result<Option<Cow<'_, NodeGroup>>, MapStoreError> {
         let cached = key.nibbles() < CACHED_NIBBLES;
         if cached {
-            if let Some(g) = self.cache.get(key) {
-                return Ok(Some(Cow::Owned(g)));
+            match self.cached.get(&(key.nibbles(), *key.path())) {
+                Some((version, group)) if *version == key.version() => {
+                    return Ok(Some(Cow::Borrowed(group)));
+                }
+                _ => {}
             }
         }
         let bytes = self
@@ -91,7 +104,7 @@ impl MapStore for Groups<'_> {
         };
         let group = NodeGroup::from_bytes(&bytes)?;
         if cached {
-            self.cache.put(key, &group);
+            self.read.borrow_mut().push((*key, group.clone()));
         }
         Ok(Some(Cow::Owned(group)))
     }
@@ -135,15 +148,11 @@ mod tests {
     fn cached_groups_give_the_same_objects_with_fewer_reads() {
         let (proofs, store) = maps(5_000, 4);
         let cache = GroupCache::default();
-        let groups = Groups {
-            store: &store,
-            cache: &cache,
-        };
         let mut reads = Vec::new();
         for v in 1..=4 {
             let since = (v > 1).then_some(v - 1);
             let before = store.calls(Op::Read);
-            let got = map_objects(&groups, v, since).unwrap();
+            let got = cache.map_objects(&store, v, since).unwrap();
             reads.push(store.calls(Op::Read) - before);
             assert_eq!(got, map_objects(&proofs, v, since).unwrap(), "version {v}");
         }
@@ -151,12 +160,9 @@ mod tests {
         // cached group again.
         let plain_reads = {
             let before = store.calls(Op::Read);
-            let fresh = GroupCache::default();
-            let g = Groups {
-                store: &store,
-                cache: &fresh,
-            };
-            map_objects(&g, 4, Some(3)).unwrap();
+            GroupCache::default()
+                .map_objects(&store, 4, Some(3))
+                .unwrap();
             store.calls(Op::Read) - before
         };
         assert!(
@@ -167,7 +173,7 @@ mod tests {
         assert!(cache.len() <= 1 + 16 + 256 + 4096);
         // A group of another version at a cached position is a miss, not the cached one.
         let stale = store.calls(Op::Read);
-        let all = map_objects(&groups, 2, None).unwrap();
+        let all = cache.map_objects(&store, 2, None).unwrap();
         assert_eq!(all, map_objects(&proofs, 2, None).unwrap());
         assert!(store.calls(Op::Read) > stale);
     }

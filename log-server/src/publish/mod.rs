@@ -11,9 +11,10 @@
 //! of the new size (`edge/<N>`: the state leaf's entry, the right-edge hash tiles and the top
 //! map object in one object, see proofs' `static_layout::EdgeObject`), then the
 //! checkpoint. The map objects are those reachable from the new head's map root that were
-//! written after the bucket's checkpoint ([`map_objects`]): the groups of map versions between
-//! the two that a later version replaced are never uploaded (a static reader proves only
-//! against the bucket's checkpoint). The map objects are read at the head being uploaded,
+//! written after the bucket's checkpoint (proofs' `map_objects`, the groups near the top read
+//! through the `groups` module's cache): the groups of map versions between the two that a
+//! later version replaced are never uploaded (a static reader proves only against the
+//! bucket's checkpoint). The map objects are read at the head being uploaded,
 //! pinned ([`crate::log::heads::PinnedHead`]) until they are up, so the log does not prune that
 //! map version meanwhile (an outage of the bucket delays pruning).
 //!
@@ -85,8 +86,8 @@ use taglog_proofs::checkpoint::SignedCheckpoint;
 use taglog_proofs::hash::Hash;
 use taglog_proofs::leaves::{StateLeaf, STATE_HEADER};
 use taglog_proofs::static_layout::{
-    map_objects, EdgeObject, Locator, MapObject, ObjectPath, PackId, EDGE_DIR,
-    MAX_MAP_OBJECT_BYTES, OBJECT_NIBBLES, PACK_ID_BYTES,
+    EdgeObject, Locator, MapObject, ObjectPath, PackId, EDGE_DIR, MAX_MAP_OBJECT_BYTES,
+    OBJECT_NIBBLES, PACK_ID_BYTES,
 };
 use taglog_proofs::tiles::{
     encode_entry_bundle, entry_bundle_for, new_entry_bundles, new_tiles, tile_data, tiles_for_size,
@@ -836,11 +837,8 @@ impl Worker {
         let objects = |since: Option<u64>| {
             let cache = cache.clone();
             move |store: &dyn LogStore| {
-                let groups = groups::Groups {
-                    store,
-                    cache: &cache,
-                };
-                map_objects(&groups, new, since)
+                cache
+                    .map_objects(store, new, since)
                     .map_err(|e| format!("map objects of version {new}: {e}"))
             }
         };

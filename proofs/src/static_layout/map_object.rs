@@ -548,9 +548,9 @@ fn put_leaf(out: &mut Vec<u8>, l: &MapLeaf) {
 ///
 /// # Errors
 /// [`MapStoreError::Corrupt`] if a subtree child of `top` has no inner group in `inner`.
-pub fn encode_map_object(
+pub fn encode_map_object<G: std::borrow::Borrow<NodeGroup>>(
     top: &NodeGroup,
-    inner: &[(u8, NodeGroup)],
+    inner: &[(u8, G)],
 ) -> Result<Vec<u8>, MapStoreError> {
     let mut out = Vec::with_capacity(5 + top.children().len() * LEAF_BYTES);
     out.push(MAP_OBJECT_FORMAT);
@@ -562,7 +562,7 @@ pub fn encode_map_object(
                 let g = inner
                     .iter()
                     .find(|(slot, _)| slot == s)
-                    .map(|(_, g)| g)
+                    .map(|(_, g)| g.borrow())
                     .ok_or_else(|| {
                         MapStoreError::Corrupt(format!("map object lacks its inner group {s}"))
                     })?;
@@ -642,10 +642,11 @@ pub fn map_objects<S: MapStore + ?Sized>(
     version: u64,
     newer_than: Option<u64>,
 ) -> Result<Vec<EncodedMapObject>, MapStoreError> {
-    let load = |key: NodeKey| -> Result<NodeGroup, MapStoreError> {
+    // Groups are borrowed where the store lends them: a publisher's cache of the groups
+    // near the top is read, not copied.
+    let load = |key: NodeKey| -> Result<std::borrow::Cow<'_, NodeGroup>, MapStoreError> {
         store
             .get_group(&key)?
-            .map(std::borrow::Cow::into_owned)
             .ok_or(MapStoreError::MissingNode(key))
     };
     let fresh = |v: u64| newer_than.is_none_or(|old| v > old);
