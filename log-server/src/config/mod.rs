@@ -177,7 +177,7 @@ pub struct Settings {
     #[arg(long)]
     pub publish_region: Option<String>,
     /// Shortest time between two checkpoint uploads of --publish: the commits within it go
-    /// up as one set of objects. Default 250ms; 0 uploads after every commit.
+    /// up as one set of objects. Default 500ms; 0 uploads after every commit.
     #[arg(long, value_name = "DURATION")]
     pub publish_interval: Option<String>,
     /// How long a superseded object (a partial tile whose full tile is published, an edge
