@@ -14,6 +14,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -58,12 +59,15 @@ impl GroupCache {
         };
         let objects = map_objects(&groups, version, newer_than);
         for (key, group) in groups.read.into_inner() {
-            let slot = cached
-                .entry((key.nibbles(), *key.path()))
-                .or_insert((0, NodeGroup::default()));
-            // Keep the newest version: an older one is not asked for again.
-            if slot.0 < key.version() {
-                *slot = (key.version(), group);
+            match cached.entry((key.nibbles(), *key.path())) {
+                Entry::Vacant(e) => {
+                    e.insert((key.version(), group));
+                }
+                // Keep the newest version: an older one is not asked for again.
+                Entry::Occupied(mut e) if e.get().0 < key.version() => {
+                    e.insert((key.version(), group));
+                }
+                Entry::Occupied(_) => {}
             }
         }
         objects
