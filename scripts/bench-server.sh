@@ -12,7 +12,10 @@
 #     and table files apart), so the cost curve as the log grows is visible;
 #   - taglog-monitor replaying the filled log from the server's tiles (--once, fresh state):
 #     entries/s, as a ratio to the every-core bound, and its peak RSS;
-#   - 2 witnesses (taglog-witness, quorum 2): peak, ~50 %, peak.
+#   - 2 witnesses (taglog-witness, quorum 2): peak, ~50 %, peak, and for each run where a
+#     submission's time at the server went (from the server's histograms, differences over the
+#     run): arrival to synced commit (taglog_integration_seconds), commit to the quorum
+#     checkpoint covering it (taglog_quorum_wait_seconds), and each witness's round trip.
 # A submission counts only when answered 200: sequenced, integrated, in a synced write with its
 # checkpoint, and with witnesses covered by a checkpoint cosigned by both.
 #
@@ -22,6 +25,7 @@
 #        50000), BENCH_CLIENTS (default 64), BENCH_PORT (default 18080; uses 4 ports),
 #        BENCH_BEFORE (a directory with an earlier build's taglog-server, taglog-witness and
 #        taglog-monitor: run first, same phases), BENCH_MONITOR (0 skips the replay),
+#        BENCH_ZERO (0 skips every 0-witness phase: peak, /lookup, fill, replay),
 #        CARGO_TARGET_DIR (default ./target), BENCH_OUT (default $CARGO_TARGET_DIR/bench-server;
 #        summary.txt there ends with a before/after table).
 set -euo pipefail
@@ -37,6 +41,7 @@ clients="${BENCH_CLIENTS:-64}"
 port="${BENCH_PORT:-18080}"
 before="${BENCH_BEFORE:-}"
 with_monitor="${BENCH_MONITOR:-1}"
+with_zero="${BENCH_ZERO:-1}"
 mkdir -p "$out"
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is required (Debian package time)" >&2; exit 1; }
 if [ -n "$before" ]; then
@@ -116,6 +121,34 @@ submit() {
     last_line="$r; server CPU $last_cpu µs/submission; load $(load)"
 }
 
+metrics() { curl -s "http://127.0.0.1:$1/metrics"; }
+# stages BEFORE AFTER: from two /metrics snapshots, what each latency histogram recorded in
+# between: mean, and p50 / p99 as the first bucket bound holding them.
+stages() {
+    awk '
+        function name(l) { sub(/_(bucket|sum|count).*/, "", l); return l }
+        function label(l,  w) { w = ""; if (match(l, /witness="[^"]*"/)) w = " " substr(l, RSTART + 9, RLENGTH - 10); return w }
+        /^taglog_(integration|quorum_wait|witness_rtt)_seconds_/ {
+            k = name($1) label($1); sign = FNR == NR ? -1 : 1
+            if ($1 ~ /_bucket/) { match($1, /le="[^"]*"/); le = substr($1, RSTART + 4, RLENGTH - 5)
+                if (!((k, le) in c)) { order[k, ++nb[k]] = le } c[k, le] += sign * $2 }
+            else if ($1 ~ /_sum/) s[k] += sign * $2
+            else if ($1 ~ /_count/) { n[k] += sign * $2; keys[k] = 1 }
+        }
+        END {
+            for (k in keys) {
+                if (n[k] <= 0) continue
+                line = sprintf("%s: n %d, mean %.1f ms", k, n[k], 1000 * s[k] / n[k])
+                split("0.5 0.99", qs, " ")
+                for (qi = 1; qi <= 2; qi++) for (i = 1; i <= nb[k]; i++) {
+                    le = order[k, i]
+                    if (c[k, le] >= qs[qi] * n[k]) { line = line sprintf(", p%s <= %s s", qs[qi] * 100, le); break }
+                }
+                print line
+            }
+        }' "$1" "$2" | sed 's/^taglog_//; s/_seconds//' | sort
+}
+
 start_server() { # BIN DIR PORT OUT ARGS...
     local b=$1 d=$2 p=$3 o=$4
     shift 4
@@ -150,6 +183,7 @@ variant() {
     bound "$b" start
 
     # --- 0 witnesses --------------------------------------------------------------------
+    if [ "$with_zero" != 0 ]; then
     start_server "$bin" "$d0" "$port" "$b-server0"
     s0=$server_pid
     submit "$port" "$s0" --count "$peak_n"
@@ -207,6 +241,7 @@ variant() {
     fi
     stop "$s0"
     rm -rf "$d0"
+    fi
 
     # --- 2 witnesses --------------------------------------------------------------------
     # The first start makes the log key (printed as a vkey), which the witnesses need.
@@ -225,24 +260,31 @@ variant() {
     done
     start_server "$bin" "$d2" $((port + 3)) "$b-server2" "${witness_args[@]}" --witness-quorum 2
     s2=$server_pid
-    submit $((port + 3)) "$s2" --count "$peak_n"
-    log "$b: 2 witnesses, peak: $last_line"
+    # witnessed LABEL LOADGEN-ARGS...: one run, then where its submissions' time went.
+    witnessed() {
+        local label=$1
+        shift
+        metrics $((port + 3)) >"$work/metrics.0"
+        submit $((port + 3)) "$s2" "$@"
+        log "$b: 2 witnesses, $label: $last_line"
+        metrics $((port + 3)) >"$work/metrics.1"
+        stages "$work/metrics.0" "$work/metrics.1" | while read -r l; do log "$b:   $l"; done
+    }
+    witnessed peak --count "$peak_n"
     fig[$b.peak2]=$last_rate
     fig[$b.cpu2]=$last_cpu
     fig[$b.lat2]="$last_p50 / $last_p99"
     half=$((last_rate / 2))
-    submit $((port + 3)) "$s2" --count $((half * 20)) --rate "$half"
-    log "$b: 2 witnesses, ~50 % ($half/s paced): $last_line"
+    witnessed "~50 % ($half/s paced)" --count $((half * 20)) --rate "$half"
     fig[$b.half2]="$last_p50 / $last_p99 at $last_rate/s"
-    submit $((port + 3)) "$s2" --count "$peak_n"
-    log "$b: 2 witnesses, peak again: $last_line"
+    witnessed "peak again" --count "$peak_n"
     fig[$b.peak2b]=$last_rate
     stop "$s2"
     for p in "${wp[@]}"; do stop "$p"; done
     rm -rf "$d2" "$work/$b"-w*
 
     bound "$b" end
-    log "$b: ratio of peak to the 1-core bound at the start: 0 witnesses $(ratio "${fig[$b.peak0]}" "${fig[$b.bound1_start]}"), 2 witnesses $(ratio "${fig[$b.peak2]}" "${fig[$b.bound1_start]}")"
+    log "$b: ratio of peak to the 1-core bound at the start: 0 witnesses $(ratio "${fig[$b.peak0]:-0}" "${fig[$b.bound1_start]}"), 2 witnesses $(ratio "${fig[$b.peak2]}" "${fig[$b.bound1_start]}")"
 }
 
 "$loadgen_bin" allowlist >"$work/publishers"

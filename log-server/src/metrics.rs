@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 /// Upper bounds (seconds) of the latency histograms.
-const LATENCY_BUCKETS: [f64; 12] = [
-    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 /// Upper bounds of the batch-size histogram.
 const BATCH_BUCKETS: [f64; 10] = [
@@ -94,6 +94,9 @@ pub struct Metrics {
     pub batch_size: Histogram,
     /// Time from enqueue to durable commit.
     pub integration_latency: Histogram,
+    /// Time from an added submission's durable commit to the first published checkpoint
+    /// covering it: with witnesses, the wait for a quorum of cosignatures.
+    pub quorum_wait: Histogram,
     /// Committed tree size.
     pub tree_size: AtomicU64,
     /// Size of the newest quorum checkpoint.
@@ -216,6 +219,7 @@ impl Default for Metrics {
             submissions: OUTCOMES.iter().map(|_| AtomicU64::new(0)).collect(),
             batch_size: Histogram::new(&BATCH_BUCKETS),
             integration_latency: Histogram::new(&LATENCY_BUCKETS),
+            quorum_wait: Histogram::new(&LATENCY_BUCKETS),
             tree_size: AtomicU64::new(0),
             published_size: AtomicU64::new(0),
             queue_depth: AtomicU64::new(0),
@@ -269,6 +273,9 @@ impl Metrics {
         out.push_str("# TYPE taglog_integration_seconds histogram\n");
         self.integration_latency
             .render(&mut out, "taglog_integration_seconds", "");
+        out.push_str("# TYPE taglog_quorum_wait_seconds histogram\n");
+        self.quorum_wait
+            .render(&mut out, "taglog_quorum_wait_seconds", "");
         for (name, v) in [
             ("taglog_tree_size", &self.tree_size),
             ("taglog_published_size", &self.published_size),

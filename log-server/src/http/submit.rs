@@ -271,12 +271,18 @@ async fn respond(
 /// The first published head covering `index`, pinned for reading the map at its size (or a
 /// newer one, should that map version be pruned already), or `None` after the commit timeout.
 async fn wait_published(state: &AppState, index: u64) -> Option<PinnedHead> {
+    let started = std::time::Instant::now();
     let mut rx = state.log.heads().watch_published();
     let wait = rx.wait_for(|h| h.as_ref().is_some_and(|h| h.size > index));
     let head = match tokio::time::timeout(state.commit_timeout, wait).await {
         Ok(Ok(h)) => h.clone(),
         _ => None,
     }?;
+    state
+        .log
+        .metrics()
+        .quorum_wait
+        .observe(started.elapsed().as_secs_f64());
     let heads = state.log.heads();
     heads.pin(head).or_else(|| heads.published_pinned())
 }
