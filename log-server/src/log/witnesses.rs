@@ -1,8 +1,9 @@
 //! Collecting cosignatures from witnesses over C2SP tlog-witness `add-checkpoint`
 //! (DESIGN §5 "Witnessing", "Never contradict a signed checkpoint").
 //!
-//! One task per witness keeps one request in flight, always for the newest durable
-//! checkpoint. The first request (`old 0`) asks the witness for its view: a 409 names its
+//! One task per witness keeps one request in flight, for the round's checkpoint: the newest
+//! durable one, kept until a quorum has cosigned it, so that all witnesses cosign the same
+//! checkpoint ([`choose_rounds`]). The first request (`old 0`) asks the witness for its view: a 409 names its
 //! size; below ours, we resubmit with a consistency proof from that size. A 409 above ours
 //! means published state we lack only if the witness shows it: its cosigned checkpoint of
 //! this log above our size (see [`crate::log::evidence`]); then sequencing stops (reads go
@@ -28,6 +29,7 @@ use taglog_proofs::witness::{
     parse_cosignature_response, parse_size_body, AddCheckpointRequest,
     MAX_COSIGNATURE_RESPONSE_BYTES,
 };
+use tokio::sync::watch;
 
 use crate::config::WitnessConfig;
 use crate::log::evidence::{fetch_view, read_limited};
@@ -55,6 +57,8 @@ pub fn spawn(log: &Arc<Log>) -> Vec<tokio::task::JoinHandle<()>> {
             return Vec::new();
         }
     };
+    let round = watch::channel(None).0;
+    let cosigned = Arc::new(watch::channel(0).0);
     let mut tasks = Vec::new();
     for (i, w) in log.config().witnesses.iter().enumerate() {
         let task = WitnessTask {
@@ -64,10 +68,53 @@ pub fn spawn(log: &Arc<Log>) -> Vec<tokio::task::JoinHandle<()>> {
             index: i,
             witness: w.clone(),
             known: 0,
+            cosigned: Arc::clone(&cosigned),
         };
-        tasks.push(tokio::spawn(task.run()));
+        tasks.push(tokio::spawn(task.run(round.subscribe())));
     }
+    let rounds = choose_rounds(Arc::clone(log), round, cosigned.subscribe());
+    tasks.push(tokio::spawn(rounds));
     tasks
+}
+
+/// Sets the checkpoint every witness is asked to cosign (the round's), so that they cosign the
+/// same one: the newest committed checkpoint, kept until a quorum has cosigned it or a
+/// checkpoint at least as large is published (`cosigned` is the largest size a quorum
+/// cosigned, whether or not storing the cosignatures succeeded). Left to itself, each witness would take whichever checkpoint was newest when
+/// its previous request ended; with a commit every few milliseconds two witnesses then rarely
+/// cosign the same checkpoint, and a quorum forms only when they happen to.
+async fn choose_rounds(
+    log: Arc<Log>,
+    round: watch::Sender<Option<Head>>,
+    mut cosigned: watch::Receiver<u64>,
+) {
+    let mut committed = log.heads().watch_committed();
+    let mut published = log.heads().watch_published();
+    loop {
+        let newest = committed.borrow_and_update().clone();
+        let published_size = published.borrow_and_update().as_ref().map_or(0, |h| h.size);
+        let done = published_size.max(*cosigned.borrow_and_update());
+        let current = round.borrow().as_ref().map(|h| h.size);
+        if let Some(next) = next_round(current, newest, done) {
+            round.send_replace(Some(next));
+        }
+        tokio::select! {
+            changed = committed.changed() => if changed.is_err() { return },
+            changed = published.changed() => if changed.is_err() { return },
+            changed = cosigned.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// The next round's checkpoint, if the round changes: the `newest` committed one once the
+/// `current` round's size is `done` (cosigned by a quorum, or covered by a published
+/// checkpoint), or if there is no round yet.
+fn next_round(current: Option<u64>, newest: Option<Head>, done: u64) -> Option<Head> {
+    let newest = newest?;
+    match current {
+        Some(c) if c > done || c >= newest.size => None,
+        _ => Some(newest),
+    }
 }
 
 /// Why a consistency proof for a witness could not be built.
@@ -100,11 +147,12 @@ struct WitnessTask {
     witness: WitnessConfig,
     /// The witness's size as we last learned it.
     known: u64,
+    /// The largest size a quorum of witnesses cosigned (ends the round, see [`choose_rounds`]).
+    cosigned: Arc<watch::Sender<u64>>,
 }
 
 impl WitnessTask {
-    async fn run(mut self) {
-        let mut rx = self.log.heads().watch_committed();
+    async fn run(mut self, mut rx: watch::Receiver<Option<Head>>) {
         let mut done = 0u64;
         loop {
             let head = rx.borrow_and_update().clone();
@@ -332,6 +380,15 @@ impl WitnessTask {
         if sigs.len() < quorum {
             return;
         }
+        // The round is over even if storing the cosignatures fails below: the next round's
+        // checkpoint is published instead.
+        self.cosigned.send_if_modified(|c| {
+            let newer = head.size > *c;
+            if newer {
+                *c = head.size;
+            }
+            newer
+        });
         let Ok(with) = signed.with_signatures(&sigs) else {
             return;
         };
@@ -354,5 +411,41 @@ impl WitnessTask {
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, "cannot store cosignatures"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use taglog_proofs::hash::Hash;
+
+    fn head(size: u64) -> Head {
+        Head {
+            size,
+            root: Hash::ZERO,
+            note: Arc::new(Vec::new()),
+            time: 0,
+        }
+    }
+
+    fn next(current: Option<u64>, newest: Option<u64>, done: u64) -> Option<u64> {
+        next_round(current, newest.map(head), done).map(|h| h.size)
+    }
+
+    #[test]
+    fn a_round_holds_its_checkpoint_until_a_quorum_covers_it() {
+        // The first round takes the newest committed checkpoint.
+        assert_eq!(next(None, Some(5), 0), Some(5));
+        assert_eq!(next(None, None, 0), None);
+        // Newer commits do not move an open round: the witnesses still cosign size 5.
+        assert_eq!(next(Some(5), Some(9), 0), None);
+        assert_eq!(next(Some(5), Some(9), 4), None);
+        // Once a quorum cosigned it (or a published checkpoint covers it), the next round
+        // takes the newest commit.
+        assert_eq!(next(Some(5), Some(9), 5), Some(9));
+        // A closed round with nothing newer stays as it is.
+        assert_eq!(next(Some(9), Some(9), 9), None);
+        // Without a quorum requirement the log publishes at commit: every commit is a round.
+        assert_eq!(next(Some(9), Some(12), 12), Some(12));
     }
 }
