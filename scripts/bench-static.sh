@@ -24,6 +24,7 @@
 # Usage: scripts/bench-static.sh
 # Env:   BENCH_FILL (default 1000000), BENCH_PEAK (default 30000), BENCH_ROUNDS (default 3),
 #        BENCH_RUNS (default 200), BENCH_MOVE (default 1000), BENCH_CLIENTS (default 64),
+#        BENCH_SETTLE (seconds after each log's run, counted in its CPU time; default 3),
 #        BENCH_PORT (default 19080; uses 5 ports), CARGO_TARGET_DIR (default ./target),
 #        BENCH_OUT (default $CARGO_TARGET_DIR/bench-static), BENCH_NO_S3=1 to skip s3s-fs,
 #        BENCH_PUBLISH_INTERVAL (--publish-interval of both publishing servers; default: the
@@ -41,6 +42,7 @@ rounds="${BENCH_ROUNDS:-3}"
 runs="${BENCH_RUNS:-200}"
 move="${BENCH_MOVE:-1000}"
 clients="${BENCH_CLIENTS:-64}"
+settle="${BENCH_SETTLE:-3}"
 port="${BENCH_PORT:-19080}"
 mkdir -p "$out"
 
@@ -131,16 +133,21 @@ cpu[s3s]=0
 for r in $(seq 1 "$rounds"); do
     line="round $r (load $(load)):"
     declare -A rate
-    for n in "${names[@]}"; do
+    # Each round starts with the next log in turn, so that no log always runs first (on a
+    # fresh page cache) or always right after another one.
+    k=$(((r - 1) % ${#names[@]}))
+    for n in "${names[@]:k}" "${names[@]:0:k}"; do
         pid_var="pid_$n"
         c0=$(ticks "${!pid_var}")
         [ -n "$s3s" ] && b0=$(ticks "$pid_s3s")
         res=$(loadgen "$(port_of "$n")" --count "$peak_n")
         echo "round $r $n: $res" >>"$out/runs.txt"
         rate[$n]=$(echo "$res" | rate_of)
-        # The next run starts once this log's bucket has caught up (no upload left behind);
-        # the server's CPU time is counted until then.
+        # The next run starts once this log's bucket has caught up (no upload left behind)
+        # and, for every log alike, BENCH_SETTLE seconds more, so that its RocksDB flushes and
+        # compactions are counted as its own CPU time and do not run into the next log's load.
         [ "$n" = plain ] || wait_bucket "$(port_of "$n")"
+        sleep "$settle"
         cpu[$n]=$((cpu[$n] + $(ticks "${!pid_var}") - c0))
         [ "$n" = s3 ] && cpu[s3s]=$((cpu[s3s] + $(ticks "$pid_s3s") - b0))
         sum[$n]=$((sum[$n] + rate[$n]))
