@@ -82,14 +82,19 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         }
     };
     let log = Arc::clone(running.log());
-    let publisher = bucket.map(|b| {
-        publish::Publisher::spawn(
-            Arc::clone(&log),
-            b,
-            config.publish_interval,
-            config.publish_grace,
-        )
-    });
+    let publisher = match bucket {
+        None => None,
+        Some(b) => {
+            let (interval, grace) = (config.publish_interval, config.publish_grace);
+            match publish::Publisher::spawn(Arc::clone(&log), b, interval, grace) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    running.stop().await?;
+                    return Err(ServerError::Io(e));
+                }
+            }
+        }
+    };
     if let Some(list) = file_list {
         apply_at_start(&log, list).await;
     }

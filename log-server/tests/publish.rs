@@ -153,6 +153,19 @@ fn every_checkpoint_is_published_and_rebuilds_the_lookup_bundle() {
         metrics.contains("taglog_publish_lag_entries 0\n"),
         "{metrics}"
     );
+
+    // The publisher works on threads of its own name (bench-static.sh counts their CPU time).
+    let threads: Vec<String> = std::fs::read_dir(format!("/proc/{}/task", server.proc.pid()))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|c| c.trim().to_owned())
+        .collect();
+    assert!(
+        threads
+            .iter()
+            .any(|t| t == taglog_server::publish::PUBLISHER_THREAD),
+        "{threads:?}"
+    );
 }
 
 #[test]

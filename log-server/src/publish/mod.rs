@@ -93,7 +93,7 @@ use taglog_proofs::tiles::{
     encode_entry_bundle, entry_bundle_for, new_entry_bundles, new_tiles, tile_data, tiles_for_size,
     TileKind, TilePath, TILE_WIDTH,
 };
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use crate::config::PublishTarget;
 use crate::log::heads::Head;
@@ -332,18 +332,48 @@ struct Published {
     note: Vec<u8>,
 }
 
-/// A running publisher; [`Publisher::finish`] stops it.
+/// Name of the publisher's thread and of its blocking threads: its CPU time is theirs (see
+/// `scripts/bench-static.sh`).
+pub const PUBLISHER_THREAD: &str = "publisher";
+/// How long the publisher's runtime waits for its blocking reads and writes at the end.
+const PUBLISHER_SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
+
+/// A running publisher; [`Publisher::finish`] stops it, and dropping it stops it at once.
 pub struct Publisher {
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// Dropped or sent: the worker ends at its next await.
+    abort: Option<oneshot::Sender<()>>,
+    /// Resolves once the publisher's thread has ended its work.
+    done: oneshot::Receiver<()>,
 }
 
 impl Publisher {
-    /// Starts publishing `log`'s heads to `bucket` (inside a tokio runtime), checkpoint
-    /// uploads at least `interval` apart, superseded objects deleted `grace` after they were
-    /// superseded.
-    pub fn spawn(log: Arc<Log>, bucket: Bucket, interval: Duration, grace: Duration) -> Publisher {
+    /// Starts publishing `log`'s heads to `bucket`, checkpoint uploads at least `interval`
+    /// apart, superseded objects deleted `grace` after they were superseded.
+    ///
+    /// The publisher runs on a thread of its own with its own runtime (blocking reads and
+    /// writes on threads of the same name, [`PUBLISHER_THREAD`]), so that encoding a
+    /// publication never holds up a request worker, and its CPU time can be told apart from the
+    /// sequencer's and the request workers'.
+    ///
+    /// # Errors
+    /// When the runtime or the thread cannot be created.
+    pub fn spawn(
+        log: Arc<Log>,
+        bucket: Bucket,
+        interval: Duration,
+        grace: Duration,
+    ) -> std::io::Result<Publisher> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name(PUBLISHER_THREAD)
+            .max_blocking_threads(PUBLISH_CONCURRENCY + 4)
+            // Blocking threads stay, rather than come and go between publications.
+            .thread_keep_alive(Duration::from_secs(3600))
+            .build()?;
         let (stop, stopped) = watch::channel(false);
+        let (abort, aborted) = oneshot::channel::<()>();
+        let (finished, done) = oneshot::channel();
         log.metrics().publish.enabled.store(true, Ordering::Relaxed);
         let worker = Worker {
             log,
@@ -355,21 +385,34 @@ impl Publisher {
             locations: packs::Locations::default(),
             groups: groups::GroupCache::default(),
         };
-        Publisher {
+        std::thread::Builder::new()
+            .name(PUBLISHER_THREAD.into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    tokio::select! {
+                        () = worker.run() => {}
+                        _ = aborted => {}
+                    }
+                });
+                runtime.shutdown_timeout(PUBLISHER_SHUTDOWN_WAIT);
+                let _ = finished.send(());
+            })?;
+        Ok(Publisher {
             stop,
-            task: tokio::spawn(worker.run()),
-        }
+            abort: Some(abort),
+            done,
+        })
     }
 
     /// Publishes the newest head (waiting at most `limit`), then stops.
-    pub async fn finish(self, limit: Duration) {
+    pub async fn finish(mut self, limit: Duration) {
         let _ = self.stop.send(true);
-        let mut task = self.task;
-        if tokio::time::timeout(limit, &mut task).await.is_err() {
+        if tokio::time::timeout(limit, &mut self.done).await.is_err() {
             tracing::warn!(
                 "the publisher did not finish within {limit:?}; the next start catches up"
             );
-            task.abort();
+            drop(self.abort.take());
+            let _ = tokio::time::timeout(PUBLISHER_SHUTDOWN_WAIT * 2, &mut self.done).await;
         }
     }
 }
