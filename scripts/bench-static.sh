@@ -5,6 +5,7 @@
 #     S3 server (s3s-fs, if installed: --publish s3://); BENCH_ROUNDS rounds of the submission
 #     benchmark's peak load (BENCH_PEAK submissions, BENCH_CLIENTS clients) go to each in turn,
 #     so every publishing run has a bound run of the same round next to it;
+#     the publisher's own CPU time is counted apart (its threads are named "publisher");
 #   - publisher lag under that load: each publishing server's taglog_publish_lag_seconds
 #     histogram (from a checkpoint's publication by the log to the upload of a bucket
 #     checkpoint covering it), p50 and p99 as the bucket bound holding them;
@@ -125,10 +126,13 @@ wait_bucket() { # PORT: until the bucket holds the log's newest checkpoint
 }
 # CPU time (user + system) a process has used, in clock ticks.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The same for the threads of a process named "publisher" (the publisher's own thread and its
+# blocking reads and writes; they stay for the server's lifetime).
+publisher_ticks() { cat /proc/"$1"/task/*/stat 2>/dev/null | awk '$2 == "(publisher)" {s += $14 + $15} END {print s + 0}'; }
 hz=$(getconf CLK_TCK)
 micros() { awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN {printf "%.0f", t * 1e6 / hz / n}'; }
-declare -A sum cpu
-for n in "${names[@]}"; do sum[$n]=0; cpu[$n]=0; done
+declare -A sum cpu pcpu
+for n in "${names[@]}"; do sum[$n]=0; cpu[$n]=0; pcpu[$n]=0; done
 cpu[s3s]=0
 for r in $(seq 1 "$rounds"); do
     line="round $r (load $(load)):"
@@ -139,6 +143,7 @@ for r in $(seq 1 "$rounds"); do
     for n in "${names[@]:k}" "${names[@]:0:k}"; do
         pid_var="pid_$n"
         c0=$(ticks "${!pid_var}")
+        p0=$(publisher_ticks "${!pid_var}")
         [ -n "$s3s" ] && b0=$(ticks "$pid_s3s")
         res=$(loadgen "$(port_of "$n")" --count "$peak_n")
         echo "round $r $n: $res" >>"$out/runs.txt"
@@ -149,6 +154,7 @@ for r in $(seq 1 "$rounds"); do
         [ "$n" = plain ] || wait_bucket "$(port_of "$n")"
         sleep "$settle"
         cpu[$n]=$((cpu[$n] + $(ticks "${!pid_var}") - c0))
+        pcpu[$n]=$((pcpu[$n] + $(publisher_ticks "${!pid_var}") - p0))
         [ "$n" = s3 ] && cpu[s3s]=$((cpu[s3s] + $(ticks "$pid_s3s") - b0))
         sum[$n]=$((sum[$n] + rate[$n]))
         line="$line $n ${rate[$n]}/s"
@@ -165,6 +171,14 @@ line="server CPU per submission over the rounds (until the bucket caught up):"
 for n in "${names[@]}"; do line="$line $n $(micros "${cpu[$n]}" $((rounds * peak_n))) µs"; done
 for n in "${names[@]:1}"; do line="$line, $n/plain $(ratio "${cpu[$n]}" "${cpu[plain]}")"; done
 [ -n "$s3s" ] && line="$line; s3s-fs $(micros "${cpu[s3s]}" $((rounds * peak_n))) µs"
+log "$line"
+# The publisher's threads on their own: their CPU time as a share of the rest of the same
+# server's, and of the non-publishing server's (two servers' totals differ by more than this
+# from run to run: RocksDB's compactions fall into one run or the next).
+line="publisher threads' CPU per submission:"
+for n in "${names[@]:1}"; do
+    line="$line $n $(micros "${pcpu[$n]}" $((rounds * peak_n))) µs = $(ratio "${pcpu[$n]}" $((cpu[$n] - pcpu[$n]))) of the rest of its server, $(ratio "${pcpu[$n]}" "${cpu[plain]}") of plain's;"
+done
 log "$line"
 
 # p50/p99 from the cumulative histogram: the first bucket bound holding the quantile.
