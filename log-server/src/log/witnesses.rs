@@ -1,20 +1,20 @@
 //! Collecting cosignatures from witnesses over C2SP tlog-witness `add-checkpoint`
 //! (DESIGN §5 "Witnessing", "Never contradict a signed checkpoint").
 //!
-//! One task per witness keeps one request in flight, for the round's checkpoint: the newest
-//! durable one, kept until a quorum has cosigned it, so that all witnesses cosign the same
-//! checkpoint ([`choose_rounds`]). The first request (`old 0`) asks the witness for its view: a 409 names its
-//! size; below ours, we resubmit with a consistency proof from that size. A 409 above ours
-//! means published state we lack only if the witness shows it: its cosigned checkpoint of
-//! this log above our size (see [`crate::log::evidence`]); then sequencing stops (reads go
-//! on), a `fork-risk` error is logged and the checkpoint kept as evidence. Otherwise the
-//! claim is logged and not believed. A 422 to a proof from the witness's own size (or for
-//! our own size) is fork risk too: the witness holds another tree of that size, unless its
-//! own cosigned checkpoint shows our root there. A witness's first 200 tells the log that
-//! consistency from its size is proven (sequencing waits for that at start). Answers are read with a size limit. Cosignatures are verified
-//! (cosignature/v1, the configured key) before they are stored; a checkpoint is published
-//! once K witnesses cosigned it. Idle refresh needs no timer here: the sequencer appends a
-//! state leaf every `witness-refresh`, which is a new checkpoint to collect.
+//! One task per witness keeps one request in flight, for the round's checkpoint: the newest durable
+//! one, kept until a quorum has cosigned it, so that all witnesses cosign the same checkpoint
+//! ([`choose_rounds`]). The first request (`old 0`) asks the witness for its view: a 409 names its
+//! size; below ours, we resubmit with a consistency proof from that size. A 409 above ours means
+//! published state we lack only if the witness shows it: its cosigned checkpoint of this log above
+//! our size (see [`crate::log::evidence`]); then sequencing stops (reads go on), a `fork-risk`
+//! error is logged and the checkpoint kept as evidence. Otherwise the claim is logged and not
+//! believed. A 422 to a proof from the witness's own size (or for our own size) is fork risk too:
+//! the witness holds another tree of that size, unless its own cosigned checkpoint shows our root
+//! there. A witness's first 200 tells the log that consistency from its size is proven (sequencing
+//! waits for that at start). Answers are read with a size limit. Cosignatures are verified
+//! (cosignature/v1, the configured key) before they are stored; a checkpoint is published once K
+//! witnesses cosigned it. Idle refresh needs no timer here: the sequencer appends a state leaf
+//! every `witness-refresh`, which is a new checkpoint to collect.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -80,9 +80,10 @@ pub fn spawn(log: &Arc<Log>) -> Vec<tokio::task::JoinHandle<()>> {
 /// Sets the checkpoint every witness is asked to cosign (the round's), so that they cosign the
 /// same one: the newest committed checkpoint, kept until a quorum has cosigned it or a
 /// checkpoint at least as large is published (`cosigned` is the largest size a quorum
-/// cosigned, whether or not storing the cosignatures succeeded). Left to itself, each witness would take whichever checkpoint was newest when
-/// its previous request ended; with a commit every few milliseconds two witnesses then rarely
-/// cosign the same checkpoint, and a quorum forms only when they happen to.
+/// cosigned, whether or not storing the cosignatures succeeded). Left to itself, each witness
+/// would take whichever checkpoint was newest when its previous request ended; with a commit
+/// every few milliseconds two witnesses then rarely cosign the same checkpoint, and a quorum
+/// forms only when they happen to.
 async fn choose_rounds(
     log: Arc<Log>,
     round: watch::Sender<Option<Head>>,
