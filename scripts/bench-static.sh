@@ -167,7 +167,7 @@ for n in "${names[@]:1}"; do
 done
 # CPU per submission is steadier than a rate on shared cores: the publishing cost as the
 # server's extra CPU time, with the S3 server's own (elsewhere in a deployment) apart.
-line="server CPU per submission over the rounds (until the bucket caught up):"
+line="server CPU per submission over the rounds (until the bucket caught up, and BENCH_SETTLE s more):"
 for n in "${names[@]}"; do line="$line $n $(micros "${cpu[$n]}" $((rounds * peak_n))) µs"; done
 for n in "${names[@]:1}"; do line="$line, $n/plain $(ratio "${cpu[$n]}" "${cpu[plain]}")"; done
 [ -n "$s3s" ] && line="$line; s3s-fs $(micros "${cpu[s3s]}" $((rounds * peak_n))) µs"
